@@ -1,0 +1,1 @@
+"""The PyTorch side of countertrack: corpora, encoders, codebooks, the decision model, ONNX export."""

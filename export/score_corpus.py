@@ -1,0 +1,142 @@
+"""Build a corpus from multi-part scores: each score's guide and response parts rendered to aligned stems.
+
+This is how MIDI collections become training data (Slakh2100 was made the same way from Lakh MIDI).
+Each pair folder holds ``guide.wav``, ``response.wav`` and ``score.mid`` (the score's timeline, usable
+as a tempo map for beat segmentation).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from export.midi_parts import Score, extract_part, load_score
+from export.synth import SynthSettings, find_soundfont, render_midi
+from plugin_core.atomic import atomic_path
+from plugin_core.audio import write_audio
+from plugin_core.corpus import Corpus, Pair, save_corpus
+from plugin_core.errors import CountertrackError
+
+DEFAULT_GUIDE_PROGRAM = 73  # GM flute: a clear melodic line
+DEFAULT_RESPONSE_PROGRAM = 32  # GM acoustic bass
+
+
+@dataclass(frozen=True)
+class ScoreCorpusRequest:
+    """Which scores, which parts, and how to render them."""
+
+    sources: tuple[str, ...]
+    guide_parts: tuple[str, ...]
+    response_parts: tuple[str, ...]
+    guide_program: int = DEFAULT_GUIDE_PROGRAM
+    response_program: int = DEFAULT_RESPONSE_PROGRAM
+    limit: int | None = None
+    sample_rate: int = 44100
+    soundfont: str | None = None
+
+
+def music21_works(composer: str) -> list[str]:
+    """Works of music21's bundled corpus by ``composer``, as corpus names sorted for reproducibility."""
+    try:
+        from music21 import corpus
+    except ImportError as exc:  # pragma: no cover - music21 is in the train extra
+        raise CountertrackError("reading music21's corpus needs music21: pip install 'countertrack[train]'") from exc
+    paths = corpus.getComposer(composer)
+    if not paths:
+        raise CountertrackError(f"music21's corpus has no works by {composer!r}")
+    names = []
+    for path in paths:
+        path = Path(path)
+        names.append(f"{path.parent.name}/{path.name}")
+    return sorted(names, key=_natural_key)
+
+
+def build_from_scores(
+    request: ScoreCorpusRequest,
+    out_dir: str | os.PathLike[str],
+    *,
+    progress: Callable[[Iterable[str]], Iterable[str]] = lambda it: it,
+) -> tuple[Corpus, list[str]]:
+    """Render every usable score of ``request`` into a pair under ``out_dir`` and write corpus.json.
+
+    Scores that cannot be read or lack a requested part are reported (second return value) and
+    skipped; ``limit`` counts pairs written, so skipped scores do not use it up.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    soundfont = find_soundfont(request.soundfont)
+    settings = SynthSettings(soundfont=str(soundfont), sample_rate=request.sample_rate)
+    pairs: list[Pair] = []
+    problems: list[str] = []
+    for source in progress(request.sources):
+        if request.limit is not None and len(pairs) >= request.limit:
+            break
+        try:
+            score = load_score(source)
+            pairs.append(_render_pair(score, request, settings, out))
+        except CountertrackError as exc:
+            problems.append(str(exc))
+    corpus = Corpus(
+        root=out,
+        guide="+".join(request.guide_parts),
+        response="+".join(request.response_parts),
+        pairs=tuple(pairs),
+        problems=tuple(problems),
+        provenance={
+            "builder": "from-scores",
+            "soundfont": soundfont.name,
+            "sample_rate": request.sample_rate,
+            "guide_program": request.guide_program,
+            "response_program": request.response_program,
+            "gain": settings.gain,
+            "tail_s": settings.tail_s,
+        },
+    )
+    if not pairs:
+        raise CountertrackError("no score gave a pair: " + ("; ".join(problems[:3]) or "no scores given"), out)
+    save_corpus(corpus)
+    return corpus, problems
+
+
+def _render_pair(score: Score, request: ScoreCorpusRequest, settings: SynthSettings, out: Path) -> Pair:
+    guide_parts = [score.find_part(name) for name in request.guide_parts]
+    response_parts = [score.find_part(name) for name in request.response_parts]
+    overlap = {p.index for p in guide_parts} & {p.index for p in response_parts}
+    if overlap:
+        raise CountertrackError(f"part {sorted(overlap)} is both guide and response", score.source)
+    guide = [render_midi(extract_part(score, p, request.guide_program), settings) for p in guide_parts]
+    response = [render_midi(extract_part(score, p, request.response_program), settings) for p in response_parts]
+    # Every extracted part shares the score's timeline; renders can differ by one synthesis block
+    # at the very end (silence), so all stems are cut to the shortest.
+    length = min(stem.shape[1] for stem in guide + response)
+    guide_mix = np.sum([stem[:, :length] for stem in guide], axis=0)
+    response_mix = np.sum([stem[:, :length] for stem in response], axis=0)
+    folder = out / "pairs" / score.id
+    folder.mkdir(parents=True, exist_ok=True)
+    write_audio(folder / "guide.wav", guide_mix, settings.sample_rate, subtype="PCM_24")
+    write_audio(folder / "response.wav", response_mix, settings.sample_rate, subtype="PCM_24")
+    with atomic_path(folder / "score.mid") as tmp:
+        score.midi.save(str(tmp))
+    return Pair(
+        id=score.id,
+        guide=f"pairs/{score.id}/guide.wav",
+        response=f"pairs/{score.id}/response.wav",
+        sample_rate=settings.sample_rate,
+        num_samples=int(length),
+        provenance={
+            "source": score.source,
+            "guide_parts": [p.name for p in guide_parts],
+            "response_parts": [p.name for p in response_parts],
+            "midi": f"pairs/{score.id}/score.mid",
+        },
+    )
+
+
+def _natural_key(name: str) -> list[object]:
+    """Sort 'bwv2.6' before 'bwv10.7'."""
+    return [int(tok) if tok.isdigit() else tok for tok in re.split(r"(\d+)", name)]

@@ -1,0 +1,1 @@
+"""The ``countertrack`` command line: parse arguments, call one library function, report."""

@@ -1,0 +1,48 @@
+"""Entry point of the ``countertrack`` command: subcommands, exit codes and one-line errors.
+
+Exit codes: 0 success, 1 the work failed (a CountertrackError, printed as one line), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from host_scripts import corpus_cmd
+from plugin_core import __version__
+from plugin_core.errors import CountertrackError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="countertrack",
+        description=(
+            "Learn how one track (A, the guide) is answered by another (B, the response) from paired "
+            "stems, and render a new B for a new A out of real B recordings."
+        ),
+        epilog="Run 'countertrack COMMAND --help' for the options of one command.",
+    )
+    parser.add_argument("--version", action="version", version=f"countertrack {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    corpus_cmd.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or EXIT_OK)
+    except CountertrackError as exc:
+        print(f"countertrack: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("countertrack: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

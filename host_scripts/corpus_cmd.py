@@ -1,0 +1,126 @@
+"""``countertrack corpus``: build corpora of (A, B) pairs from stems or scores, and inspect them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from host_scripts.progress import progress
+from plugin_core.audio import probe_audio
+from plugin_core.corpus import load_corpus
+from plugin_core.errors import CountertrackError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    corpus = commands.add_parser("corpus", help="build or inspect a corpus of (A, B) pairs",
+                                 description="Build or inspect a corpus: a folder of (guide A, response B) pairs and its corpus.json.")
+    sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
+
+    stems = sub.add_parser("from-stems", help="pair the stems of song folders",
+                           description="Pair the stems of every song folder under DIR. A song whose stems differ in rate or length is reported and skipped.")
+    stems.add_argument("stems_dir", metavar="DIR", help="folder holding one sub-folder of stems per song")
+    stems.add_argument("--guide", required=True, metavar="PATTERN",
+                       help="stem name pattern(s) for A, comma-separated globs (e.g. 'drums.wav' or 'drums*,perc*'); "
+                            "'others' = every stem that is not the response (the paper's A); several stems are mixed")
+    stems.add_argument("--response", required=True, metavar="PATTERN", help="stem name pattern(s) for B, e.g. 'bass*'")
+    stems.add_argument("--tolerance-ms", type=float, default=1.0, help="largest length difference accepted between stems (default 1 ms)")
+    stems.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write")
+    stems.set_defaults(run=_from_stems)
+
+    scores = sub.add_parser("from-scores", help="render multi-part scores to aligned stems",
+                            description="Render the guide and response parts of multi-part scores (MIDI, MusicXML, or "
+                                        "music21's bundled corpus) to separated, sample-aligned stems with FluidSynth.")
+    scores.add_argument("scores", nargs="*", metavar="SCORE",
+                        help="MIDI/MusicXML files, or music21 corpus names such as bach/bwv66.6")
+    scores.add_argument("--composer", help="add the works of this composer from music21's corpus (e.g. bach)")
+    scores.add_argument("--limit", type=_positive_int, help="stop after this many pairs")
+    scores.add_argument("--guide", required=True, metavar="PARTS", help="part(s) for A by name or 0-based index, comma-separated (e.g. soprano)")
+    scores.add_argument("--response", required=True, metavar="PARTS", help="part(s) for B, e.g. bass")
+    scores.add_argument("--guide-program", type=_gm_program, default=73, help="GM program for A's parts (default 73, flute)")
+    scores.add_argument("--response-program", type=_gm_program, default=32, help="GM program for B's parts (default 32, acoustic bass)")
+    scores.add_argument("--sample-rate", type=int, default=44100, help="rendering rate in Hz (default 44100)")
+    scores.add_argument("--soundfont", help="General MIDI SoundFont (default: FluidR3_GM, else pretty_midi's TimGM6mb)")
+    scores.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write")
+    scores.set_defaults(run=_from_scores)
+
+    info = sub.add_parser("info", help="summarise a corpus and check its files",
+                          description="List a corpus's pairs and total duration, and check that every file is readable and aligned.")
+    info.add_argument("corpus", metavar="CORPUS")
+    info.set_defaults(run=_info)
+
+
+def _from_stems(args: argparse.Namespace) -> int:
+    from export.stems_corpus import build_from_stems
+
+    corpus, problems = build_from_stems(
+        args.stems_dir, _split(args.guide), _split(args.response), args.output,
+        tolerance_s=args.tolerance_ms / 1000.0,
+        progress=lambda songs: progress(songs, "pairing stems", unit="song"),
+    )
+    _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
+    return 0
+
+
+def _from_scores(args: argparse.Namespace) -> int:
+    from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+
+    sources = list(args.scores)
+    if args.composer:
+        sources += music21_works(args.composer)
+    if not sources:
+        raise CountertrackError("no scores given: name files, corpus works, or --composer")
+    request = ScoreCorpusRequest(
+        sources=tuple(sources), guide_parts=_split(args.guide), response_parts=_split(args.response),
+        guide_program=args.guide_program, response_program=args.response_program,
+        limit=args.limit, sample_rate=args.sample_rate, soundfont=args.soundfont,
+    )
+    total = min(len(sources), args.limit) if args.limit else len(sources)
+    corpus, problems = build_from_scores(request, args.output, progress=lambda items: progress(items, "rendering scores", total=total, unit="score"))
+    _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    corpus = load_corpus(args.corpus)
+    problems = list(corpus.problems)
+    print(f"corpus {corpus.root}: guide {corpus.guide!r} -> response {corpus.response!r}")
+    for pair in corpus.pairs:
+        status = "ok"
+        for path in (corpus.path_of(pair.guide), corpus.path_of(pair.response)):
+            try:
+                info = probe_audio(path)
+                if info.num_samples < pair.num_samples or info.sample_rate != pair.sample_rate:
+                    raise CountertrackError("no longer matches the manifest (length or sample rate changed)", path)
+            except CountertrackError as exc:
+                problems.append(str(exc))
+                status = "PROBLEM"
+        print(f"  {pair.id:<32} {pair.duration_s:8.1f} s  {pair.sample_rate} Hz  {status}")
+    print(f"{len(corpus.pairs)} pairs, {corpus.duration_s / 60:.1f} min in all, {len(problems)} problem(s)")
+    for problem in problems:
+        print(f"  problem: {problem}")
+    return 0
+
+
+def _report(root: Path, count: int, duration_s: float, problems: list[str]) -> None:
+    for problem in problems:
+        print(f"countertrack: skipped: {problem}", file=sys.stderr)
+    print(f"wrote {count} pair(s), {duration_s / 60:.1f} min, to {root / 'corpus.json'}; {len(problems)} skipped")
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _gm_program(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 127:
+        raise argparse.ArgumentTypeError(f"a GM program is 0..127, got {value}")
+    return value

@@ -1,0 +1,38 @@
+"""Shared fixtures: synthesized tones and a small chorale corpus rendered once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plugin_core.audio import write_audio
+
+
+def tone(freq_hz: float, seconds: float, sample_rate: int = 44100, amplitude: float = 0.3, channels: int = 1) -> np.ndarray:
+    """A sine tone shaped (channels, samples), with 5 ms fades so it starts and ends without a click."""
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    signal = amplitude * np.sin(2 * np.pi * freq_hz * t)
+    fade = min(int(0.005 * sample_rate), signal.size // 2)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade)
+        signal[:fade] *= ramp
+        signal[-fade:] *= ramp[::-1]
+    return np.repeat(signal[None, :], channels, axis=0).astype(np.float32)
+
+
+def write_tone(path: Path, freq_hz: float, seconds: float, sample_rate: int = 44100, **kwargs) -> Path:
+    write_audio(path, tone(freq_hz, seconds, sample_rate, **kwargs), sample_rate)
+    return path
+
+
+@pytest.fixture(scope="session")
+def chorale_corpus(tmp_path_factory) -> Path:
+    """Three Bach chorales from music21's corpus, soprano (flute) -> bass (acoustic bass)."""
+    from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+
+    out = tmp_path_factory.mktemp("chorales")
+    request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=3)
+    build_from_scores(request, out)
+    return out
