@@ -36,3 +36,17 @@ def chorale_corpus(tmp_path_factory) -> Path:
     request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=3)
     build_from_scores(request, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_wav2vec2(tmp_path_factory) -> Path:
+    """A tiny random Wav2Vec2 saved with save_pretrained, loaded back offline by path."""
+    import torch
+    from transformers import Wav2Vec2Config, Wav2Vec2Model
+
+    folder = tmp_path_factory.mktemp("w2v-tiny")
+    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                            conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    torch.manual_seed(0)
+    Wav2Vec2Model(config).save_pretrained(folder)
+    return folder

@@ -1,0 +1,151 @@
+"""Perception at run time: cut mono audio into segments and label each with the ONNX encoder+codebook.
+
+The graph (``perception.onnx``) takes ``audio`` (batch, samples) at the encoder's rate and returns
+``embedding`` (batch, dim) and ``token`` (batch,) int64. Its settings travel beside it in
+``perception.json``. The same slicing (``segment_batches``) feeds the PyTorch encoder in training,
+so both paths see identical samples.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plugin_core.audio import Audio, read_audio, resample, to_mono
+from plugin_core.errors import CountertrackError
+from plugin_core.segmentation import SegmentationConfig, analysis_spans, make_grid, rescale_grid
+
+PERCEPTION_SCHEMA = 1
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True)
+class PerceptionSpec:
+    """What a perception graph expects and gives; written as perception.json beside the graph."""
+
+    sample_rate: int
+    min_samples: int
+    embedding_dim: int
+    vocab_size: int
+    segmentation: SegmentationConfig
+    encoder: dict[str, Any]
+    input_name: str = "audio"
+    output_names: tuple[str, str] = ("embedding", "token")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["segmentation"] = self.segmentation.to_dict()
+        data["output_names"] = list(self.output_names)
+        data["schema_version"] = PERCEPTION_SCHEMA
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PerceptionSpec:
+        data = dict(data)
+        if data.pop("schema_version", PERCEPTION_SCHEMA) > PERCEPTION_SCHEMA:
+            raise CountertrackError("perception settings are newer than this countertrack reads")
+        data["segmentation"] = SegmentationConfig.from_dict(data["segmentation"])
+        data["output_names"] = tuple(data.get("output_names", ("embedding", "token")))
+        return cls(**data)
+
+    @property
+    def window_samples(self) -> int | None:
+        window_s = self.segmentation.window_s
+        return None if window_s is None else int(round(window_s * self.sample_rate))
+
+
+@dataclass(frozen=True)
+class Labels:
+    """A track's segmentation and perception: grid at the track's own rate, one token per segment."""
+
+    boundaries: np.ndarray  # int64 (segments + 1,), samples at ``sample_rate``
+    sample_rate: int
+    tokens: np.ndarray  # int64 (segments,)
+    embeddings: np.ndarray  # float32 (segments, dim)
+
+
+def segment_batches(audio: np.ndarray, spans: list[tuple[int, int]], min_samples: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group segments of 1-D ``audio`` by length into batches: (segment indices, (n, length) array).
+
+    Segments shorter than ``min_samples`` are zero-padded at the end to ``min_samples``.
+    """
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for index, (start, stop) in enumerate(spans):
+        by_length[max(stop - start, min_samples)].append(index)
+    batches = []
+    for length in sorted(by_length):
+        indices = by_length[length]
+        for offset in range(0, len(indices), MAX_BATCH):
+            chunk = indices[offset : offset + MAX_BATCH]
+            block = np.zeros((len(chunk), length), dtype=np.float32)
+            for row, index in enumerate(chunk):
+                start, stop = spans[index]
+                block[row, : stop - start] = audio[start:stop]
+            batches.append((np.asarray(chunk, dtype=np.int64), block))
+    return batches
+
+
+def encoder_input(audio: Audio, boundaries: np.ndarray, spec: PerceptionSpec) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Mono audio at the encoder's rate and each segment's analysis span on it."""
+    mono = to_mono(audio.samples) if audio.num_channels > 1 else audio.samples
+    at_rate = resample(mono, audio.sample_rate, spec.sample_rate)[0]
+    grid = rescale_grid(boundaries, audio.sample_rate, spec.sample_rate).copy()
+    grid[-1] = max(at_rate.size, int(grid[-2]) + 1)
+    return at_rate, analysis_spans(grid, spec.window_samples)
+
+
+class PerceptionSession:
+    """Runs perception.onnx with onnxruntime alone; labels files, arrays and single segments."""
+
+    def __init__(self, onnx_path: str | os.PathLike[str], spec: PerceptionSpec, threads: int = 2):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise CountertrackError(f"not a loadable ONNX graph ({type(exc).__name__})", onnx_path) from exc
+        self.spec = spec
+
+    @classmethod
+    def from_folder(cls, folder: str | os.PathLike[str], threads: int = 2) -> PerceptionSession:
+        folder = Path(folder)
+        settings = folder / "perception.json"
+        try:
+            spec = PerceptionSpec.from_dict(json.loads(settings.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise CountertrackError(f"unreadable perception settings ({exc})", settings) from exc
+        return cls(folder / "perception.onnx", spec, threads)
+
+    def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Embeddings (n, dim) and tokens (n,) for a batch (n, samples) at the encoder's rate."""
+        embedding, token = self._session.run(list(self.spec.output_names), {self.spec.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+        return embedding, token.astype(np.int64)
+
+    def label_spans(self, audio: np.ndarray, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """Tokens and embeddings of the given spans of 1-D audio at the encoder's rate."""
+        tokens = np.zeros(len(spans), dtype=np.int64)
+        embeddings = np.zeros((len(spans), self.spec.embedding_dim), dtype=np.float32)
+        for indices, block in segment_batches(audio, spans, self.spec.min_samples):
+            embeddings[indices], tokens[indices] = self.run(block)
+        return tokens, embeddings
+
+    def label_audio(self, audio: Audio, boundaries: np.ndarray | None = None) -> Labels:
+        """Segment ``audio`` (at its own rate) with the spec's strategy, unless a grid is given, and label it."""
+        if boundaries is None:
+            mono = to_mono(audio.samples) if audio.num_channels > 1 else audio.samples
+            boundaries = make_grid(audio.num_samples, audio.sample_rate, self.spec.segmentation, mono)
+        at_rate, spans = encoder_input(audio, boundaries, self.spec)
+        tokens, embeddings = self.label_spans(at_rate, spans)
+        return Labels(boundaries=np.asarray(boundaries, dtype=np.int64), sample_rate=audio.sample_rate, tokens=tokens, embeddings=embeddings)
+
+    def label_file(self, path: str | os.PathLike[str]) -> Labels:
+        return self.label_audio(read_audio(path))
