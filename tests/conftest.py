@@ -29,11 +29,11 @@ def write_tone(path: Path, freq_hz: float, seconds: float, sample_rate: int = 44
 
 @pytest.fixture(scope="session")
 def chorale_corpus(tmp_path_factory) -> Path:
-    """Three Bach chorales from music21's corpus, soprano (flute) -> bass (acoustic bass)."""
+    """Five Bach chorales from music21's corpus, soprano (flute) -> bass (acoustic bass)."""
     from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 
     out = tmp_path_factory.mktemp("chorales")
-    request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=3)
+    request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=5)
     build_from_scores(request, out)
     return out
 
@@ -50,3 +50,17 @@ def tiny_wav2vec2(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     Wav2Vec2Model(config).save_pretrained(folder)
     return folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep the embedding cache of the test session out of the user's home."""
+    import os
+
+    previous = os.environ.get("COUNTERTRACK_CACHE")
+    os.environ["COUNTERTRACK_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if previous is None:
+        os.environ.pop("COUNTERTRACK_CACHE", None)
+    else:
+        os.environ["COUNTERTRACK_CACHE"] = previous

@@ -12,9 +12,9 @@ from plugin_core.audio import probe_audio, read_audio
 from plugin_core.corpus import load_corpus
 
 
-def test_three_chorales_give_three_aligned_pairs(chorale_corpus):
+def test_chorales_give_aligned_pairs(chorale_corpus):
     corpus = load_corpus(chorale_corpus)
-    assert len(corpus.pairs) == 3
+    assert len(corpus.pairs) == 5
     for pair in corpus.pairs:
         guide, response = probe_audio(corpus.path_of(pair.guide)), probe_audio(corpus.path_of(pair.response))
         assert guide.num_samples == response.num_samples == pair.num_samples
@@ -38,7 +38,8 @@ def test_bass_stem_sounds_lower_than_the_soprano_stem(chorale_corpus):
 def test_rendering_twice_gives_identical_files(chorale_corpus, tmp_path):
     assert main(["corpus", "from-scores", "--composer", "bach", "--limit", "3", "--guide", "soprano", "--response", "bass", "-o", str(tmp_path)]) == 0
     first = load_corpus(chorale_corpus)
-    for pair in first.pairs:
+    assert len(load_corpus(tmp_path).pairs) == 3
+    for pair in first.pairs[:3]:
         for role in (pair.guide, pair.response):
             assert (tmp_path / role).read_bytes() == first.path_of(role).read_bytes()
 

@@ -1,0 +1,117 @@
+"""Segment and encode a corpus's pairs, with embeddings cached on disk by content hash.
+
+The grid of a pair comes from its guide track A (the runtime only ever hears A), and is shared by
+A and B. A second run with the same audio, encoder and segmentation reads the cache instead of
+encoding again. Cache files are plain ``.npz`` float arrays read with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from export.perception import encode_spans
+from plugin_core.atomic import atomic_path
+from plugin_core.corpus import Corpus, Pair, load_pair_audio
+from plugin_core.errors import CountertrackError
+from plugin_core.perception import PerceptionSpec, encoder_input
+from plugin_core.segmentation import SegmentationConfig, make_grid
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class PairFeatures:
+    """One pair, segmented and encoded: the shared grid and both tracks' embeddings."""
+
+    pair_id: str
+    boundaries: np.ndarray  # int64, samples at the pair's rate
+    sample_rate: int
+    guide: np.ndarray  # (segments, dim)
+    response: np.ndarray  # (segments, dim)
+
+
+def cache_folder() -> Path:
+    """Where embeddings are cached: $COUNTERTRACK_CACHE, else ~/.cache/countertrack."""
+    root = os.environ.get("COUNTERTRACK_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "countertrack")
+    return Path(root) / "embeddings"
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pair_segmentation(config: SegmentationConfig, corpus: Corpus, pair: Pair) -> SegmentationConfig:
+    """Resolve tempo_map='pair' to the pair's own MIDI (scores rendered by from-scores carry one)."""
+    if config.strategy != "beats" or config.tempo_map != "pair":
+        return config
+    midi = pair.provenance.get("midi")
+    if not midi:
+        raise CountertrackError("has no MIDI file for tempo_map='pair'; use a BPM or a tempo-map file", pair.id)
+    return SegmentationConfig.from_dict({**config.to_dict(), "tempo_map": str(corpus.path_of(midi))})
+
+
+def encode_corpus(
+    corpus: Corpus,
+    encoder: nn.Module,
+    encoder_settings: dict,
+    segmentation: SegmentationConfig,
+    *,
+    progress: Callable[[Iterable[Pair]], Iterable[Pair]] = lambda it: it,
+) -> list[PairFeatures]:
+    """Features of every pair (from the cache where possible), in corpus order."""
+    probe = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
+                           vocab_size=0, segmentation=segmentation, encoder=encoder_settings)
+    folder = cache_folder()
+    features = []
+    for pair in progress(corpus.pairs):
+        settings = pair_segmentation(segmentation, corpus, pair)
+        key_source = json.dumps({
+            "version": CACHE_VERSION, "encoder": encoder_settings, "segmentation": segmentation.to_dict(),
+            "guide": file_digest(corpus.path_of(pair.guide)), "response": file_digest(corpus.path_of(pair.response)),
+            "tempo_map": file_digest(Path(settings.tempo_map)) if settings.tempo_map else None, "samples": pair.num_samples,
+        }, sort_keys=True)
+        key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
+        cached = _read_cache(folder / f"{key}.npz")
+        if cached is None:
+            guide, response = load_pair_audio(corpus, pair)
+            boundaries = make_grid(pair.num_samples, pair.sample_rate, settings, guide.samples)
+            encoded = []
+            for audio in (guide, response):
+                at_rate, spans = encoder_input(audio, boundaries, probe)
+                encoded.append(encode_spans(encoder, at_rate, spans))
+            cached = {"boundaries": boundaries, "guide": encoded[0], "response": encoded[1]}
+            _write_cache(folder / f"{key}.npz", cached)
+        features.append(PairFeatures(pair_id=pair.id, boundaries=cached["boundaries"], sample_rate=pair.sample_rate,
+                                     guide=cached["guide"], response=cached["response"]))
+    return features
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {name: np.array(data[name]) for name in ("boundaries", "guide", "response")}
+    except (OSError, ValueError, KeyError):
+        return None  # a damaged cache entry is recomputed
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+    except (OSError, CountertrackError):
+        pass  # caching is an optimisation: a read-only cache folder must not fail training

@@ -1,0 +1,116 @@
+"""``countertrack train`` and ``countertrack eval``: thin wrappers over export.train and export.evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from host_scripts.progress import progress
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser("train", help="learn how B answers A from a corpus",
+                                description="Segment and encode a corpus (cached), fit the codebook, and train the decision Transformer. "
+                                            "Validation and test songs are held out by song. A killed run continues with --resume.")
+    train.add_argument("corpus", metavar="CORPUS")
+    train.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder to write")
+    add_training_options(train)
+    train.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser("eval", help="score a run on held-out songs against baselines",
+                                   description="Re-generation task: predict the true B tokens from A on held-out pairs. Reports TPP and LCP "
+                                               "against uniform, unigram, majority and context-free table baselines fitted on the training songs.")
+    evaluate.add_argument("run_dir", metavar="RUN", nargs="?", help="a trained run (not needed with --sweep)")
+    evaluate.add_argument("--corpus", required=True, help="corpus holding the held-out pairs (the run's own corpus: its test songs)")
+    evaluate.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")
+    evaluate.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
+    evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
+    evaluate.add_argument("--sweep", metavar="DIR", help="train and evaluate the paper's nine configurations (window 0.25/0.5/1.0 s x "
+                                                          "vocabulary 16/64/256) on --corpus, runs and tables under DIR")
+    sweep = evaluate.add_argument_group("sweep training options")
+    sweep.add_argument("--epochs", type=int, default=30)
+    sweep.add_argument("--windows", default="0.25,0.5,1.0", help="window sizes in seconds, comma-separated")
+    sweep.add_argument("--vocabs", default="16,64,256", help="vocabulary sizes, comma-separated")
+    evaluate.set_defaults(run=_eval)
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--encoder", choices=("spectral", "wav2vec2"), default="spectral", help="perception backend (default spectral)")
+    parser.add_argument("--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained")
+    parser.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
+    parser.add_argument("--vocab", type=int, default=16, help="codebook size, 16..1024 (default 16)")
+    parser.add_argument("--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each")
+    parser.add_argument("--segmentation", choices=("uniform", "beats", "onsets"), default="uniform")
+    parser.add_argument("--window", type=float, default=0.5, help="uniform segment length in seconds (default 0.5)")
+    parser.add_argument("--bpm", type=float, default=120.0, help="beats: tempo when there is no tempo map")
+    parser.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI")
+    parser.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
+    parser.add_argument("--lookahead", default="2", help="future A segments the model may hear: its latency in segments (default 2; "
+                                                       "0 = causal, for live use; 'offline' = as many as the context)")
+    parser.add_argument("--context", type=int, default=32, help="segments of history attended to (default 32)")
+    parser.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--d-model", type=int, default=128)
+    parser.add_argument("--layers", type=int, default=3)
+    parser.add_argument("--heads", type=int, default=4)
+    parser.add_argument("--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure bias cure)")
+    parser.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without a better validation score")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def training_config(args: argparse.Namespace, corpus: str):
+    from export.encoders import EncoderSpec
+    from export.train import TrainConfig
+    from plugin_core.errors import CountertrackError
+    from plugin_core.segmentation import SegmentationConfig
+
+    segmentation = SegmentationConfig(strategy=args.segmentation, hop_s=args.window, bpm=args.bpm, tempo_map=args.tempo_map,
+                                      subdivision=args.subdivision)
+    encoder = EncoderSpec(backend=args.encoder, path=args.encoder_path, layer=args.layer)
+    if args.lookahead == "offline":
+        lookahead = args.context - 1
+    else:
+        try:
+            lookahead = int(args.lookahead)
+        except ValueError:
+            raise CountertrackError(f"--lookahead takes a number of segments or 'offline', not {args.lookahead!r}") from None
+    return TrainConfig(corpus=corpus, encoder=encoder.to_dict(), segmentation=segmentation.to_dict(), vocab=args.vocab,
+                       codebook=args.codebook, d_model=args.d_model, heads=args.heads, layers=args.layers, context=args.context,
+                       lookahead=lookahead, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       history_dropout=args.history_dropout, patience=args.patience, seed=args.seed)
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from export.train import train
+
+    config = training_config(args, args.corpus)
+    run = train(config, args.output, resume=args.resume, log=_log,
+                progress=lambda items, description, total: progress(items, description, total=total, unit="step"))
+    print(f"trained run in {run.folder}: vocabulary {config.vocab}, lookahead {config.lookahead} segments")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from export.evaluate import evaluate, write_reports
+    from export.train import load_run
+    from plugin_core.errors import CountertrackError
+
+    if args.sweep:
+        from export.sweep import sweep
+
+        table = sweep(args.corpus, args.sweep, windows=[float(w) for w in args.windows.split(",")],
+                      vocabs=[int(v) for v in args.vocabs.split(",")], epochs=args.epochs, seed=args.seed, log=_log)
+        print(table)
+        return 0
+    if not args.run_dir:
+        raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")
+    result = evaluate(load_run(args.run_dir), args.corpus, seed=args.seed, top_p=args.top_p)
+    print(write_reports(result, args.json, args.plot, args.markdown))
+    return 0

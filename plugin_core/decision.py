@@ -1,0 +1,142 @@
+"""Decision at run time: the ONNX step graph with explicit caches, and the generation loop.
+
+The step graph decodes one segment per call: inputs ``a_new`` (A tokens entering the lookahead
+window), ``a_aligned`` (A at this segment), ``b_previous`` (B at the previous segment, or BOS) and
+the four caches; outputs the logits and the grown caches. ``DecisionState`` trims the caches to the
+model's context after each step, so every call costs the same whatever the track length.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from plugin_core.errors import CountertrackError
+from plugin_core.sampling import SamplingConfig, allowed_mask, choose
+
+STEP_INPUTS = ("a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v")
+STEP_OUTPUTS = ("logits", "self_k_out", "self_v_out", "cross_k_out", "cross_v_out")
+
+
+@dataclass(frozen=True)
+class DecisionSpec:
+    """What the step graph needs: vocabulary, special tokens, cache layout, window sizes."""
+
+    vocab_size: int
+    layers: int
+    heads: int
+    head_dim: int
+    context: int
+    lookahead: int
+
+    @property
+    def bos(self) -> int:
+        return self.vocab_size
+
+    @property
+    def pad(self) -> int:
+        return self.vocab_size + 1
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DecisionSpec:
+        return cls(**{k: int(data[k]) for k in cls.__dataclass_fields__})
+
+
+class Stepper(Protocol):
+    """One decoding step: (a_new, a_aligned, b_previous, caches) -> (logits, caches)."""
+
+    spec: DecisionSpec
+
+    def __call__(self, a_new: np.ndarray, a_aligned: np.ndarray, b_previous: np.ndarray, caches: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]: ...
+
+
+class OnnxStepper:
+    """The exported step graph in onnxruntime."""
+
+    def __init__(self, onnx_path: str | os.PathLike[str], spec: DecisionSpec, threads: int = 1):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+            raise CountertrackError(f"not a loadable ONNX graph ({type(exc).__name__})", onnx_path) from exc
+        self.spec = spec
+
+    def __call__(self, a_new, a_aligned, b_previous, caches):
+        feeds = dict(zip(STEP_INPUTS, (a_new, a_aligned, b_previous, *caches)))
+        logits, *new_caches = self._session.run(list(STEP_OUTPUTS), feeds)
+        return logits, tuple(new_caches)
+
+
+@dataclass
+class DecisionState:
+    """Where a decoding is: the caches, the previous B token and the A tokens seen so far."""
+
+    spec: DecisionSpec
+    caches: tuple[np.ndarray, ...] = ()
+    previous: int = -1
+    a_seen: list[int] = field(default_factory=list)
+    position: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.caches:
+            empty = np.zeros((self.spec.layers, self.spec.heads, 0, self.spec.head_dim), dtype=np.float32)
+            self.caches = (empty,) * 4
+        if self.previous < 0:
+            self.previous = self.spec.bos
+
+
+def decode_step(stepper: Stepper, state: DecisionState, a_tokens: list[int] | np.ndarray, choose_token: Callable[[np.ndarray], int]) -> int:
+    """Decode segment ``state.position``, given every A token known so far (at least position +
+    lookahead + 1 of them, or all of A when the track has ended: missing ones are PAD)."""
+    spec = state.spec
+    t, k = state.position, spec.lookahead
+    known = len(a_tokens)
+
+    def a_at(i: int) -> int:
+        return int(a_tokens[i]) if i < known else spec.pad
+
+    new_positions = range(0, k + 1) if t == 0 else range(t + k, t + k + 1)
+    a_new = np.array([a_at(i) for i in new_positions], dtype=np.int64)
+    logits, caches = stepper(a_new, np.array([a_at(t)], dtype=np.int64), np.array([state.previous], dtype=np.int64), state.caches)
+    self_keep, cross_keep = spec.context - 1, spec.context + k - 1
+    state.caches = (caches[0][:, :, -self_keep:], caches[1][:, :, -self_keep:], caches[2][:, :, -cross_keep:], caches[3][:, :, -cross_keep:])
+    token = choose_token(np.asarray(logits))
+    state.previous = token
+    state.position += 1
+    return token
+
+
+def generate(
+    stepper: Stepper,
+    a_tokens: np.ndarray,
+    sampling: SamplingConfig,
+    seed: int,
+    allowed: np.ndarray | list[int] | None = None,
+    return_logits: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """B tokens answering ``a_tokens`` (one per A segment), seeded; restricted to ``allowed`` labels."""
+    spec = stepper.spec
+    rng = np.random.default_rng(seed)
+    mask = allowed_mask(spec.vocab_size, allowed)
+    state = DecisionState(spec)
+    tokens = np.zeros(len(a_tokens), dtype=np.int64)
+    all_logits = []
+
+    def pick(logits: np.ndarray) -> int:
+        if return_logits:
+            all_logits.append(logits)
+        return choose(logits, sampling, rng, mask)
+
+    for t in range(len(a_tokens)):
+        tokens[t] = decode_step(stepper, state, a_tokens, pick)
+    if return_logits:
+        return tokens, np.stack(all_logits) if all_logits else np.zeros((0, spec.vocab_size), np.float32)
+    return tokens
