@@ -24,7 +24,7 @@ from plugin_core.errors import CountertrackError
 from plugin_core.perception import PerceptionSpec, encoder_input
 from plugin_core.segmentation import SegmentationConfig, make_grid
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: each segment resampled on its own
 
 
 @dataclass(frozen=True)

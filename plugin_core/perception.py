@@ -19,7 +19,7 @@ import numpy as np
 
 from plugin_core.audio import Audio, read_audio, resample, to_mono
 from plugin_core.errors import CountertrackError
-from plugin_core.segmentation import SegmentationConfig, analysis_spans, make_grid, rescale_grid
+from plugin_core.segmentation import SegmentationConfig, make_grid
 
 PERCEPTION_SCHEMA = 1
 MAX_BATCH = 64
@@ -54,11 +54,6 @@ class PerceptionSpec:
         data["output_names"] = tuple(data.get("output_names", ("embedding", "token")))
         return cls(**data)
 
-    @property
-    def window_samples(self) -> int | None:
-        window_s = self.segmentation.window_s
-        return None if window_s is None else int(round(window_s * self.sample_rate))
-
 
 @dataclass(frozen=True)
 class Labels:
@@ -91,13 +86,24 @@ def segment_batches(audio: np.ndarray, spans: list[tuple[int, int]], min_samples
     return batches
 
 
+def segment_at_encoder_rate(mono: np.ndarray, sample_rate: int, start: int, stop: int, spec: PerceptionSpec) -> np.ndarray:
+    """One segment's analysis audio (1-D, at the encoder's rate) from mono audio at ``sample_rate``.
+
+    Each segment is resampled on its own, so a stream fed block by block and a whole file give the
+    encoder identical samples, in training and at run time.
+    """
+    window = spec.segmentation.window_s
+    end = stop if window is None else min(mono.size, start + int(round(window * sample_rate)))
+    return resample(mono[None, start:end], sample_rate, spec.sample_rate)[0]
+
+
 def encoder_input(audio: Audio, boundaries: np.ndarray, spec: PerceptionSpec) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Mono audio at the encoder's rate and each segment's analysis span on it."""
-    mono = to_mono(audio.samples) if audio.num_channels > 1 else audio.samples
-    at_rate = resample(mono, audio.sample_rate, spec.sample_rate)[0]
-    grid = rescale_grid(boundaries, audio.sample_rate, spec.sample_rate).copy()
-    grid[-1] = max(at_rate.size, int(grid[-2]) + 1)
-    return at_rate, analysis_spans(grid, spec.window_samples)
+    """Every segment at the encoder's rate, concatenated, and each one's span in that array."""
+    mono = (to_mono(audio.samples) if audio.num_channels > 1 else audio.samples)[0]
+    pieces = [segment_at_encoder_rate(mono, audio.sample_rate, int(a), int(b), spec) for a, b in zip(boundaries[:-1], boundaries[1:])]
+    offsets = np.cumsum([0] + [p.size for p in pieces])
+    spans = [(int(offsets[i]), int(offsets[i + 1])) for i in range(len(pieces))]
+    return (np.concatenate(pieces) if pieces else np.zeros(0, np.float32)), spans
 
 
 class PerceptionSession:

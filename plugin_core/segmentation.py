@@ -142,16 +142,6 @@ def rescale_grid(boundaries: np.ndarray, from_rate: int, to_rate: int) -> np.nda
     return np.maximum.accumulate(np.maximum(scaled, np.arange(scaled.size)))  # keep one sample at least
 
 
-def analysis_spans(boundaries: np.ndarray, window_samples: int | None = None) -> list[tuple[int, int]]:
-    """(start, stop) of the audio each segment's encoder sees: the segment, or ``window_samples``
-    from its start (clipped to the signal) when an analysis window is set."""
-    end = int(boundaries[-1])
-    spans = []
-    for start, stop in zip(boundaries[:-1].tolist(), boundaries[1:].tolist()):
-        spans.append((start, stop if window_samples is None else min(end, start + window_samples)))
-    return spans
-
-
 def tempo_map_beats_s(midi_path: str | os.PathLike[str], duration_s: float, subdivision: int = 1) -> np.ndarray:
     """Times (s) of every beat / ``subdivision`` of a MIDI file's tempo map, continued at its last
     tempo until ``duration_s``."""

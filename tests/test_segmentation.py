@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from plugin_core.errors import CountertrackError
 from plugin_core.segmentation import (
-    SegmentationConfig, analysis_spans, check_grid, detect_onsets, make_grid, rescale_grid, tempo_map_beats_s, uniform_grid,
+    SegmentationConfig, check_grid, detect_onsets, make_grid, rescale_grid, tempo_map_beats_s, uniform_grid,
 )
 
 RATES = st.sampled_from([8000, 16000, 22050, 44100, 48000, 96000, 192000])
@@ -103,11 +103,6 @@ def test_onsets_find_note_starts():
     found = detect_onsets(audio, rate, 0.1) / rate
     assert len(found) == len(starts)
     assert np.max(np.abs(found - starts)) < 0.05
-
-
-def test_analysis_window_extends_from_each_boundary_and_clips_at_the_end():
-    assert analysis_spans(np.array([0, 100, 200, 250]), 150) == [(0, 150), (100, 250), (200, 250)]
-    assert analysis_spans(np.array([0, 100, 250])) == [(0, 100), (100, 250)]
 
 
 @pytest.mark.parametrize("bad", [dict(strategy="random"), dict(hop_s=0), dict(bpm=1000), dict(subdivision=0), dict(offset_s=-1)])
