@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from plugin_core.dsp import chroma_filterbank, mel_filterbank
 from plugin_core.errors import CountertrackError
 
 ENCODER_SAMPLE_RATE = 16000
@@ -52,40 +53,6 @@ def build_encoder(spec: EncoderSpec) -> nn.Module:
     for parameter in encoder.parameters():
         parameter.requires_grad_(False)
     return encoder
-
-
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
-    return 2595.0 * np.log10(1.0 + hz / 700.0)
-
-
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
-    return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
-
-
-def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin_hz: float, fmax_hz: float) -> np.ndarray:
-    """Triangular mel filters (HTK mel scale), area-normalised, shaped (n_mels, n_fft // 2 + 1)."""
-    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array(fmin_hz)), _hz_to_mel(np.array(fmax_hz)), n_mels + 2))
-    bank = np.zeros((n_mels, freqs.size))
-    for m in range(n_mels):
-        low, centre, high = edges[m], edges[m + 1], edges[m + 2]
-        rising = (freqs - low) / (centre - low)
-        falling = (high - freqs) / (high - centre)
-        bank[m] = np.maximum(0.0, np.minimum(rising, falling)) * 2.0 / (high - low)
-    return bank.astype(np.float32)
-
-
-def chroma_filterbank(sample_rate: int, n_fft: int, fmin_hz: float = 50.0, fmax_hz: float = 4200.0) -> np.ndarray:
-    """Pitch-class filters (12, bins): each bin's energy goes to its pitch class with a Gaussian of
-    0.5 semitone around the nearest equal-tempered class (A = 440 Hz); bins outside the range drop."""
-    freqs = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
-    bank = np.zeros((12, freqs.size))
-    inside = (freqs >= fmin_hz) & (freqs <= fmax_hz)
-    midi = 69.0 + 12.0 * np.log2(np.where(inside, freqs, 440.0) / 440.0)
-    for pitch_class in range(12):
-        distance = (midi - pitch_class + 6.0) % 12.0 - 6.0  # C = 0
-        bank[pitch_class] = np.exp(-0.5 * (distance / 0.5) ** 2) * inside
-    return bank.astype(np.float32)
 
 
 def frame_signal(audio: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:

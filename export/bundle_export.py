@@ -1,0 +1,163 @@
+"""``countertrack export``: freeze a trained run and a memory into a self-contained bundle.
+
+Like RAVE's export script, it checks the contract at export time: the perception graph must give
+PyTorch's tokens on real audio, and the decision step graph must decode PyTorch's tokens exactly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from export.decision_export import check_decision_parity, export_step_graph
+from export.encoders import EncoderSpec, build_encoder
+from export.perception import export_perception
+from export.train import Run
+from plugin_core import __version__
+from plugin_core.atomic import atomic_path, write_json_atomic
+from plugin_core.audio import AUDIO_EXTENSIONS, read_audio
+from plugin_core.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of
+from plugin_core.corpus import load_corpus
+from plugin_core.decision import STEP_INPUTS, STEP_OUTPUTS
+from plugin_core.errors import CountertrackError
+from plugin_core.grains import EngineConfig
+from plugin_core.memory_build import build_memory
+from plugin_core.perception import PerceptionSession, PerceptionSpec, encoder_input
+from plugin_core.sampling import SamplingConfig
+from plugin_core.segmentation import SegmentationConfig, make_grid
+
+MIN_TOKEN_AGREEMENT = 0.995
+
+
+def memory_sources(run: Run, memory: list[str] | None) -> list[Path]:
+    """Audio files for the memory: the given files and corpora, else the run's training B tracks."""
+    if not memory:
+        corpus = load_corpus(run.config.corpus)
+        train = set(run.split.train)
+        return [corpus.path_of(p.response) for p in corpus.pairs if p.id in train]
+    paths: list[Path] = []
+    for item in memory:
+        path = Path(item)
+        if (path / "corpus.json").is_file():
+            corpus = load_corpus(path)
+            paths += [corpus.path_of(p.response) for p in corpus.pairs]
+        elif path.is_dir():
+            paths += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+        else:
+            paths.append(path)
+    if not paths:
+        raise CountertrackError("no memory audio found in --memory")
+    return paths
+
+
+def export_bundle(
+    run: Run,
+    out_dir: str | os.PathLike[str],
+    *,
+    memory: list[str] | None = None,
+    memory_limit_s: float | None = None,
+    sampling: SamplingConfig | None = None,
+    engine: EngineConfig | None = None,
+    make_zip: bool = False,
+    extra_manifest: dict[str, Any] | None = None,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Write the bundle folder (and ``.zip`` beside it when asked); return the folder."""
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):
+        if not (out / "manifest.json").is_file():
+            raise CountertrackError("exists and is not a bundle; refusing to write into it", out)
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    spec = EncoderSpec.from_dict(run.config.encoder)
+    segmentation = SegmentationConfig.from_dict(run.config.segmentation)
+    if segmentation.tempo_map == "pair":
+        segmentation = SegmentationConfig.from_dict({**segmentation.to_dict(), "tempo_map": None})
+    encoder = build_encoder(spec)
+    sources = memory_sources(run, memory)
+
+    # perception: one graph with the guide codebook; checked on the first memory recording
+    check = read_audio(sources[0])
+    probe_spec = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
+                                vocab_size=run.codebooks["guide"].vocab_size, segmentation=segmentation, encoder=spec.to_dict())
+    grid = make_grid(check.num_samples, check.sample_rate, segmentation, check.samples.mean(axis=0, keepdims=True))
+    at_rate, spans = encoder_input(check, grid, probe_spec)
+    with tempfile.TemporaryDirectory() as tmp:
+        _, parity = export_perception(encoder, run.codebooks["guide"], segmentation, spec.to_dict(), tmp, at_rate, spans)
+        shutil.copyfile(Path(tmp) / "perception.onnx", out / "encoder.onnx")
+    log(parity.describe())
+    if parity.token_agreement < MIN_TOKEN_AGREEMENT or parity.max_relative_error > 1e-3:
+        raise CountertrackError(f"perception graph failed its parity check: {parity.describe()}", out)
+
+    decision_spec = export_step_graph(run.model, out / "decision.onnx")
+    perception = PerceptionSession(out / "encoder.onnx", probe_spec)
+    a_tokens, _ = perception.label_spans(at_rate, spans)
+    decision_parity = check_decision_parity(run.model, out / "decision.onnx", [a_tokens[:256]])
+    log(decision_parity.describe())
+    if not decision_parity.tokens_equal:
+        raise CountertrackError(f"decision graph failed its parity check: {decision_parity.describe()}", out)
+
+    for role, book in run.codebooks.items():
+        book.save(out / f"codebook_{role}.npz")
+    table, tracks, memory_rate, channels = build_memory(sources, perception, run.codebooks["response"], out / "memory", limit_s=memory_limit_s)
+    log(f"memory: {len(tracks)} recording(s), {tracks[-1].end / memory_rate:.1f} s, {len(table)} grains, "
+        f"{np.unique(table.label).size} of {decision_spec.vocab_size} labels present")
+
+    sampling = sampling or SamplingConfig()
+    engine = engine or EngineConfig()
+    manifest = {
+        "format": BUNDLE_FORMAT,
+        "schema_version": BUNDLE_SCHEMA,
+        "countertrack_version": __version__,
+        "perception": {
+            "graph": "encoder.onnx",
+            "spec": probe_spec.to_dict(),
+            "inputs": [{"name": "audio", "dtype": "float32", "shape": ["batch", "samples"], "sample_rate": probe_spec.sample_rate}],
+            "outputs": [{"name": "embedding", "dtype": "float32", "shape": ["batch", probe_spec.embedding_dim]},
+                        {"name": "token", "dtype": "int64", "shape": ["batch"]}],
+        },
+        "decision": {
+            "graph": "decision.onnx",
+            "spec": {k: getattr(decision_spec, k) for k in ("vocab_size", "layers", "heads", "head_dim", "context", "lookahead")},
+            "special_tokens": {"bos": decision_spec.bos, "pad": decision_spec.pad, "mask": decision_spec.vocab_size + 2},
+            "inputs": [{"name": n, "dtype": "int64" if n.startswith(("a_", "b_")) else "float32",
+                        "shape": ["new"] if n == "a_new" else [1] if n.startswith(("a_", "b_")) else ["layers", "heads", "length", "head_dim"]}
+                       for n in STEP_INPUTS],
+            "outputs": [{"name": n, "dtype": "float32", "shape": [decision_spec.vocab_size] if n == "logits" else ["layers", "heads", "length + new", "head_dim"]}
+                        for n in STEP_OUTPUTS],
+            "cache_layout": {"self": "B positions t-context+1 .. t-1 before the step; keep the last context-1 after it",
+                             "cross": "A positions up to t+lookahead; keep the last context+lookahead-1 after the step"},
+        },
+        "codebooks": {"guide": "codebook_guide.npz", "response": "codebook_response.npz"},
+        "memory": {"folder": "memory", "audio": "memory/memory.wav", "grains": "memory/grains.json", "sample_rate": memory_rate,
+                   "channels": channels, "tracks": [{"name": t.name, "start": t.start, "end": t.end} for t in tracks]},
+        "sampling_defaults": sampling.to_dict(),
+        "engine_defaults": engine.to_dict(),
+        "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(), **(extra_manifest or {})},
+    }
+    manifest["files"] = {p.relative_to(out).as_posix(): sha256_of(p) for p in sorted(out.rglob("*")) if p.is_file()}
+    write_json_atomic(out / "manifest.json", manifest)
+    load_bundle(out)  # the runtime must accept what we wrote
+    if make_zip:
+        zip_folder(out, out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip")
+    return out
+
+
+def zip_folder(folder: Path, target: Path) -> Path:
+    """A deterministic zip of ``folder`` (sorted entries, fixed timestamps), written atomically."""
+    with atomic_path(target) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+                info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", date_time=(2020, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                archive.writestr(info, path.read_bytes())
+    return target

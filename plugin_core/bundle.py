@@ -1,0 +1,157 @@
+"""Bundles: everything a runtime needs, loadable with onnxruntime and numpy alone.
+
+A bundle is a folder (or a zip of one) holding ``manifest.json``, ``encoder.onnx`` (perception:
+audio segment -> embedding and A token), ``decision.onnx`` (one decoding step with caches), the
+codebooks (``.npz`` of float arrays) and the memory (``memory/memory.wav`` + ``memory/grains.json``).
+The manifest records every file's sha256; loading checks the schema version and every hash
+before anything is used, so a changed byte is an error, not a surprise. Nothing in a bundle is
+pickled or executable, and a zipped bundle extracts only inside its own folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from plugin_core.codebook import Codebook
+from plugin_core.decision import DecisionSpec, OnnxStepper
+from plugin_core.errors import CountertrackError
+from plugin_core.grains import EngineConfig
+from plugin_core.memory import Memory, load_memory
+from plugin_core.perception import PerceptionSession, PerceptionSpec
+from plugin_core.sampling import SamplingConfig
+
+BUNDLE_FORMAT = "countertrack-bundle"
+BUNDLE_SCHEMA = 1
+ALLOWED_SUFFIXES = (".onnx", ".json", ".npz", ".wav", ".md", ".txt")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_member(root: Path, name: str, source: str | os.PathLike[str]) -> Path:
+    """``root / name`` if ``name`` is a relative path that stays inside ``root``; else an error."""
+    posix = PurePosixPath(name.replace("\\", "/"))
+    if posix.is_absolute() or ".." in posix.parts or (posix.parts and ":" in posix.parts[0]):
+        raise CountertrackError(f"refuses the entry {name!r}: it points outside the bundle", source)
+    target = (root / Path(*posix.parts)).resolve()
+    if root.resolve() not in (target, *target.parents):
+        raise CountertrackError(f"refuses the entry {name!r}: it points outside the bundle", source)
+    return target
+
+
+def extract_zip(zip_path: Path, target: Path) -> Path:
+    """Extract a zipped bundle into ``target``, refusing any entry that would land outside it."""
+    try:
+        archive = zipfile.ZipFile(zip_path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CountertrackError(f"not a readable zip ({exc})", zip_path) from exc
+    with archive:
+        members = [(info, safe_member(target, info.filename, zip_path)) for info in archive.infolist()]
+        for info, destination in members:
+            if info.is_dir():
+                destination.mkdir(parents=True, exist_ok=True)
+                continue
+            if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                raise CountertrackError(f"refuses the symbolic link {info.filename!r}", zip_path)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source, open(destination, "wb") as sink:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    sink.write(block)
+    manifests = list(target.rglob("manifest.json"))
+    if len(manifests) != 1:
+        raise CountertrackError("zip holds no single manifest.json", zip_path)
+    return manifests[0].parent
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise CountertrackError("is not a bundle (no manifest.json)", folder)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CountertrackError(f"manifest is not valid JSON ({exc})", path) from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
+        raise CountertrackError("manifest is not a countertrack bundle manifest", path)
+    version = manifest.get("schema_version")
+    if not isinstance(version, int) or version > BUNDLE_SCHEMA:
+        raise CountertrackError(f"bundle schema version {version!r} is newer than this countertrack reads ({BUNDLE_SCHEMA}); upgrade countertrack", path)
+    return manifest
+
+
+def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
+    """Every listed file exists inside the bundle, has an allowed type and the recorded sha256."""
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        raise CountertrackError("manifest lists no files", folder / "manifest.json")
+    for name, expected in sorted(files.items()):
+        path = safe_member(folder, name, folder)
+        if path.suffix.lower() not in ALLOWED_SUFFIXES:
+            raise CountertrackError(f"holds {name!r}, a file type bundles may not contain", folder)
+        if not path.is_file():
+            raise CountertrackError(f"is missing {name}", folder)
+        if sha256_of(path) != expected:
+            raise CountertrackError(f"{name} does not match its sha256 in the manifest (changed or damaged)", folder)
+
+
+@dataclass
+class Bundle:
+    """A loaded, verified bundle: perception and decision sessions, memory and defaults."""
+
+    folder: Path
+    manifest: dict[str, Any]
+    perception: PerceptionSession
+    decision: OnnxStepper
+    decision_spec: DecisionSpec
+    memory: Memory
+    response_centroids: np.ndarray
+    sampling_defaults: SamplingConfig
+    engine_defaults: EngineConfig
+
+    @property
+    def sample_rate(self) -> int:
+        return self.memory.sample_rate
+
+
+def load_bundle(path: str | os.PathLike[str], *, threads: int = 1, extract_to: str | os.PathLike[str] | None = None) -> Bundle:
+    """Load a bundle folder or zip; verify schema and hashes first. Zips extract to ``extract_to``
+    (default: a folder named after the zip beside it)."""
+    source = Path(path)
+    if not source.exists():
+        raise CountertrackError("bundle not found", source)
+    if source.is_file():
+        target = Path(extract_to) if extract_to else source.with_suffix(source.suffix + ".d")
+        target.mkdir(parents=True, exist_ok=True)
+        folder = extract_zip(source, target)
+    else:
+        folder = source
+    manifest = read_manifest(folder)
+    verify_files(folder, manifest)
+    try:
+        perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])
+        decision_spec = DecisionSpec.from_dict(manifest["decision"]["spec"])
+        perception = PerceptionSession(folder / manifest["perception"]["graph"], perception_spec, threads=threads)
+        decision = OnnxStepper(folder / manifest["decision"]["graph"], decision_spec, threads=threads)
+        memory = load_memory(folder / manifest["memory"]["folder"], decision_spec.vocab_size)
+        centroids = Codebook.load(folder / manifest["codebooks"]["response"]).centroids
+        sampling = SamplingConfig(**manifest["sampling_defaults"])
+        engine = EngineConfig(**manifest["engine_defaults"])
+    except (KeyError, TypeError) as exc:
+        raise CountertrackError(f"manifest is missing or mistypes a field ({exc})", folder / "manifest.json") from exc
+    if memory.grains.label.size and memory.grains.label.max() >= decision_spec.vocab_size:
+        raise CountertrackError("memory labels exceed the decision vocabulary", folder)
+    return Bundle(folder=folder, manifest=manifest, perception=perception, decision=decision, decision_spec=decision_spec,
+                  memory=memory, response_centroids=centroids, sampling_defaults=sampling, engine_defaults=engine)

@@ -1,0 +1,153 @@
+"""The memory: B recordings the grain engine plays from, with their grain table.
+
+On disk: ``memory.wav`` (all B tracks back to back, 16-bit PCM or 32-bit float WAV, at their own
+rate) and ``grains.json`` (one row per segment: track, start, end, label, loudness, chroma). The
+audio is memory-mapped, so an hour of memory costs pages touched, not an hour of float32 in RAM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from plugin_core.audio import resample
+from plugin_core.errors import CountertrackError
+
+GRAIN_COLUMNS = ("track", "start", "end", "label", "loudness_db")
+
+
+@dataclass(frozen=True)
+class GrainTable:
+    """Segments of the memory with their labels and descriptors. Positions in memory samples."""
+
+    track: np.ndarray  # int64 (grains,): which memory track
+    start: np.ndarray  # int64
+    end: np.ndarray  # int64
+    label: np.ndarray  # int64
+    loudness_db: np.ndarray  # float32
+    chroma: np.ndarray  # float32 (grains, 12)
+
+    def __len__(self) -> int:
+        return int(self.start.size)
+
+    def to_json(self) -> dict:
+        return {**{name: getattr(self, name).tolist() for name in GRAIN_COLUMNS},
+                "chroma": np.round(self.chroma, 5).tolist()}
+
+    @classmethod
+    def from_json(cls, data: dict, path: str | os.PathLike[str] | None = None) -> GrainTable:
+        try:
+            table = cls(track=np.asarray(data["track"], np.int64), start=np.asarray(data["start"], np.int64),
+                        end=np.asarray(data["end"], np.int64), label=np.asarray(data["label"], np.int64),
+                        loudness_db=np.asarray(data["loudness_db"], np.float32),
+                        chroma=np.asarray(data["chroma"], np.float32).reshape(-1, 12))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CountertrackError(f"malformed grain table ({exc})", path) from exc
+        sizes = {len(getattr(table, name)) for name in (*GRAIN_COLUMNS, "chroma")}
+        if len(sizes) != 1 or np.any(table.end <= table.start) or (len(table) and table.start.min() < 0):
+            raise CountertrackError("grain table columns are inconsistent", path)
+        return table
+
+    def successors(self) -> np.ndarray:
+        """Index of the grain that follows each grain in its track (the continuity link), or -1."""
+        following = np.full(len(self), -1, dtype=np.int64)
+        same_track = self.track[1:] == self.track[:-1]
+        adjacent = self.start[1:] == self.end[:-1]
+        following[:-1] = np.where(same_track & adjacent, np.arange(1, len(self)), -1)
+        return following
+
+
+def _wav_data_layout(path: Path) -> tuple[int, int, int, int, np.dtype]:
+    """(data offset, frames, channels, sample rate, dtype) of a PCM-16 or float-32 WAV, for np.memmap."""
+    with open(path, "rb") as handle:
+        header = handle.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            raise CountertrackError("memory audio is not a WAV file", path)
+        fmt = None
+        while True:
+            chunk = handle.read(8)
+            if len(chunk) < 8:
+                raise CountertrackError("memory WAV has no data chunk", path)
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt ":
+                body = handle.read(size + (size & 1))
+                format_tag, channels, rate = struct.unpack("<HHI", body[:8])
+                bits = struct.unpack("<H", body[14:16])[0]
+                if format_tag == 0xFFFE and len(body) >= 26:
+                    format_tag = struct.unpack("<H", body[24:26])[0]
+                fmt = (format_tag, channels, rate, bits)
+            elif name == b"data":
+                if fmt is None:
+                    raise CountertrackError("memory WAV has data before its format", path)
+                format_tag, channels, rate, bits = fmt
+                if (format_tag, bits) == (1, 16):
+                    dtype = np.dtype("<i2")
+                elif (format_tag, bits) == (3, 32):
+                    dtype = np.dtype("<f4")
+                else:
+                    raise CountertrackError(f"memory WAV must be 16-bit PCM or 32-bit float, not format {format_tag}/{bits} bits", path)
+                return handle.tell(), size // (channels * dtype.itemsize), channels, rate, dtype
+            else:
+                handle.seek(size + (size & 1), 1)
+
+
+class Memory:
+    """Memory audio (memory-mapped) plus its grain table and the lookups the engine needs."""
+
+    def __init__(self, audio_path: str | os.PathLike[str], grains: GrainTable, vocab_size: int):
+        self.path = Path(audio_path)
+        offset, frames, channels, rate, dtype = _wav_data_layout(self.path)
+        self._pcm = np.memmap(self.path, dtype=dtype, mode="r", offset=offset, shape=(frames, channels))
+        self._scale = np.float32(1.0 / 32768.0) if dtype.kind == "i" else np.float32(1.0)
+        self.sample_rate, self.channels, self.frames = rate, channels, frames
+        if len(grains) and grains.end.max() > frames:
+            raise CountertrackError("grain table points past the end of the memory audio", self.path)
+        self.grains = grains
+        self.vocab_size = vocab_size
+        self.successor = grains.successors()
+        self.by_label = {int(label): np.flatnonzero(grains.label == label) for label in np.unique(grains.label)}
+        self.track_bounds = {int(t): (int(grains.start[grains.track == t].min()), int(grains.end[grains.track == t].max()))
+                             for t in np.unique(grains.track)}
+        self._resampled: dict[int, np.ndarray] = {}
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.array(sorted(self.by_label), dtype=np.int64)
+
+    def read(self, start: int, stop: int, sample_rate: int | None = None) -> np.ndarray:
+        """float32 (channels, stop - start) of memory samples (at ``sample_rate`` if given); zeros outside."""
+        source = self._pcm
+        scale = self._scale
+        if sample_rate is not None and sample_rate != self.sample_rate:
+            source, scale = self._at_rate(sample_rate), np.float32(1.0)
+        out = np.zeros((self.channels, stop - start), dtype=np.float32)
+        lo, hi = max(0, start), min(source.shape[0], stop)
+        if hi > lo:
+            out[:, lo - start : hi - start] = (np.asarray(source[lo:hi], dtype=np.float32) * scale).T
+        return out
+
+    def _at_rate(self, sample_rate: int) -> np.ndarray:
+        """The whole memory resampled once per output rate (kept in RAM)."""
+        if sample_rate not in self._resampled:
+            audio = (np.asarray(self._pcm, dtype=np.float32) * self._scale).T
+            self._resampled[sample_rate] = np.ascontiguousarray(resample(audio, self.sample_rate, sample_rate).T)
+        return self._resampled[sample_rate]
+
+    def to_rate(self, position: int, sample_rate: int) -> int:
+        """A memory position (samples at the memory's rate) at another rate."""
+        return int(round(position * sample_rate / self.sample_rate))
+
+
+def load_memory(folder: str | os.PathLike[str], vocab_size: int) -> Memory:
+    folder = Path(folder)
+    table_path = folder / "grains.json"
+    try:
+        data = json.loads(table_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CountertrackError(f"unreadable grain table ({exc})", table_path) from exc
+    return Memory(folder / "memory.wav", GrainTable.from_json(data, table_path), vocab_size)

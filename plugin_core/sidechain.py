@@ -1,0 +1,256 @@
+"""The sidechain effect: A (the key input) in, block by block at any block size; B out, a fixed,
+reported latency later.
+
+Segments of A are labelled as soon as they are complete, each B token is decided once the
+lookahead's A segments are in, and grains are laid with ``SeamWriter``, which writes every output
+sample exactly once. Nothing depends on how the input was cut into blocks, so the output is the same
+for every block size, and an offline render is this same object fed the whole file and flushed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from plugin_core.bundle import Bundle
+from plugin_core.decision import DecisionState, decode_step
+from plugin_core.dsp import rms_db
+from plugin_core.errors import CountertrackError
+from plugin_core.grains import EngineConfig, GrainPicker, SeamWriter, Slot
+from plugin_core.perception import segment_at_encoder_rate
+from plugin_core.sampling import SamplingConfig, allowed_mask, choose
+from plugin_core.segmentation import make_grid
+
+
+class _Timeline:
+    """A growing (channels, samples) buffer addressed by absolute sample position; appends are
+    amortised O(1) (capacity doubles) and samples no longer needed can be dropped."""
+
+    def __init__(self, channels: int):
+        self._buffer = np.zeros((channels, 1 << 12), dtype=np.float32)
+        self._length = 0
+        self.origin = 0
+
+    @property
+    def end(self) -> int:
+        return self.origin + self._length
+
+    @property
+    def data(self) -> np.ndarray:
+        return self._buffer[:, : self._length]
+
+    def _reserve(self, length: int) -> None:
+        if length > self._buffer.shape[1]:
+            grown = np.zeros((self._buffer.shape[0], max(length, 2 * self._buffer.shape[1])), dtype=np.float32)
+            grown[:, : self._length] = self._buffer[:, : self._length]
+            self._buffer = grown
+
+    def append(self, block: np.ndarray) -> None:
+        self._reserve(self._length + block.shape[1])
+        self._buffer[:, self._length : self._length + block.shape[1]] = block
+        self._length += block.shape[1]
+
+    def extend_to(self, end: int) -> None:
+        if end > self.end:
+            self._reserve(end - self.origin)
+            self._buffer[:, self._length : end - self.origin] = 0.0
+            self._length = end - self.origin
+
+    def view(self, start: int, stop: int) -> np.ndarray:
+        out = np.zeros((self._buffer.shape[0], stop - start), dtype=np.float32)
+        lo, hi = max(start, self.origin), min(stop, self.end)
+        if hi > lo:
+            out[:, lo - start : hi - start] = self._buffer[:, lo - self.origin : hi - self.origin]
+        return out
+
+    def drop_before(self, position: int) -> None:
+        cut = min(max(0, position - self.origin), self._length)
+        if cut > self._length // 2 and cut > 1 << 16:  # amortise the copy
+            keep = self._length - cut
+            self._buffer[:, :keep] = self._buffer[:, cut : self._length].copy()
+            self._length = keep
+            self.origin += cut
+
+
+@dataclass
+class Parameters:
+    """What may change between blocks: it applies to decisions made after the change."""
+
+    sampling: SamplingConfig
+    engine: EngineConfig
+    wet: float = 1.0
+    dry: float = 0.0
+
+
+class SidechainEffect:
+    """Feed A with ``process(block)``; get B blocks of the same size, ``latency_samples`` late.
+
+    ``boundaries`` (a full grid of the whole A) is for offline use; without it the grid is built as
+    the stream goes, which needs a strategy whose grid is known ahead (uniform or beats from a BPM).
+    """
+
+    def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, seed: int = 0, parameters: Parameters | None = None,
+                 boundaries: np.ndarray | None = None, allowed_labels: np.ndarray | None = None):
+        self.bundle, self.sample_rate, self.channels, self.seed = bundle, int(sample_rate), int(channels), int(seed)
+        self.parameters = parameters or Parameters(sampling=bundle.sampling_defaults, engine=bundle.engine_defaults)
+        self.segmentation = bundle.perception.spec.segmentation
+        self._fixed_grid = None if boundaries is None else np.asarray(boundaries, dtype=np.int64)
+        needs_whole_track = self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
+        if self._fixed_grid is None and needs_whole_track:
+            raise CountertrackError(f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: render offline")
+        self._allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
+        nominal = self._nominal_segment()
+        self._margin = nominal // 2 + 1
+        self._lead = max(bundle.decision_spec.lookahead, 1)
+        self.crossfade_samples = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
+        self.latency_samples = int((self._lead + 1) * nominal + self._margin + self.crossfade_samples // 2)
+        self.reset()
+
+    def _nominal_segment(self) -> int:
+        """The longest segment the grid can have (sets the latency)."""
+        if self._fixed_grid is not None:
+            return int(np.diff(self._fixed_grid).max())
+        config = self.segmentation
+        seconds = config.hop_s if config.strategy == "uniform" else 60.0 / config.bpm / config.subdivision
+        return int(math.ceil(1.5 * seconds * self.sample_rate))  # a merged last segment is up to 1.5 nominal
+
+    def reset(self) -> None:
+        """Forget everything heard: the next block starts a new track."""
+        self._input = _Timeline(self.channels)
+        self._output = _Timeline(self.channels)
+        self._received = 0
+        self._finished = False
+        self._emitted = -self.latency_samples  # output position of the next sample to return
+        self._grid: list[int] = [0]
+        self._tokens: list[int] = []
+        self._a_levels: list[float] = []
+        self._state = DecisionState(self.bundle.decision_spec)
+        self._rng = np.random.default_rng(self.seed)
+        self._picker = GrainPicker(self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed)
+        self._writer = SeamWriter(self.bundle.memory, self.sample_rate, self.channels, self.crossfade_samples)
+        self._slots: list[Slot] = []
+        self._final = 0  # output samples before this position are written for good
+        self._next_event = 0  # received count at which _advance has something to do
+        self.decisions: list[dict] = []
+
+    def set_parameters(self, **changes) -> None:
+        """Change sampling, engine, wet or dry between blocks (e.g. from MIDI CC automation)."""
+        self.parameters = replace(self.parameters, **changes)
+        self._picker.config = self.parameters.engine
+
+    # ---- the stream ------------------------------------------------------------------------
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """One block of A (channels, n) in, one block of B (channels, n) out."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[0] != self.channels:
+            raise CountertrackError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
+        if self._finished:
+            raise CountertrackError("the stream has been flushed; call reset() to start a new one")
+        self._input.append(block)
+        self._received += block.shape[1]
+        self._advance()
+        return self._emit(block.shape[1])
+
+    def flush(self) -> np.ndarray:
+        """End of A: decide what is left and return the remaining latency_samples of output."""
+        self._finished = True
+        self._advance()
+        return self._emit(self.latency_samples)
+
+    # ---- internals -------------------------------------------------------------------------
+    def _stable_boundaries(self) -> list[int]:
+        """Grid boundaries that no later audio can move."""
+        if self._fixed_grid is not None:
+            limit = self._received if not self._finished else self._fixed_grid[-1]
+            return [0] + [int(b) for b in self._fixed_grid[1:] if b <= limit]
+        if self._finished:
+            return [int(b) for b in make_grid(self._received, self.sample_rate, self.segmentation)]
+        horizon = self._received + 4 * self._nominal_segment()
+        grid = make_grid(horizon, self.sample_rate, self.segmentation)
+        return [0] + [int(b) for b in grid[1:-1] if b + self._margin <= self._received]
+
+    def _advance(self) -> None:
+        if self._received == 0 or (not self._finished and self._received < self._next_event):
+            return
+        self._grid = self._stable_boundaries()
+        segments = len(self._grid) - 1
+        spec = self.bundle.perception.spec
+        window = spec.segmentation.window_s
+        while len(self._tokens) < segments:
+            j = len(self._tokens)
+            start, stop = self._grid[j], self._grid[j + 1]
+            needed = stop if window is None else start + int(round(window * self.sample_rate))
+            if not self._finished and self._received < needed:
+                self._next_event = needed
+                break
+            mono = self._input.view(start, max(stop, min(needed, self._received))).mean(axis=0)
+            segment = segment_at_encoder_rate(mono, self.sample_rate, 0, stop - start, spec)
+            _, token = self.bundle.perception.run(np.pad(segment, (0, max(0, spec.min_samples - segment.size)))[None, :])
+            self._tokens.append(int(token[0]))
+            self._a_levels.append(rms_db(mono[: stop - start]))
+        else:
+            self._next_event = self._next_boundary_event()
+        lookahead = self.bundle.decision_spec.lookahead
+        while len(self._slots) < len(self._tokens):
+            i = len(self._slots)
+            if not self._finished and len(self._tokens) < i + self._lead + 1:
+                break
+            self._decide(i, lookahead)
+        self._input.drop_before(min(self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received,
+                                    self._received - self.latency_samples))
+
+    def _next_boundary_event(self) -> int:
+        """The received count at which the next grid boundary becomes stable."""
+        last = self._grid[-1]
+        if self._fixed_grid is not None:
+            later = self._fixed_grid[self._fixed_grid > last]
+            return int(later[0]) if later.size else 1 << 62
+        horizon = make_grid(last + 4 * self._nominal_segment(), self.sample_rate, self.segmentation)
+        later = horizon[horizon > last]
+        return int(later[0]) + self._margin if later.size else last + self._margin
+
+    def _decide(self, i: int, lookahead: int) -> None:
+        parameters = self.parameters
+        mask = allowed_mask(self.bundle.decision_spec.vocab_size, self._allowed)
+        label = decode_step(self.bundle.decision, self._state, self._tokens,
+                            lambda logits: choose(logits, parameters.sampling, self._rng, mask))
+        pick = self._picker.pick(label, self._a_levels[i])
+        start, stop = self._grid[i], self._grid[i + 1]
+        previous = self._slots[-1] if self._slots else None
+        memory = self.bundle.memory
+        if pick.continued and previous is not None:
+            source = previous.source + (previous.stop - previous.start)
+        else:
+            source = memory.to_rate(int(memory.grains.start[pick.grain]), self.sample_rate)
+        gain = 1.0
+        if parameters.engine.follow_loudness > 0 and self._a_levels[i] > -60.0:
+            wanted = self._picker.target_db(self._a_levels[i])
+            gain_db = parameters.engine.follow_loudness * (wanted - float(memory.grains.loudness_db[pick.grain]))
+            gain = float(10 ** (np.clip(gain_db, -12.0, 12.0) / 20))
+        slot = Slot(start=start, stop=stop, source=source, gain=gain, continued=pick.continued and previous is not None)
+        is_last = self._finished and i == len(self._grid) - 2
+        next_length = None if is_last else self._grid[i + 2] - self._grid[i + 1]
+        self._output.extend_to(stop + self.crossfade_samples)
+        self._writer.write(self._output.data, self._output.origin, slot, next_length)
+        self._slots.append(slot)
+        tail = 0 if next_length is None else self._writer.half_seam(stop - start, next_length)
+        self._final = stop - tail
+        self.decisions.append({"segment": i, "start": start, "stop": stop, "a_token": self._tokens[i], "b_token": int(label),
+                               "played_label": pick.label, "grain": pick.grain, "continued": slot.continued, "gain": gain})
+
+    def _emit(self, count: int) -> np.ndarray:
+        start, stop = self._emitted, self._emitted + count
+        total = self._grid[-1] if self._finished else None
+        if total is None and stop > self._final:
+            raise CountertrackError("internal: output requested before it was decided (latency too small)")
+        wet = self._output.view(start, stop)
+        if total is not None:
+            wet[:, max(0, total - start):] = 0.0  # past the end of A: silence
+        out = self.parameters.wet * wet
+        if self.parameters.dry:
+            out = out + self.parameters.dry * self._input.view(start, stop)
+        self._emitted = stop
+        self._output.drop_before(stop)
+        return out.astype(np.float32)
