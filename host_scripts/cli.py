@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from host_scripts import corpus_cmd, train_cmd
+from host_scripts import corpus_cmd, render_cmd, train_cmd
 from plugin_core import __version__
 from plugin_core.errors import CountertrackError
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     corpus_cmd.register(commands)
     train_cmd.register(commands)
+    render_cmd.register(commands)
     return parser
 
 

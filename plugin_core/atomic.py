@@ -16,6 +16,9 @@ from typing import Any
 
 from plugin_core.errors import CountertrackError
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[Path]:
@@ -39,6 +42,9 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     tmp = Path(tmp_name)
     try:
         yield tmp
+        # mkstemp makes the file private; give it the mode a plain open() would have (or the old file's)
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_UMASK
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -155,7 +155,7 @@ class SeamWriter:
         tail = self.half_seam(length, next_length) if next_length is not None else 0
         if previous is None:
             lead = self._read(slot.source, slot.source + head)
-            fade_in = seam_curves(2 * head)[1][head:] if head else np.zeros(0, np.float32)
+            fade_in = seam_curves(head)[1]  # the track starts: fade in from silence
             self._put(output, offset, slot.start, lead * fade_in * slot.gain)
         else:
             seam_start = slot.start - head
@@ -179,7 +179,7 @@ class SeamWriter:
         length = min(self.crossfade // 2, slot.stop - slot.start)
         if length:
             start = slot.stop - length - offset
-            output[:, start : start + length] *= seam_curves(2 * length)[0][length:]
+            output[:, start : start + length] *= seam_curves(length)[0]
 
     @staticmethod
     def _put(output: np.ndarray, offset: int, position: int, audio: np.ndarray) -> None:

@@ -1,6 +1,7 @@
 """Offline rendering: a DAW bounce of A in, B out with A's length, rate, channel layout and bit
 depth, sample-aligned with A (the effect's latency removed). It runs the same SidechainEffect a
-stream would, fed the whole file, so offline and streaming renders are the same samples."""
+stream would (inside the preset's chain), fed the whole file, so offline and streaming renders
+are the same samples."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from plugin_core.audio import Audio, read_audio, write_audio
 from plugin_core.bundle import Bundle
 from plugin_core.errors import CountertrackError
 from plugin_core.segmentation import SegmentationConfig, make_grid
-from plugin_core.sidechain import Parameters, SidechainEffect
+from plugin_core.chain import Chain
+from plugin_core.presets import Preset
 
 BLOCK = 1 << 16
 
@@ -29,23 +31,26 @@ class Rendered:
     boundaries: np.ndarray
 
 
-def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, parameters: Parameters | None = None,
-                 segmentation: SegmentationConfig | None = None) -> Rendered:
+def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | None = None,
+                 segmentation: SegmentationConfig | None = None, automation: list[tuple[int, dict, dict]] = ()) -> Rendered:
     """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``), then
-    the sidechain effect fed block by block and flushed; latency removed."""
+    the chain (preset effects around the sidechain effect) fed block by block and flushed; latency removed."""
     config = segmentation or bundle.perception.spec.segmentation
     mono = a.samples.mean(axis=0, keepdims=True)
     boundaries = make_grid(a.num_samples, a.sample_rate, config, mono)
-    effect = SidechainEffect(bundle, a.sample_rate, a.num_channels, seed=seed, parameters=parameters, boundaries=boundaries)
-    pieces = [effect.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
-    pieces.append(effect.flush())
-    out = np.concatenate(pieces, axis=1)[:, effect.latency_samples : effect.latency_samples + a.num_samples]
-    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=effect.decisions, boundaries=boundaries)
+    chain = Chain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries)
+    for position, sampling, engine in automation:
+        chain.effect.schedule(position, sampling, engine)
+    pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
+    pieces.append(chain.flush())
+    out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
+    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=boundaries)
 
 
 def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
-                parameters: Parameters | None = None, segmentation: SegmentationConfig | None = None,
-                mix_path: str | os.PathLike[str] | None = None, force: bool = False) -> Rendered:
+                preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
+                mix_path: str | os.PathLike[str] | None = None, force: bool = False,
+                automation: list[tuple[int, dict, dict]] = ()) -> Rendered:
     """Render B for the file ``a_path`` into ``out_path`` (and A + B into ``mix_path``), atomically.
 
     Existing outputs are refused unless ``force``; nothing is written when anything fails.
@@ -59,7 +64,7 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
             if target.exists():
                 raise CountertrackError("already exists (use --force to overwrite)", target)
     a = read_audio(a_path)
-    rendered = render_audio(bundle, a, seed=seed, parameters=parameters, segmentation=segmentation)
+    rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation)
     subtype = a.info.subtype if out_path.suffix.lower() in (".wav", ".aif", ".aiff", ".flac") else "PCM_24"
     write_audio(out_path, rendered.samples, a.sample_rate, subtype=subtype)
     if mix_path:

@@ -134,11 +134,20 @@ class SidechainEffect:
         self._final = 0  # output samples before this position are written for good
         self._next_event = 0  # received count at which _advance has something to do
         self.decisions: list[dict] = []
+        self._schedule: list[tuple[int, dict, dict]] = getattr(self, "_schedule", [])
+        self._automation = list(self._schedule)  # what is still to apply in this stream
 
     def set_parameters(self, **changes) -> None:
-        """Change sampling, engine, wet or dry between blocks (e.g. from MIDI CC automation)."""
+        """Change sampling, engine, wet or dry between blocks; applies to the decisions made next."""
         self.parameters = replace(self.parameters, **changes)
         self._picker.config = self.parameters.engine
+
+    def schedule(self, position: int, sampling: dict | None = None, engine: dict | None = None) -> None:
+        """Automation: from the segment starting at or after ``position`` (samples of A), change
+        these sampling/engine fields. Timed by A's grid, so it is the same for any block size."""
+        self._schedule.append((int(position), dict(sampling or {}), dict(engine or {})))
+        self._schedule.sort(key=lambda item: item[0])
+        self._automation = [item for item in self._schedule if not self._slots or item[0] > self._grid[len(self._slots) - 1]]
 
     # ---- the stream ------------------------------------------------------------------------
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -212,6 +221,10 @@ class SidechainEffect:
         return int(later[0]) + self._margin if later.size else last + self._margin
 
     def _decide(self, i: int, lookahead: int) -> None:
+        start = self._grid[i]
+        while self._automation and self._automation[0][0] <= start:
+            _, sampling, engine = self._automation.pop(0)
+            self.set_parameters(sampling=replace(self.parameters.sampling, **sampling), engine=replace(self.parameters.engine, **engine))
         parameters = self.parameters
         mask = allowed_mask(self.bundle.decision_spec.vocab_size, self._allowed)
         label = decode_step(self.bundle.decision, self._state, self._tokens,

@@ -64,3 +64,45 @@ def _private_cache(tmp_path_factory):
         os.environ.pop("COUNTERTRACK_CACHE", None)
     else:
         os.environ["COUNTERTRACK_CACHE"] = previous
+
+
+TINY_TRAINING = dict(vocab=8, d_model=32, heads=2, layers=1, ffn=64, context=8, lookahead=1, batch_size=8, epochs=3, patience=10)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(chorale_corpus, tmp_path_factory):
+    """A tiny run trained for a few epochs on the rendered chorales (quality is not the point)."""
+    from export.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("tiny-run")
+    return train(TrainConfig(corpus=str(chorale_corpus), **TINY_TRAINING), folder, log=lambda _: None)
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run exported with 40 s of the training bass tracks as memory."""
+    from export.bundle_export import export_bundle
+
+    out = tmp_path_factory.mktemp("bundles") / "tiny.ctbundle"
+    export_bundle(tiny_run, out, memory_limit_s=40.0, make_zip=True, log=lambda _: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def click_bundle(tiny_run, tmp_path_factory) -> Path:
+    """The tiny run with a memory whose every 0.5 s grain starts with a full-scale click, so the
+    start of each played grain can be found in the output to the sample."""
+    from export.bundle_export import export_bundle
+
+    folder = tmp_path_factory.mktemp("click-memory")
+    rate = 44100
+    memory = np.zeros((1, rate * 20), dtype=np.float32)
+    grain = rate // 2
+    t = np.arange(grain) / rate
+    for index, start in enumerate(range(0, memory.shape[1], grain)):
+        memory[0, start : start + grain] = 0.05 * np.sin(2 * np.pi * (110 + 20 * (index % 7)) * t)
+        memory[0, start] = 1.0
+    write_audio(folder / "clicks.wav", memory, rate, subtype="PCM_16")
+    out = tmp_path_factory.mktemp("bundles") / "clicks.ctbundle"
+    export_bundle(tiny_run, out, memory=[str(folder / "clicks.wav")], log=lambda _: None)
+    return out

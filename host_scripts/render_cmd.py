@@ -1,0 +1,118 @@
+"""``countertrack export``, ``render`` and ``batch``: bundles in, B tracks out."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+from host_scripts.progress import progress
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "presets" / "default.ctbundle"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser("export", help="freeze a trained run and a memory into a bundle",
+                                 description="Write a self-contained bundle (ONNX graphs, codebooks, memory audio + grain table, manifest "
+                                             "with sha256 of every file), after checking ONNX against PyTorch.")
+    export.add_argument("run_dir", metavar="RUN")
+    export.add_argument("--memory", nargs="+", metavar="AUDIO_OR_CORPUS", help="B recordings to play from: files, folders or corpora "
+                                                                                "(default: the run's training B tracks)")
+    export.add_argument("--memory-limit-s", type=float, help="cap the memory's total duration in seconds")
+    export.add_argument("--zip", action="store_true", help="also write NAME.ctbundle.zip")
+    export.add_argument("-o", "--output", required=True, metavar="NAME.ctbundle")
+    export.set_defaults(run=_export)
+
+    render = commands.add_parser("render", help="render B for an A track (a DAW bounce)",
+                                 description="A in, B out: same length, sample rate, channels and bit depth as A, latency compensated.")
+    render.add_argument("input", metavar="A", help="the guide track")
+    render.add_argument("-o", "--output", required=True, metavar="OUT", help="B track to write")
+    add_render_options(render)
+    render.add_argument("--mix", metavar="MIX", help="also write A + B")
+    render.add_argument("--tempo-map", metavar="FILE.mid", help="beat segmentation from this MIDI file's tempo map")
+    render.add_argument("--automation", metavar="FILE.mid", help="MIDI CC automation of parameters (see --cc)")
+    render.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
+                        help="map a controller to a parameter, e.g. 1=temperature:0.3:2.0 (repeatable)")
+    render.add_argument("--midi-out", metavar="FILE.mid", help="write the decisions as MIDI notes on A's grid")
+    render.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    render.set_defaults(run=_render)
+
+    batch = commands.add_parser("batch", help="render many A tracks in parallel, resumably",
+                                description="Render every input into DIR (skipping outputs that exist), in worker processes. "
+                                            "Bad files are reported and the batch goes on; a summary JSON is written into DIR.")
+    batch.add_argument("inputs", nargs="+", metavar="INPUT", help="A tracks or glob patterns such as 'bounces/*.wav'")
+    batch.add_argument("-o", "--output", required=True, metavar="DIR")
+    batch.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    add_render_options(batch)
+    batch.set_defaults(run=_batch)
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bundle", help="bundle folder or zip (default: the shipped default bundle)")
+    parser.add_argument("--preset", help="a preset name (faithful, loose, ambient) or JSON file")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def bundle_path(args: argparse.Namespace) -> str:
+    from plugin_core.errors import CountertrackError
+
+    if args.bundle:
+        return args.bundle
+    if not (DEFAULT_BUNDLE / "manifest.json").is_file():
+        raise CountertrackError("no --bundle given and the default bundle is not installed", DEFAULT_BUNDLE)
+    return str(DEFAULT_BUNDLE)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from export.bundle_export import export_bundle
+    from export.train import load_run
+
+    folder = export_bundle(load_run(args.run_dir), args.output, memory=args.memory, memory_limit_s=args.memory_limit_s, make_zip=args.zip,
+                           log=lambda message: print(message, file=sys.stderr))
+    print(f"wrote bundle {folder}")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from plugin_core.audio import probe_audio
+    from plugin_core.bundle import load_bundle
+    from plugin_core.midi_io import parse_cc_mapping, read_automation, write_decisions_midi
+    from plugin_core.presets import load_preset
+    from plugin_core.render import render_file
+    from plugin_core.segmentation import SegmentationConfig
+
+    bundle = load_bundle(bundle_path(args))
+    preset = load_preset(args.preset) if args.preset else None
+    segmentation = None
+    if args.tempo_map:
+        segmentation = SegmentationConfig.from_dict({**bundle.perception.spec.segmentation.to_dict(), "strategy": "beats", "tempo_map": args.tempo_map})
+    automation = []
+    if args.automation:
+        mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
+        automation = read_automation(args.automation, mappings, probe_audio(args.input).sample_rate)
+    rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
+                           force=args.force, automation=automation)
+    if args.midi_out:
+        write_decisions_midi(rendered.decisions, rendered.sample_rate, args.midi_out)
+    continued = sum(d["continued"] for d in rendered.decisions)
+    print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
+    return 0
+
+
+def _batch(args: argparse.Namespace) -> int:
+    from plugin_core.batch import run_batch
+
+    inputs: list[Path] = []
+    for pattern in args.inputs:
+        matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        inputs += [Path(m) for m in matches]
+    bar = progress(range(len(inputs)), "rendering", total=len(inputs))
+    ticks = iter(bar)
+    summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=args.jobs, seed=args.seed, preset=args.preset,
+                        on_done=lambda: next(ticks, None))
+    for failure in summary.failed:
+        print(f"countertrack: failed: {failure['error']}" if failure["input"] in failure["error"] else f"countertrack: failed: {failure['input']}: {failure['error']}", file=sys.stderr)
+    print(f"{len(summary.succeeded)} rendered, {len(summary.skipped)} skipped (already there), {len(summary.failed)} failed; "
+          f"summary in {Path(args.output) / 'batch-summary.json'}")
+    return 1 if summary.failed else 0

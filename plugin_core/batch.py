@@ -1,0 +1,95 @@
+"""Batch rendering: many A tracks in worker processes, resumable, one bad file never stops the rest.
+
+Each worker loads the bundle once. Outputs that already exist are skipped, so a batch that was
+interrupted (or whose worker died) finishes by running it again; every output is written
+atomically, so none is ever half-written. The summary says what succeeded, was skipped or failed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plugin_core.atomic import write_json_atomic
+from plugin_core.errors import CountertrackError
+
+_worker_bundle = None
+_worker_preset = None
+
+
+@dataclass
+class BatchSummary:
+    succeeded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"succeeded": self.succeeded, "skipped": self.skipped, "failed": self.failed}
+
+
+def output_path(input_path: Path, out_dir: Path) -> Path:
+    suffix = input_path.suffix.lower() if input_path.suffix.lower() in (".wav", ".flac", ".aif", ".aiff") else ".wav"
+    return out_dir / f"{input_path.stem}{suffix}"
+
+
+def _init_worker(bundle_path: str, preset_name: str | None) -> None:
+    global _worker_bundle, _worker_preset
+    from plugin_core.bundle import load_bundle
+    from plugin_core.presets import load_preset
+
+    _worker_bundle = load_bundle(bundle_path)
+    _worker_preset = load_preset(preset_name) if preset_name else None
+
+
+def _render_one(input_path: str, output: str, seed: int) -> str:
+    from plugin_core.render import render_file
+
+    try:
+        render_file(_worker_bundle, input_path, output, seed=seed, preset=_worker_preset, force=False)
+    except CountertrackError as exc:
+        return str(exc)
+    return ""
+
+
+def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, seed: int = 0, preset: str | None = None,
+              summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
+    """Render every input into ``out_dir``; returns (and writes) the summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = BatchSummary()
+    todo: list[tuple[Path, Path]] = []
+    seen: set[Path] = set()
+    for path in inputs:
+        target = output_path(path, out_dir)
+        if target in seen:
+            summary.failed.append({"input": str(path), "error": f"another input also renders to {target.name}"})
+            continue
+        seen.add(target)
+        if target.exists():
+            summary.skipped.append(str(path))
+            on_done()
+        else:
+            todo.append((path, target))
+    if todo:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker, initargs=(bundle_path, preset)) as pool:
+            futures = {pool.submit(_render_one, str(path), str(target), seed): path for path, target in todo}
+            for future in concurrent.futures.as_completed(futures):
+                path = futures[future]
+                try:
+                    error = future.result()
+                except BrokenProcessPool:
+                    error = "a worker process died; run the batch again to finish it"
+                except Exception as exc:  # an unexpected failure in one file must not stop the batch
+                    error = f"{type(exc).__name__}: {exc}"
+                if error:
+                    summary.failed.append({"input": str(path), "error": error})
+                else:
+                    summary.succeeded.append(str(path))
+                on_done()
+    summary.succeeded.sort()
+    summary.failed.sort(key=lambda item: item["input"])
+    write_json_atomic(summary_path or out_dir / "batch-summary.json", summary.to_dict())
+    return summary

@@ -1,0 +1,80 @@
+"""A DAW-style chain: pedalboard effects on A before perception, the sidechain effect, effects on B
+after it, and a dry/wet mix with A delayed by the chain's latency.
+
+pedalboard cannot host a Python stage inside a ``Pedalboard``, so the chain interleaves them itself
+and keeps pedalboard's contract: processing block by block equals processing in one go.
+pedalboard re-prepares its plugins (losing their state) when a call brings a larger block than
+any before it, so the chain primes each board with one maximum-size block of silence and then
+never hands it more than that at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pedalboard
+
+from plugin_core.bundle import Bundle
+from plugin_core.presets import Preset, build_effects
+from plugin_core.sidechain import Parameters, SidechainEffect
+
+
+EFFECT_BLOCK = 8192
+
+
+def _primed(board: pedalboard.Pedalboard, sample_rate: int, channels: int) -> pedalboard.Pedalboard:
+    if len(board):
+        board.process(np.zeros((channels, EFFECT_BLOCK), dtype=np.float32), sample_rate, reset=True)
+    return board
+
+
+def _run_effects(board: pedalboard.Pedalboard, audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``board`` over ``audio`` in pieces of at most EFFECT_BLOCK samples, keeping its state."""
+    if not len(board) or audio.shape[1] == 0:
+        return audio
+    pieces = [board.process(audio[:, i : i + EFFECT_BLOCK], sample_rate, reset=False) for i in range(0, audio.shape[1], EFFECT_BLOCK)]
+    return np.concatenate(pieces, axis=1)
+
+
+class Chain:
+    """pre effects -> SidechainEffect -> post effects, mixed with dry A. ``latency_samples`` is the
+    sidechain's (built-in pedalboard effects add none)."""
+
+    def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
+                 boundaries: np.ndarray | None = None):
+        self.sample_rate, self.channels = sample_rate, channels
+        sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
+        self.wet, self.dry = 1.0, 0.0
+        if preset is not None:
+            sampling, engine = preset.sampling_config(sampling), preset.engine_config(engine)
+            self.wet, self.dry = preset.wet, preset.dry
+            seed = preset.seed if preset.seed is not None else seed
+        self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
+        self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
+        self.effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
+                                      boundaries=boundaries)
+        self.latency_samples = self.effect.latency_samples
+        self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
+
+    def reset(self) -> None:
+        self.effect.reset()
+        _primed(self.pre, self.sample_rate, self.channels)
+        _primed(self.post, self.sample_rate, self.channels)
+        self._dry_delay[:] = 0.0
+
+    def process(self, block: np.ndarray) -> np.ndarray:
+        """A block (channels, n) in, the mixed output block (channels, n) out."""
+        block = np.asarray(block, dtype=np.float32)
+        key = _run_effects(self.pre, block, self.sample_rate)
+        wet = self.effect.process(key)
+        return self._mix(block, wet)
+
+    def flush(self) -> np.ndarray:
+        """The last latency_samples of output after A has ended."""
+        tail = self.effect.flush()
+        return self._mix(np.zeros((self.channels, tail.shape[1]), dtype=np.float32), tail)
+
+    def _mix(self, dry_in: np.ndarray, wet: np.ndarray) -> np.ndarray:
+        wet = _run_effects(self.post, wet, self.sample_rate)
+        delayed = np.concatenate([self._dry_delay, dry_in], axis=1)
+        dry, self._dry_delay = delayed[:, : dry_in.shape[1]], delayed[:, dry_in.shape[1]:]
+        return (self.wet * wet + self.dry * dry).astype(np.float32)

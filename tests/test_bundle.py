@@ -1,0 +1,116 @@
+"""Bundles: self-contained, verified before use, never writing outside themselves; exported graphs
+run without torch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from host_scripts.cli import main
+from plugin_core.bundle import load_bundle
+from plugin_core.errors import CountertrackError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path) -> Path:
+    copy = tmp_path / "copy.ctbundle"
+    shutil.copytree(tiny_bundle, copy)
+    return copy
+
+
+def test_bundle_holds_everything_listed_with_hashes(tiny_bundle):
+    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
+    files = set(manifest["files"])
+    assert {"encoder.onnx", "decision.onnx", "codebook_guide.npz", "codebook_response.npz", "memory/memory.wav", "memory/grains.json"} <= files
+    assert manifest["decision"]["spec"]["lookahead"] == 1
+    assert [i["name"] for i in manifest["decision"]["inputs"]] == ["a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v"]
+    assert manifest["memory"]["sample_rate"] == 44100
+    assert not [p for p in tiny_bundle.rglob("*") if p.suffix in (".pkl", ".pt", ".py", ".pickle")]
+    bundle = load_bundle(tiny_bundle)
+    assert len(bundle.memory.grains) >= 70  # 40 s of memory at 0.5 s grains
+
+
+def test_a_changed_byte_is_refused(bundle_copy):
+    path = bundle_copy / "decision.onnx"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(CountertrackError, match="decision.onnx does not match its sha256"):
+        load_bundle(bundle_copy)
+
+
+def test_a_missing_file_is_refused(bundle_copy):
+    (bundle_copy / "memory" / "grains.json").unlink()
+    with pytest.raises(CountertrackError, match="is missing memory/grains.json"):
+        load_bundle(bundle_copy)
+
+
+def test_a_newer_schema_is_refused(bundle_copy):
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    manifest["schema_version"] = 99
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CountertrackError, match="newer than this countertrack reads"):
+        load_bundle(bundle_copy)
+
+
+def test_a_manifest_pointing_outside_is_refused(bundle_copy):
+    manifest = json.loads((bundle_copy / "manifest.json").read_text())
+    manifest["files"]["../escape.onnx"] = "0" * 64
+    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(CountertrackError, match="points outside the bundle"):
+        load_bundle(bundle_copy)
+
+
+def test_zip_bundle_loads_and_a_traversing_entry_is_refused(tiny_bundle, tmp_path):
+    zipped = tiny_bundle.parent / f"{tiny_bundle.name}.zip"
+    assert zipped.is_file()
+    bundle = load_bundle(zipped, extract_to=tmp_path / "unzipped")
+    assert bundle.folder.is_relative_to(tmp_path / "unzipped")
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as archive:
+        archive.writestr("bundle/manifest.json", "{}")
+        archive.writestr("../../outside.txt", "gotcha")
+    with pytest.raises(CountertrackError, match="points outside the bundle"):
+        load_bundle(evil, extract_to=tmp_path / "evil-target")
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path.parent / "outside.txt").exists()
+
+
+def test_render_runs_with_torch_and_transformers_unimportable(tiny_bundle, tmp_path):
+    from plugin_core.audio import write_audio
+    from tests.conftest import tone
+
+    write_audio(tmp_path / "a.wav", tone(330, 2.0), 44100)
+    script = (
+        "import sys; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
+        "from host_scripts.cli import main\n"
+        f"code = main(['render', {str(tmp_path / 'a.wav')!r}, '--bundle', {str(tiny_bundle)!r}, '-o', {str(tmp_path / 'b.wav')!r}])\n"
+        "assert not [m for m in ('torch', 'transformers') if sys.modules.get(m) is not None]\n"
+        "sys.exit(code)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "b.wav").is_file()
+
+
+def test_export_refuses_to_write_into_a_folder_that_is_not_a_bundle(tiny_run, tmp_path, capsys):
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "notes.txt").write_text("keep me")
+    assert main(["export", str(tiny_run.folder), "-o", str(tmp_path / "precious")]) == 1
+    assert "not a bundle" in capsys.readouterr().err
+    assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
+
+
+def test_memory_is_memory_mapped(tiny_bundle):
+    bundle = load_bundle(tiny_bundle)
+    assert isinstance(bundle.memory._pcm, np.memmap)
+    audio = bundle.memory.read(-10, 100)
+    assert audio.shape == (1, 110) and not audio[:, :10].any()

@@ -1,0 +1,70 @@
+"""Presets validate with messages that name the problem; batches go on past bad files and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from host_scripts.cli import main
+from plugin_core.audio import probe_audio, write_audio
+from plugin_core.errors import CountertrackError
+from plugin_core.presets import PRESET_FOLDER, build_effects, load_preset
+from tests.conftest import tone
+
+
+def test_shipped_presets_load_and_differ():
+    presets = [load_preset(p.stem) for p in sorted(PRESET_FOLDER.glob("*.json"))]
+    assert {p.name for p in presets} >= {"faithful", "loose", "ambient"}
+    assert len({json.dumps([p.sampling, p.engine, p.post], sort_keys=True) for p in presets}) == len(presets)
+    for preset in presets:
+        build_effects(preset.pre)
+        build_effects(preset.post)
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    ({"name": "x", "engine": {"crossfade": 0.1}}, "unknown key 'crossfade' at engine"),
+    ({"name": "x", "sampling": {"temperature": "hot"}}, "sampling/temperature: 'hot' is not of type 'number'"),
+    ({"name": "x", "sampling": {"top_p": 1.5}}, "sampling/top_p"),
+    ({"name": "x", "wet": -1}, "wet"),
+    ({"name": "x", "colour": "blue"}, "unknown key 'colour'"),
+    ({"name": "x", "post": [{"plugin": "Flanger9000"}]}, "unknown effect 'Flanger9000'"),
+])
+def test_bad_presets_name_the_problem(tmp_path, data, fragment):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CountertrackError) as info:
+        load_preset(path)
+    assert fragment in str(info.value) and "bad.json" in str(info.value)
+
+
+def test_a_missing_vst3_is_a_clear_error(tmp_path):
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"name": "x", "post": [{"plugin": str(tmp_path / "Nope.vst3")}]}))
+    with pytest.raises(CountertrackError, match="cannot load effect"):
+        build_effects(load_preset(path).post)
+
+
+def test_batch_renders_the_good_reports_the_bad_and_resumes(tiny_bundle, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for index in range(4):
+        write_audio(inputs / f"take{index}.wav", tone(220 + 55 * index, 1.5), 44100)
+    (inputs / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    out = tmp_path / "out"
+    code = main(["batch", str(inputs / "*.wav"), "--bundle", str(tiny_bundle), "-o", str(out), "--jobs", "2"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "broken.wav" in err
+    summary = json.loads((out / "batch-summary.json").read_text())
+    assert len(summary["succeeded"]) == 4 and [f["input"] for f in summary["failed"]] == [str(inputs / "broken.wav")]
+    assert sorted(os.listdir(out)) == ["batch-summary.json", "take0.wav", "take1.wav", "take2.wav", "take3.wav"]
+    for index in range(4):
+        assert probe_audio(out / f"take{index}.wav").num_samples == int(1.5 * 44100)
+    stamp = (out / "take0.wav").stat().st_mtime_ns
+    (out / "take3.wav").unlink()
+    assert main(["batch", str(inputs / "take*.wav"), "--bundle", str(tiny_bundle), "-o", str(out)]) == 0
+    summary = json.loads((out / "batch-summary.json").read_text())
+    assert len(summary["skipped"]) == 3 and summary["succeeded"] == [str(inputs / "take3.wav")]
+    assert (out / "take0.wav").stat().st_mtime_ns == stamp
