@@ -23,14 +23,16 @@ from export.perception import export_perception
 from export.train import Run
 from plugin_core import __version__
 from plugin_core.atomic import atomic_path, write_json_atomic
-from plugin_core.audio import AUDIO_EXTENSIONS, read_audio
-from plugin_core.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of
+from plugin_core.audio import AUDIO_EXTENSIONS, read_audio, write_audio
+from plugin_core.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of, validate_manifest
 from plugin_core.corpus import load_corpus
 from plugin_core.decision import STEP_INPUTS, STEP_OUTPUTS
+from plugin_core.dsp import rms_db
 from plugin_core.errors import CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.memory_build import build_memory
 from plugin_core.perception import PerceptionSession, PerceptionSpec, encoder_input
+from plugin_core.render import render_audio
 from plugin_core.sampling import SamplingConfig
 from plugin_core.segmentation import SegmentationConfig, make_grid
 
@@ -68,9 +70,15 @@ def export_bundle(
     engine: EngineConfig | None = None,
     make_zip: bool = False,
     extra_manifest: dict[str, Any] | None = None,
+    golden_input: str | os.PathLike[str] | None = None,
+    golden_seconds: float = 10.0,
     log: Callable[[str], None] = print,
 ) -> Path:
-    """Write the bundle folder (and ``.zip`` beside it when asked); return the folder."""
+    """Write the bundle folder (and ``.zip`` beside it when asked); return the folder.
+
+    A golden test vector (an input excerpt and the tokens and grains the runtime chose for it with
+    seed 0) is added so a native port can check itself; its input is ``golden_input`` or the first
+    memory recording's guide counterpart when none is given."""
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         if not (out / "manifest.json").is_file():
@@ -143,12 +151,41 @@ def export_bundle(
         "engine_defaults": engine.to_dict(),
         "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(), **(extra_manifest or {})},
     }
-    manifest["files"] = {p.relative_to(out).as_posix(): sha256_of(p) for p in sorted(out.rglob("*")) if p.is_file()}
-    write_json_atomic(out / "manifest.json", manifest)
+    _write_manifest(out, manifest)
+    write_golden_vector(out, Path(golden_input) if golden_input else sources[0], golden_seconds)
+    _write_manifest(out, manifest)
     load_bundle(out)  # the runtime must accept what we wrote
     if make_zip:
         zip_folder(out, out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip")
     return out
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    """Record every file's sha256 (the manifest excepted), validate against the schema, write."""
+    manifest["files"] = {p.relative_to(out).as_posix(): sha256_of(p) for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    validate_manifest(manifest, out / "manifest.json")
+    write_json_atomic(out / "manifest.json", manifest)
+
+
+def write_golden_vector(out: Path, source: Path, seconds: float) -> None:
+    """golden/input.wav (an excerpt, 16-bit) and golden/expected.json: what the runtime decides for
+    it with seed 0 and the bundle's default settings, segment by segment."""
+    audio = read_audio(source)
+    excerpt = audio.samples[:, : int(seconds * audio.sample_rate)]
+    (out / "golden").mkdir(exist_ok=True)
+    write_audio(out / "golden" / "input.wav", excerpt, audio.sample_rate, subtype="PCM_16")
+    bundle = load_bundle(out)
+    golden = read_audio(out / "golden" / "input.wav")
+    rendered = render_audio(bundle, golden, seed=0)
+    write_json_atomic(out / "golden" / "expected.json", {
+        "input": "golden/input.wav", "seed": 0, "sample_rate": golden.sample_rate,
+        "sampling": bundle.sampling_defaults.to_dict(), "engine": bundle.engine_defaults.to_dict(),
+        "boundaries": rendered.boundaries.tolist(),
+        "a_tokens": [d["a_token"] for d in rendered.decisions], "b_tokens": [d["b_token"] for d in rendered.decisions],
+        "played_labels": [d["played_label"] for d in rendered.decisions], "grains": [d["grain"] for d in rendered.decisions],
+        "continued": [d["continued"] for d in rendered.decisions],
+        "output_rms_db": round(rms_db(rendered.samples), 3),
+    })
 
 
 def zip_folder(folder: Path, target: Path) -> Path:

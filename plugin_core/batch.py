@@ -8,7 +8,6 @@ atomically, so none is ever half-written. The summary says what succeeded, was s
 from __future__ import annotations
 
 import concurrent.futures
-import os
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field

@@ -15,6 +15,7 @@ import json
 import os
 import zipfile
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -92,6 +93,17 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
+def validate_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Check a manifest against schemas/bundle-manifest.schema.json; the first problem is named."""
+    import jsonschema
+
+    schema = json.loads(resources.files("plugin_core").joinpath("schemas/bundle-manifest.schema.json").read_text(encoding="utf-8"))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(manifest), key=lambda e: list(e.absolute_path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise CountertrackError(f"manifest does not follow the bundle schema at {where}: {errors[0].message}", path)
+
+
 def verify_files(folder: Path, manifest: dict[str, Any]) -> None:
     """Every listed file exists inside the bundle, has an allowed type and the recorded sha256."""
     files = manifest.get("files")
@@ -139,6 +151,7 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int = 1, extract_to: s
     else:
         folder = source
     manifest = read_manifest(folder)
+    validate_manifest(manifest, folder / "manifest.json")
     verify_files(folder, manifest)
     try:
         perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])

@@ -133,6 +133,7 @@ class SeamWriter:
         self.memory, self.sample_rate, self.channels = memory, sample_rate, channels
         self.crossfade = crossfade_samples
         self.previous: Slot | None = None
+        self.pending_half_seam = 0  # the seam size promised by the previous slot's body end
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         audio = self.memory.read(start, stop, self.sample_rate)
@@ -151,7 +152,7 @@ class SeamWriter:
         slot's length, or None when this slot is the last."""
         previous = self.previous
         length = slot.stop - slot.start
-        head = self.half_seam(previous.stop - previous.start, length) if previous else self.half_seam(length, length)
+        head = self.pending_half_seam if previous else self.half_seam(length, length)
         tail = self.half_seam(length, next_length) if next_length is not None else 0
         if previous is None:
             lead = self._read(slot.source, slot.source + head)
@@ -173,6 +174,7 @@ class SeamWriter:
         if next_length is None and tail == 0:
             self._fade_end(output, offset, slot)
         self.previous = slot
+        self.pending_half_seam = tail
 
     def _fade_end(self, output: np.ndarray, offset: int, slot: Slot) -> None:
         """The last slot ends the track: fade its final samples out so the file ends without a click."""

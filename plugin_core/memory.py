@@ -131,6 +131,11 @@ class Memory:
             out[:, lo - start : hi - start] = (np.asarray(source[lo:hi], dtype=np.float32) * scale).T
         return out
 
+    def prepare(self, sample_rate: int) -> None:
+        """Resample the memory for ``sample_rate`` now (if needed), not during the first block."""
+        if sample_rate != self.sample_rate:
+            self._at_rate(sample_rate)
+
     def _at_rate(self, sample_rate: int) -> np.ndarray:
         """The whole memory resampled once per output rate (kept in RAM)."""
         if sample_rate not in self._resampled:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core.atomic import write_json_atomic
-from plugin_core.audio import read_audio, resample, to_mono, write_audio
+from plugin_core.audio import read_audio, to_mono, write_audio
 from plugin_core.codebook import Codebook
 from plugin_core.dsp import chroma_vector, rms_db
 from plugin_core.errors import CountertrackError

@@ -106,6 +106,7 @@ class SidechainEffect:
         self._lead = max(bundle.decision_spec.lookahead, 1)
         self.crossfade_samples = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
         self.latency_samples = int((self._lead + 1) * nominal + self._margin + self.crossfade_samples // 2)
+        bundle.memory.prepare(self.sample_rate)
         self.reset()
 
     def _nominal_segment(self) -> int:
@@ -141,6 +142,9 @@ class SidechainEffect:
         """Change sampling, engine, wet or dry between blocks; applies to the decisions made next."""
         self.parameters = replace(self.parameters, **changes)
         self._picker.config = self.parameters.engine
+        # a longer crossfade than the one the latency was set for would need output already sent
+        wanted = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
+        self._writer.crossfade = min(wanted, self.crossfade_samples)
 
     def schedule(self, position: int, sampling: dict | None = None, engine: dict | None = None) -> None:
         """Automation: from the segment starting at or after ``position`` (samples of A), change
@@ -248,8 +252,7 @@ class SidechainEffect:
         self._output.extend_to(stop + self.crossfade_samples)
         self._writer.write(self._output.data, self._output.origin, slot, next_length)
         self._slots.append(slot)
-        tail = 0 if next_length is None else self._writer.half_seam(stop - start, next_length)
-        self._final = stop - tail
+        self._final = stop - self._writer.pending_half_seam
         self.decisions.append({"segment": i, "start": start, "stop": stop, "a_token": self._tokens[i], "b_token": int(label),
                                "played_label": pick.label, "grain": pick.grain, "continued": slot.continued, "gain": gain})
 

@@ -114,3 +114,28 @@ def test_memory_is_memory_mapped(tiny_bundle):
     assert isinstance(bundle.memory._pcm, np.memmap)
     audio = bundle.memory.read(-10, 100)
     assert audio.shape == (1, 110) and not audio[:, :10].any()
+
+
+def test_golden_vector_is_reproduced_with_onnxruntime_alone(tiny_bundle):
+    expected = json.loads((tiny_bundle / "golden" / "expected.json").read_text())
+    script = (
+        "import sys, json; sys.modules['torch'] = None; sys.modules['transformers'] = None\n"
+        "from plugin_core.bundle import load_bundle\nfrom plugin_core.audio import read_audio\nfrom plugin_core.render import render_audio\n"
+        f"bundle = load_bundle({str(tiny_bundle)!r})\n"
+        "r = render_audio(bundle, read_audio(bundle.folder / 'golden' / 'input.wav'), seed=0)\n"
+        "print(json.dumps({'b': [d['b_token'] for d in r.decisions], 'g': [d['grain'] for d in r.decisions], 'a': [d['a_token'] for d in r.decisions]}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    got = json.loads(result.stdout)
+    assert got["a"] == expected["a_tokens"] and got["b"] == expected["b_tokens"] and got["g"] == expected["grains"]
+    assert len(expected["b_tokens"]) == len(expected["boundaries"]) - 1 >= 10
+
+
+def test_manifest_follows_the_published_schema(tiny_bundle):
+    from plugin_core.bundle import validate_manifest
+
+    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
+    validate_manifest(manifest, tiny_bundle)
+    del manifest["decision"]["cache_layout"]
+    with pytest.raises(CountertrackError, match="decision"):
+        validate_manifest(manifest, tiny_bundle)

@@ -1,0 +1,72 @@
+"""Offline render speed: a 3-minute 48 kHz stereo A through a bundle, as a real-time factor, and the
+streaming per-block cost at 256-sample blocks. Median of several runs; targets printed beside.
+Run: python -m benchmarks.render_speed [--bundle presets/default.ctbundle]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from plugin_core.audio import Audio
+from plugin_core.bundle import load_bundle
+from plugin_core.render import render_audio
+from plugin_core.sidechain import SidechainEffect
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def melody(seconds: float, rate: int) -> np.ndarray:
+    """A stereo test A: a random diatonic melody of decaying harmonic tones (deterministic)."""
+    rng = np.random.default_rng(0)
+    out = np.zeros(int(seconds * rate), dtype=np.float32)
+    note = int(0.25 * rate)
+    t = np.arange(note) / rate
+    for start in range(0, out.size - note, note):
+        hz = 440.0 * 2 ** (rng.choice([0, 2, 3, 5, 7, 8, 10, 12]) / 12)
+        out[start : start + note] += (0.3 * np.sin(2 * np.pi * hz * t) + 0.1 * np.sin(4 * np.pi * hz * t)) * np.exp(-4 * t)
+    return np.stack([out, 0.8 * out])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bundle", default=str(ROOT / "presets" / "default.ctbundle"))
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    bundle = load_bundle(args.bundle)
+    rate, seconds = 48000, 180.0
+    a = Audio(samples=melody(seconds, rate), sample_rate=rate, info=None)
+    render_audio(bundle, Audio(samples=a.samples[:, :rate * 5], sample_rate=rate, info=None))  # warm-up
+    times = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        render_audio(bundle, a, seed=0)
+        times.append(time.perf_counter() - started)
+    offline = seconds / statistics.median(times)
+    block = 256
+    effect = SidechainEffect(bundle, rate, 2, seed=0)
+    costs = []
+    clip = a.samples[:, : rate * 30]
+    for start in range(0, clip.shape[1], block):
+        started = time.perf_counter()
+        effect.process(clip[:, start : start + block])
+        costs.append(time.perf_counter() - started)
+    budget = block / rate
+    p50, p99, worst = (float(np.percentile(costs, q)) / budget for q in (50, 99, 100))
+    rows = [("offline render, 3 min 48 kHz stereo (x real time)", offline, 100.0, offline >= 100.0),
+            ("streaming 256-sample blocks, p50 (share of block)", p50, 0.5, p50 <= 0.5),
+            ("streaming 256-sample blocks, p99 (share of block)", p99, 0.5, p99 <= 0.5),
+            ("streaming 256-sample blocks, max (share of block)", worst, 1.0, worst <= 1.0)]
+    print(f"render speed, bundle {Path(args.bundle).name}, median of {args.repeats}")
+    print(f"| {'figure':<52} | {'measured':>9} | {'target':>7} | verdict |")
+    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 9}|---------|")
+    for name, value, target, met in rows:
+        print(f"| {name:<52} | {value:>9.2f} | {target:>7.2f} | {'met' if met else 'MISSED'} |")
+
+
+if __name__ == "__main__":
+    main()

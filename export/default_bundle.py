@@ -1,0 +1,97 @@
+"""Rebuild the shipped default bundle from scratch, deterministically: Bach chorales from music21's
+corpus rendered to stems (soprano on flute -> bass on acoustic bass), trained, evaluated, exported.
+
+    python -m export.default_bundle [--work DIR]
+
+Writes presets/default.ctbundle (with how it was made, the eval table and a golden test vector in
+its manifest and folder) and presets/example_a.flac, a melody from a chorale outside the corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.bundle_export import export_bundle
+from export.evaluate import evaluate, markdown_table
+from export.midi_parts import extract_part, load_score
+from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+from export.synth import SynthSettings, find_soundfont, render_midi
+from export.train import TrainConfig, train
+from plugin_core.audio import write_audio
+from plugin_core.corpus import load_corpus
+from plugin_core.errors import CountertrackError
+
+ROOT = Path(__file__).resolve().parents[1]
+CHORALES = 80
+SEED = 0
+RECIPE = dict(vocab=16, seed=SEED)  # vocabulary and window from the eval (see the manifest's eval table)
+MEMORY_LIMIT_S = 200.0  # keeps the bundle under 25 MB with 16-bit memory audio
+EXAMPLE_S = 24.0
+
+
+def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
+    torch.set_num_threads(2)  # fixed thread count: same float reductions, same weights, every time
+    started = time.perf_counter()
+    works = music21_works("bach")
+    corpus_dir = work / "corpus"
+    if not (corpus_dir / "corpus.json").is_file():
+        build_from_scores(ScoreCorpusRequest(sources=tuple(works), guide_parts=("soprano",), response_parts=("bass",), limit=CHORALES), corpus_dir)
+    corpus = load_corpus(corpus_dir)
+    used = {p.provenance["source"] for p in corpus.pairs}
+    log(f"corpus: {len(corpus.pairs)} chorales ({time.perf_counter() - started:.0f} s)")
+
+    example_source = next(w for w in works[works.index(sorted(used, key=works.index)[-1]) + 1 :] if w not in used)
+    _render_example(example_source, example_path)
+    run_dir = work / "run"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run = train(TrainConfig(corpus=str(corpus_dir), **RECIPE), run_dir, log=log)
+    log(f"trained ({time.perf_counter() - started:.0f} s)")
+    result = evaluate(run, str(corpus_dir), seed=SEED)
+    table = markdown_table(result)
+    log(table)
+    export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, log=log, extra_manifest={
+        "recipe": {"chorales": CHORALES, "guide": "soprano (GM 73 flute)", "response": "bass (GM 32 acoustic bass)",
+                   "train": asdict(run.config), "command": "python -m export.default_bundle"},
+        "corpus": [{"id": p.id, "source": p.provenance["source"]} for p in corpus.pairs],
+        "example": {"file": example_path.name, "source": example_source},
+        "eval": {"table_markdown": table, "scores": result["scores"], "held_out": result["held_out"]},
+    })
+    size = sum(p.stat().st_size for p in out_bundle.rglob("*") if p.is_file())
+    log(f"default bundle: {out_bundle} ({size / 1e6:.1f} MB), built in {time.perf_counter() - started:.0f} s")
+
+
+def _render_example(source: str, path: Path) -> None:
+    """The soprano of a chorale outside the corpus, on flute, first EXAMPLE_S seconds, as FLAC."""
+    score = load_score(source)
+    settings = SynthSettings(soundfont=str(find_soundfont()))
+    audio = render_midi(extract_part(score, score.find_part("soprano"), 73), settings)[:, : int(EXAMPLE_S * settings.sample_rate)]
+    fade = int(0.05 * settings.sample_rate)
+    audio[:, -fade:] *= np.linspace(1.0, 0.0, fade, dtype=np.float32)
+    write_audio(path, audio, settings.sample_rate, subtype="PCM_16")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default=str(ROOT / "out" / "default-build"), help="scratch folder (corpus, run)")
+    parser.add_argument("--output", default=str(ROOT / "presets" / "default.ctbundle"))
+    parser.add_argument("--example", default=str(ROOT / "presets" / "example_a.flac"))
+    args = parser.parse_args()
+    try:
+        build(Path(args.work), Path(args.output), Path(args.example), log=lambda m: print(m, file=sys.stderr))
+    except CountertrackError as exc:
+        print(f"countertrack: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
