@@ -32,12 +32,12 @@ def _median_ms(run, repeats: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--vocab", type=int, default=64)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     config = TrainConfig(corpus="-", vocab=args.vocab).decision()
     torch.manual_seed(0)

@@ -62,11 +62,11 @@ def base_wav2vec2_folder(folder: Path) -> Path:
     return folder
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     audio = (0.1 * rng.standard_normal(int(AUDIO_S * ENCODER_SAMPLE_RATE))).astype(np.float32)

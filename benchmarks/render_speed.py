@@ -32,11 +32,11 @@ def melody(seconds: float, rate: int) -> np.ndarray:
     return np.stack([out, 0.8 * out])
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", default=str(ROOT / "presets" / "default.ctbundle"))
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     bundle = load_bundle(args.bundle)
     rate, seconds = 48000, 180.0
     a = Audio(samples=melody(seconds, rate), sample_rate=rate, info=None)

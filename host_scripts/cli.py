@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from host_scripts import corpus_cmd, render_cmd, train_cmd
+from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
 from plugin_core import __version__
 from plugin_core.errors import CountertrackError
 
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_cmd.register(commands)
     train_cmd.register(commands)
     render_cmd.register(commands)
+    bench_cmd.register(commands)
     return parser
 
 

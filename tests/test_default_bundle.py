@@ -1,0 +1,95 @@
+"""The shipped default bundle: the README's main command works from a clean folder, the bundle is
+small, verified, better than the unigram baseline, and exports are deterministic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from plugin_core.audio import probe_audio
+from plugin_core.bundle import load_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT / "presets" / "default.ctbundle"
+EXAMPLE = ROOT / "presets" / "example_a.flac"
+
+
+def test_default_bundle_is_small_verified_and_ships_an_example():
+    bundle = load_bundle(DEFAULT)
+    size = sum(p.stat().st_size for p in DEFAULT.rglob("*") if p.is_file())
+    assert size <= 25 * 1024 * 1024
+    assert EXAMPLE.stat().st_size < 1024 * 1024
+    provenance = bundle.manifest["provenance"]
+    assert len(provenance["corpus"]) >= 40
+    example_source = provenance["example"]["source"]
+    assert example_source not in {pair["source"] for pair in provenance["corpus"]}
+
+
+def test_default_bundle_beats_the_unigram_baseline_on_held_out_chorales():
+    scores = {s["name"]: s for s in load_bundle(DEFAULT).manifest["provenance"]["eval"]["scores"]}
+    unigram = scores["unigram of B"]
+    sampled = next(s for name, s in scores.items() if name.startswith("model, top-p") and "constrained" not in name)
+    assert sampled["tpp"] > unigram["tpp"] and sampled["lcp"] > unigram["lcp"]
+    assert scores["model, greedy"]["tpp"] > unigram["tpp"]
+
+
+def test_readme_main_command_works_from_a_clean_folder(tmp_path):
+    """What ./scripts/quickstart.sh does, run from an unrelated working directory."""
+    readme = (ROOT / "README.md").read_text()
+    assert "./scripts/quickstart.sh" in readme and "./scripts/test.sh" in readme
+    out = tmp_path / "out"
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "quickstart.sh"), str(out)], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": os.environ.get("PYTHON", "python3")}, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    b, a = probe_audio(out / "B.wav"), probe_audio(EXAMPLE)
+    assert (b.num_samples, b.sample_rate) == (a.num_samples, a.sample_rate)
+    assert probe_audio(out / "mix.wav").num_samples == a.num_samples
+    assert (out / "decisions.mid").stat().st_size > 100
+
+
+def test_exporting_a_run_twice_gives_identical_graphs_and_grain_tables(tiny_run, tmp_path):
+    from export.bundle_export import export_bundle
+
+    first = export_bundle(tiny_run, tmp_path / "one.ctbundle", memory_limit_s=20.0, log=lambda _: None)
+    second = export_bundle(tiny_run, tmp_path / "two.ctbundle", memory_limit_s=20.0, log=lambda _: None)
+    for name in ("encoder.onnx", "decision.onnx", "memory/grains.json", "memory/memory.wav", "golden/expected.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    one, two = (json.loads((b / "manifest.json").read_text())["files"] for b in (first, second))
+    assert one == two
+
+
+@pytest.mark.parametrize("name", ["encoder.onnx", "decision.onnx"])
+def test_default_bundle_graphs_are_small(name):
+    assert (DEFAULT / name).stat().st_size < 5 * 1024 * 1024
+
+
+@pytest.mark.slow
+def test_runtime_only_install_renders_without_torch(tmp_path):
+    """pip install of the package without extras (no torch, no transformers) renders with the default bundle."""
+    venv = tmp_path / "runtime-venv"
+    subprocess.run(["python3", "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-e", str(ROOT)], capture_output=True, text=True, timeout=900)
+    assert pip.returncode == 0, pip.stderr[-2000:]
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import importlib.util as u; print(u.find_spec('torch'), u.find_spec('transformers'))"],
+                           capture_output=True, text=True, check=True)
+    assert probe.stdout.strip() == "None None"
+    result = subprocess.run([str(venv / "bin" / "countertrack"), "render", str(EXAMPLE), "-o", str(tmp_path / "b.wav")],
+                            capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert probe_audio(tmp_path / "b.wav").num_samples == probe_audio(EXAMPLE).num_samples
+
+
+def test_default_bundle_reproduces_its_golden_vector():
+    from plugin_core.audio import read_audio
+    from plugin_core.render import render_audio
+
+    bundle = load_bundle(DEFAULT)
+    expected = json.loads((DEFAULT / "golden" / "expected.json").read_text())
+    rendered = render_audio(bundle, read_audio(DEFAULT / expected["input"]), seed=expected["seed"])
+    assert [d["a_token"] for d in rendered.decisions] == expected["a_tokens"]
+    assert [d["b_token"] for d in rendered.decisions] == expected["b_tokens"]
+    assert [d["grain"] for d in rendered.decisions] == expected["grains"]
