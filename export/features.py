@@ -19,6 +19,7 @@ from torch import nn
 
 from export.perception import encode_spans
 from plugin_core.atomic import atomic_path
+from plugin_core.bundle import sha256_of
 from plugin_core.corpus import Corpus, Pair, load_pair_audio
 from plugin_core.errors import CountertrackError
 from plugin_core.perception import PerceptionSpec, encoder_input
@@ -42,14 +43,6 @@ def cache_folder() -> Path:
     """Where embeddings are cached: $COUNTERTRACK_CACHE, else ~/.cache/countertrack."""
     root = os.environ.get("COUNTERTRACK_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "countertrack")
     return Path(root) / "embeddings"
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def pair_segmentation(config: SegmentationConfig, corpus: Corpus, pair: Pair) -> SegmentationConfig:
@@ -79,8 +72,8 @@ def encode_corpus(
         settings = pair_segmentation(segmentation, corpus, pair)
         key_source = json.dumps({
             "version": CACHE_VERSION, "encoder": encoder_settings, "segmentation": segmentation.to_dict(),
-            "guide": file_digest(corpus.path_of(pair.guide)), "response": file_digest(corpus.path_of(pair.response)),
-            "tempo_map": file_digest(Path(settings.tempo_map)) if settings.tempo_map else None, "samples": pair.num_samples,
+            "guide": sha256_of(corpus.path_of(pair.guide)), "response": sha256_of(corpus.path_of(pair.response)),
+            "tempo_map": sha256_of(Path(settings.tempo_map)) if settings.tempo_map else None, "samples": pair.num_samples,
         }, sort_keys=True)
         key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
         cached = _read_cache(folder / f"{key}.npz")

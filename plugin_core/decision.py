@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
+from plugin_core.onnx_session import open_session
 from plugin_core.sampling import SamplingConfig, allowed_mask, choose
 
 STEP_INPUTS = ("a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v")
@@ -58,15 +58,7 @@ class OnnxStepper:
     """The exported step graph in onnxruntime."""
 
     def __init__(self, onnx_path: str | os.PathLike[str], spec: DecisionSpec, threads: int = 1):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
-            raise CountertrackError(f"not a loadable ONNX graph ({type(exc).__name__})", onnx_path) from exc
+        self._session = open_session(onnx_path, threads)
         self.spec = spec
 
     def __call__(self, a_new, a_aligned, b_previous, caches):

@@ -19,6 +19,7 @@ import numpy as np
 
 from plugin_core.audio import Audio, read_audio, resample, to_mono
 from plugin_core.errors import CountertrackError
+from plugin_core.onnx_session import open_session
 from plugin_core.segmentation import SegmentationConfig, make_grid
 
 PERCEPTION_SCHEMA = 1
@@ -110,15 +111,7 @@ class PerceptionSession:
     """Runs perception.onnx with onnxruntime alone; labels files, arrays and single segments."""
 
     def __init__(self, onnx_path: str | os.PathLike[str], spec: PerceptionSpec, threads: int = 2):
-        import onnxruntime
-
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        try:
-            self._session = onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
-            raise CountertrackError(f"not a loadable ONNX graph ({type(exc).__name__})", onnx_path) from exc
+        self._session = open_session(onnx_path, threads)
         self.spec = spec
 
     @classmethod

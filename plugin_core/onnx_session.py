@@ -1,0 +1,20 @@
+"""Opening ONNX graphs with onnxruntime on the CPU, the one way the runtime does it."""
+
+from __future__ import annotations
+
+import os
+
+from plugin_core.errors import CountertrackError
+
+
+def open_session(onnx_path: str | os.PathLike[str], threads: int):
+    """An onnxruntime CPU session with ``threads`` intra-op threads; a bad graph is a CountertrackError."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    try:
+        return onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
+        raise CountertrackError(f"not a loadable ONNX graph ({type(exc).__name__})", onnx_path) from exc
