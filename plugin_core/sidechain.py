@@ -177,7 +177,7 @@ class SidechainEffect:
         """Grid boundaries that no later audio can move."""
         if self._fixed_grid is not None:
             limit = self._received if not self._finished else self._fixed_grid[-1]
-            return [0] + [int(b) for b in self._fixed_grid[1:] if b <= limit]
+            return self._fixed_grid[: max(1, int(np.searchsorted(self._fixed_grid, limit, side="right")))].tolist()
         if self._finished:
             return [int(b) for b in make_grid(self._received, self.sample_rate, self.segmentation)]
         horizon = self._received + 4 * self._nominal_segment()
@@ -205,14 +205,14 @@ class SidechainEffect:
             self._a_levels.append(rms_db(mono[: stop - start]))
         else:
             self._next_event = self._next_boundary_event()
-        lookahead = self.bundle.decision_spec.lookahead
         while len(self._slots) < len(self._tokens):
             i = len(self._slots)
             if not self._finished and len(self._tokens) < i + self._lead + 1:
                 break
-            self._decide(i, lookahead)
-        self._input.drop_before(min(self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received,
-                                    self._received - self.latency_samples))
+            self._decide(i)
+        # keep A from the first segment not yet labelled, and what the dry path still has to play
+        first_unlabelled = self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received
+        self._input.drop_before(min(first_unlabelled, self._received - self.latency_samples))
 
     def _next_boundary_event(self) -> int:
         """The received count at which the next grid boundary becomes stable."""
@@ -224,7 +224,7 @@ class SidechainEffect:
         later = horizon[horizon > last]
         return int(later[0]) + self._margin if later.size else last + self._margin
 
-    def _decide(self, i: int, lookahead: int) -> None:
+    def _decide(self, i: int) -> None:
         start = self._grid[i]
         while self._automation and self._automation[0][0] <= start:
             _, sampling, engine = self._automation.pop(0)
