@@ -1,0 +1,71 @@
+"""Odd and bad inputs through `countertrack render`: each renders or fails with one line, exit 1,
+and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from host_scripts.cli import main
+from plugin_core.audio import probe_audio, write_audio
+from tests.conftest import tone
+
+
+def _render(bundle, source, target, capsys):
+    code = main(["render", str(source), "--bundle", str(bundle), "-o", str(target)])
+    return code, capsys.readouterr().err.strip()
+
+
+@pytest.mark.parametrize(("rate", "seconds"), [(8000, 2.0), (192000, 1.5), (44100, 1 / 44100), (44100, 0.2)],
+                         ids=["8kHz", "192kHz", "one-sample", "shorter-than-a-segment"])
+def test_extreme_but_valid_inputs_render_at_their_own_format(tiny_bundle, tmp_path, capsys, rate, seconds):
+    source = tmp_path / "a.wav"
+    samples = tone(330, seconds, rate) if seconds * rate > 10 else np.full((1, max(1, round(seconds * rate))), 0.1, np.float32)
+    write_audio(source, samples, rate)
+    code, err = _render(tiny_bundle, source, tmp_path / "b.wav", capsys)
+    assert code == 0, err
+    b = probe_audio(tmp_path / "b.wav")
+    assert (b.sample_rate, b.num_samples) == (rate, samples.shape[1])
+
+
+@pytest.mark.parametrize("case", ["empty", "random-bytes", "directory", "nan", "eight-channels", "missing"])
+def test_bad_inputs_fail_with_one_line_and_no_output(tiny_bundle, tmp_path, capsys, case):
+    source = tmp_path / "a.wav"
+    if case == "empty":
+        source.write_bytes(b"")
+    elif case == "random-bytes":
+        source.write_bytes(np.random.default_rng(0).bytes(5000))
+    elif case == "directory":
+        source.mkdir()
+    elif case == "nan":
+        import soundfile
+
+        data = tone(220, 0.5)
+        data[0, 10] = np.nan
+        soundfile.write(source, data.T, 44100, subtype="FLOAT")
+    elif case == "eight-channels":
+        import soundfile
+
+        soundfile.write(source, np.zeros((4410, 8), np.float32), 44100)
+    before = sorted(os.listdir(tmp_path))
+    code, err = _render(tiny_bundle, source, tmp_path / "b.wav", capsys)
+    assert code == 1
+    assert err.count("\n") == 0 and "a.wav" in err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_non_ascii_names_render(tiny_bundle, tmp_path, capsys):
+    source = tmp_path / "mélodie – 旋律.wav"
+    write_audio(source, tone(440, 1.0), 44100)
+    code, err = _render(tiny_bundle, source, tmp_path / "basse – 低音.wav", capsys)
+    assert code == 0, err
+    assert probe_audio(tmp_path / "basse – 低音.wav").num_samples == 44100
+
+
+def test_output_into_a_missing_folder_fails_cleanly(tiny_bundle, tmp_path, capsys):
+    source = tmp_path / "a.wav"
+    write_audio(source, tone(440, 1.0), 44100)
+    code, err = _render(tiny_bundle, source, tmp_path / "nowhere" / "b.wav", capsys)
+    assert code == 1 and "output folder does not exist" in err
