@@ -9,7 +9,7 @@ import platform
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="measure render, decision and encoder speed on this machine",
-                                description="Run benchmarks/render_speed, decision_speed and encoder_speed; each prints a table of "
+                                description="Run benchmarks/render_speed, decision_speed, memory_load and encoder_speed; each prints a table of "
                                             "medians with targets where the project has them.")
     bench.add_argument("--bundle", help="bundle for the render figures (default: the shipped default bundle)")
     bench.add_argument("--skip-encoders", action="store_true", help="skip the encoder table (it builds a base-size Wav2Vec2: about a minute)")
@@ -17,13 +17,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from benchmarks import decision_speed, encoder_speed, render_speed
+    from benchmarks import decision_speed, encoder_speed, memory_load, render_speed
     from host_scripts.render_cmd import bundle_path
 
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     render_speed.main(["--bundle", bundle_path(args)])
     print()
     decision_speed.main([])
+    print()
+    memory_load.main([])
     if not args.skip_encoders:
         print()
         encoder_speed.main([])

@@ -58,6 +58,8 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
               summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
     """Render every input into ``out_dir``; returns (and writes) the summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".*.part.*"):  # temporary files of a batch that was killed mid-write
+        stale.unlink(missing_ok=True)
     summary = BatchSummary()
     todo: list[tuple[Path, Path]] = []
     seen: set[Path] = set()

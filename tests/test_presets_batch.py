@@ -68,3 +68,58 @@ def test_batch_renders_the_good_reports_the_bad_and_resumes(tiny_bundle, tmp_pat
     summary = json.loads((out / "batch-summary.json").read_text())
     assert len(summary["skipped"]) == 3 and summary["succeeded"] == [str(inputs / "take3.wav")]
     assert (out / "take0.wav").stat().st_mtime_ns == stamp
+
+
+def _start_batch(inputs, bundle, out, jobs=2):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    return subprocess.Popen([sys.executable, "-m", "host_scripts", "batch", str(inputs / "*.wav"), "--bundle", str(bundle), "-o", str(out),
+                             "--jobs", str(jobs)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_first_output(process, out, timeout_s=120):
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and process.poll() is None:
+        if any(p.suffix == ".wav" and not p.name.startswith(".") for p in out.glob("*.wav")):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _children(pid):
+    import subprocess
+
+    result = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
+    return [int(line) for line in result.stdout.split()]
+
+
+@pytest.mark.parametrize("fault", ["kill-worker", "interrupt-parent"])
+def test_a_faulted_batch_finishes_on_the_next_run_with_nothing_corrupt(tiny_bundle, tmp_path, fault):
+    import signal
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for index in range(8):
+        write_audio(inputs / f"take{index}.wav", tone(110 + 20 * index, 6.0), 44100)
+    out = tmp_path / "out"
+    out.mkdir()
+    process = _start_batch(inputs, tiny_bundle, out)
+    assert _wait_for_first_output(process, out), "the batch finished or stalled before the fault"
+    if fault == "kill-worker":
+        workers = _children(process.pid)
+        assert workers
+        os.kill(workers[0], signal.SIGKILL)
+    else:
+        process.send_signal(signal.SIGINT)
+    process.wait(timeout=300)
+    assert process.returncode != 0
+    assert main(["batch", str(inputs / "*.wav"), "--bundle", str(tiny_bundle), "-o", str(out)]) == 0
+    names = sorted(os.listdir(out))
+    assert names == ["batch-summary.json"] + [f"take{i}.wav" for i in range(8)]
+    for index in range(8):
+        assert probe_audio(out / f"take{index}.wav").num_samples == 6 * 44100
