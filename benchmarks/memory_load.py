@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
+from benchmarks.report import print_targets
 from plugin_core.atomic import write_json_atomic
 from plugin_core.memory import GrainTable, load_memory
 
@@ -58,10 +59,7 @@ def main(argv: list[str] | None = None) -> None:
             ("RSS growth after load (% of PCM size)", 100 * growth / pcm_bytes, 25.0, growth <= 0.25 * pcm_bytes),
             ("RSS growth after a 1 s read (% of PCM size)", 100 * after_read / pcm_bytes, 25.0, after_read <= 0.25 * pcm_bytes)]
     print(f"memory of {args.seconds / 60:.0f} min, 16-bit mono 44.1 kHz ({pcm_bytes / 1e6:.0f} MB of PCM), {len(memory.grains)} grains")
-    print(f"| {'figure':<44} | {'measured':>9} | {'target':>7} | verdict |")
-    print(f"|{'-' * 46}|{'-' * 11}|{'-' * 9}|---------|")
-    for name, value, target, met in rows:
-        print(f"| {name:<44} | {value:>9.2f} | {target:>7.2f} | {'met' if met else 'MISSED'} |")
+    print_targets(rows)
 
 
 if __name__ == "__main__":

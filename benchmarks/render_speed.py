@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import print_targets
 from plugin_core.audio import Audio
 from plugin_core.bundle import load_bundle
 from plugin_core.render import render_audio
@@ -62,10 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             ("streaming 256-sample blocks, p99 (share of block)", p99, 0.5, p99 <= 0.5),
             ("streaming 256-sample blocks, max (share of block)", worst, 1.0, worst <= 1.0)]
     print(f"render speed, bundle {Path(args.bundle).name}, median of {args.repeats}")
-    print(f"| {'figure':<52} | {'measured':>9} | {'target':>7} | verdict |")
-    print(f"|{'-' * 54}|{'-' * 11}|{'-' * 9}|---------|")
-    for name, value, target, met in rows:
-        print(f"| {name:<52} | {value:>9.2f} | {target:>7.2f} | {'met' if met else 'MISSED'} |")
+    print_targets(rows)
 
 
 if __name__ == "__main__":
