@@ -26,7 +26,7 @@ from plugin_core.atomic import atomic_path, write_json_atomic
 from plugin_core.audio import AUDIO_EXTENSIONS, read_audio, write_audio
 from plugin_core.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of, validate_manifest
 from plugin_core.corpus import load_corpus
-from plugin_core.decision import STEP_INPUTS, STEP_OUTPUTS
+from plugin_core.decision import STEP_INPUTS, STEP_OUTPUTS, special_tokens
 from plugin_core.dsp import rms_db
 from plugin_core.errors import CountertrackError
 from plugin_core.grains import EngineConfig
@@ -135,7 +135,7 @@ def export_bundle(
         "decision": {
             "graph": "decision.onnx",
             "spec": {k: getattr(decision_spec, k) for k in ("vocab_size", "layers", "heads", "head_dim", "context", "lookahead")},
-            "special_tokens": {"bos": decision_spec.bos, "pad": decision_spec.pad, "mask": decision_spec.vocab_size + 2},
+            "special_tokens": special_tokens(decision_spec.vocab_size)._asdict(),
             "inputs": [{"name": n, "dtype": "int64" if n.startswith(("a_", "b_")) else "float32",
                         "shape": ["new"] if n == "a_new" else [1] if n.startswith(("a_", "b_")) else ["layers", "heads", "length", "head_dim"]}
                        for n in STEP_INPUTS],

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from plugin_core.decision import SpecialTokens, special_tokens
 from plugin_core.errors import CountertrackError
 
 
@@ -48,19 +49,20 @@ class DecisionConfig:
 
     @property
     def bos(self) -> int:
-        return self.vocab_size
+        return special_tokens(self.vocab_size).bos
 
     @property
     def pad(self) -> int:
-        return self.vocab_size + 1
+        return special_tokens(self.vocab_size).pad
 
     @property
     def mask(self) -> int:
-        return self.vocab_size + 2
+        return special_tokens(self.vocab_size).mask
 
     @property
     def table_size(self) -> int:
-        return self.vocab_size + 3
+        """Embedding rows: the vocabulary and the special tokens after it."""
+        return self.vocab_size + len(SpecialTokens._fields)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

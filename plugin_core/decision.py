@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -20,6 +20,19 @@ from plugin_core.sampling import SamplingConfig, allowed_mask, choose
 
 STEP_INPUTS = ("a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v")
 STEP_OUTPUTS = ("logits", "self_k_out", "self_v_out", "cross_k_out", "cross_v_out")
+
+
+class SpecialTokens(NamedTuple):
+    """Token ids after the vocabulary; training, the step graph and bundles all use this layout."""
+
+    bos: int
+    pad: int
+    mask: int  # hides B history in training; never fed at run time
+
+
+def special_tokens(vocab_size: int) -> SpecialTokens:
+    """BOS, PAD and MASK are the ids vocab_size, vocab_size + 1 and vocab_size + 2."""
+    return SpecialTokens(bos=vocab_size, pad=vocab_size + 1, mask=vocab_size + 2)
 
 
 @dataclass(frozen=True)
@@ -35,11 +48,11 @@ class DecisionSpec:
 
     @property
     def bos(self) -> int:
-        return self.vocab_size
+        return special_tokens(self.vocab_size).bos
 
     @property
     def pad(self) -> int:
-        return self.vocab_size + 1
+        return special_tokens(self.vocab_size).pad
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecisionSpec:
