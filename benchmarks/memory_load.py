@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
         pcm_bytes = build_memory(folder, args.seconds)
         before = rss_bytes()
         started = time.perf_counter()
-        memory = load_memory(folder, vocab_size=64)
+        memory = load_memory(folder)
         load_s = time.perf_counter() - started
         growth = rss_bytes() - before
         memory.read(memory.frames // 2, memory.frames // 2 + 44100)  # a read touches only its pages

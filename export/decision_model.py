@@ -213,8 +213,3 @@ class DecisionModel(nn.Module):
             new_cross_v.append(cross_values)
         logits = self.head(self.norm(x))[0, 0]
         return (logits, torch.cat(new_self_k), torch.cat(new_self_v), torch.cat(new_cross_k), torch.cat(new_cross_v))
-
-    def empty_caches(self) -> tuple[torch.Tensor, ...]:
-        c = self.config
-        shape = (c.layers, c.heads, 0, c.d_model // c.heads)
-        return tuple(torch.zeros(shape) for _ in range(4))

@@ -10,7 +10,6 @@ The table knows the harmony of one segment; only context can beat it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -190,7 +189,3 @@ def write_reports(result: dict, json_path: str | None, plot_path: str | None, ma
     if markdown_path:
         write_bytes_atomic(markdown_path, table.encode("utf-8"))
     return table
-
-
-def load_result(path: str | Path) -> dict:
-    return json.loads(Path(path).read_text(encoding="utf-8"))

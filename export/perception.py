@@ -6,7 +6,6 @@ onnxruntime gives the tokens and embeddings PyTorch gives (the parity check ever
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from dataclasses import dataclass
@@ -18,7 +17,6 @@ from torch import nn
 
 from plugin_core.atomic import atomic_path, write_json_atomic
 from plugin_core.codebook import Codebook
-from plugin_core.errors import CountertrackError
 from plugin_core.perception import PerceptionSession, PerceptionSpec, segment_batches
 from plugin_core.segmentation import SegmentationConfig
 
@@ -109,11 +107,3 @@ def check_parity(graph: PerceptionGraph, session: PerceptionSession, audio: np.n
     scale = np.maximum(np.abs(torch_embeddings).max(axis=1, keepdims=True), 1e-6)
     relative = float((np.abs(torch_embeddings - onnx_embeddings) / scale).max())
     return ParityReport(segments=len(spans), token_agreement=float((torch_tokens == onnx_tokens).mean()), max_relative_error=relative)
-
-
-def load_spec(folder: str | os.PathLike[str]) -> PerceptionSpec:
-    path = Path(folder) / "perception.json"
-    try:
-        return PerceptionSpec.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise CountertrackError(f"unreadable perception settings ({exc})", path) from exc

@@ -158,7 +158,7 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int = 1, extract_to: s
         decision_spec = DecisionSpec.from_dict(manifest["decision"]["spec"])
         perception = PerceptionSession(folder / manifest["perception"]["graph"], perception_spec, threads=threads)
         decision = OnnxStepper(folder / manifest["decision"]["graph"], decision_spec, threads=threads)
-        memory = load_memory(folder / manifest["memory"]["folder"], decision_spec.vocab_size)
+        memory = load_memory(folder / manifest["memory"]["folder"])
         centroids = Codebook.load(folder / manifest["codebooks"]["response"]).centroids
         sampling = SamplingConfig(**manifest["sampling_defaults"])
         engine = EngineConfig(**manifest["engine_defaults"])

@@ -99,7 +99,7 @@ def _wav_data_layout(path: Path) -> tuple[int, int, int, int, np.dtype]:
 class Memory:
     """Memory audio (memory-mapped) plus its grain table and the lookups the engine needs."""
 
-    def __init__(self, audio_path: str | os.PathLike[str], grains: GrainTable, vocab_size: int):
+    def __init__(self, audio_path: str | os.PathLike[str], grains: GrainTable):
         self.path = Path(audio_path)
         offset, frames, channels, rate, dtype = _wav_data_layout(self.path)
         self._pcm = np.memmap(self.path, dtype=dtype, mode="r", offset=offset, shape=(frames, channels))
@@ -108,11 +108,8 @@ class Memory:
         if len(grains) and grains.end.max() > frames:
             raise CountertrackError("grain table points past the end of the memory audio", self.path)
         self.grains = grains
-        self.vocab_size = vocab_size
         self.successor = grains.successors()
         self.by_label = {int(label): np.flatnonzero(grains.label == label) for label in np.unique(grains.label)}
-        self.track_bounds = {int(t): (int(grains.start[grains.track == t].min()), int(grains.end[grains.track == t].max()))
-                             for t in np.unique(grains.track)}
         self._resampled: dict[int, np.ndarray] = {}
 
     @property
@@ -148,11 +145,11 @@ class Memory:
         return int(round(position * sample_rate / self.sample_rate))
 
 
-def load_memory(folder: str | os.PathLike[str], vocab_size: int) -> Memory:
+def load_memory(folder: str | os.PathLike[str]) -> Memory:
     folder = Path(folder)
     table_path = folder / "grains.json"
     try:
         data = json.loads(table_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise CountertrackError(f"unreadable grain table ({exc})", table_path) from exc
-    return Memory(folder / "memory.wav", GrainTable.from_json(data, table_path), vocab_size)
+    return Memory(folder / "memory.wav", GrainTable.from_json(data, table_path))

@@ -134,14 +134,6 @@ def check_grid(boundaries: np.ndarray, num_samples: int) -> None:
         raise CountertrackError(f"invalid segment grid for {num_samples} samples")
 
 
-def rescale_grid(boundaries: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
-    """The same grid at another sample rate (boundaries rounded; strictly increasing is kept)."""
-    if from_rate == to_rate:
-        return np.asarray(boundaries, dtype=np.int64)
-    scaled = np.round(np.asarray(boundaries, dtype=np.float64) * to_rate / from_rate).astype(np.int64)
-    return np.maximum.accumulate(np.maximum(scaled, np.arange(scaled.size)))  # keep one sample at least
-
-
 def tempo_map_beats_s(midi_path: str | os.PathLike[str], duration_s: float, subdivision: int = 1) -> np.ndarray:
     """Times (s) of every beat / ``subdivision`` of a MIDI file's tempo map, continued at its last
     tempo until ``duration_s``."""
