@@ -100,7 +100,8 @@ class SidechainEffect:
         needs_whole_track = self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
         if self._fixed_grid is None and needs_whole_track:
             raise CountertrackError(f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: render offline")
-        self._allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
+        allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
+        self._mask = allowed_mask(bundle.decision_spec.vocab_size, allowed)  # labels the memory can play
         nominal = self._nominal_segment()
         self._margin = nominal // 2 + 1
         self._lead = max(bundle.decision_spec.lookahead, 1)
@@ -230,7 +231,7 @@ class SidechainEffect:
             _, sampling, engine = self._automation.pop(0)
             self.set_parameters(sampling=replace(self.parameters.sampling, **sampling), engine=replace(self.parameters.engine, **engine))
         parameters = self.parameters
-        mask = allowed_mask(self.bundle.decision_spec.vocab_size, self._allowed)
+        mask = self._mask
         label = decode_step(self.bundle.decision, self._state, self._tokens,
                             lambda logits: choose(logits, parameters.sampling, self._rng, mask))
         pick = self._picker.pick(label, self._a_levels[i])
