@@ -16,6 +16,7 @@ import pedalboard
 from plugin_core.bundle import Bundle
 from plugin_core.presets import Preset, build_effects
 from plugin_core.sidechain import Parameters, SidechainEffect
+from plugin_core.threaded import ThreadedSidechain
 
 
 EFFECT_BLOCK = 8192
@@ -37,10 +38,11 @@ def _run_effects(board: pedalboard.Pedalboard, audio: np.ndarray, sample_rate: i
 
 class Chain:
     """pre effects -> SidechainEffect -> post effects, mixed with dry A. ``latency_samples`` is the
-    sidechain's (built-in pedalboard effects add none)."""
+    sidechain's (built-in pedalboard effects add none). ``threaded`` runs the sidechain on a worker
+    thread (``ThreadedSidechain``) for live use, one segment later."""
 
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
-                 boundaries: np.ndarray | None = None):
+                 boundaries: np.ndarray | None = None, threaded: bool = False):
         self.sample_rate, self.channels = sample_rate, channels
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
         self.wet, self.dry = 1.0, 0.0
@@ -50,8 +52,9 @@ class Chain:
             seed = preset.seed if preset.seed is not None else seed
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
-        self.effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
-                                      boundaries=boundaries)
+        effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
+                                 boundaries=boundaries)
+        self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
 

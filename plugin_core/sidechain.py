@@ -102,7 +102,7 @@ class SidechainEffect:
             raise CountertrackError(f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: render offline")
         allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
         self._mask = allowed_mask(bundle.decision_spec.vocab_size, allowed)  # labels the memory can play
-        nominal = self._nominal_segment()
+        self.nominal_segment_samples = nominal = self._nominal_segment()
         self._margin = nominal // 2 + 1
         self._lead = max(bundle.decision_spec.lookahead, 1)
         self.crossfade_samples = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
@@ -181,7 +181,7 @@ class SidechainEffect:
             return self._fixed_grid[: max(1, int(np.searchsorted(self._fixed_grid, limit, side="right")))].tolist()
         if self._finished:
             return [int(b) for b in make_grid(self._received, self.sample_rate, self.segmentation)]
-        horizon = self._received + 4 * self._nominal_segment()
+        horizon = self._received + 4 * self.nominal_segment_samples
         grid = make_grid(horizon, self.sample_rate, self.segmentation)
         return [0] + [int(b) for b in grid[1:-1] if b + self._margin <= self._received]
 
@@ -221,7 +221,7 @@ class SidechainEffect:
         if self._fixed_grid is not None:
             later = self._fixed_grid[self._fixed_grid > last]
             return int(later[0]) if later.size else 1 << 62
-        horizon = make_grid(last + 4 * self._nominal_segment(), self.sample_rate, self.segmentation)
+        horizon = make_grid(last + 4 * self.nominal_segment_samples, self.sample_rate, self.segmentation)
         later = horizon[horizon > last]
         return int(later[0]) + self._margin if later.size else last + self._margin
 
