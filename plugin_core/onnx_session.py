@@ -8,12 +8,18 @@ from plugin_core.errors import CountertrackError
 
 
 def open_session(onnx_path: str | os.PathLike[str], threads: int):
-    """An onnxruntime CPU session with ``threads`` intra-op threads; a bad graph is a CountertrackError."""
+    """An onnxruntime CPU session with ``threads`` intra-op threads; a bad graph is a CountertrackError.
+
+    Spinning is off: a bundle runs two sessions in turn (perception, decision), and each one's idle
+    threads busy-waiting stole the cores from the other (a Wav2Vec2 bundle rendered 35 % slower),
+    and would steal them from a host's audio thread.
+    """
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own untyped errors for bad graphs
