@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from torch import nn
 from export.perception import encode_spans
 from plugin_core.atomic import atomic_path
 from plugin_core.bundle import sha256_of
+from plugin_core.cache import cache_folder
 from plugin_core.corpus import Corpus, Pair, load_pair_audio
 from plugin_core.errors import CountertrackError
 from plugin_core.perception import PerceptionSpec, encoder_input
@@ -37,12 +37,6 @@ class PairFeatures:
     sample_rate: int
     guide: np.ndarray  # (segments, dim)
     response: np.ndarray  # (segments, dim)
-
-
-def cache_folder() -> Path:
-    """Where embeddings are cached: $COUNTERTRACK_CACHE, else ~/.cache/countertrack."""
-    root = os.environ.get("COUNTERTRACK_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "countertrack")
-    return Path(root) / "embeddings"
 
 
 def pair_segmentation(config: SegmentationConfig, corpus: Corpus, pair: Pair) -> SegmentationConfig:
@@ -66,7 +60,7 @@ def encode_corpus(
     """Features of every pair (from the cache where possible), in corpus order."""
     probe = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
                            vocab_size=0, segmentation=segmentation, encoder=encoder_settings)
-    folder = cache_folder()
+    folder = cache_folder("embeddings")
     features = []
     for pair in progress(corpus.pairs):
         settings = pair_segmentation(segmentation, corpus, pair)

@@ -2,21 +2,29 @@
 
 On disk: ``memory.wav`` (all B tracks back to back, 16-bit PCM or 32-bit float WAV, at their own
 rate) and ``grains.json`` (one row per segment: track, start, end, label, loudness, chroma). The
-audio is memory-mapped, so an hour of memory costs pages touched, not an hour of float32 in RAM.
+audio is memory-mapped, so an hour of memory costs pages touched, not an hour of float32 in RAM;
+at another output rate it is resampled once into the cache and memory-mapped from there.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pedalboard.io import StreamResampler
 
-from plugin_core.audio import resample
+from plugin_core.atomic import atomic_path
+from plugin_core.cache import cache_folder
 from plugin_core.errors import CountertrackError
+
+RESAMPLED_VERSION = 1  # bump when the resampling changes, so old cache files are not reused
+RESAMPLE_CHUNK = 1 << 20
 
 GRAIN_COLUMNS = ("track", "start", "end", "label", "loudness_db")
 
@@ -134,11 +142,49 @@ class Memory:
             self._at_rate(sample_rate)
 
     def _at_rate(self, sample_rate: int) -> np.ndarray:
-        """The whole memory resampled once per output rate (kept in RAM)."""
+        """The whole memory at another rate, memory-mapped like the original: resampled once per
+        rate in chunks (bit-identical to one pass) into the cache, so an hour costs disk, not RAM."""
         if sample_rate not in self._resampled:
-            audio = (np.asarray(self._pcm, dtype=np.float32) * self._scale).T
-            self._resampled[sample_rate] = np.ascontiguousarray(resample(audio, self.sample_rate, sample_rate).T)
+            frames = int(round(self.frames * sample_rate / self.sample_rate))
+            path = self._resampled_path(sample_rate)
+            try:
+                if not (path.is_file() and path.stat().st_size == frames * self.channels * 4):
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    with atomic_path(path) as tmp, open(tmp, "wb") as sink:
+                        for chunk in self._resampled_chunks(sample_rate, frames):
+                            sink.write(np.ascontiguousarray(chunk.T).tobytes())
+                self._resampled[sample_rate] = np.memmap(path, dtype=np.float32, mode="r", shape=(frames, self.channels))
+            except (OSError, CountertrackError):  # no writable cache: hold it in RAM instead
+                self._resampled[sample_rate] = np.concatenate(list(self._resampled_chunks(sample_rate, frames)), axis=1).T
         return self._resampled[sample_rate]
+
+    def _resampled_path(self, sample_rate: int) -> Path:
+        """The cache file for this memory (by path, size and modification time) at ``sample_rate``."""
+        stat = self.path.stat()
+        key = hashlib.sha256(f"{RESAMPLED_VERSION}|{self.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sample_rate}".encode()).hexdigest()
+        return cache_folder("memory") / f"{key[:32]}.{sample_rate}.f32"
+
+    def _resampled_chunks(self, sample_rate: int, frames: int) -> Iterator[np.ndarray]:
+        """(channels, n) pieces of what ``plugin_core.audio.resample`` gives for the whole memory in
+        one pass (``frames`` in all), without holding it: pedalboard's stream resampler is exact in pieces."""
+        resampler = StreamResampler(float(self.sample_rate), float(sample_rate), self.channels)
+        left = frames
+        dtype = self._pcm.dtype
+        with open(self.path, "rb") as source:  # read, not through the map: mapped pages would stay resident
+            source.seek(self._pcm.offset)
+            for start in [*range(0, self.frames, RESAMPLE_CHUNK), None]:
+                if start is None:
+                    piece = None  # end of stream: the resampler's tail
+                else:
+                    count = min(RESAMPLE_CHUNK, self.frames - start) * self.channels
+                    pcm = np.frombuffer(source.read(count * dtype.itemsize), dtype=dtype).reshape(-1, self.channels)
+                    piece = np.ascontiguousarray((pcm.astype(np.float32) * self._scale).T)
+                out = resampler.process(piece)[:, :left]
+                left -= out.shape[1]
+                if out.shape[1]:
+                    yield out
+        if left > 0:
+            yield np.zeros((self.channels, left), dtype=np.float32)
 
     def to_rate(self, position: int, sample_rate: int) -> int:
         """A memory position (samples at the memory's rate) at another rate."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from host_scripts.cli import main
+from plugin_core.audio import resample
 from plugin_core.bundle import load_bundle
 from plugin_core.errors import CountertrackError
 
@@ -114,6 +115,28 @@ def test_memory_is_memory_mapped(tiny_bundle):
     assert isinstance(bundle.memory._pcm, np.memmap)
     audio = bundle.memory.read(-10, 100)
     assert audio.shape == (1, 110) and not audio[:, :10].any()
+
+
+def test_memory_at_another_rate_is_resampled_once_into_the_cache_and_mapped(tiny_bundle, tmp_path, monkeypatch):
+    monkeypatch.setenv("COUNTERTRACK_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("plugin_core.memory.RESAMPLE_CHUNK", 10_007)  # many pieces, none aligned
+    memory = load_bundle(tiny_bundle).memory
+    one_pass = resample(memory.read(0, memory.frames), memory.sample_rate, 48000)
+    assert np.array_equal(memory.read(0, one_pass.shape[1], 48000), one_pass)
+    assert isinstance(memory._resampled[48000], np.memmap)
+    cached = list((tmp_path / "cache" / "memory").glob("*.48000.f32"))
+    assert len(cached) == 1
+    cached[0].write_bytes(cached[0].read_bytes()[:-8])  # a cut-short cache file (a crash elsewhere) is rebuilt
+    again = load_bundle(tiny_bundle).memory
+    assert np.array_equal(again.read(0, one_pass.shape[1], 48000), one_pass)
+
+
+def test_memory_at_another_rate_without_a_writable_cache_is_held_in_ram(tiny_bundle, tmp_path, monkeypatch):
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setenv("COUNTERTRACK_CACHE", str(tmp_path / "not-a-folder"))
+    memory = load_bundle(tiny_bundle).memory
+    one_pass = resample(memory.read(0, memory.frames), memory.sample_rate, 22050)
+    assert np.array_equal(memory.read(0, one_pass.shape[1], 22050), one_pass)
 
 
 def test_golden_vector_is_reproduced_with_onnxruntime_alone(tiny_bundle):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from safetensors.numpy import load_file
 
-from export.features import cache_folder
 from host_scripts.cli import main
+from plugin_core.cache import cache_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--vocab", "8", "--d-model", "32", "--layers", "1", "--heads", "2", "--context", "8", "--lookahead", "1", "--batch-size", "8"]
@@ -44,12 +44,12 @@ def test_train_writes_a_complete_run(tiny_run):
 
 
 def test_second_run_reads_embeddings_from_the_cache(tiny_run, chorale_corpus, tmp_path):
-    entries = sorted(cache_folder().glob("*.npz"))
+    entries = sorted(cache_folder("embeddings").glob("*.npz"))
     assert len(entries) >= 5
     stamps = {p: p.stat().st_mtime_ns for p in entries}
     assert main(["train", str(chorale_corpus), "-o", str(tmp_path / "again"), "--epochs", "1", *TINY]) == 0
     assert {p: p.stat().st_mtime_ns for p in entries} == stamps
-    assert sorted(cache_folder().glob("*.npz")) == entries
+    assert sorted(cache_folder("embeddings").glob("*.npz")) == entries
 
 
 def test_existing_run_is_not_overwritten_without_resume(tiny_run, chorale_corpus, capsys):
