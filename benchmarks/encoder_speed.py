@@ -19,6 +19,7 @@ import torch
 
 from export.encoders import ENCODER_SAMPLE_RATE, EncoderSpec, build_encoder
 from export.perception import encode_spans
+from plugin_core.onnx_session import open_session
 from plugin_core.perception import segment_batches
 
 AUDIO_S = 60.0
@@ -36,18 +37,13 @@ def _median_seconds(run, repeats: int) -> float:
 
 
 def _onnx_session(encoder: torch.nn.Module, folder: Path, threads: int):
-    import onnxruntime
-
     path = folder / "encoder.onnx"
     example = torch.zeros((2, int(SEGMENT_S * ENCODER_SAMPLE_RATE)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(encoder, (example,), str(path), input_names=["audio"], output_names=["embedding"],
                           dynamic_axes={"audio": {0: "batch", 1: "samples"}, "embedding": {0: "batch"}}, opset_version=17, dynamo=False)
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return open_session(path, threads)  # the runtime's own settings
 
 
 def base_wav2vec2_folder(folder: Path) -> Path:

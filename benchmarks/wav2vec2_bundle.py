@@ -30,12 +30,11 @@ def build_bundle(folder: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
-    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (the heavy encoder uses both cores)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         bundle = build_bundle(Path(tmp))
-        rows = measure(str(bundle), args.repeats, offline_target=8.0, threads=args.threads)
-    print(f"render speed, bundle with a base-size Wav2Vec2 encoder, {args.threads} onnxruntime threads, median of {args.repeats}")
+        rows = measure(str(bundle), args.repeats, offline_target=8.0)
+    print(f"render speed, bundle with a base-size Wav2Vec2 encoder, median of {args.repeats}")
     print_targets(rows)
 
 

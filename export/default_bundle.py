@@ -26,7 +26,7 @@ from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_w
 from export.synth import SynthSettings, find_soundfont, render_midi
 from export.train import TrainConfig, train
 from plugin_core.audio import write_audio
-from plugin_core.corpus import load_corpus
+from plugin_core.corpus import Corpus, load_corpus
 from plugin_core.errors import CountertrackError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,9 +42,7 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
     started = time.perf_counter()
     works = music21_works("bach")
     corpus_dir = work / "corpus"
-    if not (corpus_dir / "corpus.json").is_file():
-        build_from_scores(ScoreCorpusRequest(sources=tuple(works), guide_parts=("soprano",), response_parts=("bass",), limit=CHORALES), corpus_dir)
-    corpus = load_corpus(corpus_dir)
+    corpus = build_corpus(corpus_dir)
     used = {p.provenance["source"] for p in corpus.pairs}
     log(f"corpus: {len(corpus.pairs)} chorales ({time.perf_counter() - started:.0f} s)")
 
@@ -67,6 +65,14 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
     })
     size = sum(p.stat().st_size for p in out_bundle.rglob("*") if p.is_file())
     log(f"default bundle: {out_bundle} ({size / 1e6:.1f} MB), built in {time.perf_counter() - started:.0f} s")
+
+
+def build_corpus(corpus_dir: Path) -> Corpus:
+    """The recipe's corpus (CHORALES chorales, soprano -> bass), rendered unless already there."""
+    if not (corpus_dir / "corpus.json").is_file():
+        request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=CHORALES)
+        build_from_scores(request, corpus_dir)
+    return load_corpus(corpus_dir)
 
 
 def _render_example(source: str, path: Path) -> None:
