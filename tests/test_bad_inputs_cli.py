@@ -4,6 +4,9 @@ and leaves nothing behind."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +14,8 @@ import pytest
 from host_scripts.cli import main
 from plugin_core.audio import probe_audio, write_audio
 from tests.conftest import tone
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _render(bundle, source, target, capsys):
@@ -69,3 +74,41 @@ def test_output_into_a_missing_folder_fails_cleanly(tiny_bundle, tmp_path, capsy
     write_audio(source, tone(440, 1.0), 44100)
     code, err = _render(tiny_bundle, source, tmp_path / "nowhere" / "b.wav", capsys)
     assert code == 1 and "output folder does not exist" in err
+
+
+def _without_root_file_access() -> None:
+    """In the child, before exec: drop the capabilities that let root write anywhere, so a read-only
+    folder is read-only even when the suite runs as root (as CI containers do)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "cannot drop root's file-access capabilities")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-output", "existing-output-with-force"])
+def test_a_read_only_output_folder_fails_cleanly_and_changes_nothing(tiny_bundle, tmp_path, existing):
+    source = tmp_path / "a.wav"
+    write_audio(source, tone(440, 1.0), 44100)
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    target = folder / "b.wav"
+    if existing:
+        target.write_bytes(b"an earlier take")
+    folder.chmod(0o555)
+    try:
+        command = [sys.executable, "-m", "host_scripts.cli", "render", str(source), "--bundle", str(tiny_bundle), "-o", str(target), "--force"]
+        as_root = os.geteuid() == 0
+        try:
+            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, preexec_fn=_without_root_file_access if as_root else None)
+        except subprocess.SubprocessError as exc:
+            pytest.skip(f"cannot make a folder read-only for root here ({exc})")
+        err = result.stderr.strip()
+        assert result.returncode == 1, err
+        assert err.count("\n") == 0 and "locked" in err and "cannot write" in err
+        assert sorted(p.name for p in folder.iterdir()) == (["b.wav"] if existing else [])
+        if existing:
+            assert target.read_bytes() == b"an earlier take"
+    finally:
+        folder.chmod(0o755)
