@@ -17,7 +17,7 @@ import os
 import threading
 import weakref
 from collections import deque
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
