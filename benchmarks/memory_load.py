@@ -1,7 +1,7 @@
 """A 1-hour memory: time to load it, resident-memory growth, and the peak memory of rendering with
 it, against its PCM size.
 
-The memory is memory-mapped, so loading should cost the grain table, not the audio, and a render
+The memory is read by position, so loading should cost the grain table, not the audio, and a render
 should touch only the grains it plays. Run: python -m benchmarks.memory_load
 """
 

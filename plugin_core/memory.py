@@ -2,8 +2,9 @@
 
 On disk: ``memory.wav`` (all B tracks back to back, 16-bit PCM or 32-bit float WAV, at their own
 rate) and ``grains.json`` (one row per segment: track, start, end, label, loudness, chroma). The
-audio is memory-mapped, so an hour of memory costs pages touched, not an hour of float32 in RAM;
-at another output rate it is resampled once into the cache and memory-mapped from there.
+audio is read by position as grains are played, so an hour of memory costs the grains in use, not
+an hour of float32 in RAM; at another output rate it is resampled once into the cache and read from
+there the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import hashlib
 import json
 import os
 import struct
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,7 +73,7 @@ class GrainTable:
 
 
 def _wav_data_layout(path: Path) -> tuple[int, int, int, int, np.dtype]:
-    """(data offset, frames, channels, sample rate, dtype) of a PCM-16 or float-32 WAV, for np.memmap."""
+    """(data offset, frames, channels, sample rate, dtype) of a PCM-16 or float-32 WAV."""
     with open(path, "rb") as handle:
         header = handle.read(12)
         if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
@@ -104,21 +106,54 @@ def _wav_data_layout(path: Path) -> tuple[int, int, int, int, np.dtype]:
                 handle.seek(size + (size & 1), 1)
 
 
+class _PcmFile:
+    """Interleaved PCM frames in a file, read by position (``os.pread``). Nothing is mapped: a read
+    costs the array it returns, and the page cache (shared, reclaimable) holds the rest. Mapped
+    pages counted in the process's resident memory, whole large folios at a time on recent kernels."""
+
+    def __init__(self, path: Path, offset: int, frames: int, channels: int, dtype: np.dtype, scale: np.float32):
+        self.offset, self.frames, self.channels, self.dtype, self.scale = offset, frames, channels, np.dtype(dtype), scale
+        self._fd = os.open(path, os.O_RDONLY)
+        self._closer = weakref.finalize(self, os.close, self._fd)
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """float32 (stop - start, channels) of frames ``start <= i < stop`` inside the file."""
+        frame_bytes = self.channels * self.dtype.itemsize
+        wanted = (stop - start) * frame_bytes
+        data, position = bytearray(), self.offset + start * frame_bytes
+        while len(data) < wanted:  # pread may return less than asked for large reads
+            piece = os.pread(self._fd, wanted - len(data), position + len(data))
+            if not piece:
+                raise CountertrackError("memory audio is shorter than its header says")
+            data += piece
+        return np.frombuffer(data, dtype=self.dtype).reshape(-1, self.channels).astype(np.float32) * self.scale
+
+
+class _InRam:
+    """The same interface over an array: the fallback when the cache cannot be written."""
+
+    def __init__(self, frames: np.ndarray):
+        self._frames, self.frames = frames, frames.shape[0]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return self._frames[start:stop]
+
+
 class Memory:
-    """Memory audio (memory-mapped) plus its grain table and the lookups the engine needs."""
+    """Memory audio (read by position, never loaded whole) plus its grain table and the lookups the engine needs."""
 
     def __init__(self, audio_path: str | os.PathLike[str], grains: GrainTable):
         self.path = Path(audio_path)
         offset, frames, channels, rate, dtype = _wav_data_layout(self.path)
-        self._pcm = np.memmap(self.path, dtype=dtype, mode="r", offset=offset, shape=(frames, channels))
-        self._scale = np.float32(1.0 / 32768.0) if dtype.kind == "i" else np.float32(1.0)
+        scale = np.float32(1.0 / 32768.0) if dtype.kind == "i" else np.float32(1.0)
+        self._pcm = _PcmFile(self.path, offset, frames, channels, dtype, scale)
         self.sample_rate, self.channels, self.frames = rate, channels, frames
         if len(grains) and grains.end.max() > frames:
             raise CountertrackError("grain table points past the end of the memory audio", self.path)
         self.grains = grains
         self.successor = grains.successors()
         self.by_label = {int(label): np.flatnonzero(grains.label == label) for label in np.unique(grains.label)}
-        self._resampled: dict[int, np.ndarray] = {}
+        self._resampled: dict[int, _PcmFile | _InRam] = {}
 
     @property
     def labels(self) -> np.ndarray:
@@ -126,14 +161,11 @@ class Memory:
 
     def read(self, start: int, stop: int, sample_rate: int | None = None) -> np.ndarray:
         """float32 (channels, stop - start) of memory samples (at ``sample_rate`` if given); zeros outside."""
-        source = self._pcm
-        scale = self._scale
-        if sample_rate is not None and sample_rate != self.sample_rate:
-            source, scale = self._at_rate(sample_rate), np.float32(1.0)
+        source = self._pcm if sample_rate is None or sample_rate == self.sample_rate else self._at_rate(sample_rate)
         out = np.zeros((self.channels, stop - start), dtype=np.float32)
-        lo, hi = max(0, start), min(source.shape[0], stop)
+        lo, hi = max(0, start), min(source.frames, stop)
         if hi > lo:
-            out[:, lo - start : hi - start] = (np.asarray(source[lo:hi], dtype=np.float32) * scale).T
+            out[:, lo - start : hi - start] = source.read(lo, hi).T
         return out
 
     def prepare(self, sample_rate: int) -> None:
@@ -141,8 +173,8 @@ class Memory:
         if sample_rate != self.sample_rate:
             self._at_rate(sample_rate)
 
-    def _at_rate(self, sample_rate: int) -> np.ndarray:
-        """The whole memory at another rate, memory-mapped like the original: resampled once per
+    def _at_rate(self, sample_rate: int) -> _PcmFile | _InRam:
+        """The whole memory at another rate, read by position like the original: resampled once per
         rate in chunks (bit-identical to one pass) into the cache, so an hour costs disk, not RAM."""
         if sample_rate not in self._resampled:
             frames = int(round(self.frames * sample_rate / self.sample_rate))
@@ -153,9 +185,9 @@ class Memory:
                     with atomic_path(path) as tmp, open(tmp, "wb") as sink:
                         for chunk in self._resampled_chunks(sample_rate, frames):
                             sink.write(np.ascontiguousarray(chunk.T).tobytes())
-                self._resampled[sample_rate] = np.memmap(path, dtype=np.float32, mode="r", shape=(frames, self.channels))
+                self._resampled[sample_rate] = _PcmFile(path, 0, frames, self.channels, np.dtype("<f4"), np.float32(1.0))
             except (OSError, CountertrackError):  # no writable cache: hold it in RAM instead
-                self._resampled[sample_rate] = np.concatenate(list(self._resampled_chunks(sample_rate, frames)), axis=1).T
+                self._resampled[sample_rate] = _InRam(np.concatenate(list(self._resampled_chunks(sample_rate, frames)), axis=1).T)
         return self._resampled[sample_rate]
 
     def _resampled_path(self, sample_rate: int) -> Path:
@@ -169,20 +201,12 @@ class Memory:
         one pass (``frames`` in all), without holding it: pedalboard's stream resampler is exact in pieces."""
         resampler = StreamResampler(float(self.sample_rate), float(sample_rate), self.channels)
         left = frames
-        dtype = self._pcm.dtype
-        with open(self.path, "rb") as source:  # read, not through the map: mapped pages would stay resident
-            source.seek(self._pcm.offset)
-            for start in [*range(0, self.frames, RESAMPLE_CHUNK), None]:
-                if start is None:
-                    piece = None  # end of stream: the resampler's tail
-                else:
-                    count = min(RESAMPLE_CHUNK, self.frames - start) * self.channels
-                    pcm = np.frombuffer(source.read(count * dtype.itemsize), dtype=dtype).reshape(-1, self.channels)
-                    piece = np.ascontiguousarray((pcm.astype(np.float32) * self._scale).T)
-                out = resampler.process(piece)[:, :left]
-                left -= out.shape[1]
-                if out.shape[1]:
-                    yield out
+        for start in [*range(0, self.frames, RESAMPLE_CHUNK), None]:
+            piece = None if start is None else np.ascontiguousarray(self._pcm.read(start, min(start + RESAMPLE_CHUNK, self.frames)).T)
+            out = resampler.process(piece)[:, :left]  # None: end of stream, the resampler's tail
+            left -= out.shape[1]
+            if out.shape[1]:
+                yield out
         if left > 0:
             yield np.zeros((self.channels, left), dtype=np.float32)
 
