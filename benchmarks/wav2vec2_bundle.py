@@ -1,5 +1,5 @@
 """Render speed with a base-size Wav2Vec 2.0 encoder (config only, random weights: the speed is the
-same): builds a small bundle from three rendered chorales, then measures it like render_speed.
+same): builds a small bundle from two rendered chorales, then measures it like render_speed.
 Needs the train extra and FluidSynth. Run: python -m benchmarks.wav2vec2_bundle
 """
 
@@ -20,7 +20,7 @@ from export.train import TrainConfig, train
 
 def build_bundle(folder: Path) -> Path:
     corpus = folder / "corpus"
-    build_from_scores(ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=3), corpus)
+    build_from_scores(ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=2), corpus)
     encoder = EncoderSpec(backend="wav2vec2", path=str(base_wav2vec2_folder(folder / "w2v")), layer=None)
     config = TrainConfig(corpus=str(corpus), encoder=encoder.to_dict(), vocab=16, epochs=1, d_model=64, layers=2, heads=4, ffn=128)
     run = train(config, folder / "run", log=lambda _: None)

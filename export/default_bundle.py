@@ -10,6 +10,7 @@ its manifest and folder) and presets/example_a.flac, a melody from a chorale out
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -71,7 +72,7 @@ def build_corpus(corpus_dir: Path) -> Corpus:
     """The recipe's corpus (CHORALES chorales, soprano -> bass), rendered unless already there."""
     if not (corpus_dir / "corpus.json").is_file():
         request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=CHORALES)
-        build_from_scores(request, corpus_dir)
+        build_from_scores(request, corpus_dir, jobs=os.cpu_count() or 1)  # the same files for any number of jobs
     return load_corpus(corpus_dir)
 
 

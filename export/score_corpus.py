@@ -7,9 +7,13 @@ as a tempo map for beat segmentation).
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import multiprocessing
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,9 +64,11 @@ def build_from_scores(
     request: ScoreCorpusRequest,
     out_dir: str | os.PathLike[str],
     *,
-    progress: Callable[[Iterable[str]], Iterable[str]] = lambda it: it,
+    progress: Callable[[Iterable[Pair | str]], Iterable[Pair | str]] = lambda it: it,
+    jobs: int = 1,
 ) -> tuple[Corpus, list[str]]:
-    """Render every usable score of ``request`` into a pair under ``out_dir`` and write corpus.json.
+    """Render every usable score of ``request`` into a pair under ``out_dir`` and write corpus.json,
+    ``jobs`` scores at a time (the corpus is the same for any ``jobs``).
 
     Scores that cannot be read or lack a requested part are reported (second return value) and
     skipped; ``limit`` counts pairs written, so skipped scores do not use it up.
@@ -73,14 +79,23 @@ def build_from_scores(
     settings = SynthSettings(soundfont=str(soundfont), sample_rate=request.sample_rate)
     pairs: list[Pair] = []
     problems: list[str] = []
-    for source in progress(request.sources):
-        if request.limit is not None and len(pairs) >= request.limit:
-            break
-        try:
-            score = load_score(source)
-            pairs.append(_render_pair(score, request, settings, out))
-        except CountertrackError as exc:
-            problems.append(str(exc))
+    render = functools.partial(_load_and_render, request=request, settings=settings, out=out)
+    with contextlib.ExitStack() as stack:
+        mapper = map
+        if jobs > 1:  # spawn, not fork: the caller may hold torch's threads
+            mapper = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))).map
+        sources = list(request.sources)
+
+        def results() -> Iterator[Pair | str]:
+            position = 0
+            while position < len(sources) and (request.limit is None or len(pairs) < request.limit):
+                # a wave of as many scores as pairs are still wanted: in source order, never past the limit
+                wave = sources[position : len(sources) if request.limit is None else position + request.limit - len(pairs)]
+                position += len(wave)
+                yield from mapper(render, wave)
+
+        for result in progress(results()):
+            (pairs if isinstance(result, Pair) else problems).append(result)
     corpus = Corpus(
         root=out,
         guide="+".join(request.guide_parts),
@@ -101,6 +116,14 @@ def build_from_scores(
         raise CountertrackError("no score gave a pair: " + ("; ".join(problems[:3]) or "no scores given"), out)
     save_corpus(corpus)
     return corpus, problems
+
+
+def _load_and_render(source: str, *, request: ScoreCorpusRequest, settings: SynthSettings, out: Path) -> Pair | str:
+    """One score's pair, or the one-line problem that skips it."""
+    try:
+        return _render_pair(load_score(source), request, settings, out)
+    except CountertrackError as exc:
+        return str(exc)
 
 
 def _render_pair(score: Score, request: ScoreCorpusRequest, settings: SynthSettings, out: Path) -> Pair:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -41,6 +42,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     scores.add_argument("--response-program", type=_gm_program, default=32, help="GM program for B's parts (default 32, acoustic bass)")
     scores.add_argument("--sample-rate", type=int, default=44100, help="rendering rate in Hz (default 44100)")
     scores.add_argument("--soundfont", help="General MIDI SoundFont (default: FluidR3_GM, else pretty_midi's TimGM6mb)")
+    scores.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
+                        help="scores rendered at once (default: one per core; the corpus is the same for any number)")
     scores.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write")
     scores.set_defaults(run=_from_scores)
 
@@ -76,7 +79,8 @@ def _from_scores(args: argparse.Namespace) -> int:
         limit=args.limit, sample_rate=args.sample_rate, soundfont=args.soundfont,
     )
     total = min(len(sources), args.limit) if args.limit else len(sources)
-    corpus, problems = build_from_scores(request, args.output, progress=lambda items: progress(items, "rendering scores", total=total, unit="score"))
+    corpus, problems = build_from_scores(request, args.output, progress=lambda items: progress(items, "rendering scores", total=total, unit="score"),
+                                         jobs=args.jobs)
     _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
     return 0
 

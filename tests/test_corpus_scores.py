@@ -35,10 +35,16 @@ def test_bass_stem_sounds_lower_than_the_soprano_stem(chorale_corpus):
     assert centroid(corpus.path_of(pair.response)) < 0.7 * centroid(corpus.path_of(pair.guide))
 
 
-def test_rendering_twice_gives_identical_files(chorale_corpus, tmp_path):
-    assert main(["corpus", "from-scores", "--composer", "bach", "--limit", "3", "--guide", "soprano", "--response", "bass", "-o", str(tmp_path)]) == 0
+def test_rendering_twice_in_parallel_gives_identical_files(chorale_corpus, tmp_path):
+    """The fixture rendered one score at a time; this renders two at a time, with an unreadable
+    score first, so the limit needs a second wave: same pairs, same order, same bytes."""
+    missing = str(tmp_path / "missing.mid")
+    assert main(["corpus", "from-scores", missing, "--composer", "bach", "--limit", "3", "--jobs", "2", "--guide", "soprano", "--response", "bass",
+                 "-o", str(tmp_path)]) == 0
     first = load_corpus(chorale_corpus)
-    assert len(load_corpus(tmp_path).pairs) == 3
+    again = load_corpus(tmp_path)
+    assert [p.id for p in again.pairs] == [p.id for p in first.pairs[:3]]
+    assert len(again.problems) == 1 and "missing.mid" in again.problems[0]
     for pair in first.pairs[:3]:
         for role in (pair.guide, pair.response):
             assert (tmp_path / role).read_bytes() == first.path_of(role).read_bytes()
