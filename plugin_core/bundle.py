@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import zipfile
 from dataclasses import dataclass
 from importlib import resources
@@ -54,27 +56,62 @@ def safe_member(root: Path, name: str, source: str | os.PathLike[str]) -> Path:
 
 
 def extract_zip(zip_path: Path, target: Path) -> Path:
-    """Extract a zipped bundle into ``target``, refusing any entry that would land outside it."""
+    """Extract a zipped bundle to ``target`` and return the bundle folder inside it.
+
+    Every entry is checked before anything is written (none may land outside ``target``, none may be
+    a link); the files go to a temporary folder beside ``target`` that is renamed into place, so a
+    failed extraction leaves nothing. An earlier extraction of the same bundle is reused.
+    """
     try:
         archive = zipfile.ZipFile(zip_path)
     except (zipfile.BadZipFile, OSError) as exc:
         raise CountertrackError(f"not a readable zip ({exc})", zip_path) from exc
     with archive:
-        members = [(info, safe_member(target, info.filename, zip_path)) for info in archive.infolist()]
-        for info, destination in members:
-            if info.is_dir():
-                destination.mkdir(parents=True, exist_ok=True)
-                continue
+        root = target.resolve()
+        members = [(info, safe_member(target, info.filename, zip_path).relative_to(root)) for info in archive.infolist()]
+        for info, _ in members:
             if (info.external_attr >> 16) & 0o170000 == 0o120000:
                 raise CountertrackError(f"refuses the symbolic link {info.filename!r}", zip_path)
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            with archive.open(info) as source, open(destination, "wb") as sink:
-                for block in iter(lambda: source.read(1 << 20), b""):
-                    sink.write(block)
-    manifests = list(target.rglob("manifest.json"))
-    if len(manifests) != 1:
-        raise CountertrackError("zip holds no single manifest.json", zip_path)
-    return manifests[0].parent
+        manifests = [(info, relative) for info, relative in members if relative.name == "manifest.json" and not info.is_dir()]
+        if len(manifests) != 1:
+            raise CountertrackError("zip holds no single manifest.json", zip_path)
+        manifest_info, manifest_path = manifests[0]
+        expected_manifest = archive.read(manifest_info)
+        if _holds_extraction(target / manifest_path.parent, expected_manifest):
+            return target / manifest_path.parent
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        try:
+            for info, relative in members:
+                destination = staging / relative
+                if info.is_dir():
+                    destination.mkdir(parents=True, exist_ok=True)
+                    continue
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                with archive.open(info) as source, open(destination, "wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+            if _holds_extraction(target / manifest_path.parent, expected_manifest):  # another process was quicker
+                shutil.rmtree(staging)
+            else:
+                if target.exists():
+                    shutil.rmtree(target)  # an older or damaged extraction
+                os.replace(staging, target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return target / manifest_path.parent
+
+
+def _holds_extraction(folder: Path, manifest_bytes: bytes) -> bool:
+    """Whether ``folder`` already holds this bundle, whole and unchanged."""
+    manifest_path = folder / "manifest.json"
+    try:
+        if manifest_path.read_bytes() != manifest_bytes:
+            return False
+        verify_files(folder, json.loads(manifest_bytes))
+    except (OSError, ValueError, CountertrackError):
+        return False
+    return True
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
@@ -153,7 +190,6 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, ext
         raise CountertrackError("bundle not found", source)
     if source.is_file():
         target = Path(extract_to) if extract_to else source.with_suffix(source.suffix + ".d")
-        target.mkdir(parents=True, exist_ok=True)
         folder = extract_zip(source, target)
     else:
         folder = source

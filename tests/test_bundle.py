@@ -15,7 +15,7 @@ import pytest
 
 from host_scripts.cli import main
 from plugin_core.audio import resample
-from plugin_core.bundle import load_bundle
+from plugin_core.bundle import load_bundle, sha256_of
 from plugin_core.errors import CountertrackError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,6 +83,19 @@ def test_zip_bundle_loads_and_a_traversing_entry_is_refused(tiny_bundle, tmp_pat
     with pytest.raises(CountertrackError, match="points outside the bundle"):
         load_bundle(evil, extract_to=tmp_path / "evil-target")
     assert not (tmp_path / "outside.txt").exists() and not (tmp_path.parent / "outside.txt").exists()
+    assert not any(p.name.startswith((".evil-target", "evil-target")) for p in tmp_path.iterdir())  # nothing half-extracted
+
+
+def test_a_zip_bundle_is_extracted_once_and_a_damaged_extraction_replaced(tiny_bundle, tmp_path):
+    zipped = tiny_bundle.parent / f"{tiny_bundle.name}.zip"
+    first = load_bundle(zipped, extract_to=tmp_path / "x").folder
+    onnx = first / "decision.onnx"
+    stamp = onnx.stat().st_mtime_ns
+    assert load_bundle(zipped, extract_to=tmp_path / "x").folder == first and onnx.stat().st_mtime_ns == stamp  # reused
+    onnx.write_bytes(b"damaged")
+    assert load_bundle(zipped, extract_to=tmp_path / "x").folder == first
+    assert sha256_of(onnx) == json.loads((first / "manifest.json").read_text())["files"]["decision.onnx"]
+    assert [p.name for p in tmp_path.iterdir()] == ["x"]  # no staging folder left behind
 
 
 def test_render_runs_with_torch_and_transformers_unimportable(tiny_bundle, tmp_path):
