@@ -97,6 +97,10 @@ def test_a_failure_on_the_worker_is_raised_on_the_callers_thread(tiny_bundle, ch
             threaded.process(a.samples[:, i : i + 1024])
     with pytest.raises(CountertrackError, match="perception failed"):
         threaded.flush()
+    threaded.reset()  # recovers: a short track (under the fault's one second) streams to its end
+    short = a.samples[:, : a.sample_rate // 2]
+    out = [threaded.process(short[:, i : i + 1024]) for i in range(0, short.shape[1], 1024)]
+    assert sum(block.shape[1] for block in out) + threaded.flush().shape[1] == short.shape[1] + threaded.latency_samples
     threaded.close()
     assert not threaded._thread.is_alive()
 
