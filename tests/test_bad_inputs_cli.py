@@ -38,7 +38,7 @@ def test_extreme_but_valid_inputs_render_at_their_own_format(tiny_bundle, tmp_pa
     assert (b.sample_rate, b.num_samples) == (rate, samples.shape[1])
 
 
-@pytest.mark.parametrize("case", ["empty", "random-bytes", "directory", "nan", "eight-channels", "missing"])
+@pytest.mark.parametrize("case", ["empty", "random-bytes", "directory", "nan", "inf", "eight-channels", "missing"])
 def test_bad_inputs_fail_with_one_line_and_no_output(tiny_bundle, tmp_path, capsys, case):
     source = tmp_path / "a.wav"
     if case == "empty":
@@ -47,11 +47,11 @@ def test_bad_inputs_fail_with_one_line_and_no_output(tiny_bundle, tmp_path, caps
         source.write_bytes(np.random.default_rng(0).bytes(5000))
     elif case == "directory":
         source.mkdir()
-    elif case == "nan":
+    elif case in ("nan", "inf"):
         import soundfile
 
         data = tone(220, 0.5)
-        data[0, 10] = np.nan
+        data[0, 10] = np.nan if case == "nan" else -np.inf
         soundfile.write(source, data.T, 44100, subtype="FLOAT")
     elif case == "eight-channels":
         import soundfile
