@@ -23,6 +23,7 @@ from benchmarks.report import print_targets
 from plugin_core.atomic import write_json_atomic
 from plugin_core.audio import Audio
 from plugin_core.bundle import load_bundle
+from plugin_core.cache import cache_at
 from plugin_core.memory import GrainTable, load_memory
 from plugin_core.render import render_audio
 
@@ -87,17 +88,10 @@ def main(argv: list[str] | None = None) -> None:
         after_read = rss_bytes() - before
         spawn = multiprocessing.get_context("spawn")
         render_growth = {}
-        previous_cache = os.environ.get("COUNTERTRACK_CACHE")
-        os.environ["COUNTERTRACK_CACHE"] = str(folder / "cache")  # the memory resampled to 48 kHz goes there, and away after
-        try:
+        with cache_at(folder / "cache"):  # the memory resampled to 48 kHz goes there, and away after
             for rate in (44100, 48000):
                 with spawn.Pool(1) as pool:  # a fresh process each: peak RSS only grows
                     render_growth[rate] = pool.apply(render_peak_growth, (str(folder), rate))
-        finally:
-            if previous_cache is None:
-                os.environ.pop("COUNTERTRACK_CACHE")
-            else:
-                os.environ["COUNTERTRACK_CACHE"] = previous_cache
     rows = [("load time (s)", load_s, 2.0, load_s <= 2.0),
             ("RSS growth after load (% of PCM size)", 100 * growth / pcm_bytes, 25.0, growth <= 0.25 * pcm_bytes),
             ("RSS growth after a 1 s read (% of PCM size)", 100 * after_read / pcm_bytes, 25.0, after_read <= 0.25 * pcm_bytes)]

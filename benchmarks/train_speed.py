@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import torch
 from benchmarks.report import print_targets
 from export.default_bundle import RECIPE, build_corpus
 from export.train import TrainConfig, train
+from plugin_core.cache import cache_at
 
 TARGET_S = 300.0  # the project's own: a corpus this size retrains in a coffee break on 2 cores
 
@@ -33,17 +33,10 @@ def main(argv: list[str] | None = None) -> None:
         corpus_dir = Path(args.corpus) if args.corpus else folder / "corpus"
         corpus = build_corpus(corpus_dir)
         corpus_s = time.perf_counter() - started
-        previous_cache = os.environ.get("COUNTERTRACK_CACHE")
-        os.environ["COUNTERTRACK_CACHE"] = str(folder / "cache")  # encoding is part of training: start cold
-        try:
+        with cache_at(folder / "cache"):  # encoding is part of training: start cold
             started = time.perf_counter()
             train(TrainConfig(corpus=str(corpus_dir), **RECIPE), folder / "run", log=lambda _: None)
             train_s = time.perf_counter() - started
-        finally:
-            if previous_cache is None:
-                os.environ.pop("COUNTERTRACK_CACHE")
-            else:
-                os.environ["COUNTERTRACK_CACHE"] = previous_cache
         epochs = [json.loads(line) for line in (folder / "run" / "metrics.jsonl").read_text().splitlines()]
     print(f"training the default bundle's recipe: {len(corpus.pairs)} chorales (rendered in {corpus_s:.0f} s, not counted), "
           f"{len(epochs)} epochs to early stop, {sum(e['seconds'] for e in epochs) / len(epochs):.2f} s per epoch, 2 torch threads")

@@ -54,16 +54,11 @@ def tiny_wav2vec2(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
-    """Keep the embedding cache of the test session out of the user's home."""
-    import os
+    """Keep the caches of the test session out of the user's home."""
+    from plugin_core.cache import cache_at
 
-    previous = os.environ.get("COUNTERTRACK_CACHE")
-    os.environ["COUNTERTRACK_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    yield
-    if previous is None:
-        os.environ.pop("COUNTERTRACK_CACHE", None)
-    else:
-        os.environ["COUNTERTRACK_CACHE"] = previous
+    with cache_at(tmp_path_factory.mktemp("cache")):
+        yield
 
 
 TINY_TRAINING = dict(vocab=8, d_model=32, heads=2, layers=1, ffn=64, context=8, lookahead=1, batch_size=8, epochs=3, patience=10)
