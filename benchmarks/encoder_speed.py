@@ -22,7 +22,7 @@ from export.perception import encode_spans
 from plugin_core.onnx_session import open_session
 from plugin_core.perception import segment_batches
 
-AUDIO_S = 60.0
+AUDIO_S = 30.0
 SEGMENT_S = 0.5
 
 

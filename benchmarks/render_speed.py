@@ -52,7 +52,7 @@ def stream_in_real_time(effect, clip: np.ndarray, rate: int, block: int) -> np.n
     return np.asarray(costs)
 
 
-def measure(bundle_path: str, repeats: int, offline_target: float = 100.0, stream_seconds: float = 30.0,
+def measure(bundle_path: str, repeats: int, offline_target: float = 100.0, stream_seconds: float = 15.0,
             log=print) -> list[tuple[str, float, float, bool]]:
     """Offline real-time factor for 3 minutes of 48 kHz stereo, and the per-block cost on the
     caller's thread of streaming ``stream_seconds`` of it in real time, in 256-sample blocks, through

@@ -3,43 +3,60 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import multiprocessing
 import os
 import platform
+import sys
 import time
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="measure render, streaming, decision, memory, encoder and training speed on this machine",
                                 description="Run benchmarks/render_speed, decision_speed, memory_load, encoder_speed, wav2vec2_bundle and "
-                                            "train_speed; each prints a table of medians beside their targets (met or MISSED).")
+                                            "train_speed, each in a fresh process; each prints a table of medians beside their targets "
+                                            "(met or MISSED).")
     bench.add_argument("--bundle", help="bundle for the render figures (default: the shipped default bundle)")
     bench.add_argument("--skip-encoders", action="store_true",
                        help="skip the encoder and Wav2Vec2 bundle figures (they build a base-size model: about three minutes)")
-    bench.add_argument("--skip-training", action="store_true", help="skip training the default recipe (about four minutes)")
+    bench.add_argument("--skip-training", action="store_true", help="skip training the default recipe (about five minutes)")
     bench.add_argument("--corpus", help="an already rendered copy of the default recipe's corpus, for the training figure")
     bench.set_defaults(run=_bench)
 
 
-def _bench(args: argparse.Namespace) -> int:
-    import onnxruntime
-    import torch
+def _run_section(module: str, argv: list[str]) -> None:
+    importlib.import_module(f"benchmarks.{module}").main(argv)
+    sys.stdout.flush()
 
-    from benchmarks import decision_speed, encoder_speed, memory_load, render_speed, train_speed, wav2vec2_bundle
+
+def _bench(args: argparse.Namespace) -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
     from host_scripts.render_cmd import bundle_path
 
+    def installed(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"onnxruntime {onnxruntime.__version__}, torch {torch.__version__}")
-    sections = [("render", lambda: render_speed.main(["--bundle", bundle_path(args)])),
-                ("decision", lambda: decision_speed.main([])),
-                ("memory", lambda: memory_load.main([]))]
+          f"onnxruntime {installed('onnxruntime')}, torch {installed('torch')}", flush=True)
+    sections = [("render_speed", ["--bundle", bundle_path(args)]), ("decision_speed", []), ("memory_load", [])]
     if not args.skip_encoders:
-        sections += [("encoders", lambda: encoder_speed.main([])), ("wav2vec2 bundle", lambda: wav2vec2_bundle.main([]))]
+        sections += [("encoder_speed", []), ("wav2vec2_bundle", [])]
     if not args.skip_training:
-        sections.append(("training", lambda: train_speed.main(["--corpus", args.corpus] if args.corpus else [])))
+        sections.append(("train_speed", ["--corpus", args.corpus] if args.corpus else []))
+    spawn = multiprocessing.get_context("spawn")
     started = time.perf_counter()
-    for name, run in sections:
+    failed = []
+    for module, argv in sections:
         section_started = time.perf_counter()
-        run()
-        print(f"({name}: {time.perf_counter() - section_started:.0f} s)\n")
-    print(f"bench finished in {time.perf_counter() - started:.0f} s")
-    return 0
+        process = spawn.Process(target=_run_section, args=(module, argv))  # a fresh process: no state from the last section
+        process.start()
+        process.join()
+        if process.exitcode:
+            failed.append(module)
+        print(f"({module}: {time.perf_counter() - section_started:.0f} s)\n", flush=True)
+    print(f"bench finished in {time.perf_counter() - started:.0f} s" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
