@@ -8,6 +8,7 @@ atomically, so none is ever half-written. The summary says what succeeded, was s
 from __future__ import annotations
 
 import concurrent.futures
+import os
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -35,12 +36,12 @@ def output_path(input_path: Path, out_dir: Path) -> Path:
     return out_dir / f"{input_path.stem}{suffix}"
 
 
-def _init_worker(bundle_path: str, preset_name: str | None) -> None:
+def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
     global _worker_bundle, _worker_preset
     from plugin_core.bundle import load_bundle
     from plugin_core.presets import load_preset
 
-    _worker_bundle = load_bundle(bundle_path)
+    _worker_bundle = load_bundle(bundle_path, cores=cores)  # its share of the cores, not all of them
     _worker_preset = load_preset(preset_name) if preset_name else None
 
 
@@ -75,7 +76,8 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
         else:
             todo.append((path, target))
     if todo:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker, initargs=(bundle_path, preset)) as pool:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker,
+                                                    initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
             futures = {pool.submit(_render_one, str(path), str(target), seed): path for path, target in todo}
             for future in concurrent.futures.as_completed(futures):
                 path = futures[future]

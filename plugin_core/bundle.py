@@ -175,16 +175,20 @@ class Bundle:
         return self.memory.sample_rate
 
 
-def perception_threads(encoder: dict[str, Any]) -> int:
-    """onnxruntime threads for a perception graph: the spectral encoder is too small to gain from a
-    second thread (it loses 30 %), a neural encoder gains from every core (Wav2Vec2-base: 1.75x on 2)."""
-    return 1 if encoder.get("backend", "spectral") == "spectral" else max(1, min(os.cpu_count() or 1, 8))
+def perception_threads(encoder: dict[str, Any], cores: int | None = None) -> int:
+    """onnxruntime threads for a perception graph on ``cores`` (default: all): the spectral encoder is
+    too small to gain from a second thread (it loses 30 %), a neural encoder gains from every core
+    (Wav2Vec2-base: 1.75x on 2)."""
+    cores = cores or os.cpu_count() or 1
+    return 1 if encoder.get("backend", "spectral") == "spectral" else max(1, min(cores, 8))
 
 
-def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, extract_to: str | os.PathLike[str] | None = None) -> Bundle:
+def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, extract_to: str | os.PathLike[str] | None = None,
+                cores: int | None = None) -> Bundle:
     """Load a bundle folder or zip; verify schema and hashes first. Zips extract to ``extract_to``
     (default: a folder named after the zip beside it). ``threads`` is for the perception graph
-    (default: ``perception_threads``); the decision step is small and always runs on one."""
+    (default: ``perception_threads`` for ``cores``, e.g. a batch worker's share); the decision step
+    is small and always runs on one."""
     source = Path(path)
     if not source.exists():
         raise CountertrackError("bundle not found", source)
@@ -199,7 +203,7 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, ext
     try:
         perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])
         decision_spec = DecisionSpec.from_dict(manifest["decision"]["spec"])
-        threads = perception_threads(perception_spec.encoder) if threads is None else threads
+        threads = perception_threads(perception_spec.encoder, cores) if threads is None else threads
         perception = PerceptionSession(folder / manifest["perception"]["graph"], perception_spec, threads=threads)
         decision = OnnxStepper(folder / manifest["decision"]["graph"], decision_spec, threads=1)
         memory = load_memory(folder / manifest["memory"]["folder"])

@@ -15,7 +15,7 @@ import pytest
 
 from host_scripts.cli import main
 from plugin_core.audio import resample
-from plugin_core.bundle import load_bundle, sha256_of
+from plugin_core.bundle import load_bundle, perception_threads, sha256_of
 from plugin_core.errors import CountertrackError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,3 +179,10 @@ def test_manifest_follows_the_published_schema(tiny_bundle):
     del manifest["decision"]["cache_layout"]
     with pytest.raises(CountertrackError, match="decision"):
         validate_manifest(manifest, tiny_bundle)
+
+
+def test_perception_threads_follow_the_encoder_and_the_cores_given():
+    assert perception_threads({"backend": "spectral"}, cores=16) == 1  # a second thread only slows it
+    assert perception_threads({"backend": "wav2vec2"}, cores=2) == 2
+    assert perception_threads({"backend": "wav2vec2"}, cores=1) == 1  # a batch worker's share
+    assert perception_threads({"backend": "wav2vec2"}, cores=64) == 8
