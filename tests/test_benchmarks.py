@@ -21,7 +21,13 @@ def test_render_figures_cover_offline_and_streaming(tiny_bundle):
 
 
 def test_decision_and_memory_tables_print_their_targets(capsys):
-    decision_speed.main(["--repeats", "2", "--vocab", "16"])
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        decision_speed.main(["--repeats", "2", "--vocab", "16"])
+    finally:  # the script sets torch's threads for its own process; later tests train in this one
+        torch.set_num_threads(threads)
     memory_load.main(["--seconds", "20", "--render-seconds", "3"])
     out = capsys.readouterr().out
     rows = _verdict_rows(out)
