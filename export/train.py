@@ -27,7 +27,7 @@ from export.decision_model import DecisionConfig, DecisionModel
 from export.encoders import EncoderSpec, build_encoder
 from export.features import PairFeatures, encode_corpus
 from export.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
-from plugin_core.atomic import atomic_path, write_bytes_atomic, write_json_atomic
+from plugin_core.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
 from plugin_core.codebook import Codebook
 from plugin_core.corpus import load_corpus
 from plugin_core.decision import generate
@@ -161,8 +161,9 @@ def train(
     torch.manual_seed(config.seed)
     corpus = load_corpus(config.corpus)
     existing = folder / "config.json"
-    if resume and existing.is_file():
-        saved = json.loads(existing.read_text(encoding="utf-8"))["train"]
+    previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
+    if previous is not None:
+        saved = previous["train"]
         changed = sorted(k for k in set(saved) | set(asdict(config)) if k not in EXTENDABLE and saved.get(k) != asdict(config).get(k))
         if changed:
             raise CountertrackError(f"cannot resume: settings differ from the run's ({', '.join(changed)})", existing)
@@ -185,7 +186,7 @@ def train(
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
-    previous_reports = json.loads(existing.read_text(encoding="utf-8")).get("codebook_reports") if resume and existing.is_file() else None
+    previous_reports = previous.get("codebook_reports") if previous is not None else None
     write_json_atomic(existing, {
         "schema_version": RUN_SCHEMA, "train": asdict(config), "decision": config.decision().to_dict(), "split": split.to_dict(),
         "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
@@ -305,10 +306,7 @@ def load_run(run_dir: str | Path) -> Run:
     """Load a run's settings, split, codebooks and best weights (safetensors; nothing unpickled)."""
     folder = Path(run_dir)
     path = folder / "config.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CountertrackError(f"not a readable run ({exc})", path) from exc
+    data = read_json(path, "not a readable run")
     if data.get("schema_version", 0) > RUN_SCHEMA:
         raise CountertrackError("this run was written by a newer countertrack", path)
     config = TrainConfig(**data["train"])

@@ -1,7 +1,7 @@
 """Atomic file output: write to a temporary file in the target folder, then rename over the target.
 
 A crash, a full disk or an exception mid-write never leaves a partial file under the final name and
-never damages an existing file.
+never damages an existing file. JSON files are written here, and read back with ``read_json``.
 """
 
 from __future__ import annotations
@@ -61,3 +61,12 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted UTF-8 JSON to ``target`` atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     write_bytes_atomic(target, text.encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike[str], problem: str = "not valid JSON") -> Any:
+    """The JSON in ``path``; an unreadable file, bad UTF-8 or bad JSON is one CountertrackError,
+    ``problem`` and the reason, naming the file."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise CountertrackError(f"{problem} ({exc})", path) from exc

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from plugin_core.atomic import read_json
 from plugin_core.codebook import Codebook
 from plugin_core.decision import DecisionSpec, OnnxStepper
 from plugin_core.errors import CountertrackError
@@ -118,10 +119,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
     path = folder / "manifest.json"
     if not path.is_file():
         raise CountertrackError("is not a bundle (no manifest.json)", folder)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CountertrackError(f"manifest is not valid JSON ({exc})", path) from exc
+    manifest = read_json(path, "manifest is not valid JSON")
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise CountertrackError("manifest is not a countertrack bundle manifest", path)
     version = manifest.get("schema_version")

@@ -7,13 +7,12 @@ absolute otherwise (stems referenced in place are not copied).
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugin_core.atomic import write_json_atomic
+from plugin_core.atomic import read_json, write_json_atomic
 from plugin_core.audio import Audio, read_audio, resample
 from plugin_core.errors import CountertrackError
 
@@ -95,10 +94,7 @@ def load_corpus(path: str | os.PathLike[str]) -> Corpus:
     target = manifest_path(Path(path))
     if not target.is_file():
         raise CountertrackError(f"no {MANIFEST_NAME} here; build one with 'countertrack corpus'", Path(path))
-    try:
-        data = json.loads(target.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CountertrackError(f"not valid JSON ({exc})", target) from exc
+    data = read_json(target)
     if not isinstance(data, dict) or data.get("kind") != "countertrack-corpus":
         raise CountertrackError("not a countertrack corpus manifest", target)
     version = data.get("schema_version")

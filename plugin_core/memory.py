@@ -10,7 +10,6 @@ there the same way.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import struct
 import weakref
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from pedalboard.io import StreamResampler
 
-from plugin_core.atomic import atomic_path
+from plugin_core.atomic import atomic_path, read_json
 from plugin_core.cache import cache_folder
 from plugin_core.errors import CountertrackError
 
@@ -218,8 +217,4 @@ class Memory:
 def load_memory(folder: str | os.PathLike[str]) -> Memory:
     folder = Path(folder)
     table_path = folder / "grains.json"
-    try:
-        data = json.loads(table_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CountertrackError(f"unreadable grain table ({exc})", table_path) from exc
-    return Memory(folder / "memory.wav", GrainTable.from_json(data, table_path))
+    return Memory(folder / "memory.wav", GrainTable.from_json(read_json(table_path, "unreadable grain table"), table_path))

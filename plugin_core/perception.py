@@ -8,7 +8,6 @@ so both paths see identical samples.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from plugin_core.atomic import read_json
 from plugin_core.audio import Audio, read_audio, resample, to_mono
 from plugin_core.errors import CountertrackError
 from plugin_core.onnx_session import open_session
@@ -118,9 +118,10 @@ class PerceptionSession:
     def from_folder(cls, folder: str | os.PathLike[str], threads: int = 2) -> PerceptionSession:
         folder = Path(folder)
         settings = folder / "perception.json"
+        data = read_json(settings, "unreadable perception settings")
         try:
-            spec = PerceptionSpec.from_dict(json.loads(settings.read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+            spec = PerceptionSpec.from_dict(data)
+        except (KeyError, TypeError) as exc:
             raise CountertrackError(f"unreadable perception settings ({exc})", settings) from exc
         return cls(folder / "perception.onnx", spec, threads)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pedalboard
 
+from plugin_core.atomic import read_json
 from plugin_core.errors import CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.sampling import SamplingConfig
@@ -80,11 +81,7 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
     if not path.is_file():
         shipped = ", ".join(sorted(p.stem for p in PRESET_FOLDER.glob("*.json")))
         raise CountertrackError(f"preset not found (shipped presets: {shipped})", name_or_path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CountertrackError(f"not valid JSON ({exc})", path) from exc
-    return parse_preset(data, path)
+    return parse_preset(read_json(path), path)
 
 
 def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> pedalboard.Pedalboard:
