@@ -57,7 +57,8 @@ def safe_member(root: Path, name: str, source: str | os.PathLike[str]) -> Path:
 
 
 def extract_zip(zip_path: Path, target: Path) -> Path:
-    """Extract a zipped bundle to ``target`` and return the bundle folder inside it.
+    """Extract a zipped bundle to ``target`` and return the bundle folder inside it, its files
+    checked against the manifest's sha256 (``verify_files``).
 
     Every entry is checked before anything is written (none may land outside ``target``, none may be
     a link); the files go to a temporary folder beside ``target`` that is renamed into place, so a
@@ -93,14 +94,16 @@ def extract_zip(zip_path: Path, target: Path) -> Path:
                     shutil.copyfileobj(source, sink, 1 << 20)
             if _holds_extraction(target / manifest_path.parent, expected_manifest):  # another process was quicker
                 shutil.rmtree(staging)
-            else:
-                if target.exists():
-                    shutil.rmtree(target)  # an older or damaged extraction
-                os.replace(staging, target)
+                return target / manifest_path.parent
+            if target.exists():
+                shutil.rmtree(target)  # an older or damaged extraction
+            os.replace(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return target / manifest_path.parent
+    folder = target / manifest_path.parent
+    verify_files(folder, read_manifest(folder))
+    return folder
 
 
 def _holds_extraction(folder: Path, manifest_bytes: bytes) -> bool:
@@ -190,14 +193,15 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, ext
     source = Path(path)
     if not source.exists():
         raise CountertrackError("bundle not found", source)
-    if source.is_file():
-        target = Path(extract_to) if extract_to else source.with_suffix(source.suffix + ".d")
-        folder = extract_zip(source, target)
+    zipped = source.is_file()
+    if zipped:
+        folder = extract_zip(source, Path(extract_to) if extract_to else source.with_suffix(source.suffix + ".d"))
     else:
         folder = source
     manifest = read_manifest(folder)
     validate_manifest(manifest, folder / "manifest.json")
-    verify_files(folder, manifest)
+    if not zipped:  # extract_zip checked the hashes as it extracted or reused the folder
+        verify_files(folder, manifest)
     try:
         perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])
         decision_spec = DecisionSpec.from_dict(manifest["decision"]["spec"])
