@@ -1,0 +1,92 @@
+"""A fast synthetic bundle for runtime tests: the spectral encoder, a codebook fitted on tones, a
+tiny random decision model, and a memory of tones cut on a beat grid. No FluidSynth, no training:
+a few seconds to build, and every piece is the real thing (ONNX graphs, manifest, hashes).
+
+Plain helpers (not fixtures) so any test module can build the variant it needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from plugin_core.audio import write_audio
+
+RATE = 44100
+NOTES_HZ = (55.0, 65.4, 73.4, 82.4, 98.0, 110.0, 130.8, 146.8)
+
+
+def tone_melody(seconds: float, bpm: float, sample_rate: int = RATE, seed: int = 0, low_hz: float = 220.0, amplitude: float = 0.3) -> np.ndarray:
+    """(1, samples): one plucked, decaying note per beat at ``bpm``, pitches drawn from a scale."""
+    rng = np.random.default_rng(seed)
+    total = int(round(seconds * sample_rate))
+    out = np.zeros(total, dtype=np.float64)
+    beat = 60.0 / bpm
+    scale = low_hz * 2 ** (np.array([0, 2, 4, 5, 7, 9, 11, 12]) / 12)
+    for index in range(int(seconds / beat) + 1):
+        start = int(round(index * beat * sample_rate))
+        if start >= total:
+            break
+        length = min(total - start, int(round(beat * sample_rate)))
+        t = np.arange(length) / sample_rate
+        freq = scale[rng.integers(0, scale.size)]
+        note = sum(np.sin(2 * np.pi * freq * k * t) / k for k in (1, 2, 3)) * np.exp(-3.0 * t)
+        fade = min(64, length // 2)
+        if fade:
+            note[:fade] *= np.linspace(0.0, 1.0, fade)
+            note[-fade:] *= np.linspace(1.0, 0.0, fade)
+        out[start : start + length] += amplitude * note
+    return out[None, :].astype(np.float32)
+
+
+def make_synthetic_bundle(folder: Path, *, segmentation: dict | None = None, lookahead: int = 1, vocab: int = 8, seed: int = 0,
+                          memory_bpm: float = 120.0, memory_seconds: float = 24.0, compatibility: bool = True) -> Path:
+    """Write a bundle into ``folder / 'synthetic.ctbundle'`` and return its path."""
+    from export.bundle_export import export_bundle
+    from export.codebook_fit import fit_codebook
+    from export.decision_model import DecisionConfig, DecisionModel
+    from export.encoders import EncoderSpec, build_encoder
+    from export.perception import encode_spans
+    from export.token_data import Split
+    from export.train import Run, TrainConfig
+    from plugin_core.audio import read_audio
+    from plugin_core.compatibility import Compatibility
+    from plugin_core.perception import PerceptionSpec, encoder_input
+    from plugin_core.segmentation import SegmentationConfig, make_grid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    segmentation = segmentation or {"strategy": "beats", "bpm": memory_bpm}
+    memory_path = folder / "memory_tones.wav"
+    write_audio(memory_path, tone_melody(memory_seconds, memory_bpm, seed=seed + 1, low_hz=55.0), RATE, subtype="PCM_16")
+    guide_path = folder / "guide_tones.wav"
+    write_audio(guide_path, tone_melody(12.0, memory_bpm, seed=seed + 2), RATE, subtype="PCM_16")
+
+    spec = EncoderSpec()
+    encoder = build_encoder(spec)
+    config = SegmentationConfig.from_dict(segmentation)
+    probe = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
+                           vocab_size=vocab, segmentation=config, encoder=spec.to_dict())
+    embeddings = []
+    for path in (memory_path, guide_path):
+        audio = read_audio(path)
+        grid_config = config if config.strategy != "beats" or config.bpm is not None or config.tempo_map else SegmentationConfig(strategy="beats", bpm=memory_bpm)
+        grid = make_grid(audio.num_samples, audio.sample_rate, grid_config, audio.samples)
+        at_rate, spans = encoder_input(audio, grid, probe)
+        embeddings.append(encode_spans(encoder, at_rate, spans))
+    codebook, _ = fit_codebook(np.concatenate(embeddings), vocab, seed, getattr(encoder, "feature_groups", None))
+
+    torch.manual_seed(seed)
+    decision = DecisionConfig(vocab_size=vocab, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=lookahead)
+    model = DecisionModel(decision).eval()
+    train = TrainConfig(corpus=str(folder), segmentation=segmentation, vocab=vocab, d_model=16, heads=2, layers=1, ffn=32,
+                        context=8, lookahead=lookahead, seed=seed)
+    table = None
+    if compatibility:
+        intervals = np.where(np.isin(np.arange(12), (0, 3, 4, 7, 8, 9)), 1.0, -1.0).astype(np.float32)
+        table = Compatibility(intervals=intervals, onsets=np.eye(4, dtype=np.float32))
+    run = Run(folder=folder, config=train, split=Split(train=("synthetic",), validation=(), test=()),
+              codebooks={"guide": codebook, "response": codebook}, model=model, compatibility=table)
+    return export_bundle(run, folder / "synthetic.ctbundle", memory=[str(memory_path)], golden_input=guide_path,
+                         golden_seconds=6.0, log=lambda _: None)
