@@ -1,8 +1,10 @@
-"""Segment and encode a corpus's pairs, with embeddings cached on disk by content hash.
+"""Segment, encode and describe a corpus's pairs, cached on disk by content hash.
 
-The grid of a pair comes from its guide track A (the runtime only ever hears A), and is shared by
-A and B. A second run with the same audio, encoder and segmentation reads the cache instead of
-encoding again. Cache files are plain ``.npz`` float arrays read with ``allow_pickle=False``.
+The grid of a pair comes from its guide track A (the runtime only ever hears A) or from the score
+both were rendered from, and is shared by A and B. Each segment gets an embedding (the encoder) and
+a descriptor (pitch classes and onsets, ``plugin_core.descriptors``) on both sides. A second run
+with the same audio, encoder and segmentation reads the cache instead of encoding again. Cache
+files are plain ``.npz`` float arrays read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from plugin_core.atomic import atomic_path
 from plugin_core.bundle import sha256_of
 from plugin_core.cache import cache_folder
 from plugin_core.corpus import Corpus, Pair, load_pair_audio
+from plugin_core.descriptors import describe_segments
 from plugin_core.errors import CountertrackError
 from plugin_core.perception import PerceptionSpec, encoder_input
 from plugin_core.segmentation import SegmentationConfig, make_grid
 
-CACHE_VERSION = 2  # 2: each segment resampled on its own
+CACHE_VERSION = 3  # 2: each segment resampled on its own; 3: descriptors beside the embeddings
+ARRAYS = ("boundaries", "guide", "response", "guide_pitch_classes", "guide_onsets", "response_pitch_classes", "response_onsets")
 
 
 @dataclass(frozen=True)
@@ -37,16 +41,24 @@ class PairFeatures:
     sample_rate: int
     guide: np.ndarray  # (segments, dim)
     response: np.ndarray  # (segments, dim)
+    guide_pitch_classes: np.ndarray  # (segments, 12)
+    guide_onsets: np.ndarray  # (segments, RHYTHM_BINS)
+    response_pitch_classes: np.ndarray
+    response_onsets: np.ndarray
 
 
 def pair_segmentation(config: SegmentationConfig, corpus: Corpus, pair: Pair) -> SegmentationConfig:
-    """Resolve tempo_map='pair' to the pair's own MIDI (scores rendered by from-scores carry one)."""
-    if config.strategy != "beats" or config.tempo_map != "pair":
+    """A pair's own beats: tempo_map='pair' is the pair's MIDI (scores rendered by from-scores carry
+    one, and it must be there); beats with neither a BPM nor a tempo map take the pair's MIDI when it
+    has one and are estimated from its A track otherwise."""
+    if config.strategy != "beats" or config.tempo_map not in ("pair", None) or (config.tempo_map is None and config.bpm is not None):
         return config
     midi = pair.provenance.get("midi")
     if not midi:
-        raise CountertrackError("has no MIDI file for tempo_map='pair'; use a BPM or a tempo-map file", pair.id)
-    return SegmentationConfig.from_dict({**config.to_dict(), "tempo_map": str(corpus.path_of(midi))})
+        if config.tempo_map == "pair":
+            raise CountertrackError("has no MIDI file for tempo_map='pair'; use a BPM or a tempo-map file", pair.id)
+        return config
+    return SegmentationConfig.from_dict({**config.to_dict(), "tempo_map": str(corpus.path_of(midi)), "bpm": None})
 
 
 def encode_corpus(
@@ -74,14 +86,15 @@ def encode_corpus(
         if cached is None:
             guide, response = load_pair_audio(corpus, pair)
             boundaries = make_grid(pair.num_samples, pair.sample_rate, settings, guide.samples)
-            encoded = []
-            for audio in (guide, response):
+            cached = {"boundaries": boundaries}
+            for role, audio in (("guide", guide), ("response", response)):
                 at_rate, spans = encoder_input(audio, boundaries, probe)
-                encoded.append(encode_spans(encoder, at_rate, spans))
-            cached = {"boundaries": boundaries, "guide": encoded[0], "response": encoded[1]}
+                cached[role] = encode_spans(encoder, at_rate, spans)
+                described = describe_segments(audio.samples.mean(axis=0), audio.sample_rate, boundaries)
+                cached[f"{role}_pitch_classes"] = np.stack([d.pitch_classes for d in described]).astype(np.float32)
+                cached[f"{role}_onsets"] = np.stack([d.onsets for d in described]).astype(np.float32)
             _write_cache(folder / f"{key}.npz", cached)
-        features.append(PairFeatures(pair_id=pair.id, boundaries=cached["boundaries"], sample_rate=pair.sample_rate,
-                                     guide=cached["guide"], response=cached["response"]))
+        features.append(PairFeatures(pair_id=pair.id, sample_rate=pair.sample_rate, **{name: cached[name] for name in ARRAYS}))
     return features
 
 
@@ -90,7 +103,7 @@ def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {name: np.array(data[name]) for name in ("boundaries", "guide", "response")}
+            return {name: np.array(data[name]) for name in ARRAYS}
     except (OSError, ValueError, KeyError):
         return None  # a damaged cache entry is recomputed
 

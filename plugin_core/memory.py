@@ -1,7 +1,7 @@
 """The memory: B recordings the grain engine plays from, with their grain table.
 
 On disk: ``memory.wav`` (all B tracks back to back, 16-bit PCM or 32-bit float WAV, at their own
-rate) and ``grains.json`` (one row per segment: track, start, end, label, loudness, chroma). The
+rate) and ``grains.json`` (one row per grain: track, start, end, label, loudness, descriptors). The
 audio is read by position as grains are played, so an hour of memory costs the grains in use, not
 an hour of float32 in RAM; at another output rate it is resampled once into the cache and read from
 there the same way.
@@ -22,6 +22,7 @@ from pedalboard.io import StreamResampler
 
 from plugin_core.atomic import atomic_path, read_json
 from plugin_core.cache import cache_folder
+from plugin_core.descriptors import RHYTHM_BINS
 from plugin_core.errors import CountertrackError
 
 RESAMPLED_VERSION = 1  # bump when the resampling changes, so old cache files are not reused
@@ -32,34 +33,48 @@ GRAIN_COLUMNS = ("track", "start", "end", "label", "loudness_db")
 
 @dataclass(frozen=True)
 class GrainTable:
-    """Segments of the memory with their labels and descriptors. Positions in memory samples."""
+    """Segments of the memory with their labels and descriptors (``plugin_core.descriptors``).
+    Positions in memory samples; a grain runs from one of its track's beats (or segments) to the next."""
 
     track: np.ndarray  # int64 (grains,): which memory track
     start: np.ndarray  # int64
     end: np.ndarray  # int64
     label: np.ndarray  # int64
     loudness_db: np.ndarray  # float32
-    chroma: np.ndarray  # float32 (grains, 12)
+    pitch_classes: np.ndarray  # float32 (grains, 12): pitch-class profile, zeros when unpitched
+    onsets: np.ndarray  # float32 (grains, RHYTHM_BINS): where its onsets fall inside it
+    pitch_midi: np.ndarray  # float32 (grains,): median pitch as a MIDI note number, -1 when unpitched
 
     def __len__(self) -> int:
         return int(self.start.size)
 
     def to_json(self) -> dict:
         return {**{name: getattr(self, name).tolist() for name in GRAIN_COLUMNS},
-                "chroma": np.round(self.chroma, 5).tolist()}
+                "pitch_classes": np.round(self.pitch_classes, 5).tolist(), "onsets": np.round(self.onsets, 5).tolist(),
+                "pitch_midi": np.round(self.pitch_midi, 3).tolist()}
 
     @classmethod
     def from_json(cls, data: dict, path: str | os.PathLike[str] | None = None) -> GrainTable:
+        """The table of grains.json; a table written before descriptors existed (schema 1) reads
+        with neutral ones, so grain choice falls back to labels and loudness."""
         try:
+            count = len(data["start"])
+            classes = data.get("pitch_classes", np.zeros((count, 12)))
+            onsets = data.get("onsets", np.zeros((count, RHYTHM_BINS)))
             table = cls(track=np.asarray(data["track"], np.int64), start=np.asarray(data["start"], np.int64),
                         end=np.asarray(data["end"], np.int64), label=np.asarray(data["label"], np.int64),
                         loudness_db=np.asarray(data["loudness_db"], np.float32),
-                        chroma=np.asarray(data["chroma"], np.float32).reshape(-1, 12))
+                        pitch_classes=np.asarray(classes, np.float32).reshape(-1, 12),
+                        onsets=np.asarray(onsets, np.float32).reshape(count, -1) if count else np.zeros((0, RHYTHM_BINS), np.float32),
+                        pitch_midi=np.asarray(data.get("pitch_midi", [-1.0] * count), np.float32))
         except (KeyError, TypeError, ValueError) as exc:
             raise CountertrackError(f"malformed grain table ({exc})", path) from exc
-        sizes = {len(getattr(table, name)) for name in (*GRAIN_COLUMNS, "chroma")}
+        sizes = {len(getattr(table, name)) for name in (*GRAIN_COLUMNS, "pitch_classes", "onsets", "pitch_midi")}
         if len(sizes) != 1 or np.any(table.end <= table.start) or (len(table) and table.start.min() < 0):
             raise CountertrackError("grain table columns are inconsistent", path)
+        numbers = (table.loudness_db, table.pitch_classes, table.onsets, table.pitch_midi)
+        if not all(np.isfinite(column).all() for column in numbers):
+            raise CountertrackError("grain table holds a value that is not a finite number", path)
         return table
 
     def successors(self) -> np.ndarray:
