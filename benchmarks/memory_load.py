@@ -24,6 +24,7 @@ from plugin_core.atomic import write_json_atomic
 from plugin_core.audio import Audio
 from plugin_core.bundle import load_bundle
 from plugin_core.cache import cache_at
+from plugin_core.descriptors import RHYTHM_BINS
 from plugin_core.memory import GrainTable, load_memory
 from plugin_core.render import render_audio
 
@@ -47,7 +48,8 @@ def build_memory(folder: Path, seconds: float, rate: int = 44100, grain_s: float
     grain = int(grain_s * rate)
     starts = np.arange(0, frames - grain + 1, grain)
     table = GrainTable(track=np.zeros(starts.size, np.int64), start=starts, end=starts + grain, label=rng.integers(0, vocab, starts.size),
-                       loudness_db=np.full(starts.size, -20.0, np.float32), chroma=np.full((starts.size, 12), 1 / 12, np.float32))
+                       loudness_db=np.full(starts.size, -20.0, np.float32), pitch_classes=np.full((starts.size, 12), 1 / 12, np.float32),
+                       onsets=np.zeros((starts.size, RHYTHM_BINS), np.float32), pitch_midi=np.full(starts.size, -1.0, np.float32))
     write_json_atomic(folder / "grains.json", table.to_json())
     return frames * 2
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from plugin_core.atomic import read_json
 from plugin_core.codebook import Codebook
+from plugin_core.compatibility import Compatibility
 from plugin_core.decision import DecisionSpec, OnnxStepper
 from plugin_core.errors import CountertrackError
 from plugin_core.grains import EngineConfig
@@ -33,7 +34,7 @@ from plugin_core.perception import PerceptionSession, PerceptionSpec
 from plugin_core.sampling import SamplingConfig
 
 BUNDLE_FORMAT = "countertrack-bundle"
-BUNDLE_SCHEMA = 1
+BUNDLE_SCHEMA = 2  # 2: beat grains with descriptors, the learned compatibility
 ALLOWED_SUFFIXES = (".onnx", ".json", ".npz", ".wav", ".md", ".txt")
 
 
@@ -170,6 +171,7 @@ class Bundle:
     response_centroids: np.ndarray
     sampling_defaults: SamplingConfig
     engine_defaults: EngineConfig
+    compatibility: Compatibility | None = None  # what the training pairs taught about A and B together
 
     @property
     def sample_rate(self) -> int:
@@ -212,9 +214,11 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, ext
         centroids = Codebook.load(folder / manifest["codebooks"]["response"]).centroids
         sampling = SamplingConfig(**manifest["sampling_defaults"])
         engine = EngineConfig(**manifest["engine_defaults"])
+        compatibility = Compatibility.load(folder / manifest["compatibility"]) if manifest.get("compatibility") else None
     except (KeyError, TypeError) as exc:
         raise CountertrackError(f"manifest is missing or mistypes a field ({exc})", folder / "manifest.json") from exc
     if memory.grains.label.size and memory.grains.label.max() >= decision_spec.vocab_size:
         raise CountertrackError("memory labels exceed the decision vocabulary", folder)
     return Bundle(folder=folder, manifest=manifest, perception=perception, decision=decision, decision_spec=decision_spec,
-                  memory=memory, response_centroids=centroids, sampling_defaults=sampling, engine_defaults=engine)
+                  memory=memory, response_centroids=centroids, sampling_defaults=sampling, engine_defaults=engine,
+                  compatibility=compatibility)

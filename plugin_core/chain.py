@@ -42,7 +42,7 @@ class Chain:
     thread (``ThreadedSidechain``) for live use, one segment later."""
 
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
-                 boundaries: np.ndarray | None = None, threaded: bool = False):
+                 boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None):
         self.sample_rate, self.channels = sample_rate, channels
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
         self.wet, self.dry = 1.0, 0.0
@@ -53,7 +53,7 @@ class Chain:
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
-                                 boundaries=boundaries)
+                                 boundaries=boundaries, forced_tokens=forced_tokens)
         self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)

@@ -16,6 +16,7 @@ from plugin_core.bundle import Bundle
 from plugin_core.errors import CountertrackError
 from plugin_core.segmentation import SegmentationConfig, make_grid
 from plugin_core.chain import Chain
+from plugin_core.sidechain import Decision
 from plugin_core.presets import Preset
 
 BLOCK = 1 << 16
@@ -27,18 +28,20 @@ class Rendered:
 
     samples: np.ndarray  # (channels, A's samples)
     sample_rate: int
-    decisions: list[dict]
+    decisions: list[Decision]
     boundaries: np.ndarray
 
 
 def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | None = None,
-                 segmentation: SegmentationConfig | None = None, automation: list[tuple[int, dict, dict]] = ()) -> Rendered:
-    """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``), then
-    the chain (preset effects around the sidechain effect) fed block by block and flushed; latency removed."""
-    config = segmentation or bundle.perception.spec.segmentation
-    mono = a.samples.mean(axis=0, keepdims=True)
-    boundaries = make_grid(a.num_samples, a.sample_rate, config, mono)
-    chain = Chain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries)
+                 segmentation: SegmentationConfig | None = None, automation: list[tuple[int, dict, dict]] = (),
+                 boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None) -> Rendered:
+    """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``, or the
+    given ``boundaries``), then the chain (preset effects around the sidechain effect) fed block by
+    block and flushed; latency removed. ``forced_tokens`` replace the decisions (the oracle)."""
+    if boundaries is None:
+        config = segmentation or bundle.perception.spec.segmentation
+        boundaries = make_grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
+    chain = Chain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
     for position, sampling, engine in automation:
         chain.effect.schedule(position, sampling, engine)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]

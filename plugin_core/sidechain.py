@@ -1,16 +1,17 @@
 """The sidechain effect: A (the key input) in, block by block at any block size; B out, a fixed,
 reported latency later.
 
-Segments of A are labelled as soon as they are complete, each B token is decided once the
-lookahead's A segments are in, and grains are laid with ``SeamWriter``, which writes every output
-sample exactly once. Nothing depends on how the input was cut into blocks, so the output is the same
-for every block size, and an offline render is this same object fed the whole file and flushed.
+Segments of A are labelled (and described: pitch, onsets) as soon as they and their analysis
+window are in, each B token is decided once the lookahead's A segments are labelled, and grains are
+laid with ``SeamWriter``, which writes every output sample exactly once. The latency is derived from
+that schedule (``plugin_core.schedule``). Nothing depends on how the input was cut into blocks, so
+the output is the same for every block size, and an offline render is this same object fed the
+whole file and flushed.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -18,9 +19,11 @@ from plugin_core.bundle import Bundle
 from plugin_core.decision import DecisionState, decode_step
 from plugin_core.dsp import rms_db
 from plugin_core.errors import CountertrackError
-from plugin_core.grains import EngineConfig, GrainPicker, SeamWriter, Slot
+from plugin_core.descriptors import PREROLL_S, describe_piece
+from plugin_core.grains import EngineConfig, GrainPicker, Moment, SeamWriter, Slot, stretch_ratio
 from plugin_core.perception import segment_at_encoder_rate
 from plugin_core.sampling import SamplingConfig, allowed_mask, choose
+from plugin_core.schedule import Schedule
 from plugin_core.segmentation import make_grid
 
 
@@ -74,6 +77,27 @@ class _Timeline:
             self.origin += cut
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What was played in one output slot (A's segment ``segment``), and why."""
+
+    segment: int
+    start: int  # output samples
+    stop: int
+    a_token: int
+    b_token: int  # the decision model's (or the forced) token
+    played_label: int  # after substituting a label the memory lacks
+    grain: int
+    continued: bool  # the grain follows the previous one in the memory
+    gain: float
+    ratio: float  # memory samples per output sample (1 = as recorded, < 1 = stretched)
+    pitch_midi: float  # the grain's pitch (MIDI note number), -1 when unpitched
+    level_db: float  # the grain's level in the memory, before ``gain``
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class Parameters:
     """What may change between blocks: it applies to decisions made after the change."""
@@ -92,31 +116,37 @@ class SidechainEffect:
     """
 
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, seed: int = 0, parameters: Parameters | None = None,
-                 boundaries: np.ndarray | None = None, allowed_labels: np.ndarray | None = None):
+                 boundaries: np.ndarray | None = None, allowed_labels: np.ndarray | None = None,
+                 forced_tokens: np.ndarray | None = None):
+        if not (isinstance(sample_rate, (int, np.integer)) and 8000 <= int(sample_rate) <= 384000):
+            raise CountertrackError(f"sample rate {sample_rate!r} is not a whole number of Hz within 8000..384000")
+        if not (isinstance(channels, (int, np.integer)) and 1 <= int(channels) <= 8):
+            raise CountertrackError(f"channel count {channels!r} is not a whole number within 1..8")
         self.bundle, self.sample_rate, self.channels, self.seed = bundle, int(sample_rate), int(channels), int(seed)
         self.parameters = parameters or Parameters(sampling=bundle.sampling_defaults, engine=bundle.engine_defaults)
         self.segmentation = bundle.perception.spec.segmentation
         self._fixed_grid = None if boundaries is None else np.asarray(boundaries, dtype=np.int64)
-        needs_whole_track = self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
+        needs_whole_track = (self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
+                             or (self.segmentation.strategy == "beats" and self.segmentation.bpm is None))
         if self._fixed_grid is None and needs_whole_track:
-            raise CountertrackError(f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: render offline")
+            raise CountertrackError(f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: "
+                                    "render offline, or give a tempo (bpm)")
         allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
         self._mask = allowed_mask(bundle.decision_spec.vocab_size, allowed)  # labels the memory can play
-        self.nominal_segment_samples = nominal = self._nominal_segment()
-        self._margin = nominal // 2 + 1
+        self._forced = None if forced_tokens is None else np.asarray(forced_tokens, dtype=np.int64)
         self._lead = max(bundle.decision_spec.lookahead, 1)
         self.crossfade_samples = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
-        self.latency_samples = int((self._lead + 1) * nominal + self._margin + self.crossfade_samples // 2)
+        window = self.segmentation.window_s
+        self._window_samples = None if window is None else int(round(window * self.sample_rate))
+        self._preroll = int(round(PREROLL_S * self.sample_rate))
+        self.schedule_plan = Schedule.plan(self._fixed_grid, self.segmentation, self.sample_rate, lead=self._lead,
+                                           window_samples=self._window_samples, crossfade_samples=self.crossfade_samples)
+        self.nominal_segment_samples = self.schedule_plan.longest_segment
+        self._margin = self.schedule_plan.margin
+        self.latency_samples = self.schedule_plan.latency_samples
+        self._describe = bundle.compatibility is not None
         bundle.memory.prepare(self.sample_rate)
         self.reset()
-
-    def _nominal_segment(self) -> int:
-        """The longest segment the grid can have (sets the latency)."""
-        if self._fixed_grid is not None:
-            return int(np.diff(self._fixed_grid).max())
-        config = self.segmentation
-        seconds = config.hop_s if config.strategy == "uniform" else 60.0 / config.bpm / config.subdivision
-        return int(math.ceil(1.5 * seconds * self.sample_rate))  # a merged last segment is up to 1.5 nominal
 
     def reset(self) -> None:
         """Forget everything heard: the next block starts a new track."""
@@ -127,15 +157,16 @@ class SidechainEffect:
         self._emitted = -self.latency_samples  # output position of the next sample to return
         self._grid: list[int] = [0]
         self._tokens: list[int] = []
-        self._a_levels: list[float] = []
+        self._moments: list[Moment] = []
         self._state = DecisionState(self.bundle.decision_spec)
         self._rng = np.random.default_rng(self.seed)
-        self._picker = GrainPicker(self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed)
+        self._picker = GrainPicker(self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed,
+                                   self.bundle.compatibility)
         self._writer = SeamWriter(self.bundle.memory, self.sample_rate, self.channels, self.crossfade_samples)
         self._slots: list[Slot] = []
         self._final = 0  # output samples before this position are written for good
         self._next_event = 0  # received count at which _advance has something to do
-        self.decisions: list[dict] = []
+        self.decisions: list[Decision] = []
         self._schedule: list[tuple[int, dict, dict]] = getattr(self, "_schedule", [])
         self._automation = list(self._schedule)  # what is still to apply in this stream
 
@@ -191,19 +222,20 @@ class SidechainEffect:
         self._grid = self._stable_boundaries()
         segments = len(self._grid) - 1
         spec = self.bundle.perception.spec
-        window = spec.segmentation.window_s
         while len(self._tokens) < segments:
             j = len(self._tokens)
             start, stop = self._grid[j], self._grid[j + 1]
-            needed = stop if window is None else start + int(round(window * self.sample_rate))
+            needed = stop if self._window_samples is None else max(stop, start + self._window_samples)
             if not self._finished and self._received < needed:
                 self._next_event = needed
                 break
-            mono = self._input.view(start, max(stop, min(needed, self._received))).mean(axis=0)
-            segment = segment_at_encoder_rate(mono, self.sample_rate, 0, stop - start, spec)
+            first = max(0, start - self._preroll)
+            mono = self._input.view(first, max(stop, min(needed, self._received))).mean(axis=0)
+            segment = segment_at_encoder_rate(mono, self.sample_rate, start - first, stop - first, spec)
             _, token = self.bundle.perception.run(np.pad(segment, (0, max(0, spec.min_samples - segment.size)))[None, :])
             self._tokens.append(int(token[0]))
-            self._a_levels.append(rms_db(mono[: stop - start]))
+            descriptor = describe_piece(mono, self.sample_rate, start - first, stop - first) if self._describe else None
+            self._moments.append(Moment(level_db=rms_db(mono[start - first : stop - first]), descriptor=descriptor))
         else:
             self._next_event = self._next_boundary_event()
         while len(self._slots) < len(self._tokens):
@@ -211,9 +243,9 @@ class SidechainEffect:
             if not self._finished and len(self._tokens) < i + self._lead + 1:
                 break
             self._decide(i)
-        # keep A from the first segment not yet labelled, and what the dry path still has to play
+        # keep A from the first segment not yet labelled (with its pre-roll), and what the dry path still has to play
         first_unlabelled = self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received
-        self._input.drop_before(min(first_unlabelled, self._received - self.latency_samples))
+        self._input.drop_before(min(first_unlabelled - self._preroll, self._received - self.latency_samples))
 
     def _next_boundary_event(self) -> int:
         """The received count at which the next grid boundary becomes stable."""
@@ -232,30 +264,35 @@ class SidechainEffect:
             self.set_parameters(sampling=replace(self.parameters.sampling, **sampling), engine=replace(self.parameters.engine, **engine))
         parameters = self.parameters
         mask = self._mask
-        label = decode_step(self.bundle.decision, self._state, self._tokens,
-                            lambda logits: choose(logits, parameters.sampling, self._rng, mask))
-        pick = self._picker.pick(label, self._a_levels[i])
+        if self._forced is not None:
+            label = int(self._forced[i]) if i < self._forced.size else int(self._forced[-1])
+        else:
+            label = decode_step(self.bundle.decision, self._state, self._tokens,
+                                lambda logits: choose(logits, parameters.sampling, self._rng, mask))
+        moment = self._moments[i]
+        pick = self._picker.pick(label, moment)
         start, stop = self._grid[i], self._grid[i + 1]
         previous = self._slots[-1] if self._slots else None
         memory = self.bundle.memory
-        if pick.continued and previous is not None:
-            source = previous.source + (previous.stop - previous.start)
-        else:
-            source = memory.to_rate(int(memory.grains.start[pick.grain]), self.sample_rate)
+        grains = memory.grains
+        source = memory.to_rate(int(grains.start[pick.grain]), self.sample_rate)
+        grain_length = memory.to_rate(int(grains.end[pick.grain]), self.sample_rate) - source
+        ratio = stretch_ratio(grain_length, stop - start, parameters.engine.stretch)
         gain = 1.0
-        if parameters.engine.follow_loudness > 0 and self._a_levels[i] > -60.0:
-            wanted = self._picker.target_db(self._a_levels[i])
-            gain_db = parameters.engine.follow_loudness * (wanted - float(memory.grains.loudness_db[pick.grain]))
+        if parameters.engine.follow_loudness > 0 and moment.level_db > -60.0:
+            wanted = self._picker.target_db(moment.level_db)
+            gain_db = parameters.engine.follow_loudness * (wanted - float(grains.loudness_db[pick.grain]))
             gain = float(10 ** (np.clip(gain_db, -12.0, 12.0) / 20))
-        slot = Slot(start=start, stop=stop, source=source, gain=gain, continued=pick.continued and previous is not None)
+        slot = Slot(start=start, stop=stop, source=source, gain=gain, continued=pick.continued and previous is not None, ratio=ratio)
         is_last = self._finished and i == len(self._grid) - 2
         next_length = None if is_last else self._grid[i + 2] - self._grid[i + 1]
         self._output.extend_to(stop + self.crossfade_samples)
         self._writer.write(self._output.data, self._output.origin, slot, next_length)
         self._slots.append(slot)
-        self._final = stop - self._writer.pending_half_seam
-        self.decisions.append({"segment": i, "start": start, "stop": stop, "a_token": self._tokens[i], "b_token": int(label),
-                               "played_label": pick.label, "grain": pick.grain, "continued": slot.continued, "gain": gain})
+        self._final = stop - self._writer.pending_seam
+        self.decisions.append(Decision(segment=i, start=start, stop=stop, a_token=self._tokens[i], b_token=int(label),
+                                       played_label=pick.label, grain=pick.grain, continued=slot.continued, gain=gain, ratio=ratio,
+                                       pitch_midi=float(grains.pitch_midi[pick.grain]), level_db=float(grains.loudness_db[pick.grain])))
 
     def _emit(self, count: int) -> np.ndarray:
         start, stop = self._emitted, self._emitted + count

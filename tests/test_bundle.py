@@ -163,7 +163,7 @@ def test_golden_vector_is_reproduced_with_onnxruntime_alone(tiny_bundle):
         "from plugin_core.bundle import load_bundle\nfrom plugin_core.audio import read_audio\nfrom plugin_core.render import render_audio\n"
         f"bundle = load_bundle({str(tiny_bundle)!r})\n"
         "r = render_audio(bundle, read_audio(bundle.folder / 'golden' / 'input.wav'), seed=0)\n"
-        "print(json.dumps({'b': [d['b_token'] for d in r.decisions], 'g': [d['grain'] for d in r.decisions], 'a': [d['a_token'] for d in r.decisions]}))\n"
+        "print(json.dumps({'b': [d.b_token for d in r.decisions], 'g': [d.grain for d in r.decisions], 'a': [d.a_token for d in r.decisions]}))\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     got = json.loads(result.stdout)
