@@ -30,11 +30,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="B track to write")
     add_render_options(render)
     render.add_argument("--mix", metavar="MIX", help="also write A + B")
-    render.add_argument("--tempo-map", metavar="FILE.mid", help="beat segmentation from this MIDI file's tempo map")
+    render.add_argument("--bpm", type=float, metavar="QPM", help="A's tempo in quarter notes per minute (default: estimated from A)")
+    render.add_argument("--beat-offset", type=float, default=0.0, metavar="SECONDS", help="with --bpm: time of A's first beat (default 0)")
+    render.add_argument("--tempo-map", metavar="FILE.mid", help="A's beats from this MIDI file's tempo map")
     render.add_argument("--automation", metavar="FILE.mid", help="MIDI CC automation of parameters (see --cc)")
     render.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
                         help="map a controller to a parameter, e.g. 1=temperature:0.3:2.0 (repeatable)")
-    render.add_argument("--midi-out", metavar="FILE.mid", help="write the decisions as MIDI notes on A's grid")
+    render.add_argument("--midi-out", metavar="FILE.mid", help="also write the answer as MIDI: the played notes at their pitch, on A's tempo map")
     render.add_argument("--force", action="store_true", help="overwrite existing outputs")
     render.set_defaults(run=_render)
 
@@ -77,16 +79,14 @@ def _export(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from plugin_core.audio import probe_audio
     from plugin_core.bundle import load_bundle
-    from plugin_core.midi_io import parse_cc_mapping, read_automation, write_decisions_midi
+    from plugin_core.midi_io import parse_cc_mapping, read_automation, write_answer_midi
     from plugin_core.presets import load_preset
     from plugin_core.render import render_file
     from plugin_core.segmentation import SegmentationConfig
 
     bundle = load_bundle(bundle_path(args))
     preset = load_preset(args.preset) if args.preset else None
-    segmentation = None
-    if args.tempo_map:
-        segmentation = SegmentationConfig.from_dict({**bundle.perception.spec.segmentation.to_dict(), "strategy": "beats", "tempo_map": args.tempo_map})
+    segmentation = a_segmentation(bundle.perception.spec.segmentation, args.bpm, args.beat_offset, args.tempo_map)
     automation = []
     if args.automation:
         mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
@@ -94,10 +94,28 @@ def _render(args: argparse.Namespace) -> int:
     rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
                            force=args.force, automation=automation)
     if args.midi_out:
-        write_decisions_midi(rendered.decisions, rendered.sample_rate, args.midi_out)
-    continued = sum(d["continued"] for d in rendered.decisions)
+        used = segmentation or bundle.perception.spec.segmentation
+        write_answer_midi(rendered.decisions, rendered.boundaries, rendered.sample_rate, args.midi_out,
+                          segments_per_beat=used.subdivision if used.strategy == "beats" else None)
+    continued = sum(d.continued for d in rendered.decisions)
     print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
     return 0
+
+
+def a_segmentation(bundle_segmentation, bpm: float | None, offset_s: float, tempo_map: str | None):
+    """How to cut A: the bundle's own unit (beats and their subdivision, or its uniform hop), on A's
+    beats from ``tempo_map`` or ``bpm`` when given; None keeps the bundle's (for beats: estimated from A)."""
+    from plugin_core.errors import CountertrackError
+    from plugin_core.segmentation import SegmentationConfig
+
+    if bpm is not None and tempo_map:
+        raise CountertrackError("give either --bpm or --tempo-map, not both")
+    if bpm is None and not tempo_map:
+        if offset_s:
+            raise CountertrackError("--beat-offset needs --bpm")
+        return None
+    beats = {"strategy": "beats", "bpm": bpm, "offset_s": offset_s, "tempo_map": tempo_map or None}
+    return SegmentationConfig.from_dict({**bundle_segmentation.to_dict(), **beats})
 
 
 def _batch(args: argparse.Namespace) -> int:

@@ -1,9 +1,8 @@
-"""MIDI in and out with mido: CC automation of parameters, and decisions written as MIDI notes.
+"""MIDI in and out with mido: CC automation of parameters, and the answer written as MIDI notes.
 
 Automation: ``--cc 1=temperature:0.3:2.0`` maps controller 1 (0..127) linearly onto temperature
-between 0.3 and 2.0. Decisions: one note per output segment at its time on A's grid; the note
-number is the B label (labels past 127 wrap, the exact label is in a marker), velocity 100 for a
-grain continuing the memory and 70 for a jump, and a marker 'label L grain G' per note.
+between 0.3 and 2.0. The answer: the played grains as notes at their real pitch on A's tempo map
+(``write_answer_midi``), with the decisions as markers.
 """
 
 from __future__ import annotations
@@ -13,9 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mido
+import numpy as np
 
 from plugin_core.atomic import atomic_path
 from plugin_core.errors import CountertrackError
+from plugin_core.sidechain import Decision
+
+TICKS_PER_BEAT = 480
 
 AUTOMATABLE = {"temperature": "sampling", "top_p": "sampling", "top_k": "sampling", "continuity": "engine", "crossfade_s": "engine",
                "follow_loudness": "engine", "loudness_match": "engine", "max_run": "engine"}
@@ -67,25 +70,64 @@ def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sam
     return events
 
 
-def write_decisions_midi(decisions: list[dict], sample_rate: int, path: str | os.PathLike[str], bpm: float = 120.0) -> None:
-    """The decisions as a type-1 MIDI file (notes on A's grid), written atomically."""
-    ticks_per_beat = 480
-    tempo = mido.bpm2tempo(bpm)
-    midi = mido.MidiFile(type=1, ticks_per_beat=ticks_per_beat)
-    conductor = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=tempo, time=0)])
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name="countertrack decisions", time=0)])
-    events = []
+def write_answer_midi(decisions: list[Decision], boundaries: np.ndarray, sample_rate: int, path: str | os.PathLike[str],
+                      *, segments_per_beat: int | None = None, overwrite: bool = True) -> None:
+    """The answer as a type-1 MIDI file a DAW can use, written atomically.
+
+    Track 1 holds one note per played grain at its real pitch (from the memory's analysis; grains
+    continuing the previous one extend its note, unpitched grains are left out), velocity from the
+    grain's level; a marker names each decision (B label, grain). On a beat grid
+    (``segments_per_beat``), a tempo map puts every segment on its beat, so the notes sit on the
+    DAW's bar grid at A's tempo; otherwise the tempo is 120 qpm and times are A's seconds.
+    """
+    midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
+    conductor = mido.MidiTrack([mido.MetaMessage("track_name", name="tempo (A)", time=0)])
+    ticks = _segment_ticks(np.asarray(boundaries, dtype=np.int64), sample_rate, segments_per_beat, conductor)
+    track = mido.MidiTrack([mido.MetaMessage("track_name", name="countertrack answer", time=0),
+                            mido.Message("program_change", program=32, time=0)])
+    events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = []
+    held: tuple[int, int, int] | None = None  # (note, on tick, velocity) of the note sounding now
     for decision in decisions:
-        on = int(round(mido.second2tick(decision["start"] / sample_rate, ticks_per_beat, tempo)))
-        off = max(on + 1, int(round(mido.second2tick(decision["stop"] / sample_rate, ticks_per_beat, tempo))))
-        note = int(decision["b_token"]) % 128
-        events.append((on, 0, mido.MetaMessage("marker", text=f"label {decision['b_token']} grain {decision['grain']}")))
-        events.append((on, 1, mido.Message("note_on", note=note, velocity=100 if decision["continued"] else 70)))
-        events.append((off, -1, mido.Message("note_off", note=note, velocity=0)))
+        on, off = int(ticks[decision.segment]), int(ticks[decision.segment + 1])
+        events.append((on, 0, mido.MetaMessage("marker", text=f"B label {decision.b_token} grain {decision.grain}")))
+        note = int(round(decision.pitch_midi)) if decision.pitch_midi >= 0 else None
+        if held is not None and (note != held[0] or not decision.continued):
+            events.append((on, -1, mido.Message("note_off", note=held[0], velocity=0)))
+            held = None
+        if note is not None and held is None and 0 <= note <= 127:
+            level = decision.level_db + 20.0 * np.log10(max(decision.gain, 1e-6))
+            velocity = int(np.clip(round(127 + 3.0 * (level + 6.0)), 20, 127))  # -6 dBFS -> 127, 3 velocity steps per dB
+            events.append((on, 1, mido.Message("note_on", note=note, velocity=velocity)))
+            held = (note, on, velocity)
+        end = off
+    if held is not None and decisions:
+        events.append((end, -1, mido.Message("note_off", note=held[0], velocity=0)))
     now = 0
     for when, _, message in sorted(events, key=lambda e: (e[0], e[1])):
         track.append(message.copy(time=when - now))
         now = when
     midi.tracks.extend([conductor, track])
-    with atomic_path(Path(path)) as tmp:
+    with atomic_path(Path(path), overwrite=overwrite) as tmp:
         midi.save(str(tmp))
+
+
+def _segment_ticks(boundaries: np.ndarray, sample_rate: int, segments_per_beat: int | None, conductor: mido.MidiTrack) -> np.ndarray:
+    """The tick of every boundary; on a beat grid, tempo events into ``conductor`` so that each
+    segment lasts 1 / segments_per_beat of a beat (a pickup before the first beat its share of one)."""
+    seconds = boundaries / sample_rate
+    if segments_per_beat is None or boundaries.size < 3:
+        conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120.0), time=0))
+        return np.round(seconds * 2 * TICKS_PER_BEAT).astype(np.int64)
+    per_segment = TICKS_PER_BEAT // segments_per_beat
+    lengths = np.diff(seconds)
+    ticks = np.zeros(boundaries.size, dtype=np.int64)
+    last_tick, last_tempo = 0, None
+    for i, length in enumerate(lengths):
+        reference = lengths[i + 1] if i == 0 and lengths.size > 1 and length < 0.75 * lengths[1] else length  # a pickup
+        tempo = int(np.clip(round(reference * segments_per_beat * 1e6), 1, 16_777_215))  # microseconds per beat
+        span = max(1, int(round(per_segment * length / reference)))
+        if tempo != last_tempo:
+            conductor.append(mido.MetaMessage("set_tempo", tempo=tempo, time=int(ticks[i] - last_tick)))
+            last_tick, last_tempo = int(ticks[i]), tempo
+        ticks[i + 1] = ticks[i] + span
+    return ticks
