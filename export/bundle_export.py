@@ -30,7 +30,7 @@ from plugin_core.decision import STEP_INPUTS, STEP_OUTPUTS, special_tokens
 from plugin_core.dsp import rms_db
 from plugin_core.errors import CountertrackError
 from plugin_core.grains import EngineConfig
-from plugin_core.memory_build import build_memory
+from plugin_core.memory_build import MemorySource, build_memory, own_grid
 from plugin_core.perception import PerceptionSession, PerceptionSpec, encoder_input
 from plugin_core.render import render_audio
 from plugin_core.sampling import SamplingConfig
@@ -39,25 +39,28 @@ from plugin_core.segmentation import SegmentationConfig, make_grid
 MIN_TOKEN_AGREEMENT = 0.995
 
 
-def memory_sources(run: Run, memory: list[str] | None) -> list[Path]:
-    """Audio files for the memory: the given files and corpora, else the run's training B tracks."""
+def memory_sources(run: Run, memory: list[str] | None) -> list[MemorySource]:
+    """Recordings for the memory: the given files and corpora, else the run's training B tracks; a
+    corpus pair rendered from a score brings its MIDI, whose tempo map gives the recording's beats."""
+    def from_corpus(corpus_dir: str | Path, ids: set[str] | None) -> list[MemorySource]:
+        corpus = load_corpus(corpus_dir)
+        return [MemorySource(corpus.path_of(p.response), corpus.path_of(p.provenance["midi"]) if p.provenance.get("midi") else None)
+                for p in corpus.pairs if ids is None or p.id in ids]
+
     if not memory:
-        corpus = load_corpus(run.config.corpus)
-        train = set(run.split.train)
-        return [corpus.path_of(p.response) for p in corpus.pairs if p.id in train]
-    paths: list[Path] = []
+        return from_corpus(run.config.corpus, set(run.split.train))
+    sources: list[MemorySource] = []
     for item in memory:
         path = Path(item)
         if (path / "corpus.json").is_file():
-            corpus = load_corpus(path)
-            paths += [corpus.path_of(p.response) for p in corpus.pairs]
+            sources += from_corpus(path, None)
         elif path.is_dir():
-            paths += sorted(p for p in path.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS)
+            sources += [MemorySource(p) for p in sorted(path.iterdir()) if p.suffix.lower() in AUDIO_EXTENSIONS]
         else:
-            paths.append(path)
-    if not paths:
+            sources.append(MemorySource(path))
+    if not sources:
         raise CountertrackError("no memory audio found in --memory")
-    return paths
+    return sources
 
 
 def export_bundle(
@@ -93,10 +96,10 @@ def export_bundle(
     sources = memory_sources(run, memory)
 
     # perception: one graph with the guide codebook; checked on the first memory recording
-    check = read_audio(sources[0])
+    check = read_audio(sources[0].path)
     probe_spec = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
                                 vocab_size=run.codebooks["guide"].vocab_size, segmentation=segmentation, encoder=spec.to_dict())
-    grid = make_grid(check.num_samples, check.sample_rate, segmentation, check.samples.mean(axis=0, keepdims=True))
+    grid = make_grid(check.num_samples, check.sample_rate, own_grid(segmentation, sources[0]), check.samples.mean(axis=0, keepdims=True))
     at_rate, spans = encoder_input(check, grid, probe_spec)
     with tempfile.TemporaryDirectory() as tmp:
         _, parity = export_perception(encoder, run.codebooks["guide"], segmentation, spec.to_dict(), tmp, at_rate, spans)
@@ -115,6 +118,8 @@ def export_bundle(
 
     for role, book in run.codebooks.items():
         book.save(out / f"codebook_{role}.npz")
+    if run.compatibility is not None:
+        run.compatibility.save(out / "compatibility.npz")
     table, tracks, memory_rate, channels = build_memory(sources, perception, run.codebooks["response"], out / "memory", limit_s=memory_limit_s)
     log(f"memory: {len(tracks)} recording(s), {tracks[-1].end / memory_rate:.1f} s, {len(table)} grains, "
         f"{np.unique(table.label).size} of {decision_spec.vocab_size} labels present")
@@ -145,6 +150,7 @@ def export_bundle(
                              "cross": "A positions up to t+lookahead; keep the last context+lookahead-1 after the step"},
         },
         "codebooks": {"guide": "codebook_guide.npz", "response": "codebook_response.npz"},
+        **({"compatibility": "compatibility.npz"} if run.compatibility is not None else {}),
         "memory": {"folder": "memory", "audio": "memory/memory.wav", "grains": "memory/grains.json", "sample_rate": memory_rate,
                    "channels": channels, "tracks": [{"name": t.name, "start": t.start, "end": t.end} for t in tracks]},
         "sampling_defaults": sampling.to_dict(),
@@ -152,7 +158,7 @@ def export_bundle(
         "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(), **(extra_manifest or {})},
     }
     _write_manifest(out, manifest)
-    write_golden_vector(out, Path(golden_input) if golden_input else sources[0], golden_seconds)
+    write_golden_vector(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)
     _write_manifest(out, manifest)
     load_bundle(out)  # the runtime must accept what we wrote
     if make_zip:
@@ -181,9 +187,9 @@ def write_golden_vector(out: Path, source: Path, seconds: float) -> None:
         "input": "golden/input.wav", "seed": 0, "sample_rate": golden.sample_rate,
         "sampling": bundle.sampling_defaults.to_dict(), "engine": bundle.engine_defaults.to_dict(),
         "boundaries": rendered.boundaries.tolist(),
-        "a_tokens": [d["a_token"] for d in rendered.decisions], "b_tokens": [d["b_token"] for d in rendered.decisions],
-        "played_labels": [d["played_label"] for d in rendered.decisions], "grains": [d["grain"] for d in rendered.decisions],
-        "continued": [d["continued"] for d in rendered.decisions],
+        "a_tokens": [d.a_token for d in rendered.decisions], "b_tokens": [d.b_token for d in rendered.decisions],
+        "played_labels": [d.played_label for d in rendered.decisions], "grains": [d.grain for d in rendered.decisions],
+        "continued": [d.continued for d in rendered.decisions],
         "output_rms_db": round(rms_db(rendered.samples), 3),
     })
 

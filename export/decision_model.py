@@ -7,7 +7,10 @@ over bounded windows, so the same weights run any track length and a step costs 
 - self-attention at segment t sees B inputs t-context+1 .. t;
 - cross-attention at t sees A segments t-context+1 .. t+lookahead (``lookahead`` = the streaming
   latency in segments; 0 is causal; ``context - 1`` is the offline setting, as far ahead as behind);
-- the A token aligned with t is also added to the decoder input, since B answers A at that moment.
+- the A token aligned with t is also added to the decoder input, since B answers A at that moment;
+- the logits start from ``prior``: log p(B | A at t) counted on the training songs (the context-free
+  table), so the network learns what context adds to it; a model that learns nothing is the table,
+  not worse than it.
 
 ``forward`` runs a whole window (training); ``step`` runs one segment with explicit key/value caches
 (generation, and the ONNX step graph). Both use the same ``_attend`` and bias tables.
@@ -106,10 +109,14 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tenso
 
 
 class DecisionModel(nn.Module):
-    def __init__(self, config: DecisionConfig, token_init: np.ndarray | None = None):
+    def __init__(self, config: DecisionConfig, token_init: np.ndarray | None = None, prior: np.ndarray | None = None):
         super().__init__()
         self.config = config
         d = config.d_model
+        table = np.zeros((config.table_size, config.vocab_size), dtype=np.float32) if prior is None else np.asarray(prior, np.float32)
+        if table.shape != (config.table_size, config.vocab_size) or not np.isfinite(table).all():
+            raise CountertrackError(f"prior must be finite and shaped ({config.table_size}, {config.vocab_size}), not {table.shape}")
+        self.register_buffer("prior", torch.from_numpy(table.copy()))
         self.a_embedding = nn.Embedding(config.table_size, d)
         self.b_embedding = nn.Embedding(config.table_size, d)
         if token_init is not None:
@@ -164,7 +171,7 @@ class DecisionModel(nn.Module):
             ck, cv = layer.cross_keys(a)
             x = x + layer.dropout(layer.cross_out(layer.merge(_attend(layer.split(layer.cross_q(h)), ck, cv, cross_bias))))
             x = x + layer.dropout(layer.ffn(layer.norm_ffn(x)))
-        return self.head(self.norm(x))
+        return self.head(self.norm(x)) + self.prior[a_tokens[:, :steps]]
 
     # ---- one segment with caches (generation, ONNX) -------------------------------------------
     def step(
@@ -211,5 +218,22 @@ class DecisionModel(nn.Module):
             new_self_v.append(values)
             new_cross_k.append(cross_keys)
             new_cross_v.append(cross_values)
-        logits = self.head(self.norm(x))[0, 0]
+        logits = self.head(self.norm(x))[0, 0] + self.prior[a_aligned[0]]
         return (logits, torch.cat(new_self_k), torch.cat(new_self_v), torch.cat(new_cross_k), torch.cat(new_cross_v))
+
+
+def table_prior(guide: list[np.ndarray], response: list[np.ndarray], config: DecisionConfig, smoothing: float = 1.0) -> np.ndarray:
+    """log p(B | A) (table_size, vocab) counted over aligned token sequences, each row smoothed toward
+    B's unigram with the weight of ``smoothing`` segments (a rarely seen A token leans on it); the
+    rows of the special tokens (PAD past a track's end) are the unigram."""
+    vocab = config.vocab_size
+    counts = np.zeros((vocab, vocab))
+    for a, b in zip(guide, response):
+        np.add.at(counts, (np.asarray(a), np.asarray(b)), 1.0)
+    unigram = (counts.sum(axis=0) + smoothing) / (counts.sum() + smoothing * vocab)
+    seen = counts.sum(axis=1, keepdims=True)
+    conditional = (counts + smoothing * unigram) / (seen + smoothing)
+    table = np.empty((config.table_size, vocab))
+    table[:vocab] = np.log(conditional)
+    table[vocab:] = np.log(unigram)
+    return table.astype(np.float32)

@@ -166,3 +166,23 @@ def _split_channels(midi: mido.MidiFile) -> mido.MidiFile:
         track.append(mido.MetaMessage("end_of_track", time=max(0, now - last)))
         out.tracks.append(track)
     return out
+
+
+def at_constant_tempo(score: Score, qpm: float) -> Score:
+    """``score`` played at one steady tempo: every tempo event dropped, one at the start set to ``qpm``.
+    Beats stay where the score puts them (tick positions do not move), so its MIDI is still its tempo map."""
+    if not 20.0 <= qpm <= 400.0:
+        raise CountertrackError(f"tempo {qpm} qpm is out of range 20..400", score.source)
+    out = mido.MidiFile(type=score.midi.type, ticks_per_beat=score.midi.ticks_per_beat)
+    for index, track in enumerate(score.midi.tracks):
+        new_track, carried = mido.MidiTrack(), 0
+        if index == 0:
+            new_track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm), time=0))
+        for message in track:
+            if message.type == "set_tempo":
+                carried += message.time
+                continue
+            new_track.append(message.copy(time=message.time + carried))
+            carried = 0
+        out.tracks.append(new_track)
+    return Score(id=score.id, source=score.source, midi=out, parts=score.parts)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import multiprocessing
 import os
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.midi_parts import Score, extract_part, load_score
+from export.midi_parts import Score, at_constant_tempo, extract_part, load_score
 from export.synth import SynthSettings, find_soundfont, render_midi
 from plugin_core.atomic import atomic_path
 from plugin_core.audio import write_audio
@@ -42,6 +43,16 @@ class ScoreCorpusRequest:
     limit: int | None = None
     sample_rate: int = 44100
     soundfont: str | None = None
+    tempo_range_qpm: tuple[float, float] | None = None  # each score at its own steady tempo in this range (None: as written)
+
+    def tempo_of(self, score_id: str) -> float | None:
+        """The steady tempo a score is rendered at: drawn from ``tempo_range_qpm`` by its id (the same
+        on every machine and for any job count), rounded to a whole qpm."""
+        if self.tempo_range_qpm is None:
+            return None
+        low, high = self.tempo_range_qpm
+        fraction = int(hashlib.sha256(score_id.encode("utf-8")).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return float(round(low + (high - low) * fraction))
 
 
 def music21_works(composer: str) -> list[str]:
@@ -110,6 +121,7 @@ def build_from_scores(
             "response_program": request.response_program,
             "gain": settings.gain,
             "tail_s": settings.tail_s,
+            "tempo_range_qpm": list(request.tempo_range_qpm) if request.tempo_range_qpm else None,
         },
     )
     if not pairs:
@@ -127,6 +139,9 @@ def _load_and_render(source: str, *, request: ScoreCorpusRequest, settings: Synt
 
 
 def _render_pair(score: Score, request: ScoreCorpusRequest, settings: SynthSettings, out: Path) -> Pair:
+    tempo = request.tempo_of(score.id)
+    if tempo is not None:
+        score = at_constant_tempo(score, tempo)
     guide_parts = [score.find_part(name) for name in request.guide_parts]
     response_parts = [score.find_part(name) for name in request.response_parts]
     overlap = {p.index for p in guide_parts} & {p.index for p in response_parts}
@@ -156,6 +171,7 @@ def _render_pair(score: Score, request: ScoreCorpusRequest, settings: SynthSetti
             "guide_parts": [p.name for p in guide_parts],
             "response_parts": [p.name for p in response_parts],
             "midi": f"pairs/{score.id}/score.mid",
+            **({"tempo_qpm": tempo} if tempo is not None else {}),
         },
     )
 

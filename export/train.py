@@ -1,6 +1,7 @@
 """Train a run: segment and encode the corpus, fit the codebook, train the decision model.
 
-A run folder holds config.json (everything needed to rebuild it), the codebook(s), metrics.jsonl
+A run folder holds config.json (everything needed to rebuild it), the codebook(s), the learned A/B
+compatibility (compatibility.npz), metrics.jsonl
 (one line per epoch), checkpoint.safetensors + checkpoint.json (model and optimiser after the last
 finished epoch, for --resume) and model.safetensors (the best weights by validation score).
 Weights are safetensors: loading never unpickles. Randomness flows from the seed: the same
@@ -22,13 +23,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from export.codebook_fit import CodebookReport, fit_codebooks
+from export.compatibility_fit import fit_compatibility
 from export.decision_export import TorchStepper
-from export.decision_model import DecisionConfig, DecisionModel
+from export.decision_model import DecisionConfig, DecisionModel, table_prior
 from export.encoders import EncoderSpec, build_encoder
 from export.features import PairFeatures, encode_corpus
 from export.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
 from plugin_core.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
 from plugin_core.codebook import Codebook
+from plugin_core.compatibility import Compatibility
 from plugin_core.corpus import load_corpus
 from plugin_core.decision import generate
 from plugin_core.errors import CountertrackError
@@ -63,6 +66,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     history_dropout: float = 0.5  # B-history tokens replaced by MASK: the cure for exposure bias
+    table_prior: bool = True  # logits start from the context-free table log p(B | A) of the training songs
     clip_norm: float = 1.0
     patience: int = 30
     validation_fraction: float = 0.15
@@ -89,6 +93,7 @@ class Run:
     split: Split
     codebooks: dict[str, Codebook]
     model: DecisionModel
+    compatibility: Compatibility | None = None
 
 
 def token_pairs(features: list[PairFeatures], codebooks: dict[str, Codebook]) -> list[TokenPair]:
@@ -183,6 +188,8 @@ def train(
         save_codebooks(folder, codebooks)
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
+    if not (resume and (folder / "compatibility.npz").is_file()):
+        fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed).save(folder / "compatibility.npz")
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
@@ -213,7 +220,8 @@ def fit_decision(
     greedy TPP on the validation songs, stops early. Returns the best model and the final state."""
     torch.manual_seed(config.seed)
     decision = config.decision()
-    model = DecisionModel(decision, token_init=token_init)
+    prior = table_prior([p.guide for p in train_pairs], [p.response for p in train_pairs], decision) if config.table_prior else None
+    model = DecisionModel(decision, token_init=token_init, prior=prior)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     windows = make_windows(train_pairs, config.window, max(1, config.window // 4), decision.lookahead, decision.bos, decision.pad)
     validation_windows = make_windows(validation_pairs, config.window, config.window, decision.lookahead, decision.bos, decision.pad)
@@ -302,6 +310,11 @@ def _append_metrics(path: Path, record: dict[str, Any]) -> None:
         handle.write(json.dumps(record) + "\n")
 
 
+def _with_prior(weights: dict[str, torch.Tensor], model: DecisionModel) -> dict[str, torch.Tensor]:
+    """Weights of a run trained before the table prior existed read with a zero (neutral) prior."""
+    return weights if "prior" in weights else {**weights, "prior": torch.zeros_like(model.prior)}
+
+
 def load_run(run_dir: str | Path) -> Run:
     """Load a run's settings, split, codebooks and best weights (safetensors; nothing unpickled)."""
     folder = Path(run_dir)
@@ -315,5 +328,6 @@ def load_run(run_dir: str | Path) -> Run:
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise CountertrackError("has no trained weights yet (model.safetensors)", folder)
-    model.load_state_dict(load_file(str(weights)))
-    return Run(folder=folder, config=config, split=split, codebooks=load_codebooks(folder), model=model.eval())
+    model.load_state_dict(_with_prior(load_file(str(weights)), model))
+    compatibility = Compatibility.load(folder / "compatibility.npz") if (folder / "compatibility.npz").is_file() else None
+    return Run(folder=folder, config=config, split=split, codebooks=load_codebooks(folder), model=model.eval(), compatibility=compatibility)
