@@ -5,8 +5,9 @@ A grid is an int64 array of boundaries ``b`` with ``b[0] == 0``, ``b[-1] == num_
 gaps or overlaps. Strategies:
 
 - ``uniform``: a boundary every ``hop_s`` (the paper's uniform windows).
-- ``beats``: a boundary every beat / ``subdivision``, from a BPM and start offset or from the tempo
-  map of a MIDI file; audio before the first beat is a pickup segment.
+- ``beats``: a boundary every beat / ``subdivision``, from a BPM and start offset, from the tempo
+  map of a MIDI file, or (neither given) from the beats estimated in the audio itself
+  (``plugin_core.tempo``); audio before the first beat is a pickup segment.
 - ``onsets``: a boundary at each spectral-flux onset, no segment shorter than ``min_segment_s``.
 
 The last partial segment: a remainder shorter than half the nominal segment length is merged into
@@ -35,7 +36,7 @@ class SegmentationConfig:
     strategy: str = "uniform"
     hop_s: float = 0.5  # uniform: distance between boundaries
     window_s: float | None = None  # analysis window from each boundary; None = the segment itself
-    bpm: float = 120.0  # beats, without a tempo map
+    bpm: float | None = None  # beats: a steady tempo; None (and no tempo map) = estimated from the audio
     offset_s: float = 0.0  # beats: time of the first beat
     subdivision: int = 1  # beats: segments per beat
     tempo_map: str | None = None  # beats: MIDI file whose tempo events drive the grid
@@ -48,7 +49,7 @@ class SegmentationConfig:
             raise CountertrackError(f"segment hop {self.hop_s} s is out of range 0.01..10 s")
         if self.window_s is not None and not (0.01 <= self.window_s <= 10.0):
             raise CountertrackError(f"analysis window {self.window_s} s is out of range 0.01..10 s")
-        if not (20.0 <= self.bpm <= 400.0):
+        if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):  # also refuses NaN
             raise CountertrackError(f"tempo {self.bpm} BPM is out of range 20..400")
         if not (1 <= self.subdivision <= 16):
             raise CountertrackError(f"beat subdivision {self.subdivision} is out of range 1..16")
@@ -79,17 +80,40 @@ def make_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, au
     if config.strategy == "uniform":
         return uniform_grid(num_samples, sample_rate, config.hop_s)
     if config.strategy == "beats":
-        if config.tempo_map:
-            beat_times = tempo_map_beats_s(config.tempo_map, num_samples / sample_rate, config.subdivision)
-        else:
-            period = 60.0 / config.bpm / config.subdivision
-            count = int(math.ceil(max(0.0, num_samples / sample_rate - config.offset_s) / period)) + 1
-            beat_times = config.offset_s + period * np.arange(count)
-        return grid_from_times(beat_times, num_samples, sample_rate)
+        return grid_from_times(beat_times_s(num_samples, sample_rate, config, audio), num_samples, sample_rate)
     if audio is None:
         raise CountertrackError("onset segmentation needs the audio")
     onsets = detect_onsets(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate, config.min_segment_s)
     return grid_from_times(onsets / sample_rate, num_samples, sample_rate, min_segment_s=config.min_segment_s)
+
+
+def beat_times_s(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:
+    """Times (s) of every beat / ``subdivision`` of a ``beats`` config over ``num_samples``: from the
+    tempo map, else the BPM and offset, else the beats estimated in ``audio``."""
+    duration_s = num_samples / sample_rate
+    if config.tempo_map:
+        return tempo_map_beats_s(config.tempo_map, duration_s, config.subdivision)
+    if config.bpm is not None:
+        period = 60.0 / config.bpm / config.subdivision
+        count = int(math.ceil(max(0.0, duration_s - config.offset_s) / period)) + 1
+        return config.offset_s + period * np.arange(count)
+    if audio is None:
+        raise CountertrackError("beat segmentation without a BPM or tempo map needs the audio to find its beats")
+    from plugin_core.tempo import estimate_beats
+
+    beats = estimate_beats(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate).beat_times_s
+    return subdivide(beats, config.subdivision)
+
+
+def subdivide(beat_times_s: np.ndarray, subdivision: int) -> np.ndarray:
+    """``subdivision`` equal steps between consecutive beats (the last beat's step continues the one before)."""
+    beats = np.asarray(beat_times_s, dtype=np.float64)
+    if subdivision == 1 or beats.size < 2:
+        return beats
+    steps = np.diff(beats) / subdivision
+    inner = beats[:-1, None] + steps[:, None] * np.arange(subdivision)[None, :]
+    tail = beats[-1] + steps[-1] * np.arange(subdivision)
+    return np.concatenate([inner.reshape(-1), tail])
 
 
 def uniform_grid(num_samples: int, sample_rate: int, hop_s: float) -> np.ndarray:
