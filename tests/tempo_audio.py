@@ -26,6 +26,13 @@ DRUM_CHANNEL = 9  # GM channel 10
 KICK, SNARE, CLOSED_HAT, OPEN_HAT, CRASH = 36, 38, 42, 46, 49
 C_MAJOR = (0, 2, 4, 5, 7, 9, 11)
 
+TEMPI = (60, 72, 80, 90, 97, 108, 120, 135, 150, 165, 180)
+# (kind, General MIDI program, bpm): the flute melody and the drums at every tempo, other voices at some
+CASES = ([("melody", FLUTE, bpm) for bpm in TEMPI] + [("drums", 0, bpm) for bpm in TEMPI]
+         + [("melody", OBOE, 72), ("melody", VIOLIN, 108), ("melody", PIANO, 150), ("melody", TRUMPET, 165),
+            ("melody 3/4", CLARINET, 90), ("melody 3/4", FLUTE, 135),
+            ("bass", FINGER_BASS, 66), ("bass", FINGER_BASS, 120), ("bass", ACOUSTIC_BASS, 172)])
+
 
 @dataclass(frozen=True)
 class Rendered:
@@ -189,6 +196,23 @@ def drum_pattern(seed: int, bpm: float, *, seconds: float = 18.0) -> list[Note]:
     return notes
 
 
+def render_case(kind: str, program: int, bpm: float, *, end_bpm: float | None = None, seconds: float = 18.0) -> Rendered:
+    """One test case: a ``kind`` of part ("melody", "melody 3/4", "bass" or "drums") on General MIDI
+    ``program`` at ``bpm``, about ``seconds`` long, after a lead-in that puts the beats off the frame
+    grid; its notes and lead-in follow from ``program`` and ``bpm`` alone, so a case renders the same
+    every time."""
+    seed = int(bpm) + 1000 * program + (7 if end_bpm else 0)
+    lead_in_s = float(np.random.default_rng(seed).uniform(0.1, 0.8))
+    if kind == "drums":
+        notes = drum_pattern(seed, bpm, seconds=seconds)
+        return render_notes(notes, bpm, program=0, channel=DRUM_CHANNEL, lead_in_s=lead_in_s, end_bpm=end_bpm)
+    if kind == "bass":
+        return render_notes(bass_line(seed, bpm, seconds=seconds), bpm, program=program, lead_in_s=lead_in_s)
+    beats_per_bar = 3 if kind.endswith("3/4") else 4
+    notes = chorale_line(seed, max(bpm, end_bpm or bpm), seconds=seconds, beats_per_bar=beats_per_bar)
+    return render_notes(notes, bpm, program=program, lead_in_s=lead_in_s, beats_per_bar=beats_per_bar, end_bpm=end_bpm)
+
+
 def beat_offsets_s(true_s: np.ndarray, estimated_s: np.ndarray) -> np.ndarray:
     """Signed offset (estimated − true) of the nearest estimated beat, for each true beat."""
     if estimated_s.size == 0:
@@ -201,3 +225,29 @@ def beat_offsets_s(true_s: np.ndarray, estimated_s: np.ndarray) -> np.ndarray:
 def beat_hit_rate(true_s: np.ndarray, estimated_s: np.ndarray, tolerance_s: float = 0.035) -> float:
     """Share of true beats with an estimated beat within ``tolerance_s``."""
     return float(np.mean(np.abs(beat_offsets_s(true_s, estimated_s)) <= tolerance_s)) if true_s.size else 1.0
+
+
+def bach_sopranos(count: int, *, start: int = 300, min_short_share: float = 0.6) -> list[tuple[str, list[Note], int, float]]:
+    """The soprano parts of ``count`` Bach chorales from music21's corpus, in corpus order from the
+    ``start``-th file: four-part chorales in 4/4 or 3/4 whose soprano moves mainly in quarter notes
+    or shorter (at least ``min_short_share`` of its notes), so the notated quarter is the beat a
+    listener hears. Each as (file name, notes, beats per bar, phase of the bar line in beats)."""
+    from music21 import corpus, meter  # the training side's dependency; only this test needs it
+
+    chosen: list[tuple[str, list[Note], int, float]] = []
+    for path in sorted(str(path) for path in corpus.getComposer("bach"))[start:]:
+        if len(chosen) == count:
+            break
+        score = corpus.parse(path)
+        signatures = list(score.parts[0].recurse().getElementsByClass(meter.TimeSignature)) if len(score.parts) == 4 else []
+        if len(signatures) != 1 or signatures[0].ratioString not in ("4/4", "3/4"):
+            continue
+        soprano = score.parts[0].stripTies()
+        notes = [Note(float(n.offset), 0.95 * float(n.duration.quarterLength), int(n.pitch.midi), 90)
+                 for n in soprano.flatten().notes if n.isNote]
+        if not notes or np.mean([n.length_beats <= 0.95 for n in notes]) < min_short_share:
+            continue
+        first_bar = soprano.measure(1)
+        phase = float(first_bar.offset) % 1.0 if first_bar is not None else 0.0
+        chosen.append((Path(path).name, notes, int(signatures[0].numerator), phase))
+    return chosen

@@ -14,38 +14,18 @@ from plugin_core.errors import CountertrackError
 from plugin_core.tempo import BeatEstimate, estimate_beats, estimate_tempo, onset_strength
 from tests import tempo_audio as ta
 
-TEMPI = (60, 72, 80, 90, 97, 108, 120, 135, 150, 165, 180)
 TEMPO_TOLERANCE = 0.02  # relative
 BEAT_TOLERANCE_S = 0.035
 MIN_HIT_RATE = 0.9
 
 needs_fluidsynth = pytest.mark.skipif(not ta.fluidsynth_available(), reason="fluidsynth or FluidR3_GM.sf2 missing")
 
-# (kind, General MIDI program, bpm): the flute melody and the drums at every tempo, other voices at some
-CASES = ([("melody", ta.FLUTE, bpm) for bpm in TEMPI] + [("drums", 0, bpm) for bpm in TEMPI]
-         + [("melody", ta.OBOE, 72), ("melody", ta.VIOLIN, 108), ("melody", ta.PIANO, 150), ("melody", ta.TRUMPET, 165),
-            ("melody 3/4", ta.CLARINET, 90), ("melody 3/4", ta.FLUTE, 135),
-            ("bass", ta.FINGER_BASS, 66), ("bass", ta.FINGER_BASS, 120), ("bass", ta.ACOUSTIC_BASS, 172)])
-
-
-def _render(kind: str, program: int, bpm: float, *, end_bpm: float | None = None, seconds: float = 18.0) -> ta.Rendered:
-    seed = int(bpm) + 1000 * program + (7 if end_bpm else 0)
-    lead_in_s = float(np.random.default_rng(seed).uniform(0.1, 0.8))  # beats need not start on a frame
-    if kind == "drums":
-        notes = ta.drum_pattern(seed, bpm, seconds=seconds)
-        return ta.render_notes(notes, bpm, program=0, channel=ta.DRUM_CHANNEL, lead_in_s=lead_in_s, end_bpm=end_bpm)
-    if kind == "bass":
-        return ta.render_notes(ta.bass_line(seed, bpm, seconds=seconds), bpm, program=program, lead_in_s=lead_in_s)
-    beats_per_bar = 3 if kind.endswith("3/4") else 4
-    notes = ta.chorale_line(seed, max(bpm, end_bpm or bpm), seconds=seconds, beats_per_bar=beats_per_bar)
-    return ta.render_notes(notes, bpm, program=program, lead_in_s=lead_in_s, beats_per_bar=beats_per_bar, end_bpm=end_bpm)
-
 
 @pytest.fixture(scope="session")
 def renders() -> dict[tuple[str, int, int], ta.Rendered]:
-    """Every case of CASES rendered once per session, two at a time."""
+    """Every case of ta.CASES rendered once per session, two at a time."""
     with ThreadPoolExecutor(max_workers=2) as pool:
-        return dict(zip(CASES, pool.map(lambda case: _render(*case), CASES)))
+        return dict(zip(ta.CASES, pool.map(lambda case: ta.render_case(*case), ta.CASES)))
 
 
 def _check_beats(rendered: ta.Rendered, estimate: BeatEstimate, *, check_tempo: bool = True) -> None:
@@ -69,7 +49,7 @@ def _check_grid(estimate: BeatEstimate, duration_s: float) -> None:
 
 
 @needs_fluidsynth
-@pytest.mark.parametrize("case", CASES, ids=lambda case: f"{case[0]}-{case[1]}-{case[2]}qpm")
+@pytest.mark.parametrize("case", ta.CASES, ids=lambda case: f"{case[0]}-{case[1]}-{case[2]}qpm")
 def test_tempo_and_beats_of_rendered_parts_match_their_midi(renders, case):
     rendered = renders[case]
     estimate = estimate_beats(rendered.samples, rendered.sample_rate)
@@ -87,7 +67,7 @@ def test_the_pickup_beat_before_the_first_bar_is_found(renders):
 @needs_fluidsynth
 @pytest.mark.parametrize("start_bpm, end_bpm, kind", [(90, 115, "melody"), (128, 100, "drums")])
 def test_beats_follow_a_gradual_tempo_change(start_bpm, end_bpm, kind):
-    rendered = _render(kind, ta.FLUTE if kind == "melody" else 0, start_bpm, end_bpm=end_bpm, seconds=24.0)
+    rendered = ta.render_case(kind, ta.FLUTE if kind == "melody" else 0, start_bpm, end_bpm=end_bpm, seconds=24.0)
     estimate = estimate_beats(rendered.samples, rendered.sample_rate)
     _check_beats(rendered, estimate, check_tempo=False)
     assert min(start_bpm, end_bpm) * 0.98 <= estimate.bpm <= max(start_bpm, end_bpm) * 1.02
@@ -211,3 +191,25 @@ def test_thirty_minutes_stay_bounded_in_time_and_memory():
     assert elapsed_s < 30.0
     assert peak_bytes < audio.nbytes  # working memory below the size of the input itself
     _check_grid(estimate, audio.size / sample_rate)
+
+
+@pytest.fixture(scope="session")
+def bach_sopranos() -> list[tuple[str, list[ta.Note], int, float]]:
+    pytest.importorskip("music21")
+    return ta.bach_sopranos(4)
+
+
+@needs_fluidsynth
+@pytest.mark.slow
+@pytest.mark.parametrize("bpm", [80, 97, 120, 150])
+def test_bach_chorale_sopranos_on_flute(bach_sopranos, bpm):
+    """Real chorale melodies (fermatas played strictly, as written) rendered on the flute."""
+    failures = []
+    for name, notes, beats_per_bar, phase in bach_sopranos:
+        rendered = ta.render_notes(notes, bpm, program=ta.FLUTE, lead_in_s=0.3, beats_per_bar=beats_per_bar)
+        beats = rendered.beat_times_s + phase * 60.0 / bpm  # on the bar lines' grid (an eighth-note pickup)
+        estimate = estimate_beats(rendered.samples, rendered.sample_rate)
+        hits = ta.beat_hit_rate(beats, estimate.beat_times_s, BEAT_TOLERANCE_S)
+        if abs(estimate.bpm / bpm - 1.0) > TEMPO_TOLERANCE or hits < MIN_HIT_RATE:
+            failures.append(f"{name}: {estimate.bpm:.1f} bpm, {hits:.0%} of beats")
+    assert not failures, failures
