@@ -63,6 +63,7 @@ SNAP_S = 0.04  # onset peaks this close to a tracked beat place it
 EARLIEST_PEAK_RATIO = 0.5  # of those, the earliest at least this high relative to the highest
 WEAK_ONSET_RATIO = 0.12  # onsets below this share of a typical beat's onset are ignored
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 384000
+MAX_CHANNELS = 64  # more "channels" than this is audio shaped (samples, channels) by mistake
 _BLOCK_VALUES = 1 << 19  # values processed at once by onset_strength (bounds memory on long inputs)
 
 
@@ -179,8 +180,8 @@ def estimate_beats(mono: np.ndarray, sample_rate: int, *, min_bpm: float = 60.0,
     Raises
     ------
     CountertrackError
-        If the audio is not 1-D or 2-D numbers, holds NaN or Inf, the rate is outside 8–384 kHz, or
-        the range is not ``0 < min_bpm < max_bpm``.
+        If the audio is not 1-D or (channels, samples) numbers with at most 64 channels, holds NaN
+        or Inf, the rate is outside 8–384 kHz, or the range is not ``0 < min_bpm < max_bpm``.
     """
     envelope, frame_rate = onset_strength(mono, sample_rate)
     duration_s = np.shape(mono)[-1] / sample_rate
@@ -201,6 +202,8 @@ def _mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     if array.ndim not in (1, 2) or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
         raise CountertrackError(
             f"audio must be numbers shaped (samples,) or (channels, samples), got {array.dtype} {array.shape}")
+    if array.ndim == 2 and array.shape[0] > MAX_CHANNELS:
+        raise CountertrackError(f"audio has {array.shape[0]} channels; pass it shaped (channels, samples)")
     mono = array.astype(np.float32, copy=False) if array.ndim == 1 else array.mean(axis=0, dtype=np.float32)
     if not np.isfinite(np.sum(mono, dtype=np.float64)):  # NaN and Inf survive a sum; no mask the size of the input
         raise CountertrackError("audio contains NaN or Inf samples")

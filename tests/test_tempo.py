@@ -151,6 +151,7 @@ def test_short_clicks_give_a_finite_grid(seconds):
 @pytest.mark.parametrize("audio, sample_rate, bpm_range, problem", [
     (np.full(1000, np.nan, np.float32), 44100, (60.0, 180.0), "NaN"),
     (np.zeros((1, 2, 100), np.float32), 44100, (60.0, 180.0), "shaped"),
+    (np.zeros((44100, 2), np.float32), 44100, (60.0, 180.0), "channels"),
     (np.array(["a", "b"]), 44100, (60.0, 180.0), "numbers"),
     (np.zeros(1000, np.float32), 4000, (60.0, 180.0), "sample rate"),
     (np.zeros(1000, np.float32), 44100.0, (60.0, 180.0), "sample rate"),
