@@ -237,3 +237,23 @@ def plot_audio_report(report: dict, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         figure.savefig(tmp, dpi=100, format="png")
     plt.close(figure)
+
+
+def audio_report_for_run(run, corpus_dir: str, *, bundle: str | None = None, seed: int = 0, memory_limit_s: float = 200.0,
+                         progress: Callable = lambda it, desc, total: it) -> dict:
+    """The audio report of ``run`` on its held-out songs of ``corpus_dir``: rendered with ``bundle``,
+    else with the run exported into a temporary bundle (its training B tracks as memory)."""
+    import tempfile
+
+    from export.bundle_export import export_bundle
+    from export.evaluate import held_out_ids
+    from plugin_core.bundle import load_bundle
+    from plugin_core.corpus import load_corpus
+
+    corpus = load_corpus(corpus_dir)
+    ids = held_out_ids(run, corpus)
+    if bundle is not None:
+        return audio_report(load_bundle(bundle), corpus, ids, seed=seed, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="countertrack-eval-") as tmp:
+        folder = export_bundle(run, Path(tmp) / "eval.ctbundle", memory_limit_s=memory_limit_s, log=lambda _: None)
+        return audio_report(load_bundle(folder), corpus, ids, seed=seed, progress=progress)

@@ -22,7 +22,7 @@ from export.encoders import EncoderSpec, build_encoder
 from export.perception import export_perception
 from export.train import Run
 from plugin_core import __version__
-from plugin_core.atomic import atomic_path, write_json_atomic
+from plugin_core.atomic import atomic_path, read_json, write_json_atomic
 from plugin_core.audio import AUDIO_EXTENSIONS, read_audio, write_audio
 from plugin_core.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of, validate_manifest
 from plugin_core.corpus import load_corpus
@@ -155,7 +155,8 @@ def export_bundle(
                    "channels": channels, "tracks": [{"name": t.name, "start": t.start, "end": t.end} for t in tracks]},
         "sampling_defaults": sampling.to_dict(),
         "engine_defaults": engine.to_dict(),
-        "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(), **(extra_manifest or {})},
+        "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(),
+                       "corpus": run_corpus_pairs(run), **(extra_manifest or {})},
     }
     _write_manifest(out, manifest)
     write_golden_vector(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)
@@ -164,6 +165,12 @@ def export_bundle(
     if make_zip:
         zip_folder(out, out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip")
     return out
+
+
+def run_corpus_pairs(run: Run) -> list[dict[str, str]]:
+    """The run's corpus as (id, source) pairs, from its config.json: which songs trained, validated, tested."""
+    config = read_json(run.folder / "config.json", "not a readable run")
+    return [{"id": str(p["id"]), "source": str(p["source"])} for p in config.get("corpus_pairs", [])]
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:

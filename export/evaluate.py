@@ -181,11 +181,19 @@ def plot(result: dict, path: str | Path) -> None:
 
 
 def write_reports(result: dict, json_path: str | None, plot_path: str | None, markdown_path: str | None = None) -> str:
+    """Markdown table (with the audio table when the result has one), JSON and PNG (the audio's
+    bars beside it as NAME.audio.png)."""
     table = markdown_table(result)
+    if "audio" in result:
+        from export.audio_report import markdown_audio_table, plot_audio_report
+
+        table += "\n" + markdown_audio_table(result["audio"])
     if json_path:
         write_json_atomic(json_path, result)
     if plot_path:
         plot(result, plot_path)
+        if "audio" in result:
+            plot_audio_report(result["audio"], Path(plot_path).with_suffix(".audio.png"))
     if markdown_path:
         write_bytes_atomic(markdown_path, table.encode("utf-8"))
     return table

@@ -58,7 +58,10 @@ def pair_segmentation(config: SegmentationConfig, corpus: Corpus, pair: Pair) ->
         if config.tempo_map == "pair":
             raise CountertrackError("has no MIDI file for tempo_map='pair'; use a BPM or a tempo-map file", pair.id)
         return config
-    return SegmentationConfig.from_dict({**config.to_dict(), "tempo_map": str(corpus.path_of(midi)), "bpm": None})
+    path = corpus.path_of(midi)
+    if not path.is_file():
+        raise CountertrackError(f"its score MIDI {midi} is missing (needed for its beats); rebuild the corpus or train with --bpm", pair.id)
+    return SegmentationConfig.from_dict({**config.to_dict(), "tempo_map": str(path), "bpm": None})
 
 
 def encode_corpus(

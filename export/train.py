@@ -162,9 +162,12 @@ def train(
 ) -> Run:
     """Train (or resume) a run into ``run_dir`` and return it with its best weights loaded."""
     folder = Path(run_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
     corpus = load_corpus(config.corpus)
+    if len(corpus.pairs) < 2:
+        raise CountertrackError(f"training needs at least 2 songs (one held out for validation); the corpus has {len(corpus.pairs)}",
+                                corpus.root)
+    folder.mkdir(parents=True, exist_ok=True)
     existing = folder / "config.json"
     previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
     if previous is not None:

@@ -27,11 +27,14 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
-    evaluate.add_argument("--sweep", metavar="DIR", help="train and evaluate the paper's nine configurations (window 0.25/0.5/1.0 s x "
-                                                          "vocabulary 16/64/256) on --corpus, runs and tables under DIR")
+    evaluate.add_argument("--audio", action="store_true", help="also render the held-out songs (model and oracle tokens) and measure "
+                                                                "the audio: B onsets on A's beats, consonance with A, seams")
+    evaluate.add_argument("--bundle", help="with --audio: the bundle to render with (default: the run exported with its training B as memory)")
+    evaluate.add_argument("--sweep", metavar="DIR", help="train and evaluate the paper's sweep (segments 0.25/0.35/0.5 s, a beat and half a "
+                                                          "beat x vocabulary 16/64/256) on --corpus, runs and tables under DIR")
     sweep = evaluate.add_argument_group("sweep training options")
     sweep.add_argument("--epochs", type=int, default=30)
-    sweep.add_argument("--windows", default="0.25,0.5,1.0", help="window sizes in seconds, comma-separated")
+    sweep.add_argument("--segments", default="0.25,0.35,0.5,beat,half-beat", help="segment lengths in seconds, or beat / half-beat, comma-separated")
     sweep.add_argument("--vocabs", default="16,64,256", help="vocabulary sizes, comma-separated")
     evaluate.set_defaults(run=_eval)
 
@@ -42,10 +45,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
     parser.add_argument("--vocab", type=int, default=16, help="codebook size, 16..1024 (default 16)")
     parser.add_argument("--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each")
-    parser.add_argument("--segmentation", choices=("uniform", "beats", "onsets"), default="uniform")
+    parser.add_argument("--segmentation", choices=("uniform", "beats", "onsets"), default="beats",
+                        help="segments: beats (default; each pair's own, from its score MIDI or found in A), uniform windows, or onsets")
     parser.add_argument("--window", type=float, default=0.5, help="uniform segment length in seconds (default 0.5)")
-    parser.add_argument("--bpm", type=float, default=120.0, help="beats: tempo when there is no tempo map")
-    parser.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI")
+    parser.add_argument("--bpm", type=float, help="beats: one steady tempo for every pair (default: each pair's own beats)")
+    parser.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then)")
     parser.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
     parser.add_argument("--lookahead", default="2", help="future A segments the model may hear: its latency in segments (default 2; "
                                                        "0 = causal, for live use; 'offline' = as many as the context)")
@@ -105,12 +109,18 @@ def _eval(args: argparse.Namespace) -> int:
     if args.sweep:
         from export.sweep import sweep
 
-        table = sweep(args.corpus, args.sweep, windows=[float(w) for w in args.windows.split(",")],
+        table = sweep(args.corpus, args.sweep, segments=args.segments.split(","),
                       vocabs=[int(v) for v in args.vocabs.split(",")], epochs=args.epochs, seed=args.seed, log=_log)
         print(table)
         return 0
     if not args.run_dir:
         raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")
-    result = evaluate(load_run(args.run_dir), args.corpus, seed=args.seed, top_p=args.top_p)
+    run = load_run(args.run_dir)
+    result = evaluate(run, args.corpus, seed=args.seed, top_p=args.top_p)
+    if args.audio:
+        from export.audio_report import audio_report_for_run
+
+        result["audio"] = audio_report_for_run(run, args.corpus, bundle=args.bundle, seed=args.seed,
+                                               progress=lambda items, description, total: progress(items, description, total=total, unit="song"))
     print(write_reports(result, args.json, args.plot, args.markdown))
     return 0

@@ -119,15 +119,15 @@ def test_train_on_a_one_song_corpus_fails_clearly(tmp_path, chorale_corpus, caps
     (tmp_path / "one" / "corpus.json").write_text(json.dumps(corpus))
     assert main(["train", str(tmp_path / "one"), "-o", str(tmp_path / "run"), *TINY]) == 1
     assert "at least 2 songs" in capsys.readouterr().err
-    assert os.path.isdir(tmp_path / "run")
+    assert not os.path.exists(tmp_path / "run")  # nothing is left of a run that could not start
 
 
 def test_sweep_trains_and_tabulates_each_configuration(chorale_corpus, tmp_path, capsys):
-    code = main(["eval", "--sweep", str(tmp_path / "sweep"), "--corpus", str(chorale_corpus), "--windows", "0.5,1.0", "--vocabs", "8",
+    code = main(["eval", "--sweep", str(tmp_path / "sweep"), "--corpus", str(chorale_corpus), "--segments", "0.5,beat", "--vocabs", "8",
                  "--epochs", "1"])
     assert code == 0
     table = capsys.readouterr().out
-    assert "| 0.5 | 8 |" in table and "| 1 | 8 |" in table
+    assert "| 0.5 | 8 |" in table and "| beat | 8 |" in table
     rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
-    assert [(r["window_s"], r["vocab"]) for r in rows] == [(0.5, 8), (1.0, 8)]
-    assert (tmp_path / "sweep" / "window0.5_vocab8" / "eval.png").is_file()
+    assert [(r["segment"], r["vocab"]) for r in rows] == [("0.5", 8), ("beat", 8)]
+    assert (tmp_path / "sweep" / "segment-0.5_vocab8" / "eval.png").is_file()
