@@ -230,6 +230,7 @@ def fit_decision(
     validation_windows = make_windows(validation_pairs, config.window, config.window, decision.lookahead, decision.bos, decision.pad)
     steps_per_epoch = math.ceil(windows["a"].shape[0] / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most
     state = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0}
     if resume and (folder / "checkpoint.json").is_file():
         state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
@@ -258,7 +259,7 @@ def fit_decision(
             drop = torch.rand(b_in.shape, generator=generator) < config.history_dropout
             b_in[drop & (b_in != decision.pad)] = decision.mask
             for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * _lr_factor(state["step"], config.warmup_steps, total_steps)
+                group["lr"] = config.learning_rate * _lr_factor(state["step"], warmup, total_steps)
             logits = model(a, b_in)
             loss = loss_function(logits.reshape(-1, decision.vocab_size), target.reshape(-1))
             optimizer.zero_grad(set_to_none=True)

@@ -1,7 +1,8 @@
 """The grain engine: choose a memory grain for each B token, and lay grains on A's grid.
 
-Choosing (``GrainPicker``): among the grains that carry the wanted label, each is scored by how
-well it goes with A's segment now (``Compatibility``, learned from the training pairs: which B
+Choosing (``GrainPicker``): among the grains of the labels the decision would play (its nucleus,
+each with its probability), each is scored by its label's probability, by how well it goes with A's
+segment now (``Compatibility``, learned from the training pairs: which B
 pitch classes and onset patterns sound with which A), how close its level is to A's, and whether
 it was heard recently; the grain that followed the previous pick in the memory is kept (continuity
 keeps real phrases whole, like Dicy2's factor-oracle navigation in the paper) unless a candidate
@@ -108,29 +109,37 @@ class GrainPicker:
         self.a_levels: list[float] = []
         self.memory_median_db = float(np.median(memory.grains.loudness_db))
 
-    def pick(self, label: int, moment: Moment | float) -> Pick:
+    def pick(self, labels: np.ndarray | list[int] | int, moment: Moment | float, weights: np.ndarray | None = None) -> Pick:
+        """A grain for the next slot among the grains of ``labels`` (the decision's candidates, with
+        probabilities ``weights``; one label = that label): each scored by its label's log
+        probability, its fit with A now, its level against A's and whether it was heard recently."""
         if not isinstance(moment, Moment):
             moment = Moment(level_db=float(moment))
         grains = self.memory.grains
-        wanted = int(self.substitute[label])
-        candidates = self.memory.by_label[wanted]
+        labels = np.atleast_1d(np.asarray(labels, dtype=np.int64))
+        weights = np.full(labels.size, 1.0 / labels.size) if weights is None else np.asarray(weights, dtype=np.float64)
+        prior: dict[int, float] = {}
+        for label, weight in zip(self.substitute[labels], weights):  # a label the memory lacks plays its nearest present one
+            prior[int(label)] = prior.get(int(label), 0.0) + float(weight)
+        candidates = np.concatenate([self.memory.by_label[label] for label in prior])
+        log_prior = np.concatenate([np.full(self.memory.by_label[label].size, np.log(max(weight, 1e-12))) for label, weight in prior.items()])
         fit = self._fit(candidates, moment)
         follower = int(self.memory.successor[self.previous]) if self.previous >= 0 else -1
         continued = False
-        if follower >= 0 and int(grains.label[follower]) == wanted and self.run < self.config.max_run:
-            clash = float(fit.max() - fit[int(np.searchsorted(candidates, follower))])
+        if follower >= 0 and int(grains.label[follower]) in prior and self.run < self.config.max_run:
+            clash = float(fit.max() - fit[int(np.flatnonzero(candidates == follower)[0])])
             continued = self.rng.random() < self.config.continuity and clash < self.CLASH
         if continued:
             choice = follower
             self.run += 1
         else:
-            choice = self._draw(candidates, fit, moment.level_db)
+            choice = self._draw(candidates, log_prior + fit, moment.level_db)
             self.run = 1
         if moment.level_db > -60.0:
             self.a_levels.append(moment.level_db)
         self.previous = choice
         self.recent = (self.recent + [choice])[-max(1, self.config.avoid_recent):]
-        return Pick(grain=choice, label=wanted, continued=continued)
+        return Pick(grain=choice, label=int(grains.label[choice]), continued=continued)
 
     def target_db(self, a_loudness_db: float) -> float:
         """The memory level that corresponds to A's level now, relative to A's level so far."""
@@ -145,9 +154,9 @@ class GrainPicker:
         grains = self.memory.grains
         return self.config.harmony * self.compatibility.score(moment.descriptor, grains.pitch_classes[candidates], grains.onsets[candidates])
 
-    def _draw(self, candidates: np.ndarray, fit: np.ndarray, a_loudness_db: float) -> int:
+    def _draw(self, candidates: np.ndarray, score: np.ndarray, a_loudness_db: float) -> int:
         levels = self.memory.grains.loudness_db[candidates]
-        score = fit - self.config.loudness_match * np.abs(levels - self.target_db(a_loudness_db)) / 6.0
+        score = score - self.config.loudness_match * np.abs(levels - self.target_db(a_loudness_db)) / 6.0
         if self.config.avoid_recent and candidates.size > 1:
             score = score - 4.0 * np.isin(candidates, self.recent)
         weights = np.exp(score - score.max())

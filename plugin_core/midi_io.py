@@ -113,7 +113,8 @@ def write_answer_midi(decisions: list[Decision], boundaries: np.ndarray, sample_
 
 def _segment_ticks(boundaries: np.ndarray, sample_rate: int, segments_per_beat: int | None, conductor: mido.MidiTrack) -> np.ndarray:
     """The tick of every boundary; on a beat grid, tempo events into ``conductor`` so that each
-    segment lasts 1 / segments_per_beat of a beat (a pickup before the first beat its share of one)."""
+    segment lasts 1 / segments_per_beat of a beat (the first and last segments, a pickup or a remainder,
+    their share of their neighbour's)."""
     seconds = boundaries / sample_rate
     if segments_per_beat is None or boundaries.size < 3:
         conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(120.0), time=0))
@@ -123,7 +124,9 @@ def _segment_ticks(boundaries: np.ndarray, sample_rate: int, segments_per_beat: 
     ticks = np.zeros(boundaries.size, dtype=np.int64)
     last_tick, last_tempo = 0, None
     for i, length in enumerate(lengths):
-        reference = lengths[i + 1] if i == 0 and lengths.size > 1 and length < 0.75 * lengths[1] else length  # a pickup
+        reference = length
+        if lengths.size > 1 and i in (0, lengths.size - 1):  # a pickup, or a last segment cut short or merged: part of a beat
+            reference = lengths[1] if i == 0 else lengths[-2]
         tempo = int(np.clip(round(reference * segments_per_beat * 1e6), 1, 16_777_215))  # microseconds per beat
         span = max(1, int(round(per_segment * length / reference)))
         if tempo != last_tempo:

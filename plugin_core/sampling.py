@@ -46,14 +46,15 @@ def allowed_mask(vocab_size: int, allowed: np.ndarray | list[int] | None) -> np.
     return mask
 
 
-def choose(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator, mask: np.ndarray | None = None) -> int:
-    """One token from ``logits`` (vocab,). Disallowed labels get probability 0 before anything else,
-    so a constrained choice can never return one."""
+def nucleus(logits: np.ndarray, config: SamplingConfig, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The labels a draw may return and their probabilities (renormalised, most likely first):
+    temperature, then top-k and top-p; greedy keeps the most likely label alone. Disallowed labels
+    get probability 0 before anything else, so they are never among them."""
     scores = np.asarray(logits, dtype=np.float64).copy()
     if mask is not None:
         scores[~mask] = -np.inf
     if config.greedy:
-        return int(np.argmax(scores))
+        return np.array([int(np.argmax(scores))]), np.ones(1)
     scores = scores / config.temperature
     scores -= scores.max()
     probabilities = np.exp(scores)
@@ -67,6 +68,17 @@ def choose(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator,
         keep = min(keep, int(np.searchsorted(cumulative, config.top_p, side="left")) + 1)
     candidates = order[:keep]
     candidates = candidates[probabilities[candidates] > 0]
-    weights = probabilities[candidates] / probabilities[candidates].sum()
-    draw = rng.random()
-    return int(candidates[min(int(np.searchsorted(np.cumsum(weights), draw, side="right")), candidates.size - 1)])
+    return candidates, probabilities[candidates] / probabilities[candidates].sum()
+
+
+def draw(weights: np.ndarray, rng: np.random.Generator) -> int:
+    """Index drawn with probability ``weights`` (summing to 1): one uniform draw, inverse CDF."""
+    return min(int(np.searchsorted(np.cumsum(weights), rng.random(), side="right")), weights.size - 1)
+
+
+def choose(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator, mask: np.ndarray | None = None) -> int:
+    """One token from ``logits`` (vocab,): greedy, or one draw from the nucleus."""
+    labels, probabilities = nucleus(logits, config, mask)
+    if config.greedy:
+        return int(labels[0])
+    return int(labels[draw(probabilities, rng)])

@@ -22,7 +22,7 @@ from plugin_core.errors import CountertrackError
 from plugin_core.descriptors import PREROLL_S, describe_piece
 from plugin_core.grains import EngineConfig, GrainPicker, Moment, SeamWriter, Slot, stretch_ratio
 from plugin_core.perception import segment_at_encoder_rate
-from plugin_core.sampling import SamplingConfig, allowed_mask, choose
+from plugin_core.sampling import SamplingConfig, allowed_mask, nucleus
 from plugin_core.schedule import Schedule
 from plugin_core.segmentation import make_grid
 
@@ -159,7 +159,6 @@ class SidechainEffect:
         self._tokens: list[int] = []
         self._moments: list[Moment] = []
         self._state = DecisionState(self.bundle.decision_spec)
-        self._rng = np.random.default_rng(self.seed)
         self._picker = GrainPicker(self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed,
                                    self.bundle.compatibility)
         self._writer = SeamWriter(self.bundle.memory, self.sample_rate, self.channels, self.crossfade_samples)
@@ -264,13 +263,20 @@ class SidechainEffect:
             self.set_parameters(sampling=replace(self.parameters.sampling, **sampling), engine=replace(self.parameters.engine, **engine))
         parameters = self.parameters
         mask = self._mask
-        if self._forced is not None:
-            label = int(self._forced[i]) if i < self._forced.size else int(self._forced[-1])
-        else:
-            label = decode_step(self.bundle.decision, self._state, self._tokens,
-                                lambda logits: choose(logits, parameters.sampling, self._rng, mask))
         moment = self._moments[i]
-        pick = self._picker.pick(label, moment)
+        if self._forced is not None:  # the oracle: the true B's token, its grain chosen as always
+            label = int(self._forced[i]) if i < self._forced.size else int(self._forced[-1])
+            pick = self._picker.pick(label, moment)
+        else:  # the grain is chosen among the nucleus's labels; what is played becomes B's history
+            picked: list = []
+
+            def play(logits: np.ndarray) -> int:
+                labels, probabilities = nucleus(logits, parameters.sampling, mask)
+                picked.append(self._picker.pick(labels, moment, probabilities))
+                return picked[-1].label
+
+            label = decode_step(self.bundle.decision, self._state, self._tokens, play)
+            pick = picked[-1]
         start, stop = self._grid[i], self._grid[i + 1]
         previous = self._slots[-1] if self._slots else None
         memory = self.bundle.memory

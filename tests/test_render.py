@@ -124,7 +124,7 @@ def test_render_keeps_a_length_rate_channels_and_depth(tiny_bundle, tmp_path, ca
     import mido
 
     notes = [m for m in mido.MidiFile(str(tmp_path / "b.mid")) if m.type == "note_on"]
-    assert len(notes) == len(make_grid(a.num_samples, 48000, SegmentationConfig(hop_s=0.5))) - 1
+    assert 0 < len(notes) <= len(make_grid(a.num_samples, 48000, SegmentationConfig(hop_s=0.5))) - 1  # a continued note is held, not repeated
 
 
 def test_render_refuses_to_overwrite_without_force(tiny_bundle, tmp_path, capsys):
