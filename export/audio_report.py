@@ -25,7 +25,7 @@ from plugin_core.audio import Audio
 from plugin_core.bundle import Bundle
 from plugin_core.codebook import Codebook
 from plugin_core.corpus import Corpus, Pair, load_pair_audio
-from plugin_core.descriptors import ANALYSIS_RATE, HOP, hz_to_midi, pitch_track, to_analysis_rate
+from plugin_core.descriptors import HOP_S, hz_to_midi, pitch_track, to_analysis_rate
 from plugin_core.perception import encoder_input
 from plugin_core.render import render_audio
 from plugin_core.segmentation import SegmentationConfig, detect_onsets, make_grid, tempo_map_beats_s
@@ -74,7 +74,7 @@ def chance_on_beat(onsets: np.ndarray, beats: np.ndarray, rng: np.random.Generat
 
 def pitch_midi_track(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     """MIDI pitch per 20 ms frame (NaN where unvoiced) of mono audio."""
-    return hz_to_midi(pitch_track(to_analysis_rate(np.asarray(audio, np.float32).reshape(-1), sample_rate)).hz)
+    return hz_to_midi(pitch_track(*to_analysis_rate(np.asarray(audio, np.float32).reshape(-1), sample_rate)).hz)
 
 
 def consonance(a_midi: np.ndarray, b_midi: np.ndarray) -> float | None:
@@ -90,7 +90,7 @@ def consonance(a_midi: np.ndarray, b_midi: np.ndarray) -> float | None:
 
 def chance_consonance(a_midi: np.ndarray, b_midi: np.ndarray) -> float | None:
     """Consonance of B shifted in time by each of CHANCE_SHIFTS_S (circularly), averaged."""
-    frame_s = HOP / ANALYSIS_RATE
+    frame_s = HOP_S
     values = [consonance(a_midi, np.roll(b_midi, int(round(shift / frame_s)))) for shift in CHANCE_SHIFTS_S if shift / frame_s < b_midi.size]
     values = [v for v in values if v is not None]
     return float(np.mean(values)) if values else None

@@ -39,10 +39,11 @@ class Score:
     parts: tuple[ScorePart, ...]
 
     def find_part(self, selector: str) -> ScorePart:
-        """Find a part by 0-based index or by case-insensitive name ('soprano', 'Bass')."""
+        """Find a part by 0-based index (negative counts from the last: -1 is the lowest part of a
+        score written top to bottom) or by case-insensitive name ('soprano', 'Bass')."""
         if selector.strip().lstrip("-").isdigit():
             index = int(selector)
-            if not 0 <= index < len(self.parts):
+            if not -len(self.parts) <= index < len(self.parts):
                 raise CountertrackError(f"has {len(self.parts)} parts, no part index {index}", self.source)
             return self.parts[index]
         wanted = selector.strip().casefold()

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_core.audio import resample
-
-ANALYSIS_RATE = 8000  # pitch up to ~2.5 kHz fundamentals; bass down to 30 Hz
-FRAME = 512  # YIN integration window at ANALYSIS_RATE (64 ms)
-HOP = 160  # 20 ms between pitch frames
-ONSET_BLOCK = 80  # 10 ms blocks of energy for the onset profile
+ANALYSIS_RATE = 8000  # at least this rate after decimation: pitch up to ~2.5 kHz fundamentals; bass down to 30 Hz
+FRAME_S = 0.064  # YIN integration window
+HOP_S = 0.02  # between pitch frames
+ONSET_BLOCK_S = 0.01  # blocks of energy for the onset profile
+DECIMATION_TAPS = 8  # per unit of the decimation factor: the low-pass filter's half length
 FMIN_HZ, FMAX_HZ = 30.0, 2500.0
 YIN_THRESHOLD = 0.15
 VOICED_LIMIT = 0.35  # aperiodicity above which a frame is unvoiced
@@ -29,7 +28,7 @@ PREROLL_S = 0.03  # audio before a segment's start that its onset measure may lo
 @dataclass(frozen=True)
 class PitchTrack:
     """Frame-wise fundamental frequency of a monophonic signal: ``hz`` (NaN where unvoiced),
-    ``aperiodicity`` (0 = perfectly periodic) and ``rms`` per frame, every ``HOP / ANALYSIS_RATE`` s."""
+    ``aperiodicity`` (0 = perfectly periodic) and ``rms`` per frame, every HOP_S seconds."""
 
     hz: np.ndarray
     aperiodicity: np.ndarray
@@ -52,36 +51,49 @@ class SegmentDescriptor:
     level_db: float
 
 
-def to_analysis_rate(mono: np.ndarray, sample_rate: int) -> np.ndarray:
-    """1-D float32 audio at ANALYSIS_RATE (pedalboard's resampler, latency compensated)."""
-    mono = np.asarray(mono, dtype=np.float32).reshape(-1)
-    if sample_rate == ANALYSIS_RATE or mono.size == 0:
-        return mono
-    return resample(mono[None, :], int(sample_rate), ANALYSIS_RATE)[0]
+def decimation_factor(sample_rate: int) -> int:
+    """The integer factor that brings ``sample_rate`` down to ANALYSIS_RATE or just above it."""
+    return max(1, int(sample_rate) // ANALYSIS_RATE)
 
 
-def pitch_track(x: np.ndarray) -> PitchTrack:
-    """YIN (de Cheveigné & Kawahara 2002) over frames of 1-D audio at ANALYSIS_RATE: the cumulative
-    mean normalised difference function, the first dip under YIN_THRESHOLD (else the global minimum),
-    refined by parabolic interpolation. Frames start every HOP samples from sample 0."""
-    max_lag = int(ANALYSIS_RATE / FMIN_HZ)
-    min_lag = max(2, int(ANALYSIS_RATE / FMAX_HZ))
-    span = FRAME + max_lag
-    count = max(0, (x.size - FRAME) // HOP + 1)
+def to_analysis_rate(mono: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+    """1-D float64 audio decimated by ``decimation_factor`` (a windowed-sinc low-pass, then every
+    factor-th sample from sample 0) and its rate: cheap and exact to the sample, what the pitch and
+    onset measures need, not a listening-quality resampler."""
+    mono = np.asarray(mono, dtype=np.float64).reshape(-1)
+    factor = decimation_factor(sample_rate)
+    if factor == 1 or mono.size == 0:
+        return mono, float(sample_rate)
+    half = DECIMATION_TAPS * factor
+    n = np.arange(-half, half + 1)
+    taps = np.sinc(0.9 * n / factor) * np.hamming(n.size)
+    filtered = np.convolve(mono, taps / taps.sum(), mode="same")
+    return filtered[::factor], sample_rate / factor
+
+
+def pitch_track(x: np.ndarray, rate: float) -> PitchTrack:
+    """YIN (de Cheveigné & Kawahara 2002) over frames of 1-D audio at ``rate``: the cumulative mean
+    normalised difference function, the first dip under YIN_THRESHOLD (else the global minimum),
+    refined by parabolic interpolation. Frames start every HOP_S seconds from sample 0."""
+    frame, hop = int(round(FRAME_S * rate)), int(round(HOP_S * rate))
+    max_lag = int(rate / FMIN_HZ)
+    min_lag = max(2, int(rate / FMAX_HZ))
+    span = frame + max_lag
+    count = max(0, (x.size - frame) // hop + 1)
     if count == 0:
         empty = np.zeros(0, dtype=np.float32)
         return PitchTrack(hz=empty, aperiodicity=empty, rms=empty)
     padded = np.concatenate([x.astype(np.float64), np.zeros(span, dtype=np.float64)])
-    index = np.arange(span)[None, :] + HOP * np.arange(count)[:, None]
+    index = np.arange(span)[None, :] + hop * np.arange(count)[:, None]
     frames = padded[index]  # (count, span)
-    size = 1 << int(np.ceil(np.log2(span)))  # head is zero past FRAME: lags up to max_lag never wrap
-    head = np.fft.rfft(frames[:, :FRAME], size)
+    size = 1 << int(np.ceil(np.log2(span)))  # the head is zero past the frame: lags up to max_lag never wrap
+    head = np.fft.rfft(frames[:, :frame], size)
     whole = np.fft.rfft(frames, size)
     correlation = np.fft.irfft(np.conj(head) * whole, size)[:, : max_lag + 1]  # r(tau) = sum_j x_j x_{j+tau}
     squares = np.cumsum(np.concatenate([np.zeros((count, 1)), frames**2], axis=1), axis=1)
-    energy_head = squares[:, FRAME]
+    energy_head = squares[:, frame]
     lags = np.arange(max_lag + 1)
-    energy_shifted = squares[:, lags + FRAME] - squares[:, lags]
+    energy_shifted = squares[:, lags + frame] - squares[:, lags]
     difference = np.maximum(energy_head[:, None] + energy_shifted - 2.0 * correlation, 0.0)
     cumulative = np.cumsum(difference[:, 1:], axis=1)
     normalised = np.ones_like(difference)
@@ -103,9 +115,9 @@ def pitch_track(x: np.ndarray) -> PitchTrack:
     shift = np.where(np.abs(curvature) > 1e-12, 0.5 * (left - right) / np.where(np.abs(curvature) > 1e-12, curvature, 1.0), 0.0)
     refined = tau + np.clip(shift, -1.0, 1.0)
     aperiodicity = np.clip(centre, 0.0, 1.0)
-    rms = np.sqrt(energy_head / FRAME)
+    rms = np.sqrt(energy_head / frame)
     quiet = rms < 1e-4
-    hz = np.where((aperiodicity < VOICED_LIMIT) & ~quiet, ANALYSIS_RATE / refined, np.nan)
+    hz = np.where((aperiodicity < VOICED_LIMIT) & ~quiet, rate / refined, np.nan)
     return PitchTrack(hz=hz.astype(np.float32), aperiodicity=aperiodicity.astype(np.float32), rms=rms.astype(np.float32))
 
 
@@ -124,11 +136,11 @@ def pitch_class_profile(track: PitchTrack) -> np.ndarray:
     return (profile / total).astype(np.float32) if total > 0 else profile.astype(np.float32)
 
 
-def onset_profile(x: np.ndarray, start: int, stop: int, bins: int = RHYTHM_BINS) -> np.ndarray:
-    """Where the segment ``[start, stop)`` of ``x`` (ANALYSIS_RATE samples, ``start`` may be after a
-    pre-roll) gets louder, summed over ``bins`` equal parts of it: rises in 10 ms log energy."""
+def onset_profile(x: np.ndarray, rate: float, start: int, stop: int, bins: int = RHYTHM_BINS) -> np.ndarray:
+    """Where the segment ``[start, stop)`` of ``x`` (at ``rate``; ``start`` may follow a pre-roll)
+    gets louder, summed over ``bins`` equal parts of it: rises in 10 ms log energy."""
     out = np.zeros(bins, dtype=np.float32)
-    frame = ONSET_BLOCK
+    frame = max(1, int(round(ONSET_BLOCK_S * rate)))
     first = max(0, start - frame)
     count = (stop - first) // frame
     if count < 2:
@@ -158,17 +170,18 @@ def describe_piece(mono: np.ndarray, sample_rate: int, start: int, stop: int) ->
     """Descriptor of ``[start, stop)`` of 1-D ``mono`` using only samples from ``start - PREROLL_S``
     to ``stop``: a stream and a whole file give the same numbers."""
     first = max(0, start - int(round(PREROLL_S * sample_rate)))
-    x = to_analysis_rate(mono[first:stop], sample_rate)
-    scale = ANALYSIS_RATE / sample_rate
-    return describe(x, int(round((start - first) * scale)), x.size)
+    x, rate = to_analysis_rate(mono[first:stop], sample_rate)
+    factor = decimation_factor(sample_rate)
+    return describe(x, rate, (start - first + factor - 1) // factor, x.size)
 
 
-def describe(x: np.ndarray, start: int, stop: int) -> SegmentDescriptor:
-    """Descriptor of ``[start, stop)`` of ``x`` at ANALYSIS_RATE (samples before ``start`` are pre-roll)."""
+def describe(x: np.ndarray, rate: float, start: int, stop: int) -> SegmentDescriptor:
+    """Descriptor of ``[start, stop)`` of ``x`` at ``rate`` (samples before ``start`` are pre-roll)."""
     piece = x[start:stop]
     level = float(10.0 * np.log10(np.mean(piece.astype(np.float64) ** 2) + 1e-12)) if piece.size else -120.0
-    track = pitch_track(np.concatenate([piece, np.zeros(max(0, FRAME - piece.size), np.float32)]) if piece.size < FRAME else piece)
+    frame = int(round(FRAME_S * rate))
+    track = pitch_track(np.concatenate([piece, np.zeros(max(0, frame - piece.size))]) if piece.size < frame else piece, rate)
     voiced = track.voiced
     pitch = float(np.median(hz_to_midi(track.hz[voiced]))) if voiced.sum() >= 2 else float("nan")
-    return SegmentDescriptor(pitch_classes=pitch_class_profile(track), onsets=onset_profile(x, start, stop),
+    return SegmentDescriptor(pitch_classes=pitch_class_profile(track), onsets=onset_profile(x, rate, start, stop),
                              pitch_midi=pitch, level_db=max(-120.0, level))
