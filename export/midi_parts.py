@@ -18,6 +18,7 @@ from plugin_core.errors import CountertrackError
 
 MIDI_EXTENSIONS = (".mid", ".midi", ".smf")
 SCORE_EXTENSIONS = (".xml", ".musicxml", ".mxl", ".krn", ".abc", ".mei")
+DRUM_CHANNEL = 9  # General MIDI channel 10
 
 
 @dataclass(frozen=True)
@@ -87,13 +88,16 @@ def score_id(source: str) -> str:
 
 
 def extract_part(score: Score, part: ScorePart, program: int) -> mido.MidiFile:
-    """A MIDI file that plays only ``part``, on channel 0 with GM ``program``, on the score's timeline.
+    """A MIDI file that plays only ``part``, on channel 0 with GM ``program`` (a drum part stays on
+    the GM drum channel), on the score's timeline.
 
     Meta events (tempo, meter) of every track are kept, so every extracted part has the same length.
     """
     if not 0 <= program <= 127:
         raise CountertrackError(f"GM program {program} is out of range 0..127", score.source)
     out = mido.MidiFile(type=1, ticks_per_beat=score.midi.ticks_per_beat)
+    channels = {m.channel for m in score.midi.tracks[part.track] if m.type == "note_on"}
+    drums = channels == {DRUM_CHANNEL}  # a General MIDI drum part stays on the drum channel, whatever the program
     for index, track in enumerate(score.midi.tracks):
         keep_notes = index == part.track
         events: list[tuple[int, mido.Message | mido.MetaMessage]] = []
@@ -104,9 +108,10 @@ def extract_part(score: Score, part: ScorePart, program: int) -> mido.MidiFile:
                 if message.type != "end_of_track":
                     events.append((now, message))
             elif keep_notes and message.type not in ("program_change",):
-                events.append((now, message.copy(channel=0) if hasattr(message, "channel") else message))
+                channel = DRUM_CHANNEL if drums else 0
+                events.append((now, message.copy(channel=channel) if hasattr(message, "channel") else message))
         new_track = mido.MidiTrack()
-        if keep_notes:
+        if keep_notes and not drums:
             new_track.append(mido.Message("program_change", channel=0, program=program, time=0))
         last = 0
         for when, message in events:
