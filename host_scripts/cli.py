@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
 from plugin_core import __version__
+from plugin_core.atomic import command_started
 from plugin_core.errors import CountertrackError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    command_started()
     try:
         return int(args.run(args) or EXIT_OK)
     except CountertrackError as exc:

@@ -77,7 +77,7 @@ def _export(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from plugin_core.audio import probe_audio
     from plugin_core.bundle import load_bundle
-    from plugin_core.midi_io import parse_cc_mapping, read_automation, write_decisions_midi
+    from plugin_core.midi_io import parse_cc_mapping, read_automation
     from plugin_core.presets import load_preset
     from plugin_core.render import render_file
     from plugin_core.segmentation import SegmentationConfig
@@ -92,9 +92,8 @@ def _render(args: argparse.Namespace) -> int:
         mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
         automation = read_automation(args.automation, mappings, probe_audio(args.input).sample_rate)
     rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
-                           force=args.force, automation=automation)
-    if args.midi_out:
-        write_decisions_midi(rendered.decisions, rendered.sample_rate, args.midi_out)
+                           midi_path=args.midi_out, force=args.force, automation=automation,
+                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation])
     continued = sum(d["continued"] for d in rendered.decisions)
     print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
     return 0

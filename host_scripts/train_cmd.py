@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
 from host_scripts.progress import progress
 
 
@@ -25,6 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")
     evaluate.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
     evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
+    evaluate.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
     evaluate.add_argument("--sweep", metavar="DIR", help="train and evaluate the paper's nine configurations (window 0.25/0.5/1.0 s x "
@@ -101,6 +104,7 @@ def _eval(args: argparse.Namespace) -> int:
     from export.evaluate import evaluate, write_reports
     from export.train import load_run
     from plugin_core.errors import CountertrackError
+    from plugin_core.outputs import plan_outputs
 
     if args.sweep:
         from export.sweep import sweep
@@ -111,6 +115,12 @@ def _eval(args: argparse.Namespace) -> int:
         return 0
     if not args.run_dir:
         raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")
-    result = evaluate(load_run(args.run_dir), args.corpus, seed=args.seed, top_p=args.top_p)
-    print(write_reports(result, args.json, args.plot, args.markdown))
+    run = load_run(args.run_dir)
+    reports = (args.json, args.plot, args.markdown)
+    inputs = [args.run_dir, *Path(args.run_dir).rglob("*"), args.corpus, *(Path(args.corpus).rglob("*") if Path(args.corpus).is_dir() else [])]
+    with plan_outputs(reports, inputs, force=args.force) as outputs:  # all checked before the work
+        result = evaluate(run, args.corpus, seed=args.seed, top_p=args.top_p)
+        table = write_reports(result, *(outputs.staged(path) if path else None for path in reports))
+        outputs.commit()
+    print(table)
     return 0

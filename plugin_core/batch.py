@@ -14,7 +14,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugin_core.atomic import write_json_atomic
+from plugin_core.atomic import sweep_stale, write_json_atomic
 from plugin_core.errors import CountertrackError
 
 _worker_bundle = None
@@ -58,9 +58,13 @@ def _render_one(input_path: str, output: str, seed: int) -> str:
 def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, seed: int = 0, preset: str | None = None,
               summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
     """Render every input into ``out_dir``; returns (and writes) the summary."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.part.*"):  # temporary files of a batch that was killed mid-write
-        stale.unlink(missing_ok=True)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CountertrackError("exists and is not a folder", out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CountertrackError(f"cannot create the output folder ({exc.strerror})", out_dir) from exc
+    sweep_stale(out_dir)  # temporary files of a batch that was killed mid-write
     summary = BatchSummary()
     todo: list[tuple[Path, Path]] = []
     seen: set[Path] = set()
