@@ -57,7 +57,7 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
     result = evaluate(run, str(corpus_dir), seed=SEED)
     table = markdown_table(result)
     log(table)
-    export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, log=log, extra_manifest={
+    export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, force=True, log=log, extra_manifest={
         "recipe": {"chorales": CHORALES, "guide": "soprano (GM 73 flute)", "response": "bass (GM 32 acoustic bass)",
                    "train": asdict(run.config), "command": "python -m export.default_bundle"},
         "corpus": [{"id": p.id, "source": p.provenance["source"]} for p in corpus.pairs],

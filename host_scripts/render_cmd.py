@@ -22,6 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--memory-limit-s", type=float, help="cap the memory's total duration in seconds")
     export.add_argument("--zip", action="store_true", help="also write NAME.ctbundle.zip")
     export.add_argument("-o", "--output", required=True, metavar="NAME.ctbundle")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle (and zip); it stays as it was if the export fails")
     export.set_defaults(run=_export)
 
     render = commands.add_parser("render", help="render B for an A track (a DAW bounce)",
@@ -69,7 +70,7 @@ def _export(args: argparse.Namespace) -> int:
     from export.train import load_run
 
     folder = export_bundle(load_run(args.run_dir), args.output, memory=args.memory, memory_limit_s=args.memory_limit_s, make_zip=args.zip,
-                           log=lambda message: print(message, file=sys.stderr))
+                           force=args.force, log=lambda message: print(message, file=sys.stderr))
     print(f"wrote bundle {folder}")
     return 0
 

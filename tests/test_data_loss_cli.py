@@ -1,7 +1,7 @@
-"""Nothing a user owns is lost, through the command line: a command's outputs are checked before any
-work and committed together or not at all; a file that appears at an output meanwhile is kept; a full
-disk leaves every file as it was and nothing stray. Each case asserts the one line, the exit code,
-and the folder byte for byte."""
+"""Nothing a user owns is lost, through the command line: a failed export keeps the old bundle; a
+command's outputs are checked before any work and committed together or not at all; a file that
+appears at an output meanwhile is kept; a full disk leaves every file as it was and nothing stray.
+Each case asserts the one line, the exit code, and the folder byte for byte."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile
 
@@ -46,6 +47,60 @@ def my_bundle(tiny_bundle, tmp_path) -> Path:
     shutil.copytree(tiny_bundle, tmp_path / "my.ctbundle")
     shutil.copyfile(tiny_bundle.parent / "tiny.ctbundle.zip", tmp_path / "my.ctbundle.zip")
     return tmp_path / "my.ctbundle"
+
+
+@pytest.mark.parametrize("case", ["exists-without-force", "bad-memory-with-force", "folder-not-a-bundle", "output-is-the-run"])
+def test_a_failed_export_leaves_the_existing_bundle_byte_for_byte(tiny_run, my_bundle, tmp_path, capsys, case):
+    """The issue's repro: export -o my.ctbundle over an existing bundle with --memory bad.wav used to
+    leave my.ctbundle/ empty."""
+    (tmp_path / "bad.wav").write_bytes(np.random.default_rng(0).bytes(5000))
+    target, options, named = my_bundle, ["--force", "--memory", tmp_path / "bad.wav"], "bad.wav: not a readable audio file"
+    if case == "exists-without-force":
+        options, named = [], "my.ctbundle: already exists (use --force"
+    elif case == "folder-not-a-bundle":
+        target, named = tmp_path / "songs", "songs: exists and is not a bundle"
+        target.mkdir()
+        (target / "song.wav").write_bytes(b"a user's song")
+    elif case == "output-is-the-run":
+        target, options, named = tiny_run.folder, ["--force"], "is also an input"
+    before, names = snapshot(tmp_path), entries(tmp_path)
+    run_before = snapshot(tiny_run.folder)
+    code, err = _cli(["export", tiny_run.folder, "-o", target, "--zip", *options], capsys)
+    assert code == 1
+    _assert_one_line(err, named)
+    assert snapshot(tmp_path) == before and entries(tmp_path) == names
+    assert snapshot(tiny_run.folder) == run_before
+
+
+@pytest.mark.slow
+def test_an_export_that_fails_late_leaves_no_staging_and_the_old_bundle(tiny_run, my_bundle, tmp_path, capsys):
+    """The graphs are written into the staging folder before the memory fails: all of it is removed."""
+    write_audio(tmp_path / "good.wav", tone(110, 8.0), 44100)
+    write_audio(tmp_path / "bad.wav", tone(220, 2.0), 44100)
+    (tmp_path / "bad.wav").write_bytes((tmp_path / "bad.wav").read_bytes()[:-4000])  # cut short: read only when the memory is built
+    before, names = snapshot(tmp_path), entries(tmp_path)
+    code, err = _cli(["export", tiny_run.folder, "-o", my_bundle, "--zip", "--force", "--memory", tmp_path / "good.wav",
+                      tmp_path / "bad.wav"], capsys)
+    assert code == 1
+    _assert_one_line(err.splitlines()[-1], "bad.wav: truncated")  # after the parity lines export logs
+    assert snapshot(tmp_path) == before and entries(tmp_path) == names
+
+
+@pytest.mark.slow
+def test_export_with_force_swaps_in_a_whole_new_bundle_and_zip(tiny_run, my_bundle, tmp_path, capsys):
+    import zipfile
+
+    from plugin_core.bundle import load_bundle
+
+    old_manifest = (my_bundle / "manifest.json").read_bytes()
+    code, err = _cli(["export", tiny_run.folder, "-o", my_bundle, "--zip", "--force", "--memory-limit-s", "10"], capsys)
+    assert code == 0, err
+    assert (my_bundle / "manifest.json").read_bytes() != old_manifest
+    load_bundle(my_bundle)
+    load_bundle(tmp_path / "my.ctbundle.zip")
+    with zipfile.ZipFile(tmp_path / "my.ctbundle.zip") as archive:
+        assert {name.split("/")[0] for name in archive.namelist()} == {"my.ctbundle"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["my.ctbundle", "my.ctbundle.zip", "my.ctbundle.zip.d"]
 
 
 RENDER_CASES = {
@@ -199,6 +254,7 @@ def test_batch_into_an_existing_file_is_one_line(tiny_bundle, tmp_path, capsys):
 def test_a_corpus_is_never_written_over_its_inputs(tmp_path, capsys, case):
     (tmp_path / "songs" / "one").mkdir(parents=True)
     write_audio(tmp_path / "songs" / "one" / "bass.wav", tone(110, 1.0), 44100)
+    write_audio(tmp_path / "songs" / "one" / "drums.wav", tone(880, 1.0), 44100)
     (tmp_path / "score.mid").write_bytes(b"MThd a user's score")
     if case == "from-stems-into-its-stems":
         argv, named = ["corpus", "from-stems", tmp_path / "songs", "--guide", "others", "--response", "bass*", "-o", tmp_path / "songs"], \
