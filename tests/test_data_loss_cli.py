@@ -1,12 +1,13 @@
 """Nothing a user owns is lost, through the command line: a failed export keeps the old bundle; a
 command's outputs are checked before any work and committed together or not at all; a file that
-appears at an output meanwhile is kept; a full disk leaves every file as it was and nothing stray.
-Each case asserts the one line, the exit code, and the folder byte for byte."""
+appears at an output meanwhile is kept; a full disk or a stop (SIGTERM) leaves every file as it was
+and nothing stray. Each case asserts the one line, the exit code, and the folder byte for byte."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -285,3 +286,65 @@ def test_eval_reports_are_checked_before_the_evaluation(tiny_run, chorale_corpus
     assert code == 1
     _assert_one_line(err, named)
     assert snapshot(tmp_path) == before and snapshot(tiny_run.folder) == run_before
+
+
+def _wait_for(predicate, timeout_s: float = 120.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["render", "export"])
+def test_sigterm_stops_a_command_and_leaves_nothing_behind(tiny_bundle, tiny_run, tmp_path, command):
+    """Stopped while it works, a render (its staged .b.*.part.wav) or an export (its staging folder)
+    removes its temporary files, keeps the old outputs, exits 143 with one line."""
+    write_audio(tmp_path / "a.wav", tone(220, 60.0), 44100)
+    if command == "render":
+        (tmp_path / "b.wav").write_bytes(b"last week's take")
+        argv = ["render", tmp_path / "a.wav", "--bundle", tiny_bundle, "-o", tmp_path / "b.wav", "--force"]
+    else:
+        shutil.copytree(tiny_bundle, tmp_path / "b.ctbundle")
+        argv = ["export", tiny_run.folder, "-o", tmp_path / "b.ctbundle", "--force", "--memory", tmp_path / "a.wav"]
+    before, names = snapshot(tmp_path), entries(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "host_scripts", *map(str, argv)], cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    assert _wait_for(lambda: any(".part" in p.name for p in tmp_path.iterdir())), "never started to write"
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert err.strip() == "countertrack: stopped"
+    assert snapshot(tmp_path) == before and entries(tmp_path) == names
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_batch_and_its_workers_and_leaves_no_temporary_file(tiny_bundle, tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for index in range(6):
+        write_audio(inputs / f"take{index}.wav", tone(110 + 20 * index, 30.0), 44100)
+    out = tmp_path / "out"
+    out.mkdir()
+    process = subprocess.Popen([sys.executable, "-m", "host_scripts", "batch", str(inputs / "*.wav"), "--bundle", str(tiny_bundle),
+                                "-o", str(out), "--jobs", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert _wait_for(lambda: any(".part" in p.name for p in out.iterdir())), "never started to write"
+    workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert err.strip().splitlines()[-1] == "countertrack: stopped"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert workers and not [pid for pid in workers if _alive(int(pid))]
+    for done in out.glob("*.wav"):  # what was committed before the stop is whole
+        assert probe_audio(done).num_samples == 30 * 44100
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
