@@ -176,9 +176,10 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     try:
         yield tmp
         give_mode(tmp, target)
-        backup = place_file(tmp, target, replace=overwrite)
-        if backup is not None:
-            backup.unlink()
+        if overwrite:
+            os.replace(tmp, target)  # one file: nothing to put back, no backup needed
+        else:
+            place_file(tmp, target, replace=False)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

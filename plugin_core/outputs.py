@@ -7,10 +7,10 @@ committed together at the end; on failure none changes.
 
 ``plan_outputs`` refuses, each with one line naming the output: two outputs that are one file, an
 output that is an input (or a folder output holding an input), a missing or unwritable folder, and an
-existing target without ``force``. The staged temporary files are created at
-once (that is the writability check). ``commit`` moves them onto their targets with a no-replace
-primitive unless ``force``, so a file that appears at a target during the run is kept and the commit
-fails; if any move fails, the ones already made are undone.
+existing target without ``force``. The staged temporary files are created at once (that is the
+writability check). ``commit`` moves them onto their targets with a no-replace primitive unless
+``force``, so a file that appears at a target during the run is kept and the commit fails; if any
+move fails, the ones already made are undone.
 """
 
 from __future__ import annotations
@@ -49,7 +49,6 @@ class OutputSet:
         self._outputs = list(outputs)
         self._force = force
         self._staged: dict[Path, Path] = {}
-        self._committed = False
 
     def staged(self, target: PathLike) -> Path:
         """The temporary path to write ``target``'s content to (same extension; a folder for folders)."""
@@ -85,7 +84,6 @@ class OutputSet:
         for _, backup in done:
             if backup is not None:
                 remove(backup)
-        self._committed = True
 
 
 def plan_outputs(outputs: Iterable[Output | PathLike | None], inputs: Iterable[PathLike | None] = (), *, force: bool = False) -> OutputSet:
