@@ -22,7 +22,7 @@ from export.encoders import EncoderSpec, build_encoder
 from export.perception import export_perception
 from export.train import Run
 from plugin_core import __version__
-from plugin_core.atomic import atomic_path, read_json, write_json_atomic
+from plugin_core.atomic import read_json, write_json_atomic
 from plugin_core.audio import AUDIO_EXTENSIONS, read_audio, write_audio
 from plugin_core.bundle import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of, validate_manifest
 from plugin_core.corpus import load_corpus
@@ -31,6 +31,7 @@ from plugin_core.dsp import rms_db
 from plugin_core.errors import CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.memory_build import MemorySource, build_memory, own_grid
+from plugin_core.outputs import Output, plan_outputs
 from plugin_core.perception import PerceptionSession, PerceptionSpec, encoder_input
 from plugin_core.render import render_audio
 from plugin_core.sampling import SamplingConfig
@@ -72,6 +73,7 @@ def export_bundle(
     sampling: SamplingConfig | None = None,
     engine: EngineConfig | None = None,
     make_zip: bool = False,
+    force: bool = False,
     extra_manifest: dict[str, Any] | None = None,
     golden_input: str | os.PathLike[str] | None = None,
     golden_seconds: float = 10.0,
@@ -79,15 +81,32 @@ def export_bundle(
 ) -> Path:
     """Write the bundle folder (and ``.zip`` beside it when asked); return the folder.
 
-    A golden test vector (an input excerpt and the tokens and grains the runtime chose for it with
-    seed 0) is added so a native port can check itself; its input is ``golden_input`` or the first
-    memory recording's guide counterpart when none is given."""
+    The bundle is built whole in a staging folder beside ``out_dir``, loaded back as the runtime would,
+    zipped, and only then moved into place together with the zip (``plugin_core.outputs``): a failed
+    export changes nothing. An existing bundle is replaced only with ``force``; a folder that is not a
+    bundle never is. A golden test vector (an input excerpt and the tokens and grains the runtime chose
+    for it with seed 0) is added so a native port can check itself; its input is ``golden_input`` or the
+    first memory recording's guide counterpart when none is given."""
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):
-        if not (out / "manifest.json").is_file():
-            raise CountertrackError("exists and is not a bundle; refusing to write into it", out)
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    zip_path = (out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip") if make_zip else None
+    planned = [Output(out, folder=True, replaceable=lambda p: (p / "manifest.json").is_file(),
+                      not_replaceable="exists and is not a bundle; refusing to replace it"), zip_path]
+    inputs = [run.folder, run.config.corpus, golden_input, *(memory or [])]
+    with plan_outputs(planned, inputs, force=force) as outputs:
+        staging = outputs.staged(out)
+        _build_bundle(run, staging, memory=memory, memory_limit_s=memory_limit_s, sampling=sampling, engine=engine,
+                      extra_manifest=extra_manifest, golden_input=golden_input, golden_seconds=golden_seconds, log=log)
+        load_bundle(staging)  # the runtime must accept what we wrote
+        if zip_path:
+            zip_folder(staging, outputs.staged(zip_path), name=out.name)
+        outputs.commit()
+    return out
+
+
+def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit_s: float | None, sampling: SamplingConfig | None,
+                  engine: EngineConfig | None, extra_manifest: dict[str, Any] | None, golden_input: str | os.PathLike[str] | None,
+                  golden_seconds: float, log: Callable[[str], None]) -> None:
+    """Write every file of the bundle into the empty (staging) folder ``out``."""
     spec = EncoderSpec.from_dict(run.config.encoder)
     segmentation = SegmentationConfig.from_dict(run.config.segmentation)
     if segmentation.tempo_map == "pair":
@@ -161,10 +180,6 @@ def export_bundle(
     _write_manifest(out, manifest)
     write_golden_vector(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)
     _write_manifest(out, manifest)
-    load_bundle(out)  # the runtime must accept what we wrote
-    if make_zip:
-        zip_folder(out, out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip")
-    return out
 
 
 def run_corpus_pairs(run: Run) -> list[dict[str, str]]:
@@ -204,13 +219,16 @@ def write_golden_vector(out: Path, source: Path, seconds: float) -> None:
     })
 
 
-def zip_folder(folder: Path, target: Path) -> Path:
-    """A deterministic zip of ``folder`` (sorted entries, fixed timestamps), written atomically."""
-    with atomic_path(target) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+def zip_folder(folder: Path, target: Path, *, name: str | None = None) -> Path:
+    """A deterministic zip of ``folder`` (sorted entries, fixed timestamps, under the top folder ``name``,
+    default the folder's own name) written to ``target``; a failed write is one line naming it."""
+    try:
+        with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-                info = zipfile.ZipInfo(f"{folder.name}/{path.relative_to(folder).as_posix()}", date_time=(2020, 1, 1, 0, 0, 0))
+                info = zipfile.ZipInfo(f"{name or folder.name}/{path.relative_to(folder).as_posix()}", date_time=(2020, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
                 archive.writestr(info, path.read_bytes())
+    except OSError as exc:
+        raise CountertrackError(f"cannot write the zip ({exc.strerror or exc})", target) from exc
     return target

@@ -67,7 +67,7 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
     audio = audio_report_for_run(run, str(corpus_dir), seed=SEED, memory_limit_s=MEMORY_LIMIT_S)
     audio_table = markdown_audio_table(audio)
     log(audio_table)
-    export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, log=log, extra_manifest={
+    export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, force=True, log=log, extra_manifest={
         "recipe": {"chorales": CHORALES, "tempo_range_qpm": list(TEMPO_RANGE_QPM), "guide": "soprano (GM 73 flute)",
                    "response": "bass (GM 32 acoustic bass)", "train": asdict(run.config), "command": "python -m export.default_bundle"},
         "corpus": [{"id": p.id, "source": p.provenance["source"]} for p in corpus.pairs],

@@ -180,9 +180,10 @@ def plot(result: dict, path: str | Path) -> None:
     plt.close(figure)
 
 
-def write_reports(result: dict, json_path: str | None, plot_path: str | None, markdown_path: str | None = None) -> str:
-    """Markdown table (with the audio table when the result has one), JSON and PNG (the audio's
-    bars beside it as NAME.audio.png)."""
+def write_reports(result: dict, json_path: str | None, plot_path: str | None, markdown_path: str | None = None,
+                  audio_plot_path: str | None = None) -> str:
+    """Markdown table (with the audio table when the result has one), JSON, PNG of the scores and
+    PNG of the audio measures (default: beside the scores' as NAME.audio.png)."""
     table = markdown_table(result)
     if "audio" in result:
         from export.audio_report import markdown_audio_table, plot_audio_report
@@ -192,8 +193,8 @@ def write_reports(result: dict, json_path: str | None, plot_path: str | None, ma
         write_json_atomic(json_path, result)
     if plot_path:
         plot(result, plot_path)
-        if "audio" in result:
-            plot_audio_report(result["audio"], Path(plot_path).with_suffix(".audio.png"))
+    if "audio" in result and (audio_plot_path or plot_path):
+        plot_audio_report(result["audio"], audio_plot_path or Path(plot_path).with_suffix(".audio.png"))
     if markdown_path:
         write_bytes_atomic(markdown_path, table.encode("utf-8"))
     return table

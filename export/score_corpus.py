@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from plugin_core.atomic import atomic_path
 from plugin_core.audio import write_audio
 from plugin_core.corpus import Corpus, Pair, save_corpus
 from plugin_core.errors import CountertrackError
+from plugin_core.stopping import run_task, worker_pool
 
 DEFAULT_GUIDE_PROGRAM = 73  # GM flute: a clear melodic line
 DEFAULT_RESPONSE_PROGRAM = 32  # GM acoustic bass
@@ -93,8 +93,9 @@ def build_from_scores(
     render = functools.partial(_load_and_render, request=request, settings=settings, out=out)
     with contextlib.ExitStack() as stack:
         mapper = map
-        if jobs > 1:  # spawn, not fork: the caller may hold torch's threads
-            mapper = stack.enter_context(ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))).map
+        if jobs > 1:  # spawn, not fork: the caller may hold torch's threads; stopped, the workers stop too
+            mapper = stack.enter_context(worker_pool(jobs, mp_context=multiprocessing.get_context("spawn"))).map
+            render = functools.partial(run_task, render)
         sources = list(request.sources)
 
         def results() -> Iterator[Pair | str]:
@@ -147,8 +148,8 @@ def _render_pair(score: Score, request: ScoreCorpusRequest, settings: SynthSetti
     overlap = {p.index for p in guide_parts} & {p.index for p in response_parts}
     if overlap:
         raise CountertrackError(f"part {sorted(overlap)} is both guide and response", score.source)
-    guide = [render_midi(extract_part(score, p, request.guide_program), settings) for p in guide_parts]
-    response = [render_midi(extract_part(score, p, request.response_program), settings) for p in response_parts]
+    guide = [render_midi(extract_part(score, p, request.guide_program), settings, name=score.source) for p in guide_parts]
+    response = [render_midi(extract_part(score, p, request.response_program), settings, name=score.source) for p in response_parts]
     # Every extracted part shares the score's timeline; renders can differ by one synthesis block
     # at the very end (silence), so all stems are cut to the shortest.
     length = min(stem.shape[1] for stem in guide + response)

@@ -1,6 +1,8 @@
 """Entry point of the ``countertrack`` command: subcommands, exit codes and one-line errors.
 
-Exit codes: 0 success, 1 the work failed (a CountertrackError, printed as one line), 2 usage error.
+Exit codes: 0 success, 1 the work failed (a CountertrackError, printed as one line), 2 usage error,
+130 interrupted (Ctrl-C), 143 stopped (SIGTERM). A stop is raised as an exception, so temporary
+files are removed and child processes stopped on the way out.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from collections.abc import Sequence
 
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
 from plugin_core import __version__
+from plugin_core.atomic import command_started
 from plugin_core.errors import CountertrackError
+from plugin_core.stopping import Terminated, sigterm_raises
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -37,11 +41,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    command_started()
     try:
-        return int(args.run(args) or EXIT_OK)
+        with sigterm_raises():
+            return int(args.run(args) or EXIT_OK)
     except CountertrackError as exc:
         print(f"countertrack: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except Terminated:
+        print("countertrack: stopped", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("countertrack: interrupted", file=sys.stderr)
         return 130

@@ -56,6 +56,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _from_stems(args: argparse.Namespace) -> int:
     from export.stems_corpus import build_from_stems
 
+    _check_corpus_folder(args.output, [args.stems_dir])
     corpus, problems = build_from_stems(
         args.stems_dir, _split(args.guide), _split(args.response), args.output,
         tolerance_s=args.tolerance_ms / 1000.0,
@@ -73,6 +74,7 @@ def _from_scores(args: argparse.Namespace) -> int:
         sources += music21_works(args.composer)
     if not sources:
         raise CountertrackError("no scores given: name files, corpus works, or --composer")
+    _check_corpus_folder(args.output, sources)
     request = ScoreCorpusRequest(
         sources=tuple(sources), guide_parts=_split(args.guide), response_parts=_split(args.response),
         guide_program=args.guide_program, response_program=args.response_program,
@@ -104,6 +106,16 @@ def _info(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"  problem: {problem}")
     return 0
+
+
+def _check_corpus_folder(output: str, inputs: list[str]) -> None:
+    """Before any work: the corpus folder is a folder (or new) and none of the inputs."""
+    out = Path(output)
+    if out.exists() and not out.is_dir():
+        raise CountertrackError("exists and is not a folder", out)
+    for item in inputs:
+        if os.path.lexists(item) and out.resolve() == Path(item).resolve():
+            raise CountertrackError("is also an input; write the corpus into another folder", out)
 
 
 def _report(root: Path, count: int, duration_s: float, problems: list[str]) -> None:

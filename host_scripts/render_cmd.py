@@ -22,6 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     export.add_argument("--memory-limit-s", type=float, help="cap the memory's total duration in seconds")
     export.add_argument("--zip", action="store_true", help="also write NAME.ctbundle.zip")
     export.add_argument("-o", "--output", required=True, metavar="NAME.ctbundle")
+    export.add_argument("--force", action="store_true", help="replace an existing bundle (and zip); it stays as it was if the export fails")
     export.set_defaults(run=_export)
 
     render = commands.add_parser("render", help="render B for an A track (a DAW bounce)",
@@ -71,7 +72,7 @@ def _export(args: argparse.Namespace) -> int:
     from export.train import load_run
 
     folder = export_bundle(load_run(args.run_dir), args.output, memory=args.memory, memory_limit_s=args.memory_limit_s, make_zip=args.zip,
-                           log=lambda message: print(message, file=sys.stderr))
+                           force=args.force, log=lambda message: print(message, file=sys.stderr))
     print(f"wrote bundle {folder}")
     return 0
 
@@ -79,7 +80,7 @@ def _export(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from plugin_core.audio import probe_audio
     from plugin_core.bundle import load_bundle
-    from plugin_core.midi_io import parse_cc_mapping, read_automation, write_answer_midi
+    from plugin_core.midi_io import parse_cc_mapping, read_automation
     from plugin_core.presets import load_preset
     from plugin_core.render import render_file
     from plugin_core.segmentation import SegmentationConfig
@@ -92,11 +93,8 @@ def _render(args: argparse.Namespace) -> int:
         mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
         automation = read_automation(args.automation, mappings, probe_audio(args.input).sample_rate)
     rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
-                           force=args.force, automation=automation)
-    if args.midi_out:
-        used = segmentation or bundle.perception.spec.segmentation
-        write_answer_midi(rendered.decisions, rendered.boundaries, rendered.sample_rate, args.midi_out,
-                          segments_per_beat=used.subdivision if used.strategy == "beats" else None)
+                           midi_path=args.midi_out, force=args.force, automation=automation,
+                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation])
     continued = sum(d.continued for d in rendered.decisions)
     print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
     return 0

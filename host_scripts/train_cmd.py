@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
 from host_scripts.progress import progress
 
 
@@ -25,6 +27,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")
     evaluate.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
     evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
+    evaluate.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
     evaluate.add_argument("--seed", type=int, default=0)
     evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
     evaluate.add_argument("--audio", action="store_true", help="also render the held-out songs (model and oracle tokens) and measure "
@@ -105,6 +108,7 @@ def _eval(args: argparse.Namespace) -> int:
     from export.evaluate import evaluate, write_reports
     from export.train import load_run
     from plugin_core.errors import CountertrackError
+    from plugin_core.outputs import plan_outputs
 
     if args.sweep:
         from export.sweep import sweep
@@ -116,11 +120,17 @@ def _eval(args: argparse.Namespace) -> int:
     if not args.run_dir:
         raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")
     run = load_run(args.run_dir)
-    result = evaluate(run, args.corpus, seed=args.seed, top_p=args.top_p)
-    if args.audio:
-        from export.audio_report import audio_report_for_run
+    audio_plot = str(Path(args.plot).with_suffix(".audio.png")) if args.audio and args.plot else None
+    reports = (args.json, args.plot, args.markdown, audio_plot)
+    inputs = [args.run_dir, *Path(args.run_dir).rglob("*"), args.corpus, *(Path(args.corpus).rglob("*") if Path(args.corpus).is_dir() else [])]
+    with plan_outputs(reports, inputs, force=args.force) as outputs:  # all checked before the work
+        result = evaluate(run, args.corpus, seed=args.seed, top_p=args.top_p)
+        if args.audio:
+            from export.audio_report import audio_report_for_run
 
-        result["audio"] = audio_report_for_run(run, args.corpus, bundle=args.bundle, seed=args.seed,
-                                               progress=lambda items, description, total: progress(items, description, total=total, unit="song"))
-    print(write_reports(result, args.json, args.plot, args.markdown))
+            result["audio"] = audio_report_for_run(run, args.corpus, bundle=args.bundle, seed=args.seed,
+                                                   progress=lambda items, description, total: progress(items, description, total=total, unit="song"))
+        table = write_reports(result, *(outputs.staged(path) if path else None for path in reports))
+        outputs.commit()
+    print(table)
     return 0

@@ -8,6 +8,7 @@ Arrays are float32 shaped ``(channels, samples)``, as pedalboard uses. Reading g
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,9 @@ MAX_CHANNELS = 2
 # pedalboard's file_dtype -> soundfile subtype that keeps the source's bit depth.
 _SUBTYPE_OF_DTYPE = {"int8": "PCM_S8", "int16": "PCM_16", "int24": "PCM_24", "int32": "PCM_32", "float32": "FLOAT"}
 _LOSSLESS_FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF"}
-_FLAC_SUBTYPES = {"PCM_S8", "PCM_16", "PCM_24"}
+_SAME_DEPTH = {"PCM_S8": "PCM_U8", "PCM_U8": "PCM_S8", "DOUBLE": "FLOAT"}
+_MP3_PADDING = 3 * 1152
+_MP3_RATES = "MP3 holds 8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 Hz; write .wav, .flac or .ogg"
 
 
 @dataclass(frozen=True)
@@ -154,29 +157,114 @@ def write_audio(
     """Write float (channels, samples) to ``path`` atomically; the format follows the extension.
 
     ``subtype`` is a soundfile subtype (PCM_16, PCM_24, PCM_32, FLOAT); pass ``AudioInfo.subtype`` of
-    the input to keep its bit depth. Integer formats are clipped to [-1, 1] rather than wrapped.
+    the input to keep its bit depth (``output_subtype`` picks the nearest one the format holds).
+    Integer formats are clipped to [-1, 1] rather than wrapped. What was written is read back and
+    checked before it replaces anything.
     """
     path = Path(path)
-    samples = np.asarray(samples, dtype=np.float32)
-    if samples.ndim != 2 or samples.shape[0] > 8:
-        raise CountertrackError(f"cannot write audio shaped {samples.shape}; expected (channels, samples)", path)
-    check_finite(samples, path)
+    samples = _checked_samples(samples, path)
+    check_output_format(path)
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        probe_writer(tmp, path, sample_rate, samples.shape[0])
+        write_audio_file(tmp, samples, sample_rate, output_subtype(path, subtype), name=path)
+
+
+def check_output_format(path: Path) -> None:
+    """One line if ``path``'s extension is not a format we write."""
     extension = path.suffix.lower()
     if extension not in AUDIO_EXTENSIONS:
         raise CountertrackError(f"unsupported output format {extension or '(none)'}; use one of {', '.join(AUDIO_EXTENSIONS)}", path)
-    with atomic_path(path, overwrite=overwrite) as tmp:
+
+
+def output_subtype(path: Path, subtype: str) -> str:
+    """The soundfile subtype to write ``path`` with: ``subtype`` if its format holds it, else the same
+    depth in another encoding (8-bit WAV is unsigned, 8-bit FLAC signed), else 24-bit PCM."""
+    fmt = _LOSSLESS_FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        return subtype  # lossy writers choose their own encoding
+    for candidate in (subtype, _SAME_DEPTH.get(subtype, subtype), "PCM_24"):
+        if soundfile.check_format(fmt, candidate):
+            return candidate
+    return "PCM_16"
+
+
+def probe_writer(tmp: Path, name: Path, sample_rate: int, channels: int) -> None:
+    """Fail now, before any work, if ``name``'s format cannot hold ``sample_rate`` x ``channels``
+    (MP3 holds only the MPEG rates): open its writer on the temporary file ``tmp`` and close it."""
+    check_output_format(name)
+    if name.suffix.lower() in _LOSSLESS_FORMATS:
+        if name.suffix.lower() == ".flac" and channels > 8:
+            raise CountertrackError(f"FLAC cannot hold {channels} channels", name)
+        return
+    try:
+        with AudioFile(str(tmp), "w", float(sample_rate), int(channels)):
+            pass
+    except (ValueError, RuntimeError, OSError) as exc:
+        reason = _MP3_RATES if name.suffix.lower() == ".mp3" and "sample rate" in str(exc) else _short(exc)
+        raise CountertrackError(f"cannot write {name.suffix[1:].upper()} at {sample_rate} Hz, {channels} channel(s) ({reason})", name) from exc
+
+
+def write_audio_file(tmp: Path, samples: np.ndarray, sample_rate: int, subtype: str, *, name: Path) -> None:
+    """Write ``samples`` into the temporary file ``tmp`` in ``name``'s format, then read it back: a write
+    cut short (a full disk) is one line naming ``name``, never a shorter file."""
+    samples = _checked_samples(samples, name)
+    extension = name.suffix.lower()
+    try:
         if extension in _LOSSLESS_FORMATS:
-            fmt = _LOSSLESS_FORMATS[extension]
-            if fmt == "FLAC" and subtype not in _FLAC_SUBTYPES:
-                subtype = "PCM_24"
-            data = samples if subtype == "FLOAT" else np.clip(samples, -1.0, 1.0)
-            try:
-                soundfile.write(str(tmp), data.T, int(sample_rate), subtype=subtype, format=fmt)
-            except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-                raise CountertrackError(f"cannot write audio ({_short(exc)})", path) from exc
+            data = samples if subtype in ("FLOAT", "DOUBLE") else np.clip(samples, -1.0, 1.0)
+            soundfile.write(str(tmp), data.T, int(sample_rate), subtype=subtype, format=_LOSSLESS_FORMATS[extension])
         else:
             with AudioFile(str(tmp), "w", float(sample_rate), int(samples.shape[0])) as f:
                 f.write(np.clip(samples, -1.0, 1.0))
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+        raise CountertrackError(f"cannot write audio ({_write_problem(exc, tmp)})", name) from exc
+    _verify_written(tmp, samples.shape, sample_rate, name)
+
+
+def _checked_samples(samples: np.ndarray, name: Path) -> np.ndarray:
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim != 2 or samples.shape[0] > 8:
+        raise CountertrackError(f"cannot write audio shaped {samples.shape}; expected (channels, samples)", name)
+    check_finite(samples, name)
+    return samples
+
+
+def _verify_written(tmp: Path, shape: tuple[int, ...], sample_rate: int, name: Path) -> None:
+    """Read the header back: channels, rate and frames must be what was written (MP3 adds up to
+    ``_MP3_PADDING`` frames of encoder delay and padding)."""
+    channels, frames = shape
+    try:
+        if name.suffix.lower() in _LOSSLESS_FORMATS:
+            info = soundfile.info(str(tmp))
+            found = (info.channels, info.samplerate, info.frames)
+        else:
+            with AudioFile(str(tmp)) as f:
+                found = (f.num_channels, int(round(f.samplerate)), f.frames)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
+        raise CountertrackError(f"what was written does not read back ({_write_problem(exc, tmp)})", name) from exc
+    slack = _MP3_PADDING if name.suffix.lower() == ".mp3" else 0
+    if found[2] < frames:
+        raise CountertrackError(f"was cut short: {found[2]} of {frames} samples written ({_disk_problem(tmp) or 'the writer stopped early'})", name)
+    if found[:2] != (channels, int(sample_rate)) or found[2] > frames + slack:
+        raise CountertrackError(f"reads back as {found[2]} samples, {found[0]} channel(s) at {found[1]} Hz instead of "
+                                f"{frames}, {channels} at {sample_rate} Hz", name)
+
+
+def _disk_problem(tmp: Path) -> str:
+    """'no space left on the device' when the folder of ``tmp`` has (almost) none, else ''."""
+    try:
+        return "no space left on the device" if shutil.disk_usage(tmp.parent).free < 1 << 20 else ""
+    except OSError:
+        return ""
+
+
+def _write_problem(exc: BaseException, tmp: Path) -> str:
+    """Why a write failed, in a few words; libsndfile often says nothing, so look at the disk."""
+    if _disk_problem(tmp):
+        return _disk_problem(tmp)
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return _short(exc) or f"{type(exc).__name__}: the system refused the write"
 
 
 def list_audio_files(folder: str | os.PathLike[str]) -> list[Path]:

@@ -14,8 +14,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from plugin_core.atomic import write_json_atomic
+from plugin_core.atomic import sweep_stale, write_json_atomic
 from plugin_core.errors import CountertrackError
+from plugin_core.stopping import init_worker, run_task, worker_pool
 
 _worker_bundle = None
 _worker_preset = None
@@ -38,6 +39,7 @@ def output_path(input_path: Path, out_dir: Path) -> Path:
 
 def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
     global _worker_bundle, _worker_preset
+    init_worker()
     from plugin_core.bundle import load_bundle
     from plugin_core.presets import load_preset
 
@@ -57,10 +59,15 @@ def _render_one(input_path: str, output: str, seed: int) -> str:
 
 def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, seed: int = 0, preset: str | None = None,
               summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
-    """Render every input into ``out_dir``; returns (and writes) the summary."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in out_dir.glob(".*.part.*"):  # temporary files of a batch that was killed mid-write
-        stale.unlink(missing_ok=True)
+    """Render every input into ``out_dir``; returns (and writes) the summary. Stopped (Ctrl-C, SIGTERM),
+    it cancels what has not started and stops its workers, which remove their temporary files."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CountertrackError("exists and is not a folder", out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CountertrackError(f"cannot create the output folder ({exc.strerror})", out_dir) from exc
+    sweep_stale(out_dir)  # temporary files of a batch that was killed mid-write
     summary = BatchSummary()
     todo: list[tuple[Path, Path]] = []
     seen: set[Path] = set()
@@ -76,9 +83,9 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
         else:
             todo.append((path, target))
     if todo:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker,
-                                                    initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
-            futures = {pool.submit(_render_one, str(path), str(target), seed): path for path, target in todo}
+        with worker_pool(max(1, jobs), initializer=_init_worker,
+                         initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
+            futures = {pool.submit(run_task, _render_one, str(path), str(target), seed): path for path, target in todo}
             for future in concurrent.futures.as_completed(futures):
                 path = futures[future]
                 try:

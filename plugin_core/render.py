@@ -6,14 +6,17 @@ are the same samples."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from plugin_core.audio import Audio, read_audio, write_audio
+from plugin_core.audio import Audio, output_subtype, probe_audio, probe_writer, read_audio, write_audio_file
 from plugin_core.bundle import Bundle
 from plugin_core.errors import CountertrackError
+from plugin_core.midi_io import write_answer_midi
+from plugin_core.outputs import plan_outputs
 from plugin_core.segmentation import SegmentationConfig, make_grid
 from plugin_core.chain import Chain
 from plugin_core.sidechain import Decision
@@ -52,26 +55,39 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
 
 def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
                 preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
-                mix_path: str | os.PathLike[str] | None = None, force: bool = False,
-                automation: list[tuple[int, dict, dict]] = ()) -> Rendered:
-    """Render B for the file ``a_path`` into ``out_path`` (and A + B into ``mix_path``), atomically.
+                mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
+                force: bool = False, automation: list[tuple[int, dict, dict]] = (),
+                inputs: Sequence[str | os.PathLike[str]] = ()) -> Rendered:
+    """Render B for the file ``a_path`` into ``out_path`` (A + B into ``mix_path``, the answer as MIDI
+    into ``midi_path``) as one transaction (``plugin_core.outputs``).
 
-    Existing outputs are refused unless ``force``; nothing is written when anything fails.
+    Every output is checked before the render (against the others, A, the bundle and ``inputs``, its
+    folder and its format at A's rate); existing outputs are refused unless ``force``; what was written
+    is read back; nothing is changed when anything fails.
     """
-    out_path = Path(out_path)
-    targets = [p for p in (out_path, Path(mix_path) if mix_path else None) if p is not None]
-    if Path(a_path).resolve() in {p.resolve() for p in targets}:
-        raise CountertrackError("output would overwrite the input", out_path)
-    if not force:
-        for target in targets:
-            if target.exists():
-                raise CountertrackError("already exists (use --force to overwrite)", target)
-    a = read_audio(a_path)
-    rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation)
-    subtype = a.info.subtype if out_path.suffix.lower() in (".wav", ".aif", ".aiff", ".flac") else "PCM_24"
-    write_audio(out_path, rendered.samples, a.sample_rate, subtype=subtype)
-    if mix_path:
-        mix = a.samples + rendered.samples
-        peak = float(np.abs(mix).max())
-        write_audio(mix_path, mix / peak if peak > 1.0 else mix, a.sample_rate, subtype=subtype)
+    info = probe_audio(a_path)
+    tempo_map = (segmentation or bundle.perception.spec.segmentation).tempo_map
+    bundle_files = [bundle.folder / name for name in ("manifest.json", *bundle.manifest.get("files", {}))]
+    audio_outputs = [Path(p) for p in (out_path, mix_path) if p]
+    with plan_outputs([*audio_outputs, midi_path], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force) as outputs:
+        subtypes = {p: output_subtype(p, info.subtype) for p in audio_outputs}
+        for path in audio_outputs:
+            probe_writer(outputs.staged(path), path, info.sample_rate, info.num_channels)
+        a = read_audio(a_path)
+        rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation)
+        out_path = Path(out_path)
+        write_audio_file(outputs.staged(out_path), rendered.samples, a.sample_rate, subtypes[out_path], name=out_path)
+        if mix_path:
+            mix = a.samples + rendered.samples
+            peak = float(np.abs(mix).max())
+            write_audio_file(outputs.staged(mix_path), mix / peak if peak > 1.0 else mix, a.sample_rate, subtypes[Path(mix_path)],
+                             name=Path(mix_path))
+        if midi_path:
+            try:
+                used = segmentation or bundle.perception.spec.segmentation
+                write_answer_midi(rendered.decisions, rendered.boundaries, rendered.sample_rate, outputs.staged(midi_path),
+                                  segments_per_beat=used.subdivision if used.strategy == "beats" else None)
+            except OSError as exc:
+                raise CountertrackError(f"cannot write MIDI ({exc.strerror or exc})", midi_path) from exc
+        outputs.commit()
     return rendered

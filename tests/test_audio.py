@@ -13,6 +13,7 @@ from plugin_core.atomic import atomic_path
 from plugin_core.audio import probe_audio, read_audio, resample, to_mono, write_audio
 from plugin_core.errors import CountertrackError
 from tests.conftest import tone
+from tests.disk import entries, small_disk
 
 
 @pytest.mark.parametrize(
@@ -132,15 +133,27 @@ def test_probe_reads_header_only(tmp_path):
     assert (info.sample_rate, info.num_channels, info.num_samples, info.subtype) == (22050, 1, 5512, "PCM_16")
 
 
-def test_failed_write_leaves_no_partial_file_and_keeps_the_existing_one(tmp_path):
-    target = tmp_path / "out.wav"
-    write_audio(target, tone(440, 0.1), 44100)
-    before = target.read_bytes()
-    # WAV cannot hold signed 8-bit PCM: libsndfile fails after the temporary file exists.
-    with pytest.raises(CountertrackError, match="cannot write audio"):
-        write_audio(target, tone(880, 0.1), 44100, subtype="PCM_S8")
-    assert target.read_bytes() == before
-    assert sorted(os.listdir(tmp_path)) == ["out.wav"]
+@pytest.mark.parametrize("extension", [".wav", ".flac", ".ogg", ".mp3"])
+def test_a_write_to_a_full_disk_is_one_error_and_keeps_the_existing_file(tmp_path, extension):
+    """A real full disk (a 16 KiB tmpfs): libsndfile fails mid-file, the OGG writer stops silently
+    (caught by reading back), the MP3 writer raises; the old file stays, nothing else is left."""
+    with small_disk(tmp_path / "disk", 16) as mounted:
+        if not mounted:
+            pytest.skip("cannot mount a small tmpfs here (needs root); the CLI test covers a file size limit instead")
+        target = tmp_path / "disk" / f"out{extension}"
+        target.write_bytes(b"yesterday's take")
+        with pytest.raises(CountertrackError, match="no space left|cut short") as info:
+            write_audio(target, tone(440, 5.0), 44100)
+        assert str(info.value).startswith(str(target)) and "\n" not in str(info.value)
+        assert target.read_bytes() == b"yesterday's take"
+        assert entries(tmp_path / "disk") == [target.name]
+
+
+def test_eight_bit_output_keeps_its_depth_in_every_lossless_format(tmp_path):
+    """WAV holds 8-bit only unsigned, FLAC only signed: the same depth is written either way."""
+    for extension, subtype in ((".wav", "PCM_U8"), (".flac", "PCM_S8"), (".aiff", "PCM_S8")):
+        write_audio(tmp_path / f"x{extension}", tone(440, 0.1), 44100, subtype="PCM_S8")
+        assert soundfile.info(str(tmp_path / f"x{extension}")).subtype == subtype
 
 
 def test_nan_output_is_refused_before_touching_disk(tmp_path):

@@ -1,0 +1,98 @@
+"""A stopped command stops everything it started: SIGTERM is raised as an exception, so every
+``finally`` runs (temporary files removed, child processes killed), in the command's own process and
+in its worker processes; worker pools are cancelled and their workers stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_in_task = False
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM); handled like Ctrl-C."""
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """While the block runs, SIGTERM raises Terminated in the main thread; the old handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def init_worker() -> None:
+    """Initializer of worker processes: SIGTERM during a task (see ``run_task``) raises, so the task's
+    cleanup runs, and then ends the process; between tasks it ends the process at once. Ctrl-C is
+    left to the parent, which stops its workers with SIGTERM."""
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _worker_sigterm(signum: int, frame: Any) -> None:
+    if _in_task:
+        raise Terminated()
+    os._exit(128 + signum)
+
+
+def run_task(task: Callable[..., T], *args: Any) -> T:
+    """Run ``task(*args)`` in a worker set up by ``init_worker``; a SIGTERM ends the worker once the
+    task's ``finally`` blocks have run (a pool would otherwise catch the exception and go on)."""
+    global _in_task
+    _in_task = True
+    try:
+        return task(*args)
+    except Terminated:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _in_task = False
+
+
+@contextlib.contextmanager
+def worker_pool(max_workers: int, *, initializer: Callable[..., None] = init_worker, initargs: tuple = (),
+                mp_context: Any = None) -> Iterator[ProcessPoolExecutor]:
+    """A process pool that stops with its command: on any exception in the block (Ctrl-C, SIGTERM, an
+    error) the tasks not started are cancelled and the workers stopped (``stop_pool``), not awaited.
+    ``initializer`` must call ``init_worker`` (the default does)."""
+    pool = ProcessPoolExecutor(max_workers, mp_context=mp_context, initializer=initializer, initargs=initargs)
+    try:
+        yield pool
+    except BaseException:
+        stop_pool(pool)
+        raise
+    finally:
+        pool.shutdown()
+
+
+def stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 10.0) -> None:
+    """Cancel the tasks that have not started and stop the workers: SIGTERM (they clean up), then
+    SIGKILL for any still running after ``timeout_s``."""
+    workers = list((getattr(pool, "_processes", None) or {}).values())  # no public list before Python 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError):
+            worker.terminate()
+    deadline = time.monotonic() + timeout_s
+    for worker in workers:
+        with contextlib.suppress(OSError, ValueError):
+            worker.join(max(0.0, deadline - time.monotonic()))
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
