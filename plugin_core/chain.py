@@ -14,6 +14,7 @@ import numpy as np
 import pedalboard
 
 from plugin_core.bundle import Bundle
+from plugin_core.dsp import silence_non_finite
 from plugin_core.presets import Preset, build_effects
 from plugin_core.sidechain import Parameters, SidechainEffect
 from plugin_core.threaded import ThreadedSidechain
@@ -57,16 +58,20 @@ class Chain:
         self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
+        self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
 
     def reset(self) -> None:
+        self.non_finite_samples = 0
         self.effect.reset()
         _primed(self.pre, self.sample_rate, self.channels)
         _primed(self.post, self.sample_rate, self.channels)
         self._dry_delay[:] = 0.0
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        """A block (channels, n) in, the mixed output block (channels, n) out."""
-        block = np.asarray(block, dtype=np.float32)
+        """A block (channels, n) in, the mixed output block (channels, n) out. NaN or Inf samples are
+        silence here already, so neither the effects nor the dry path ever carry them into the output."""
+        block, bad = silence_non_finite(block)
+        self.non_finite_samples += bad
         key = _run_effects(self.pre, block, self.sample_rate)
         wet = self.effect.process(key)
         return self._mix(block, wet)

@@ -17,7 +17,7 @@ import numpy as np
 
 from plugin_core.bundle import Bundle
 from plugin_core.decision import DecisionState, decode_step
-from plugin_core.dsp import rms_db
+from plugin_core.dsp import rms_db, silence_non_finite
 from plugin_core.errors import CountertrackError
 from plugin_core.descriptors import PREROLL_S, describe_piece
 from plugin_core.grains import EngineConfig, GrainPicker, Moment, SeamWriter, Slot, stretch_ratio
@@ -166,6 +166,7 @@ class SidechainEffect:
         self._final = 0  # output samples before this position are written for good
         self._next_event = 0  # received count at which _advance has something to do
         self.decisions: list[Decision] = []
+        self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
         self._schedule: list[tuple[int, dict, dict]] = getattr(self, "_schedule", [])
         self._automation = list(self._schedule)  # what is still to apply in this stream
 
@@ -186,8 +187,10 @@ class SidechainEffect:
 
     # ---- the stream ------------------------------------------------------------------------
     def process(self, block: np.ndarray) -> np.ndarray:
-        """One block of A (channels, n) in, one block of B (channels, n) out."""
-        block = np.asarray(block, dtype=np.float32)
+        """One block of A (channels, n) in, one block of B (channels, n) out. NaN or Inf samples are
+        heard as silence and counted in ``non_finite_samples``."""
+        block, bad = silence_non_finite(block)
+        self.non_finite_samples += bad
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise CountertrackError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
         if self._finished:
