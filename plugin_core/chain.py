@@ -10,13 +10,17 @@ never hands it more than that at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pedalboard
 
 from plugin_core.bundle import Bundle
 from plugin_core.dsp import silence_non_finite
+from plugin_core.errors import CountertrackError
 from plugin_core.presets import Preset, build_effects
-from plugin_core.sidechain import Parameters, SidechainEffect
+from plugin_core.parameters import MIX_NAMES, Parameters
+from plugin_core.sidechain import SidechainEffect
 from plugin_core.threaded import ThreadedSidechain
 
 
@@ -59,6 +63,20 @@ class Chain:
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
         self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
+
+    def set_parameters(self, **changes: Any) -> None:
+        """``wet`` and ``dry`` (the mix, 0..2) here; every other name goes to the sidechain effect."""
+        mix = {name: changes.pop(name) for name in MIX_NAMES if name in changes}
+        for name, value in mix.items():
+            if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 2.0):
+                raise CountertrackError(f"{name} {value!r} is out of range 0..2")
+        if changes:
+            self.effect.set_parameters(**changes)
+        self.wet, self.dry = float(mix.get("wet", self.wet)), float(mix.get("dry", self.dry))
+
+    def schedule(self, position: int, **changes: Any) -> None:
+        """Automation of the sidechain's parameters on A's grid (see ``SidechainEffect.schedule``)."""
+        self.effect.schedule(position, **changes)
 
     def reset(self) -> None:
         self.non_finite_samples = 0

@@ -16,12 +16,12 @@ import numpy as np
 
 from plugin_core.atomic import atomic_path
 from plugin_core.errors import CountertrackError
+from plugin_core.parameters import AutomationEvent
 from plugin_core.sidechain import Decision
 
 TICKS_PER_BEAT = 480
 
-AUTOMATABLE = {"temperature": "sampling", "top_p": "sampling", "top_k": "sampling", "continuity": "engine", "crossfade_s": "engine",
-               "follow_loudness": "engine", "loudness_match": "engine", "max_run": "engine"}
+AUTOMATABLE = ("temperature", "top_p", "top_k", "continuity", "crossfade_s", "follow_loudness", "loudness_match", "max_run", "harmony")
 INTEGER_PARAMETERS = {"top_k", "max_run"}
 
 
@@ -52,8 +52,8 @@ def parse_cc_mapping(text: str) -> CCMapping:
     return mapping
 
 
-def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sample_rate: int) -> list[tuple[int, dict, dict]]:
-    """(position in samples, sampling changes, engine changes) for every mapped CC event of the file."""
+def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sample_rate: int) -> list[AutomationEvent]:
+    """One event (position in samples, the parameter set) for every mapped CC event of the file."""
     try:
         midi = mido.MidiFile(str(path))
     except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
@@ -64,9 +64,7 @@ def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sam
         seconds += message.time
         if message.type == "control_change" and message.control in by_controller:
             mapping = by_controller[message.control]
-            change = {mapping.parameter: mapping.value(message.value)}
-            group = AUTOMATABLE[mapping.parameter]
-            events.append((int(round(seconds * sample_rate)), change if group == "sampling" else {}, change if group == "engine" else {}))
+            events.append(AutomationEvent(int(round(seconds * sample_rate)), {mapping.parameter: mapping.value(message.value)}))
     return events
 
 

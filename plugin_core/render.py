@@ -19,6 +19,7 @@ from plugin_core.midi_io import write_answer_midi
 from plugin_core.outputs import plan_outputs
 from plugin_core.segmentation import SegmentationConfig, make_grid
 from plugin_core.chain import Chain
+from plugin_core.parameters import AutomationEvent
 from plugin_core.sidechain import Decision
 from plugin_core.presets import Preset
 
@@ -36,7 +37,7 @@ class Rendered:
 
 
 def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | None = None,
-                 segmentation: SegmentationConfig | None = None, automation: list[tuple[int, dict, dict]] = (),
+                 segmentation: SegmentationConfig | None = None, automation: Sequence[AutomationEvent] = (),
                  boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None) -> Rendered:
     """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``, or the
     given ``boundaries``), then the chain (preset effects around the sidechain effect) fed block by
@@ -45,8 +46,8 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
         config = segmentation or bundle.perception.spec.segmentation
         boundaries = make_grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
     chain = Chain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
-    for position, sampling, engine in automation:
-        chain.effect.schedule(position, sampling, engine)
+    for event in automation:
+        chain.schedule(event.position, **event.changes)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
     pieces.append(chain.flush())
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
@@ -56,7 +57,7 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
 def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
                 preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
                 mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
-                force: bool = False, automation: list[tuple[int, dict, dict]] = (),
+                force: bool = False, automation: Sequence[AutomationEvent] = (),
                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Rendered:
     """Render B for the file ``a_path`` into ``out_path`` (A + B into ``mix_path``, the answer as MIDI
     into ``midi_path``) as one transaction (``plugin_core.outputs``).

@@ -18,6 +18,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -208,13 +209,16 @@ class ThreadedSidechain:
             shared.flushed, shared.error = False, None
             self._prime()
 
-    def set_parameters(self, **changes) -> None:
-        """Queued in order with the audio: applies to the decisions made after the blocks sent so far."""
+    def set_parameters(self, **changes: Any) -> None:
+        """Queued in order with the audio: applies to the decisions made after the blocks sent so far.
+        An unknown name fails here, on the caller's thread."""
+        self.effect.parameters.changed(**changes)
         self._send(lambda effect: effect.set_parameters(**changes))
 
-    def schedule(self, position: int, sampling: dict | None = None, engine: dict | None = None) -> None:
+    def schedule(self, position: int, **changes: Any) -> None:
         """Automation on A's grid, as ``SidechainEffect.schedule``."""
-        self._send(lambda effect: effect.schedule(position, sampling, engine))
+        self.effect.parameters.changed(**changes)
+        self._send(lambda effect: effect.schedule(position, **changes))
 
     def _send(self, command: Callable[[SidechainEffect], None]) -> None:
         with self._shared.condition:

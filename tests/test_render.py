@@ -14,6 +14,7 @@ from plugin_core.bundle import load_bundle
 from plugin_core.corpus import load_corpus
 from plugin_core.presets import load_preset
 from plugin_core.chain import Chain
+from plugin_core.parameters import AutomationEvent
 from plugin_core.render import render_audio
 from plugin_core.segmentation import SegmentationConfig, make_grid
 from plugin_core.sidechain import SidechainEffect
@@ -149,7 +150,7 @@ def test_automation_changes_decisions_only_after_its_time(tiny_bundle, chorale_c
     a = _chorale_a(chorale_corpus, 10.0)
     plain = render_audio(bundle, a, seed=5).decisions
     switch = a.sample_rate * 5
-    automated = render_audio(bundle, a, seed=5, automation=[(switch, {"temperature": 5.0, "top_p": 1.0}, {"continuity": 0.0})]).decisions
+    automated = render_audio(bundle, a, seed=5, automation=[AutomationEvent(switch, {"temperature": 5.0, "top_p": 1.0, "continuity": 0.0})]).decisions
     before = [d for d in plain if d.start < switch]
     assert [d.b_token for d in automated[: len(before)]] == [d.b_token for d in before]
     assert [d.b_token for d in automated[len(before):]] != [d.b_token for d in plain[len(before):]]

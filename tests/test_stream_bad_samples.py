@@ -55,3 +55,14 @@ def test_the_sidechain_alone_counts_them_too(bundle_path):
     assert np.isfinite(out).all() and effect.non_finite_samples == 1
     effect.reset()
     assert effect.non_finite_samples == 0
+
+
+def test_parameters_change_by_name_and_unknown_names_are_one_line(bundle_path):
+    from plugin_core.errors import CountertrackError
+
+    chain = Chain(load_bundle(bundle_path), RATE, 1, seed=2)
+    chain.set_parameters(temperature=1.4, harmony=8.0, wet=0.7)
+    assert chain.effect.parameters.sampling.temperature == 1.4 and chain.effect.parameters.engine.harmony == 8.0 and chain.wet == 0.7
+    for bad in ({"process": 1}, {"temperature": -1.0}, {"wet": float("nan")}):
+        with pytest.raises(CountertrackError):
+            chain.set_parameters(**bad)

@@ -38,9 +38,9 @@ def test_parameters_and_automation_cross_the_thread_in_order(tiny_bundle, choral
     half = a.num_samples // 2
 
     def run(effect):
-        effect.schedule(int(1.5 * a.sample_rate), sampling={"temperature": 2.0, "top_p": 1.0})
+        effect.schedule(int(1.5 * a.sample_rate), temperature=2.0, top_p=1.0)
         first = _stream(effect.process, lambda: np.zeros((1, 0), np.float32), a.samples[:, :half], 512, 0)
-        effect.set_parameters(wet=0.5)
+        effect.set_parameters(continuity=0.0, harmony=0.0)
         rest = [effect.process(a.samples[:, i : i + 512]) for i in range(half, a.num_samples, 512)]
         return np.concatenate([first, *rest, effect.flush()], axis=1)
 
