@@ -9,8 +9,6 @@ from pathlib import Path
 
 from host_scripts.progress import progress
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "presets" / "default.ctbundle"
-
 
 def register(commands: argparse._SubParsersAction) -> None:
     export = commands.add_parser("export", help="freeze a trained run and a memory into a bundle",
@@ -57,13 +55,9 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
 
 
 def bundle_path(args: argparse.Namespace) -> str:
-    from plugin_core.errors import CountertrackError
+    from plugin_core.shipped import default_bundle_path
 
-    if args.bundle:
-        return args.bundle
-    if not (DEFAULT_BUNDLE / "manifest.json").is_file():
-        raise CountertrackError("no --bundle given and the default bundle is not installed", DEFAULT_BUNDLE)
-    return str(DEFAULT_BUNDLE)
+    return args.bundle or str(default_bundle_path())
 
 
 def _export(args: argparse.Namespace) -> int:

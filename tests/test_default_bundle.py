@@ -12,10 +12,11 @@ import pytest
 
 from plugin_core.audio import probe_audio
 from plugin_core.bundle import load_bundle
+from plugin_core.shipped import default_bundle_path, example_a_path
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT = ROOT / "presets" / "default.ctbundle"
-EXAMPLE = ROOT / "presets" / "example_a.flac"
+DEFAULT = default_bundle_path()
+EXAMPLE = example_a_path()
 
 
 def test_default_bundle_is_small_verified_and_ships_an_example():
