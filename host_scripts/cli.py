@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
+from host_scripts.extras import missing_extra
 from plugin_core import __version__
 from plugin_core.errors import CountertrackError
 
@@ -41,6 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or EXIT_OK)
     except CountertrackError as exc:
         print(f"countertrack: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ModuleNotFoundError as exc:  # a lazy import of the train extra that the command's own check did not cover
+        error = missing_extra(exc, args.command)
+        if error is None:
+            raise
+        print(f"countertrack: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("countertrack: interrupted", file=sys.stderr)

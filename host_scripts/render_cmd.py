@@ -7,6 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
+from host_scripts.extras import needs_train_extra
 from host_scripts.progress import progress
 
 
@@ -60,6 +61,7 @@ def bundle_path(args: argparse.Namespace) -> str:
     return args.bundle or str(default_bundle_path())
 
 
+@needs_train_extra("export", "torch", "safetensors", "onnx")
 def _export(args: argparse.Namespace) -> int:
     from export.bundle_export import export_bundle
     from export.train import load_run

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+
+from host_scripts.extras import needs_train_extra
 from host_scripts.progress import progress
 
 
@@ -91,6 +93,7 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+@needs_train_extra("train", "torch", "safetensors", "sklearn")
 def _train(args: argparse.Namespace) -> int:
     from export.train import train
 
@@ -101,6 +104,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_train_extra("eval", "torch", "safetensors", "sklearn")
 def _eval(args: argparse.Namespace) -> int:
     from export.evaluate import evaluate, write_reports
     from export.train import load_run
