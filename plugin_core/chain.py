@@ -19,6 +19,7 @@ from plugin_core.bundle import Bundle
 from plugin_core.dsp import silence_non_finite
 from plugin_core.errors import CountertrackError
 from plugin_core.presets import Preset, build_effects
+from plugin_core.segmentation import with_tempo
 from plugin_core.parameters import MIX_NAMES, Parameters
 from plugin_core.sidechain import SidechainEffect
 from plugin_core.threaded import ThreadedSidechain
@@ -44,10 +45,12 @@ def _run_effects(board: pedalboard.Pedalboard, audio: np.ndarray, sample_rate: i
 class Chain:
     """pre effects -> SidechainEffect -> post effects, mixed with dry A. ``latency_samples`` is the
     sidechain's (built-in pedalboard effects add none). ``threaded`` runs the sidechain on a worker
-    thread (``ThreadedSidechain``) for live use, one segment later."""
+    thread (``ThreadedSidechain``) for live use, one segment later. ``bpm`` (and ``beat_offset_s``)
+    lay a beat bundle's segments on A's tempo in a stream, where A's beats cannot be found ahead."""
 
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
-                 boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None):
+                 boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None,
+                 bpm: float | None = None, beat_offset_s: float = 0.0):
         self.sample_rate, self.channels = sample_rate, channels
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
         self.wet, self.dry = 1.0, 0.0
@@ -58,7 +61,8 @@ class Chain:
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
-                                 boundaries=boundaries, forced_tokens=forced_tokens)
+                                 boundaries=boundaries, forced_tokens=forced_tokens,
+                                 segmentation=with_tempo(bundle.perception.spec.segmentation, bpm, beat_offset_s))
         self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
