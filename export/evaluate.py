@@ -19,7 +19,7 @@ from export.decision_export import TorchStepper
 from export.encoders import EncoderSpec, build_encoder
 from export.features import encode_corpus
 from export.token_data import TokenPair
-from export.train import Run, token_pairs
+from export.train import Run, one_torch_thread, token_pairs
 from plugin_core.atomic import atomic_path, write_bytes_atomic, write_json_atomic
 from plugin_core.corpus import Corpus, load_corpus
 from plugin_core.decision import generate
@@ -114,6 +114,11 @@ def held_out_ids(run: Run, corpus: Corpus) -> list[str]:
 
 def evaluate(run: Run, corpus_dir: str, seed: int = 0, top_p: float = 0.8) -> dict:
     """Scores of the model and every baseline on the held-out pairs, as a JSON-able dict."""
+    with one_torch_thread():
+        return _evaluate(run, corpus_dir, seed, top_p)
+
+
+def _evaluate(run: Run, corpus_dir: str, seed: int, top_p: float) -> dict:
     corpus = load_corpus(corpus_dir)
     ids = held_out_ids(run, corpus)
     held_out = run_tokens(run, corpus, set(ids))
