@@ -48,7 +48,7 @@ def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], 
             rows.append({"segment": segment, "vocab": vocab, "greedy_tpp": greedy["tpp"], "greedy_lcp": greedy["lcp"],
                          "table_tpp": table["tpp"], "table_lcp": table["lcp"], "sampled_tpp": sampled["tpp"],
                          "unigram_tpp": scores["unigram of B"]["tpp"], "uniform_tpp": scores["uniform random"]["tpp"],
-                         "entropy_bits": sampled["entropy_bits"], "segments": result["segments"]})
+                         "entropy_bits": sampled["entropy_bits"], "segment_count": result["segment_count"]})
     lines = ["| segment | vocab | greedy TPP % | table argmax TPP % | greedy LCP | table LCP | top-p TPP % | unigram TPP % | uniform TPP % | entropy bits |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
