@@ -30,7 +30,10 @@ def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], 
     its held-out songs, and write sweep.md / sweep.json. Returns the Markdown table."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = base or TrainConfig(corpus=corpus)
+    if base is None:
+        from export.default_bundle import RECIPE  # the default's recipe, but for segments, vocabulary and epochs
+
+        base = TrainConfig(corpus=corpus, **RECIPE)
     rows = []
     for segment in segments:
         for vocab in vocabs:
