@@ -22,6 +22,7 @@ from plugin_core.presets import Preset, build_effects
 from plugin_core.segmentation import with_tempo
 from plugin_core.parameters import MIX_NAMES, Parameters
 from plugin_core.sidechain import SidechainEffect
+from plugin_core.stream import process_whole
 from plugin_core.threaded import ThreadedSidechain
 
 
@@ -42,7 +43,7 @@ def _run_effects(board: pedalboard.Pedalboard, audio: np.ndarray, sample_rate: i
     return np.concatenate(pieces, axis=1)
 
 
-class Chain:
+class AnswerChain:
     """pre effects -> SidechainEffect -> post effects, mixed with dry A. ``latency_samples`` is the
     sidechain's (built-in pedalboard effects add none). ``threaded`` runs the sidechain on a worker
     thread (``ThreadedSidechain``) for live use, one segment later. ``bpm`` (and ``beat_offset_s``)
@@ -67,6 +68,10 @@ class Chain:
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
         self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
+
+    def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
+        """pedalboard's offline call: the mixed output for the whole ``audio``, aligned with it."""
+        return process_whole(self, audio, sample_rate, reset=reset)
 
     def set_parameters(self, **changes: Any) -> None:
         """``wet`` and ``dry`` (the mix, 0..2) here; every other name goes to the sidechain effect."""

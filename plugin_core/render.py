@@ -18,7 +18,7 @@ from plugin_core.errors import CountertrackError
 from plugin_core.midi_io import write_answer_midi
 from plugin_core.outputs import plan_outputs
 from plugin_core.segmentation import SegmentationConfig, make_grid
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
 from plugin_core.parameters import AutomationEvent
 from plugin_core.sidechain import Decision
 from plugin_core.presets import Preset
@@ -45,7 +45,7 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
     if boundaries is None:
         config = segmentation or bundle.perception.spec.segmentation
         boundaries = make_grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
-    chain = Chain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
+    chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
     for event in automation:
         chain.schedule(event.position, **event.changes)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]

@@ -27,6 +27,7 @@ from plugin_core.perception import segment_at_encoder_rate
 from plugin_core.sampling import allowed_mask, nucleus
 from plugin_core.schedule import Schedule
 from plugin_core.segmentation import SegmentationConfig, make_grid
+from plugin_core.stream import process_whole
 
 
 class _Timeline:
@@ -161,6 +162,10 @@ class SidechainEffect:
         self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
         self._schedule: list[AutomationEvent] = getattr(self, "_schedule", [])
         self._automation = list(self._schedule)  # what is still to apply in this stream
+
+    def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
+        """pedalboard's offline call: B for the whole ``audio`` (1-D or (channels, n)), aligned with it."""
+        return process_whole(self, audio, sample_rate, reset=reset)
 
     def set_parameters(self, **changes: Any) -> None:
         """Change parameters by name between blocks (``temperature=1.4``, ``harmony=8``, see

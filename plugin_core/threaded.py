@@ -24,6 +24,7 @@ import numpy as np
 
 from plugin_core.errors import CountertrackError
 from plugin_core.sidechain import SidechainEffect
+from plugin_core.stream import process_whole
 
 _FLUSH = "flush"
 
@@ -141,7 +142,7 @@ class ThreadedSidechain:
 
     def __init__(self, effect: SidechainEffect, extra_latency_samples: int | None = None):
         self.effect = effect
-        self.channels = effect.channels
+        self.sample_rate, self.channels = effect.sample_rate, effect.channels
         self.extra_latency_samples = int(effect.nominal_segment_samples if extra_latency_samples is None else extra_latency_samples)
         if self.extra_latency_samples < 0:
             raise CountertrackError("extra latency must not be negative")
@@ -208,6 +209,10 @@ class ThreadedSidechain:
             self.effect.reset()
             shared.flushed, shared.error = False, None
             self._prime()
+
+    def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
+        """pedalboard's offline call: B for the whole ``audio`` (1-D or (channels, n)), aligned with it."""
+        return process_whole(self, audio, sample_rate, reset=reset)
 
     def set_parameters(self, **changes: Any) -> None:
         """Queued in order with the audio: applies to the decisions made after the blocks sent so far.

@@ -13,7 +13,7 @@ from plugin_core.audio import Audio, probe_audio, read_audio, write_audio
 from plugin_core.bundle import load_bundle
 from plugin_core.corpus import load_corpus
 from plugin_core.presets import load_preset
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
 from plugin_core.parameters import AutomationEvent
 from plugin_core.render import render_audio
 from plugin_core.segmentation import SegmentationConfig, make_grid
@@ -51,9 +51,9 @@ def test_chain_with_effects_block_wise_equals_one_shot(tiny_bundle, chorale_corp
     bundle = load_bundle(tiny_bundle)
     a = _chorale_a(chorale_corpus, 4.0)
     preset = load_preset("ambient")
-    one_shot = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1)
+    one_shot = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
     whole = _stream(one_shot.process, one_shot.flush, a.samples, a.num_samples, one_shot.latency_samples)
-    chain = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1)
+    chain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
     blocked = _stream(chain.process, chain.flush, a.samples, block, chain.latency_samples)
     assert np.abs(blocked - whole).max() <= 1e-7
     assert np.abs(whole).max() > 0.01

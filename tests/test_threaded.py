@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from plugin_core.bundle import load_bundle
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
 from plugin_core.errors import CountertrackError
 from plugin_core.presets import load_preset
 from plugin_core.render import render_audio
@@ -71,9 +71,9 @@ def test_threaded_chain_matches_the_synchronous_chain(tiny_bundle, chorale_corpu
     bundle = load_bundle(tiny_bundle)
     a = _chorale_a(chorale_corpus, 4.0)
     preset = load_preset("loose")
-    plain = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1)
+    plain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
     expected = _stream(plain.process, plain.flush, a.samples, 512, plain.latency_samples)
-    threaded = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1, threaded=True)
+    threaded = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1, threaded=True)
     assert threaded.latency_samples > plain.latency_samples
     got = _stream(threaded.process, threaded.flush, a.samples, 512, threaded.latency_samples)
     assert np.abs(got - expected).max() <= 1e-7
