@@ -13,6 +13,7 @@ from pathlib import Path
 from plugin_core.errors import CountertrackError
 
 INSTALL_TRAIN = "pip install 'countertrack[train]' torch==2.13.0"
+INSTALL_CLUSTER = "pip install 'countertrack[cluster]'"
 # top-level modules of the train extra (pyproject.toml's [project.optional-dependencies] train)
 TRAIN_MODULES = ("torch", "transformers", "onnx", "sklearn", "safetensors", "music21", "pretty_midi", "matplotlib")
 
@@ -39,6 +40,12 @@ def needs_train_extra(command: str, *modules: str) -> Callable[[Command], Comman
             return run(args)
         return checked
     return decorate
+
+
+def needs_cluster_extra(command: str) -> None:
+    """Raise the one-line error saying how to install Ray when it is not importable here."""
+    if missing_modules(("ray",)):
+        raise CountertrackError(f"{command} needs the cluster extra (ray not installed): {INSTALL_CLUSTER}")
 
 
 def missing_extra(exc: ModuleNotFoundError, command: str) -> CountertrackError | None:

@@ -7,7 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
-from host_scripts.extras import needs_train_extra
+from host_scripts.extras import needs_cluster_extra, needs_train_extra
 from host_scripts.progress import progress
 
 
@@ -45,7 +45,10 @@ def register(commands: argparse._SubParsersAction) -> None:
                                             "Bad files are reported and the batch goes on; a summary JSON is written into DIR.")
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="A tracks or glob patterns such as 'bounces/*.wav'")
     batch.add_argument("-o", "--output", required=True, metavar="DIR")
-    batch.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    batch.add_argument("--jobs", type=int, default=2, help="worker processes (default 2; with --ray the cluster's CPUs decide)")
+    batch.add_argument("--ray", metavar="auto|local|ADDRESS",
+                       help="render on a Ray cluster: 'auto' (the one started here with 'ray start', or $RAY_ADDRESS), 'local' "
+                            "(a throwaway one on this machine) or HOST:PORT; needs the cluster extra")
     add_render_options(batch)
     batch.set_defaults(run=_batch)
 
@@ -103,10 +106,18 @@ def _batch(args: argparse.Namespace) -> int:
     for pattern in args.inputs:
         matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
         inputs += [Path(m) for m in matches]
+    if args.ray:
+        needs_cluster_extra("batch --ray")
     bar = progress(range(len(inputs)), "rendering", total=len(inputs))
     ticks = iter(bar)
-    summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=args.jobs, seed=args.seed, preset=args.preset,
-                        on_done=lambda: next(ticks, None))
+    if args.ray:
+        from plugin_core.ray_batch import run_batch_ray
+
+        summary = run_batch_ray(inputs, bundle_path(args), Path(args.output), address=args.ray, seed=args.seed, preset=args.preset,
+                                on_done=lambda: next(ticks, None))
+    else:
+        summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=args.jobs, seed=args.seed, preset=args.preset,
+                            on_done=lambda: next(ticks, None))
     for failure in summary.failed:
         print(f"countertrack: failed: {failure['error']}" if failure["input"] in failure["error"] else f"countertrack: failed: {failure['input']}: {failure['error']}", file=sys.stderr)
     print(f"{len(summary.succeeded)} rendered, {len(summary.skipped)} skipped (already there), {len(summary.failed)} failed; "

@@ -61,6 +61,31 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
               summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
     """Render every input into ``out_dir``; returns (and writes) the summary. Stopped (Ctrl-C, SIGTERM),
     it cancels what has not started and stops its workers, which remove their temporary files."""
+    summary, todo = plan_batch(inputs, out_dir, on_done)
+    if todo:
+        with worker_pool(max(1, jobs), initializer=_init_worker,
+                         initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
+            futures = {pool.submit(run_task, _render_one, str(path), str(target), seed): path for path, target in todo}
+            for future in concurrent.futures.as_completed(futures):
+                path = futures[future]
+                try:
+                    error = future.result()
+                except BrokenProcessPool:
+                    error = "a worker process died; run the batch again to finish it"
+                except Exception as exc:  # an unexpected failure in one file must not stop the batch
+                    error = f"{type(exc).__name__}: {exc}"
+                if error:
+                    summary.failed.append({"input": str(path), "error": error})
+                else:
+                    summary.succeeded.append(str(path))
+                on_done()
+    return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
+
+
+def plan_batch(inputs: list[Path], out_dir: Path, on_done: Callable[[], None] = lambda: None) -> tuple[BatchSummary, list[tuple[Path, Path]]]:
+    """Create ``out_dir`` and decide each input's fate before any work: (input, output) pairs to render;
+    inputs whose output exists are skipped and two inputs that would write one output fail. Shared by
+    the local pool and the Ray batch (``plugin_core.ray_batch``), so both resume the same way."""
     if out_dir.exists() and not out_dir.is_dir():
         raise CountertrackError("exists and is not a folder", out_dir)
     try:
@@ -82,24 +107,12 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
             on_done()
         else:
             todo.append((path, target))
-    if todo:
-        with worker_pool(max(1, jobs), initializer=_init_worker,
-                         initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
-            futures = {pool.submit(run_task, _render_one, str(path), str(target), seed): path for path, target in todo}
-            for future in concurrent.futures.as_completed(futures):
-                path = futures[future]
-                try:
-                    error = future.result()
-                except BrokenProcessPool:
-                    error = "a worker process died; run the batch again to finish it"
-                except Exception as exc:  # an unexpected failure in one file must not stop the batch
-                    error = f"{type(exc).__name__}: {exc}"
-                if error:
-                    summary.failed.append({"input": str(path), "error": error})
-                else:
-                    summary.succeeded.append(str(path))
-                on_done()
+    return summary, todo
+
+
+def finish_batch(summary: BatchSummary, summary_path: Path) -> BatchSummary:
+    """Sort the summary (the order of completion is not reproducible) and write it atomically."""
     summary.succeeded.sort()
     summary.failed.sort(key=lambda item: item["input"])
-    write_json_atomic(summary_path or out_dir / "batch-summary.json", summary.to_dict())
+    write_json_atomic(summary_path, summary.to_dict())
     return summary
