@@ -15,9 +15,9 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,6 +38,9 @@ from plugin_core.decision import generate
 from plugin_core.errors import CountertrackError
 from plugin_core.sampling import SamplingConfig
 from plugin_core.segmentation import SegmentationConfig
+
+if TYPE_CHECKING:  # imported when a group is given: one process never loads torch.distributed's machinery
+    from export.distributed import Distributed
 
 RUN_SCHEMA = 1
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
@@ -126,13 +129,19 @@ def _lr_factor(step: int, warmup: int, total: int) -> float:
 
 def greedy_accuracy(model: DecisionModel, pairs: list[TokenPair]) -> float:
     """Token accuracy of greedy generation (the TPP of the re-generation task) over ``pairs``."""
+    hits, total = greedy_counts(model, pairs)
+    return hits / max(1, total)
+
+
+def greedy_counts(model: DecisionModel, pairs: list[TokenPair]) -> tuple[int, int]:
+    """Tokens greedy generation got right, and tokens in all, over ``pairs`` (ranks add theirs up)."""
     stepper = TorchStepper(model)
     hits = total = 0
     for pair in pairs:
         predicted = generate(stepper, pair.guide, SamplingConfig(greedy=True), seed=0)
         hits += int((predicted == pair.response).sum())
         total += pair.response.size
-    return hits / max(1, total)
+    return hits, total
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
@@ -160,9 +169,17 @@ def train(
     resume: bool = False,
     log: Callable[[str], None] = print,
     progress: Callable[[Any, str, int], Any] = lambda it, desc, total: it,
+    group: Distributed | None = None,
 ) -> Run:
-    """Train (or resume) a run into ``run_dir`` and return it with its best weights loaded."""
+    """Train (or resume) a run into ``run_dir`` and return it with its best weights loaded.
+
+    With ``group`` (several processes under torchrun, ``export.distributed``) each rank encodes its
+    share of the corpus into the shared cache, rank 0 fits the codebooks and writes the run, and the
+    decision model trains with DistributedDataParallel; without it nothing distributed is touched."""
     folder = Path(run_dir)
+    writer = group is None or group.main
+    if not writer:
+        log, progress = (lambda message: None), (lambda it, desc, total: it)
     torch.manual_seed(config.seed)
     corpus = load_corpus(config.corpus)
     if len(corpus.pairs) < 2:
@@ -178,34 +195,47 @@ def train(
             raise CountertrackError(f"cannot resume: settings differ from the run's ({', '.join(changed)})", existing)
     elif not resume and (folder / "checkpoint.json").exists():
         raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
+    if group is not None:
+        group.barrier()  # every rank has checked the folder before rank 0 writes in it
 
     encoder_spec = EncoderSpec.from_dict(config.encoder)
     segmentation = SegmentationConfig.from_dict(config.segmentation)
     encoder = build_encoder(encoder_spec)
+    if group is not None:  # this rank's share into the cache; then every rank reads all of it from there
+        share = replace(corpus, pairs=tuple(group.shard(corpus.pairs)))
+        encode_corpus(share, encoder, encoder_spec.to_dict(), segmentation,
+                      progress=lambda pairs: progress(pairs, "encoding (this rank's share)", len(share.pairs)))
+        group.barrier()
     features = encode_corpus(corpus, encoder, encoder_spec.to_dict(), segmentation,
                              progress=lambda pairs: progress(pairs, "encoding", len(corpus.pairs)))
     split = split_by_song([f.pair_id for f in features], config.seed, config.validation_fraction, config.test_fraction)
     if resume and (folder / "codebook_guide.npz").is_file():
         codebooks, reports = load_codebooks(folder), {}
-    else:
+    elif writer:
         codebooks, reports = fit_run_codebooks(features, set(split.train), config, getattr(encoder, "feature_groups", None))
         save_codebooks(folder, codebooks)
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
-    if not (resume and (folder / "compatibility.npz").is_file()):
+    if writer and not (resume and (folder / "compatibility.npz").is_file()):
         fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed).save(folder / "compatibility.npz")
+    if group is not None:
+        group.barrier()  # rank 0's codebooks are on disk
+        if not writer:
+            codebooks, reports = load_codebooks(folder), {}
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
     previous_reports = previous.get("codebook_reports") if previous is not None else None
-    write_json_atomic(existing, {
-        "schema_version": RUN_SCHEMA, "train": asdict(config), "decision": config.decision().to_dict(), "split": split.to_dict(),
-        "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
-        "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
-    })
+    if writer:
+        write_json_atomic(existing, {
+            "schema_version": RUN_SCHEMA, "train": asdict(config), "decision": config.decision().to_dict(), "split": split.to_dict(),
+            "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
+            "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
+        })
 
     token_init = codebooks["response"].centroids if config.codebook == "shared" else None
-    fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init)
+    fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init,
+                 group=group)
     return load_run(folder)
 
 
@@ -219,16 +249,18 @@ def fit_decision(
     log: Callable[[str], None] = print,
     progress: Callable[[Any, str, int], Any] = lambda it, desc, total: it,
     token_init: np.ndarray | None = None,
+    group: Distributed | None = None,
 ) -> tuple[DecisionModel, dict[str, Any]]:
     """Train the decision model on token pairs; checkpoints each epoch, keeps the best weights by
     greedy TPP on the validation songs, stops early. Returns the best model and the final state.
+    With ``group``, every rank takes its share of each batch (``export.distributed_step``).
 
     Runs on one torch thread: the model is small, and two threads that must wait for each other
     were 15-20x slower whenever anything else used a core (measured on 2 cores). One fixed count
     also keeps the float reductions, hence the weights, the same on every machine."""
     with one_torch_thread():
         return _fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress,
-                             token_init=token_init)
+                             token_init=token_init, group=group)
 
 
 @contextlib.contextmanager
@@ -252,11 +284,16 @@ def _fit_decision(
     log: Callable[[str], None],
     progress: Callable[[Any, str, int], Any],
     token_init: np.ndarray | None,
+    group: Distributed | None = None,
 ) -> tuple[DecisionModel, dict[str, Any]]:
     torch.manual_seed(config.seed)
+    writer = group is None or group.main
+    if group is not None:
+        from export import distributed_step
     decision = config.decision()
     prior = table_prior([p.guide for p in train_pairs], [p.response for p in train_pairs], decision) if config.table_prior else None
     model = DecisionModel(decision, token_init=token_init, prior=prior)
+    net = model if group is None else distributed_step.wrap(model, group)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     windows = make_windows(train_pairs, config.window, max(1, config.window // 4), decision.lookahead, decision.bos, decision.pad)
     validation_windows = make_windows(validation_pairs, config.window, config.window, decision.lookahead, decision.bos, decision.pad)
@@ -270,30 +307,37 @@ def _fit_decision(
         model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
         _load_optimizer_tensors(optimizer, {k: v for k, v in tensors.items() if k.startswith("optim.")})
         log(f"resuming after epoch {state['epoch']}")
-    _trim_metrics(folder / "metrics.jsonl", state["epoch"])
+    if writer:
+        _trim_metrics(folder / "metrics.jsonl", state["epoch"])
     loss_function = torch.nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=config.label_smoothing)
+    summed = torch.nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=config.label_smoothing, reduction="sum")
     epochs = progress(range(state["epoch"], config.epochs), "training", config.epochs - state["epoch"])
     for epoch in epochs:
         if state["bad_epochs"] >= config.patience:
             log(f"early stop after epoch {epoch}: no better validation score for {config.patience} epochs")
             state["stopped_early"] = True
-            write_json_atomic(folder / "checkpoint.json", state)
+            if writer:
+                write_json_atomic(folder / "checkpoint.json", state)
             break
         started = time.perf_counter()
         torch.manual_seed(config.seed * 1000 + epoch)  # dropout masks: a resumed epoch replays exactly
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
         model.train()
         order = torch.randperm(windows["a"].shape[0], generator=generator)
-        losses, hits, counted = [], 0, 0
+        losses, hits, counted, loss_sum = [], 0, 0, 0.0
         for batch_start in range(0, order.numel(), config.batch_size):
             index = order[batch_start : batch_start + config.batch_size]
             a, b_in, target = windows["a"][index], windows["b_in"][index].clone(), windows["target"][index]
             drop = torch.rand(b_in.shape, generator=generator) < config.history_dropout
             b_in[drop & (b_in != decision.pad)] = decision.mask
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * _lr_factor(state["step"], warmup, total_steps)
-            logits = model(a, b_in)
-            loss = loss_function(logits.reshape(-1, decision.vocab_size), target.reshape(-1))
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = config.learning_rate * _lr_factor(state["step"], warmup, total_steps)
+            if group is None:
+                logits = model(a, b_in)
+                loss = loss_function(logits.reshape(-1, decision.vocab_size), target.reshape(-1))
+            else:
+                loss, logits, target, local_sum = distributed_step.sharded_loss(net, a, b_in, target, group, summed, decision.vocab_size)
+                loss_sum += local_sum
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
@@ -304,11 +348,18 @@ def _fit_decision(
             counted += int(valid.sum())
             losses.append(float(loss.detach()))
         model.eval()
-        with torch.no_grad():
-            validation_logits = model(validation_windows["a"], validation_windows["b_in"])
-            validation_loss = float(loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1)))
-        score = greedy_accuracy(model, validation_pairs)
-        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "train_accuracy": hits / max(1, counted),
+        if group is None:
+            with torch.no_grad():
+                validation_logits = model(validation_windows["a"], validation_windows["b_in"])
+                validation_loss = float(loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1)))
+            score = greedy_accuracy(model, validation_pairs)
+            train_loss = float(np.mean(losses))
+        else:  # every rank's share added up: train loss per token (not the mean of batch means), accuracy over all
+            validation_loss, score = distributed_step.sharded_validation(model, validation_windows, validation_pairs, group, summed,
+                                                                         decision.vocab_size)
+            loss_sum, tokens, hits, counted = group.sum(loss_sum, counted, hits, counted)
+            train_loss = loss_sum / max(1.0, tokens)
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": hits / max(1, counted),
                   "validation_loss": validation_loss, "validation_greedy_tpp": score,
                   "learning_rate": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
         if hasattr(epochs, "set_postfix"):
@@ -316,20 +367,24 @@ def _fit_decision(
         state["epoch"] = epoch + 1
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
-            _save_weights(folder / "model.safetensors", {f"{k}": v for k, v in model.state_dict().items()})
+            if writer:
+                _save_weights(folder / "model.safetensors", {f"{k}": v for k, v in model.state_dict().items()})
         else:
             state["bad_epochs"] += 1
-        _append_metrics(folder / "metrics.jsonl", record)
-        _save_weights(folder / "checkpoint.safetensors", {**{f"model.{k}": v for k, v in model.state_dict().items()}, **_optimizer_tensors(optimizer)})
-        write_json_atomic(folder / "checkpoint.json", state)
+        if writer:
+            _append_metrics(folder / "metrics.jsonl", record)
+            _save_weights(folder / "checkpoint.safetensors", {**{f"model.{k}": v for k, v in model.state_dict().items()}, **_optimizer_tensors(optimizer)})
+            write_json_atomic(folder / "checkpoint.json", state)
     log(f"best validation greedy TPP {100 * state['best_score']:.1f} % at epoch {state['best_epoch']}")
+    if group is not None:
+        group.barrier()  # rank 0 has written the best weights
     model.load_state_dict(load_file(str(folder / "model.safetensors")))
     return model.eval(), state
 
 
 def _save_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     with atomic_path(path) as tmp:
-        save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp))
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
 
 
 def _trim_metrics(path: Path, last_epoch: int) -> None:

@@ -18,6 +18,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     train.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder to write")
     add_training_options(train)
     train.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
+    train.add_argument("--nproc", type=int, metavar="N", help="train on N processes of this machine with torchrun and "
+                       "DistributedDataParallel (gloo on CPU, NCCL on GPUs); the same recipe, each batch shared out")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="score a run on held-out songs against baselines",
@@ -97,12 +99,23 @@ def _log(message: str) -> None:
 
 @needs_train_extra("train", "torch", "safetensors", "sklearn")
 def _train(args: argparse.Namespace) -> int:
+    from export.distributed import from_environment, leave
     from export.train import train
 
     config = training_config(args, args.corpus)
-    run = train(config, args.output, resume=args.resume, log=_log,
-                progress=lambda items, description, total: progress(items, description, total=total, unit="step"))
-    print(f"trained run in {run.folder}: vocabulary {config.vocab}, lookahead {config.lookahead} segments")
+    if args.nproc and args.nproc != 1:
+        from host_scripts.torchrun import launch
+
+        return launch(args.argv, args.nproc)
+    group = from_environment()  # several processes when torchrun started this one, else None
+    try:
+        run = train(config, args.output, resume=args.resume, log=_log, group=group,
+                    progress=lambda items, description, total: progress(items, description, total=total, unit="step"))
+    finally:
+        leave(group)
+    if group is None or group.main:
+        where = f" on {group.world} processes" if group else ""
+        print(f"trained run in {run.folder}{where}: vocabulary {config.vocab}, lookahead {config.lookahead} segments")
     return 0
 
 
