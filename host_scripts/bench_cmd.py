@@ -13,14 +13,16 @@ import time
 
 def register(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser("bench", help="measure render, streaming, decision, memory, encoder and training speed on this machine",
-                                description="Run benchmarks/render_speed, decision_speed, memory_load, encoder_speed, wav2vec2_bundle and "
-                                            "train_speed, each in a fresh process; each prints a table of medians beside their targets "
-                                            "(met or MISSED).")
+                                description="Run benchmarks/render_speed, decision_speed, memory_load, encoder_speed, wav2vec2_bundle, "
+                                            "train_speed, ray_batch and train_distributed, each in a fresh process; each prints a table of "
+                                            "medians beside their targets (met or MISSED).")
     bench.add_argument("--bundle", help="bundle for the render figures (default: the shipped default bundle)")
     bench.add_argument("--skip-encoders", action="store_true",
                        help="skip the encoder and Wav2Vec2 bundle figures (they build a base-size model: about three minutes)")
     bench.add_argument("--skip-training", action="store_true", help="skip training the default recipe (about five minutes)")
     bench.add_argument("--corpus", help="an already rendered copy of the default recipe's corpus, for the training figure")
+    bench.add_argument("--skip-cluster", action="store_true",
+                       help="skip the Ray batch overhead and the 2-process training figures (a few minutes; Ray needs the cluster extra)")
     bench.set_defaults(run=_bench)
 
 
@@ -50,6 +52,15 @@ def _bench(args: argparse.Namespace) -> int:
         sections += [("encoder_speed", []), ("wav2vec2_bundle", [])]
     if not args.skip_training:
         sections.append(("train_speed", ["--corpus", args.corpus] if args.corpus else []))
+    if not args.skip_cluster:
+        from host_scripts.extras import missing_modules
+
+        if missing_modules(("ray",)):
+            print("(ray_batch skipped: the cluster extra is not installed)", flush=True)
+        else:
+            sections.append(("ray_batch", ["--bundle", bundle_path(args)]))
+        if not args.skip_training:
+            sections.append(("train_distributed", []))
     spawn = multiprocessing.get_context("spawn")
     started = time.perf_counter()
     failed = []

@@ -93,3 +93,12 @@ def test_without_ray_the_flag_says_how_to_install_it(tmp_path, capsys, monkeypat
     code = main(["batch", str(tmp_path / "*.wav"), "-o", str(tmp_path / "out"), "--ray", "auto"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == ["countertrack: error: batch --ray needs the cluster extra (ray not installed): pip install 'countertrack[cluster]'"]
+
+
+def test_the_overhead_benchmark_prints_its_ratio_beside_the_target(ray_cluster, bundle):
+    from benchmarks import ray_batch
+
+    lines: list[str] = []
+    rows = ray_batch.measure(str(bundle), files=2, seconds=2.0, repeats=1, log=lines.append)
+    assert [(name, target) for name, _, target, _ in rows] == [("Ray batch / local pool, wall time of 2 files", 1.15)]
+    assert rows[0][1] > 0 and any("outputs identical" in line for line in lines)

@@ -51,3 +51,29 @@ def test_two_gloo_processes_train_a_run_that_loads_and_resumes(chorale_corpus, t
     assert "resuming after epoch 2" in done.stderr
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert load_run(run).config.epochs == 3
+
+
+def test_the_ranks_losses_average_to_the_whole_batchs_mean_loss():
+    """What DDP's gradient averaging relies on: the mean over ranks of each rank's scaled loss is the
+    one-process loss of the whole batch (so its gradient is too), including a rank left without a window."""
+    import torch
+
+    from export.decision_model import DecisionConfig, DecisionModel
+    from export.distributed import Distributed
+    from export.distributed_step import sharded_loss
+    from export.token_data import IGNORE
+
+    config = DecisionConfig(vocab_size=8, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=1)
+    torch.manual_seed(0)
+    model = DecisionModel(config).eval()
+    mean = torch.nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=0.1)
+    summed = torch.nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=0.1, reduction="sum")
+    for rows, world in ((5, 2), (3, 3), (1, 2)):
+        a = torch.randint(0, 8, (rows, 10))
+        b_in = torch.randint(0, 8, (rows, 10))
+        target = torch.randint(0, 8, (rows, 10))
+        target[0, :3] = IGNORE
+        whole = mean(model(a, b_in).reshape(-1, 8), target.reshape(-1))
+        parts = [sharded_loss(model, a, b_in, target, Distributed(rank, world, rank, torch.device("cpu")), summed, 8)[0]
+                 for rank in range(world)]
+        assert torch.allclose(sum(parts) / world, whole, atol=1e-6), (rows, world)
