@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def ray_cluster():
     """A local Ray cluster for this module; its workers import this checkout's code."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "COUNTERTRACK_CACHE": os.environ.get("COUNTERTRACK_CACHE", "")}})
     yield ray
     ray.shutdown()

@@ -1,5 +1,6 @@
-"""Training on 2 processes (torchrun, gloo on CPU): the run finishes, loads, resumes; rank 0 alone
-writes it; and the command line for torchrun is what the docs say."""
+"""Training on 2 processes (torchrun, gloo on CPU): the run finishes, loads, resumes (on 2 processes
+or on 1); rank 0 alone writes it; the ranks' losses add up to the whole batch's; and the command line
+for torchrun is what the docs say."""
 
 from __future__ import annotations
 
@@ -51,6 +52,11 @@ def test_two_gloo_processes_train_a_run_that_loads_and_resumes(chorale_corpus, t
     assert "resuming after epoch 2" in done.stderr
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3]
     assert load_run(run).config.epochs == 3
+
+    from host_scripts.cli import main  # the steps do not depend on the number of processes: one process continues it
+
+    assert main(["train", str(chorale_corpus), "-o", str(run), *TINY, "--epochs", "4", "--resume"]) == 0
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
 
 
 def test_the_ranks_losses_average_to_the_whole_batchs_mean_loss():
