@@ -110,11 +110,11 @@ def _pair_song(song: Song, pair_id: str, layout: Layout, selection: Selection, r
     check_channels(response_infos)
     length = check_lengths(guide_infos + response_infos, request.tolerance_s, song.folder)
     provenance = {
+        **song.provenance,  # what the data set says (split, artist…), never overriding ours below
         "song": str(song.folder.resolve()),
         "layout": layout.name,
         "guide_stems": [_describe(layout, stem) for stem in guide],
         "response_stems": [_describe(layout, stem) for stem in response],
-        **song.provenance,
     }
     if song.tempo_midi is not None:
         provenance["midi"] = relative_to_root(song.tempo_midi, out)  # the tempo map, as from-scores records it

@@ -50,7 +50,8 @@ class MoisesDB:
             for name, tracks in sorted(sources.items())
         )
         provenance = {"provider": folder.parent.name}  # the moisesdb package's <data_path>/<provider>/<track id>
-        provenance.update({key: data[key] for key in ("artist", "song", "genre") if isinstance(data.get(key), str)})
+        names = {"artist": "artist", "song": "title", "genre": "genre"}  # data.json's key -> ours
+        provenance.update({ours: data[key] for key, ours in names.items() if isinstance(data.get(key), str)})
         return Song(id=folder.name, folder=folder, stems=stems, provenance=provenance)
 
     def accepts(self, selector: str) -> bool:
