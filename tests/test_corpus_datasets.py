@@ -4,6 +4,7 @@ its own layout (tests/dataset_layouts.py); A and B chosen by stem type or instru
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from export.datasets import LAYOUTS
 from export.stems_corpus import build_from_stems
 from host_scripts.cli import main
 from host_scripts.corpus_cmd import LAYOUT_NAMES
+from host_scripts.extras import INSTALL_TRAIN
 from plugin_core.audio import read_audio, to_mono
 from plugin_core.corpus import load_corpus, load_pair_audio
 from plugin_core.errors import CountertrackError
@@ -110,6 +112,15 @@ def test_musdb_pairs_every_song_of_both_subsets_without_the_mixture(tmp_path):
     assert pair.response == str((first / "bass.wav").resolve())
 
 
+def test_a_musdb_subset_folder_given_alone_never_puts_the_mixture_in_a(tmp_path):
+    root = tmp_path / "musdb18hq"
+    song = musdb_song(root, "train", "A Band - A Song")
+    corpus, _ = build_from_stems(root / "train", ("others",), ("bass",), tmp_path / "c")
+    assert corpus.provenance["layout"] == "musdb"
+    assert [stem["name"] for stem in corpus.pairs[0].provenance["guide_stems"]] == ["drums.wav", "other.wav", "vocals.wav"]
+    assert corpus.pairs[0].provenance["song"] == str(song.resolve())
+
+
 def test_musdb_a_silent_response_is_reported_and_skipped(tmp_path, capsys):
     root = tmp_path / "musdb18hq"
     musdb_song(root, "train", "Loud")
@@ -188,6 +199,16 @@ def test_a_named_layout_that_does_not_fit_is_one_line(tmp_path, capsys):
                  "-o", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not laid out as MUSDB18" in err
+
+
+def test_slakh_without_pyyaml_says_how_to_install_the_extra_in_one_line(tmp_path, capsys, monkeypatch):
+    root = tmp_path / "slakh2100"
+    slakh_track(root, "Track00001", SLAKH_BAND)
+    monkeypatch.setitem(sys.modules, "yaml", None)  # PyYAML not installed
+    assert main(["corpus", "from-stems", str(root), "--guide", "Piano", "--response", "Bass", "-o", str(tmp_path / "c")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs the train extra (yaml not installed)" in err and INSTALL_TRAIN in err
+    assert not (tmp_path / "c").exists()
 
 
 # --- the corpus folder is one output transaction --------------------------------------------------

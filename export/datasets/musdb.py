@@ -3,7 +3,9 @@
 ``drums.wav``, ``bass.wav``, ``other.wav``, ``vocals.wav``.
 
 The sources are the stems; ``mixture.wav`` is not one (it holds B too), so ``--guide others`` is the
-sum of the sources that are not B, the paper's A. Each song's subset is kept as its ``split``.
+sum of the sources that are not B, the paper's A. Each song's subset is kept as its ``split``. A
+subset folder given alone (``musdb18hq/train``) is read too: its songs hold ``mixture.wav`` and all four
+sources, and must never be read as plain song folders, where ``others`` would take in the mixture.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ class Musdb:
     selectors = "source names: drums, bass, other, vocals"
 
     def detect(self, root: Path) -> bool:
-        return any((song / MIXTURE).is_file() for subset in SUBSETS for song in subfolders(root / subset))
+        return bool(_subset_songs(root)) or any(_is_song(song) for song in subfolders(root))
 
     def song_folders(self, root: Path) -> list[Path]:
         refuse_stem_mp4(root)
-        return [song for subset in SUBSETS for song in subfolders(root / subset)]
+        return _subset_songs(root) or subfolders(root)
 
     def read_song(self, folder: Path) -> Song:
         sources = [folder / f"{name}.wav" for name in SOURCES]
@@ -50,6 +52,17 @@ class Musdb:
 
     def label(self, stem: Stem) -> str:
         return stem.name
+
+
+def _subset_songs(root: Path) -> list[Path]:
+    """The song folders of ``root/train`` and ``root/test`` when some hold a mixture, else none."""
+    songs = [song for subset in SUBSETS for song in subfolders(root / subset)]
+    return songs if any((song / MIXTURE).is_file() for song in songs) else []
+
+
+def _is_song(folder: Path) -> bool:
+    """A MUSDB18 song folder: the mixture and all four sources."""
+    return all((folder / name).is_file() for name in (MIXTURE, *(f"{source}.wav" for source in SOURCES)))
 
 
 def refuse_stem_mp4(root: Path) -> None:
