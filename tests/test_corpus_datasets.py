@@ -263,3 +263,14 @@ def test_a_class_selector_chooses_nothing_in_moisesdb_and_says_what_does(tmp_pat
     with pytest.raises(CountertrackError, match="--guide 'class:Piano' chooses no stem of MoisesDB, whose stems are chosen by stem types"):
         build_from_stems(root, ("class:Piano",), ("bass",), tmp_path / "c")
     assert not (tmp_path / "c").exists()
+
+
+def test_a_bundle_made_from_a_data_set_records_the_data_sets_terms(tmp_path):
+    from export.provenance import data_licences
+
+    root = tmp_path / "slakh2100"
+    slakh_track(root, "Track00001", SLAKH_BAND)
+    build_from_stems(root, ("Piano",), ("Bass",), tmp_path / "c")
+    [record] = data_licences(None, [str(tmp_path / "c")])
+    assert record["files"] == ["Track00001/S01.flac"] and record["licence"] == "CC BY 4.0"
+    assert record["origin"].startswith("Slakh2100")

@@ -43,6 +43,8 @@ class Layout(Protocol):
     title: str  # the data set's own name, for messages
     expects: str  # what a root of this data set holds, for messages
     selectors: str  # what --guide/--response mean here, for messages
+    origin: str  # where the data set comes from, for a bundle's data_licences ("" for the user's own folders)
+    licence: str  # its terms of use, as the data set states them ("" for the user's own folders)
 
     def detect(self, root: Path) -> bool:
         """Whether ``root`` looks like this data set (a few probes, never a full scan)."""

@@ -15,6 +15,8 @@ class Folders:
     title = "song folders"
     expects = "one sub-folder of audio files per song"
     selectors = "file-name patterns such as 'bass*' or drums.wav"
+    origin = ""  # the user's own recordings: origin and licence are theirs to know
+    licence = ""
 
     def detect(self, root: Path) -> bool:
         return root.is_dir()

@@ -26,6 +26,8 @@ class MoisesDB:
     title = "MoisesDB"
     expects = "song folders with data.json, directly or inside a provider folder such as moisesdb_v0.1"
     selectors = "stem types such as bass, drums, guitar, vocals"
+    origin = "MoisesDB (Pereira et al. 2023; github.com/moises-ai/moises-db)"
+    licence = "non-commercial use only, under the terms Moises gives with the download (see github.com/moises-ai/moises-db)"
 
     def detect(self, root: Path) -> bool:
         return has_marked_song(root, lambda folder: (folder / METADATA).is_file())

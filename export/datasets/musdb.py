@@ -28,6 +28,8 @@ class Musdb:
     title = "MUSDB18"
     expects = "train/ and test/ folders of song folders with mixture.wav"
     selectors = "source names: drums, bass, other, vocals"
+    origin = "MUSDB18 (Rafii et al. 2017; sigsep.github.io/datasets/musdb.html)"
+    licence = "academic use only; each track under its own licence (MUSDB18's tracklist.csv)"
 
     def detect(self, root: Path) -> bool:
         return bool(_subset_songs(root)) or any(_is_song(song) for song in subfolders(root))

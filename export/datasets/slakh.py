@@ -32,6 +32,8 @@ class Slakh:
     title = "Slakh2100"
     expects = "TrackNNNNN folders with metadata.yaml and stems/, directly or inside train/, validation/, test/"
     selectors = "instrument classes such as Piano, Bass, Guitar, Drums (optionally written class:Bass)"
+    origin = "Slakh2100 (Manilow et al. 2019; slakh.com)"
+    licence = "CC BY 4.0"
 
     def detect(self, root: Path) -> bool:
         return has_marked_song(root, lambda folder: (folder / METADATA).is_file() and (folder / "stems").is_dir())
