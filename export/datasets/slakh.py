@@ -59,7 +59,8 @@ class Slakh:
             audio = _stem_audio(audio_dir, name, folder)
             midi = midi_dir / f"{name}.mid"
             midi = midi if entry.get("midi_saved", True) and midi.is_file() else None
-            details = {key: entry[key] for key in ("inst_class", "program_num", "midi_program_name", "is_drum") if key in entry}
+            details = {field: entry[field] for field in ("inst_class", "program_num", "midi_program_name", "is_drum")
+                       if isinstance(entry.get(field), (str, int, float, bool))}  # plain values only: they go into JSON
             details["audio"] = audio.relative_to(folder).as_posix()
             if midi is not None:
                 details["midi"] = midi.relative_to(folder).as_posix()
