@@ -168,7 +168,7 @@ def read_rpp(path: Path, rate: int) -> tuple[Chunk, dict[str, ReadTrack]]:
         clips = []
         for item in (c for c in track.children if c.name == "ITEM"):
             source = next(c for c in item.children if c.name == "SOURCE")
-            assert source.args == ["WAVE"] and item.first("LOOP") == ["0"]
+            assert source.args == [{".flac": "FLAC"}.get(Path(source.first("FILE")[0]).suffix, "WAVE")] and item.first("LOOP") == ["0"]
             file = source.first("FILE")[0]
             if file not in cache:
                 cache[file] = _file_audio(path.parent / file)

@@ -14,7 +14,12 @@ import soundfile
 
 from host_scripts.cli import main
 from plugin_core.arrangement.reaper import quote
-from plugin_core.audio import write_audio
+from plugin_core.arrangement.session import write_session
+from plugin_core.audio import read_audio, write_audio
+from plugin_core.bundle import load_bundle
+from plugin_core.parameters import AutomationEvent
+from plugin_core.render import render_audio
+from plugin_core.segmentation import SegmentationConfig
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 from tests.sessions import mix, parse_rpp, read_dawproject, read_rpp
 
@@ -24,12 +29,13 @@ def bundle_path(tmp_path_factory) -> Path:
     return make_synthetic_bundle(tmp_path_factory.mktemp("arrangement"), memory_bpm=120.0, memory_seconds=30.0)
 
 
-def _render(bundle_path: Path, folder: Path, *, bpm: float, channels: int, engine: dict, extra: tuple[str, ...] = ()) -> tuple[int, Path]:
+def _render(bundle_path: Path, folder: Path, *, bpm: float, channels: int, engine: dict, extra: tuple[str, ...] = (),
+            a_name: str = "a.wav") -> tuple[int, Path]:
     a = np.repeat(tone_melody(8.0, bpm, seed=3), channels, axis=0)
-    write_audio(folder / "a.wav", a, RATE, subtype="FLOAT")
+    write_audio(folder / a_name, a, RATE, subtype="FLOAT" if a_name.endswith(".wav") else "PCM_24")
     preset = folder / "preset.json"
     preset.write_text(json.dumps({"name": "test", "engine": engine, "wet": 0.8}))
-    code = main(["render", str(folder / "a.wav"), "-o", str(folder / "b.wav"), "--bundle", str(bundle_path), "--bpm", str(bpm),
+    code = main(["render", str(folder / a_name), "-o", str(folder / "b.wav"), "--bundle", str(bundle_path), "--bpm", str(bpm),
                  "--preset", str(preset), "--seed", "2", "--arrangement", str(folder / "song"), *extra])
     return code, folder / "song"
 
@@ -67,9 +73,10 @@ def test_the_sessions_clips_mix_to_the_rendered_b(bundle_path, tmp_path, bpm, ch
 
 
 def test_the_tempo_map_puts_every_beat_of_a_on_a_beat(bundle_path, tmp_path):
-    code, session = _render(bundle_path, tmp_path, bpm=97.0, channels=1, engine={})
+    code, session = _render(bundle_path, tmp_path, bpm=97.0, channels=1, engine={}, a_name="a.flac")
     assert code == 0
-    project, _ = read_rpp(session / "song.rpp", RATE)
+    project, tracks = read_rpp(session / "song.rpp", RATE)  # A as FLAC: a FLAC source in Reaper
+    assert tracks["A"].clips[0].length == read_audio(tmp_path / "a.flac").num_samples
     assert project.first("TEMPO")[:1] == ["97.0"]  # A's beats are rounded to samples; the map still reads 97
     envelope = next(c for c in project.children if c.name == "TEMPOENVEX")
     assert [line for line in envelope.lines if line[0] == "PT"] == [["PT", "0.0", "97.0", "1"]]
@@ -109,3 +116,25 @@ def test_an_arrangement_in_a_missing_folder_fails_before_the_render(bundle_path,
 def test_rpp_strings_read_back(text):
     chunk = parse_rpp(f"<ROOT\n  NAME {quote(text)}\n>\n")
     assert chunk.first("NAME") == [text if not all(mark in text for mark in "\"'`") else text.replace("`", "'")]
+
+
+@pytest.mark.parametrize(("rate", "segmentation", "beats"), [
+    (48000, SegmentationConfig("beats", bpm=110.0, offset_s=0.23, subdivision=2), 2),  # the memory resampled; a pickup before beat 1
+    (44100, SegmentationConfig("uniform", hop_s=0.37), None),  # no beat grid: seconds, 120 qpm
+])
+def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_to_b(bundle_path, tmp_path, rate, segmentation, beats):
+    bundle = load_bundle(bundle_path)
+    samples = np.repeat(tone_melody(6.0, 110.0, sample_rate=rate, seed=5), 2, axis=0)
+    write_audio(tmp_path / "a.wav", samples, rate, subtype="FLOAT")
+    a = read_audio(tmp_path / "a.wav")
+    automation = [AutomationEvent(rate * 2, {"crossfade_s": 0.01}), AutomationEvent(rate * 4, {"crossfade_s": 0.2})]
+    rendered = render_audio(bundle, a, seed=4, segmentation=segmentation, automation=automation)
+    assert len({d.crossfade for d in rendered.decisions}) == 2  # shortened, and never lengthened past the first
+    folder = tmp_path / "session"
+    folder.mkdir()
+    write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s", segments_per_beat=beats)
+    for tracks in (read_dawproject(folder / "s.dawproject", rate), read_rpp(folder / "s.rpp", rate)[1]):
+        np.testing.assert_allclose(mix(tracks["B"], 2, a.num_samples), rendered.samples, atol=2e-6, rtol=0)
+    if beats is None:
+        project, _ = read_rpp(folder / "s.rpp", rate)
+        assert project.first("TEMPO")[0] == "120.0" and not [c for c in project.children if c.name == "TEMPOENVEX"]

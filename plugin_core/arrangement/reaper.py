@@ -21,6 +21,12 @@ from plugin_core.audio import AudioInfo
 from plugin_core.errors import CountertrackError
 
 FADE_SHAPE = {EQUAL_POWER: 1}  # every other engine curve is linear (0)
+SOURCE_TYPES = {".flac": "FLAC", ".ogg": "VORBIS", ".oga": "VORBIS", ".mp3": "MP3", ".opus": "OPUS"}  # else WAVE (wav, aiff, ...)
+
+
+def source_type(file_name: str) -> str:
+    """Reaper's source chunk type for a media file, by its extension."""
+    return SOURCE_TYPES.get(Path(file_name).suffix.lower(), "WAVE")
 
 
 def _number(value: float) -> str:
@@ -43,7 +49,7 @@ def _item(lines: list[str], *, position: float, length: float, name: str, source
     if notes:
         lines += ["    <NOTES", f"      |{notes}", "    >"]
     lines += [f"    NAME {quote(name)}", f"    VOLPAN 1.0 0.0 {_number(gain)} -1.0", f"    SOFFS {_number(offset)}",
-              "    PLAYRATE 1.0 1 0.0 -1 0 0.0025", "    <SOURCE WAVE", f"      FILE {quote(source)}", "    >", "  >"]
+              "    PLAYRATE 1.0 1 0.0 -1 0 0.0025", f"    <SOURCE {source_type(source)}", f"      FILE {quote(source)}", "    >", "  >"]
 
 
 def _clip_item(lines: list[str], clip: Clip, rate: int) -> None:
