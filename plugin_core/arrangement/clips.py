@@ -5,11 +5,13 @@ bundle-format.md step 6 says: its audio sounds over ``[b[t] - seam[t], b[t+1])``
 seam before it (its lead-in) and out over the seam before the next slot, both seams ending on the
 boundaries. So a slot is a clip starting ``seam[t]`` samples before its boundary, reading the memory
 from its grain's start minus that lead-in. Consecutive slots that follow each other directly in the
-memory, unstretched and at one gain, have no seam at all: they are one clip (a run). A stretched
-slot's audio is the engine's own time-stretch (Rubber Band, with the recorded attack), which no DAW
-reproduces: it is a clip of pre-rendered audio. Fades are sample-centred: sample ``j`` of an
+memory, unstretched and at one gain, have no seam at all: they are one clip (a run); at two gains,
+the engine ramps the gain across the seam, which two overlapping clips with linear fades over the
+same audio reproduce (``RAMP``). A stretched slot's audio is the engine's own time-stretch (Rubber
+Band, with the recorded attack), which no DAW reproduces: it is a clip of pre-rendered audio, as is
+a clip that would read past either end of the memory. Fades are sample-centred: sample ``j`` of an
 ``f``-sample fade has weight ``w = (j + 0.5) / f``, equal-power ``sin(w pi/2)`` / ``cos(w pi/2)`` or
-linear ``w`` / ``1 - w``, as the engine computes them.
+linear ``w`` / ``1 - w``, as the engine computes them; a ramp's is ``j / (f - 1)``.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from plugin_core.memory import Memory
 from plugin_core.sidechain import Decision
 
 EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
-SHAPES = (EQUAL_POWER, LINEAR, RAMP)
 MEMORY = "memory"  # the source name of clips that read the memory itself
 
 
