@@ -118,23 +118,36 @@ def test_rpp_strings_read_back(text):
     assert chunk.first("NAME") == [text if not all(mark in text for mark in "\"'`") else text.replace("`", "'")]
 
 
-@pytest.mark.parametrize(("rate", "segmentation", "beats"), [
-    (48000, SegmentationConfig("beats", bpm=110.0, offset_s=0.23, subdivision=2), 2),  # the memory resampled; a pickup before beat 1
-    (44100, SegmentationConfig("uniform", hop_s=0.37), None),  # no beat grid: seconds, 120 qpm
+SEAM_MARGIN_BUG = ("engine bug, not the session's: SeamWriter.slot_audio indexes a cached stretched grain with the current "
+                   "crossfade's margin, so when automation changes crossfade_s right after a stretched slot, the seam reads "
+                   "that grain shifted by the difference (B has a glitch the session does not reproduce)")
+
+
+@pytest.mark.parametrize(("rate", "segmentation", "beats", "automated"), [
+    (48000, SegmentationConfig("beats", bpm=110.0, offset_s=0.23, subdivision=2), 2, True),  # the memory resampled; a pickup
+    (44100, SegmentationConfig("uniform", hop_s=0.37), None, True),  # no beat grid: seconds, 120 qpm
+    (44100, SegmentationConfig("beats"), 1, False),  # beats tracked in A (stretched grains): a tempo map of several tempos
+    pytest.param(44100, SegmentationConfig("beats"), 1, True, marks=pytest.mark.xfail(strict=True, reason=SEAM_MARGIN_BUG)),
 ])
-def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_to_b(bundle_path, tmp_path, rate, segmentation, beats):
+def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_to_b(bundle_path, tmp_path, rate, segmentation, beats,
+                                                                                     automated):
     bundle = load_bundle(bundle_path)
     samples = np.repeat(tone_melody(6.0, 110.0, sample_rate=rate, seed=5), 2, axis=0)
     write_audio(tmp_path / "a.wav", samples, rate, subtype="FLOAT")
     a = read_audio(tmp_path / "a.wav")
-    automation = [AutomationEvent(rate * 2, {"crossfade_s": 0.01}), AutomationEvent(rate * 4, {"crossfade_s": 0.2})]
+    automation = [AutomationEvent(rate * 2, {"crossfade_s": 0.01}), AutomationEvent(rate * 4, {"crossfade_s": 0.2})] if automated else []
     rendered = render_audio(bundle, a, seed=4, segmentation=segmentation, automation=automation)
-    assert len({d.crossfade for d in rendered.decisions}) == 2  # shortened, and never lengthened past the first
+    assert len({d.crossfade for d in rendered.decisions}) == (2 if automated else 1)  # shortened, never lengthened past the first
     folder = tmp_path / "session"
     folder.mkdir()
-    write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s", segments_per_beat=beats)
-    for tracks in (read_dawproject(folder / "s.dawproject", rate), read_rpp(folder / "s.rpp", rate)[1]):
-        np.testing.assert_allclose(mix(tracks["B"], 2, a.num_samples), rendered.samples, atol=2e-6, rtol=0)
+    clips = write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s",
+                          segments_per_beat=beats)
+    if beats is not None:  # every boundary of A within a millisecond of its beat on the session's ruler
+        landed = clips.to_beats(rendered.boundaries)
+        tempo = np.array([p.bpm for p in clips.tempo_map()])
+        assert np.abs(landed - clips.beats).max() * 60.0 / tempo.min() <= 0.00101
+    for form, tracks in (("dawproject", read_dawproject(folder / "s.dawproject", rate)), ("rpp", read_rpp(folder / "s.rpp", rate)[1])):
+        np.testing.assert_allclose(mix(tracks["B"], 2, a.num_samples), rendered.samples, atol=2e-6, rtol=0, err_msg=form)
     if beats is None:
         project, _ = read_rpp(folder / "s.rpp", rate)
         assert project.first("TEMPO")[0] == "120.0" and not [c for c in project.children if c.name == "TEMPOENVEX"]

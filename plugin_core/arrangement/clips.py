@@ -28,6 +28,7 @@ from plugin_core.sidechain import Decision
 
 EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
 MEMORY = "memory"  # the source name of clips that read the memory itself
+TEMPO_TOLERANCE_S = 0.001  # the tempo map puts every boundary of A within this of its beat
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,9 @@ class Clip:
 
 @dataclass(frozen=True)
 class TempoPoint:
-    """From output sample ``sample`` (beat ``beat`` of the session), ``bpm`` quarter notes per minute."""
+    """From ``seconds`` into the session (its beat ``beat``), ``bpm`` quarter notes per minute."""
 
-    sample: int
+    seconds: float
     beat: float
     bpm: float
 
@@ -85,41 +86,44 @@ class ClipList:
 
     def tempo_map(self) -> list[TempoPoint]:
         """Where the tempo changes, fewest points first: a run of segments shares one tempo as long as
-        every boundary in it lands within a sample of its beat (A's beats are rounded to samples, so
-        a steady A gets one tempo, not a jitter of them). Off a beat grid: 120 qpm throughout."""
+        every boundary in it lands within TEMPO_TOLERANCE_S of its beat (A's beats are rounded to
+        samples, or tracked, so a steady A gets one tempo, not a jitter of them). Each point's time
+        is where the tempo before it reaches its beat, so the map is continuous and ``to_beats`` is
+        exactly what a DAW computes from it. Off a beat grid: 120 qpm throughout."""
         if self.beats is None:
-            return [TempoPoint(0, 0.0, 120.0)]
-        rate, bounds, beats = self.sample_rate, self.boundaries.astype(np.float64), self.beats
+            return [TempoPoint(0.0, 0.0, 120.0)]
+        seconds, beats = self.boundaries.astype(np.float64) / self.sample_rate, self.beats
 
-        def fitting(first: int, last: int) -> float | None:
-            """A tempo from boundary ``first`` that puts every boundary up to ``last`` within a sample of
-            its beat: the run's own rounded to 0.01 qpm when that fits (what a musician reads), else exact."""
-            exact = 60.0 * (beats[last] - beats[first]) / ((bounds[last] - bounds[first]) / rate)
+        def fitting(first: int, last: int, time: float) -> float | None:
+            """A tempo from ``time`` (beat ``beats[first]``) that lands every boundary up to ``last`` near
+            its beat: the exact one rounded to 0.01 qpm when that fits (what a musician reads), else exact."""
+            exact = 60.0 * (beats[last] - beats[first]) / (seconds[last] - time)
             for bpm in (round(exact, 2), exact):
-                landed = bounds[first] + (beats[first : last + 1] - beats[first]) * 60.0 / bpm * rate
-                if bpm > 0 and np.abs(landed - bounds[first : last + 1]).max() <= 1.0:
+                landed = time + (beats[first : last + 1] - beats[first]) * 60.0 / bpm
+                if bpm > 0 and np.abs(landed - seconds[first : last + 1]).max() <= TEMPO_TOLERANCE_S:
                     return bpm
             return None
 
         points: list[TempoPoint] = []
-        first = 0
-        while first < bounds.size - 1:
-            last, bpm = first + 1, fitting(first, first + 1)
-            while last + 1 < bounds.size and (wider := fitting(first, last + 1)) is not None:
+        first, time = 0, float(seconds[0])
+        while first < seconds.size - 1:
+            last, bpm = first + 1, fitting(first, first + 1, time)
+            while last + 1 < seconds.size and (wider := fitting(first, last + 1, time)) is not None:
                 last, bpm = last + 1, wider
-            points.append(TempoPoint(int(bounds[first]), float(beats[first]), float(bpm)))
+            points.append(TempoPoint(time, float(beats[first]), float(bpm)))
+            time += (beats[last] - beats[first]) * 60.0 / bpm
             first = last
         return points
 
     def to_beats(self, samples: np.ndarray | int) -> np.ndarray:
         """Output positions in beats under ``tempo_map`` (exactly its inverse: a reader gets the samples back)."""
-        positions = np.asarray(samples, dtype=np.float64)
+        positions = np.asarray(samples, dtype=np.float64) / self.sample_rate
         points = self.tempo_map()
-        starts = np.array([p.sample for p in points], dtype=np.float64)
+        starts = np.array([p.seconds for p in points])
         index = np.clip(np.searchsorted(starts, positions, side="right") - 1, 0, len(points) - 1)
         start_beats = np.array([p.beat for p in points])[index]
         bpms = np.array([p.bpm for p in points])[index]
-        return start_beats + (positions - starts[index]) / self.sample_rate * bpms / 60.0
+        return start_beats + (positions - starts[index]) * bpms / 60.0
 
 
 def rendered_name(segment: int) -> str:

@@ -133,7 +133,7 @@ def project_xml(clips: ClipList, a_info: AudioInfo, a_name: str, memory: Memory,
     tempo_points = ET.SubElement(arrangement, "TempoAutomation", {"id": ids(), "timeUnit": "beats" if in_beats else "seconds", "unit": "bpm"})
     ET.SubElement(tempo_points, "Target", {"parameter": tempo_id})
     for point in tempo:
-        when = point.beat if in_beats else point.sample / clips.sample_rate
+        when = point.beat if in_beats else point.seconds
         ET.SubElement(tempo_points, "RealPoint", {"time": _number(when), "value": _number(point.bpm), "interpolation": "hold"})
     ET.SubElement(project, "Scenes")
     return project

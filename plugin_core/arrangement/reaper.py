@@ -63,7 +63,7 @@ def _clip_item(lines: list[str], clip: Clip, rate: int) -> None:
 
 def _tempo_points(clips: ClipList) -> list[tuple[float, float]]:
     """(seconds, qpm) where the tempo changes (``ClipList.tempo_map``): every boundary of A on its beat."""
-    return [(point.sample / clips.sample_rate, point.bpm) for point in clips.tempo_map()]
+    return [(point.seconds, point.bpm) for point in clips.tempo_map()]
 
 
 def project_text(clips: ClipList, a_info: AudioInfo, a_name: str, *, wet: float) -> str:
