@@ -18,7 +18,7 @@ from plugin_core.bundle import Bundle
 from plugin_core.errors import CountertrackError
 from plugin_core.midi_io import write_answer_midi
 from plugin_core.outputs import plan_outputs
-from plugin_core.segmentation import SegmentationConfig, make_grid
+from plugin_core.segmentation import SegmentationConfig, make_grid, open_grid
 from plugin_core.chain import AnswerChain
 from plugin_core.parameters import AutomationEvent
 from plugin_core.sidechain import Decision
@@ -45,14 +45,16 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
     block and flushed; latency removed. ``forced_tokens`` replace the decisions (the oracle)."""
     if boundaries is None:
         config = segmentation or bundle.perception.spec.segmentation
-        boundaries = make_grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
+        grid = open_grid if bundle.decision_spec.anticipates else make_grid  # as an anticipating stream lays it
+        boundaries = grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
     chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
     for event in automation:
         chain.schedule(event.position, **event.changes)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
     pieces.append(chain.flush())
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
-    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=boundaries)
+    cut = np.append(boundaries[boundaries < a.num_samples], a.num_samples)  # A's segments (a last slot may run past A's end)
+    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=cut)
 
 
 def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
