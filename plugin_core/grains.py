@@ -294,7 +294,7 @@ class SeamWriter:
         if slot is None or not tail:
             return
         length = slot.stop - slot.start
-        self._put(output, offset, slot.stop - tail, self._slot_audio(slot, length - tail, length) * slot.gain)
+        self._put(output, offset, slot.stop - tail, self.slot_audio(slot, length - tail, length) * slot.gain)
         self._fade_end(output, offset, slot)
         self.pending_seam = 0
 

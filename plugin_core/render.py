@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from plugin_core.arrangement.clips import NOT_ARRANGEABLE
 from plugin_core.arrangement.session import session_name, session_output, write_session
 from plugin_core.audio import Audio, output_subtype, probe_audio, probe_writer, read_audio, write_audio_file
 from plugin_core.bundle import Bundle
@@ -74,6 +75,8 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
     tempo_map = (segmentation or bundle.perception.spec.segmentation).tempo_map
     bundle_files = [bundle.folder / name for name in ("manifest.json", *bundle.manifest.get("files", {}))]
     audio_outputs = [Path(p) for p in (out_path, mix_path) if p]
+    if arrangement_path and bundle.decision_spec.anticipates:
+        raise CountertrackError(NOT_ARRANGEABLE, arrangement_path)
     session = session_output(arrangement_path) if arrangement_path else None
     with plan_outputs([*audio_outputs, midi_path, session], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force) as outputs:
         subtypes = {p: output_subtype(p, info.subtype) for p in audio_outputs}

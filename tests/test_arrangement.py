@@ -17,6 +17,8 @@ from plugin_core.arrangement.reaper import quote
 from plugin_core.arrangement.session import write_session
 from plugin_core.audio import read_audio, write_audio
 from plugin_core.bundle import load_bundle
+from plugin_core.decision import ANTICIPATE
+from plugin_core.errors import CountertrackError
 from plugin_core.parameters import AutomationEvent
 from plugin_core.render import render_audio
 from plugin_core.segmentation import SegmentationConfig
@@ -151,3 +153,20 @@ def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_t
     if beats is None:
         project, _ = read_rpp(folder / "s.rpp", rate)
         assert project.first("TEMPO")[0] == "120.0" and not [c for c in project.children if c.name == "TEMPOENVEX"]
+
+
+def test_an_anticipating_bundles_answer_is_refused_in_one_line_before_any_work(tmp_path, capsys):
+    """Anticipation lays the last grain past A's end and fades B where A ends, which the clip list does
+    not model yet: --arrangement says so before rendering, and the clip list refuses such a render."""
+    bundle_path = make_synthetic_bundle(tmp_path / "bundle", lookahead=ANTICIPATE, memory_bpm=120.0)
+    write_audio(tmp_path / "a.wav", tone_melody(5.3, 100.0, seed=7), RATE, subtype="FLOAT")
+    code = main(["render", str(tmp_path / "a.wav"), "-o", str(tmp_path / "b.wav"), "--bundle", str(bundle_path), "--bpm", "100",
+                 "--arrangement", str(tmp_path / "song")])
+    error = capsys.readouterr().err
+    assert code == 1 and "anticipating" in error and len(error.strip().splitlines()) == 1
+    assert not (tmp_path / "b.wav").exists() and not (tmp_path / "song").exists()
+    bundle = load_bundle(bundle_path)
+    a = read_audio(tmp_path / "a.wav")
+    rendered = render_audio(bundle, a, seed=1, segmentation=SegmentationConfig("beats", bpm=100.0))
+    with pytest.raises(CountertrackError, match="anticipating"):
+        write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, tmp_path, "s")

@@ -28,6 +28,8 @@ from plugin_core.sidechain import Decision
 
 EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
 MEMORY = "memory"  # the source name of clips that read the memory itself
+NOT_ARRANGEABLE = ("an anticipating bundle's answer cannot be arranged yet: its last grain is laid past the end of A and "
+                   "faded where A ends, which the clips do not say")
 TEMPO_TOLERANCE_S = 0.001  # the tempo map puts every boundary of A within this of its beat
 
 
@@ -165,6 +167,8 @@ def build_clip_list(decisions: Sequence[Decision], boundaries: np.ndarray, memor
     """The clips that mix to the rendered B, from the render's decisions (each with its crossfade)."""
     if not decisions:
         raise CountertrackError("the render decided no segment: there is no answer to arrange")
+    if decisions[-1].stop > length:
+        raise CountertrackError(NOT_ARRANGEABLE)
     crossfades = [d.crossfade for d in decisions]
     slots = [Slot(start=d.start, stop=d.stop, source=memory.to_rate(int(memory.grains.start[d.grain]), sample_rate), gain=d.gain,
                   continued=d.continued, ratio=d.ratio) for d in decisions]
