@@ -49,9 +49,9 @@ class JackAudio:
         for name in names:
             ports = self.client.get_ports(is_audio=True, is_output=outputs, is_input=not outputs)
             if name not in [port.name for port in ports]:
-                kind = "output (to read A from)" if outputs else "input (to send B to)"
+                flag, kind = ("--input", "an audio output port (to read A from)") if outputs else ("--output", "an audio input port (to send B to)")
                 known = ", ".join(port.name for port in ports) or "none"
-                raise CountertrackError(f"no JACK audio {kind} port {name!r}; ports there are: {known}")
+                raise CountertrackError(f"{flag} {name!r} is not {kind} of this JACK server; there are: {known}")
 
     def start(self, channels: int, bridge: Callback, *, connect_from: Sequence[str] = (), connect_to: Sequence[str] = ()) -> None:
         """Register in_1.. and out_1.., activate, and connect ``connect_from[i]`` -> in_i+1 and out_i+1 -> ``connect_to[i]``."""
