@@ -1,0 +1,119 @@
+"""``countertrack live`` against a real JACK server (jackd2's dummy driver: 48 kHz, 256-sample periods,
+in real time, no sound card): a test client plays 60 s of A into its input port and another records
+its output port. Zero xruns, and the recording equals the offline render (``AnswerChain`` on the same
+input, same seed and bpm, threaded) delayed by the latency countertrack printed at start, to the sample.
+
+The tolerance is zero: JACK passes float32 buffers between clients untouched, the chain's output does
+not depend on how its input is cut into blocks, and the stream stays on the server's frame clock.
+
+The input countertrack heard is what the player wrote at each JACK frame from countertrack's first
+cycle on (it prints that frame): silence until the player starts, then A. The player starts on a
+frame the test picks, so the offline render is made of the same silence and the same A.
+
+Real time means this machine must keep up: if the test's own clients already see xruns before
+countertrack starts (a machine busy with other work), the test is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from plugin_core.audio import read_audio
+from plugin_core.bundle import load_bundle
+from plugin_core.chain import AnswerChain
+from plugin_core.shipped import default_bundle_path, example_a_path
+from tests.jack_harness import PERIOD, RATE, Player, Recorder, jack_available, jack_server
+
+ROOT = Path(__file__).resolve().parents[1]
+SECONDS = 60.0
+BPM, SEED = 100.0, 3
+BASELINE_S = 3.0
+STARTUP_TIMEOUT_S = 120.0
+LEAD_S = 0.25  # the player starts this long after countertrack is playing
+
+unavailable = jack_available()
+pytestmark = pytest.mark.skipif(unavailable is not None and not os.environ.get("CI"), reason=f"no JACK here: {unavailable}")
+
+
+def _a_track() -> np.ndarray:
+    """60 s of the shipped example A (a flute melody) at 48 kHz, mono, repeated to length."""
+    a = read_audio(example_a_path(), sample_rate=RATE, mono=True).samples[0]
+    return np.tile(a, int(np.ceil(SECONDS * RATE / a.size)))[: int(SECONDS * RATE)].astype(np.float32)
+
+
+def _wait_for_line(path: Path, pattern: str, process: subprocess.Popen) -> str:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        text = path.read_text()
+        if re.search(pattern, text, re.M):
+            return text
+        assert process.poll() is None, f"countertrack live ended with {process.returncode}: {text}"
+        time.sleep(0.05)
+    raise AssertionError(f"countertrack live did not print {pattern!r} within {STARTUP_TIMEOUT_S} s")
+
+
+def test_live_on_a_jack_server_plays_the_offline_render_delayed_by_its_latency_with_no_xruns(tmp_path):
+    a = _a_track()
+    with jack_server(tmp_path / "jackd.log") as server:
+        player, recorder = Player(server, a), Recorder(server, SECONDS + 60.0)
+        try:
+            time.sleep(BASELINE_S)  # the machine's own xruns, with nothing of countertrack's running
+            if player.xruns or recorder.xruns:
+                pytest.skip(f"this machine is too busy for real-time audio: {player.xruns} xruns in {BASELINE_S:.0f} s "
+                            "with only the test's own JACK clients")
+            out_path = tmp_path / "live.txt"
+            env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
+            with open(out_path, "w") as out, open(tmp_path / "live-err.txt", "w") as err:
+                process = subprocess.Popen([sys.executable, "-m", "host_scripts.cli", "live", "--bpm", str(BPM), "--seed", str(SEED),
+                                            "--input", player.port.name, "--output", recorder.port.name],
+                                           cwd=ROOT, env=env, stdout=out, stderr=err)
+            try:
+                text = _wait_for_line(out_path, r"^playing", process)
+                latency = int(re.search(r"^latency: (\d+) samples", text, re.M).group(1))
+                first = int(re.search(r"stream started at JACK frame (\d+)", text).group(1))
+                start = first + (int(player.client.frame_time) + int(LEAD_S * RATE) - first) // PERIOD * PERIOD
+                xruns_before = player.xruns
+                player.play_from(start)
+                end = start + a.size + latency  # the answer to the last sample of A has been played by then
+                deadline = time.monotonic() + SECONDS + latency / RATE + 30.0
+                while player.client.frame_time < end + 2 * PERIOD and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                test_xruns = player.xruns - xruns_before
+                process.send_signal(signal.SIGTERM)
+                assert process.wait(30) == 0, (tmp_path / "live-err.txt").read_text()
+            finally:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+            recording = recorder.frames(first, end - first).copy()
+        finally:
+            player.close()
+            recorder.close()
+
+    report = out_path.read_text()
+    assert (tmp_path / "live-err.txt").read_text() == ""
+    assert re.search(r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: 0 xruns \(0 frames skipped by the server heard as "
+                     r"silence, 0 repeated blocks played as silence\)", report, re.M), report
+    assert test_xruns == 0
+    assert end - start >= SECONDS * RATE
+
+    heard = np.zeros((1, end - first), dtype=np.float32)  # what countertrack heard from its first cycle on
+    heard[0, start - first : start - first + a.size] = a
+    chain = AnswerChain(load_bundle(default_bundle_path(), threads=1), sample_rate=RATE, channels=1, seed=SEED, bpm=BPM, threaded=True)
+    assert chain.latency_samples == latency
+    offline = chain(heard, RATE)[0]
+    chain.effect.close()
+    expected = np.concatenate([np.zeros(latency, dtype=np.float32), offline])[: end - first]
+    different = np.flatnonzero(recording != expected)
+    assert different.size == 0, (f"{different.size} samples differ, the first at stream sample {different[0]} "
+                                 f"(A starts at {start - first}); largest difference {np.abs(recording - expected).max()}")
+    assert np.abs(expected[latency + start - first :]).max() > 0.01  # an answer was played, not silence
