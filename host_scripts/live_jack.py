@@ -59,11 +59,12 @@ class JackAudio:
         self.check_ports(connect_to, outputs=False)
         self._inputs = [self.client.inports.register(f"in_{c + 1}") for c in range(channels)]
         self._outputs = [self.client.outports.register(f"out_{c + 1}") for c in range(channels)]
-        inputs, outputs, client = self._inputs, self._outputs, self.client
+        inputs, outputs, client, started = self._inputs, self._outputs, self.client, self.started
 
         def process(frames: int) -> None:
             bridge([port.get_array() for port in inputs], [port.get_array() for port in outputs], client.last_frame_time)
-            self.started.set()
+            if not started.is_set():
+                started.set()
 
         def xrun(delayed_usecs: float) -> None:
             self.xruns += 1

@@ -11,7 +11,8 @@ cycle on (it prints that frame): silence until the player starts, then A. The pl
 frame the test picks, so the offline render is made of the same silence and the same A.
 
 Real time means this machine must keep up: if the test's own clients already see xruns before
-countertrack starts (a machine busy with other work), the test is skipped, saying so.
+countertrack starts (a machine busy with other work), the test is skipped, saying so; if xruns come
+during the run, it runs once more on a fresh server, and the second run must have none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,18 +63,37 @@ def _wait_for_line(path: Path, pattern: str, process: subprocess.Popen) -> str:
     raise AssertionError(f"countertrack live did not print {pattern!r} within {STARTUP_TIMEOUT_S} s")
 
 
-def test_live_on_a_jack_server_plays_the_offline_render_delayed_by_its_latency_with_no_xruns(tmp_path):
-    a = _a_track()
-    with jack_server(tmp_path / "jackd.log") as server:
+@dataclass
+class LiveRun:
+    """One run of ``countertrack live`` on a fresh server: what it printed, the recording from its first frame on."""
+
+    report: str
+    errors: str
+    latency: int
+    a_start: int  # stream sample where A starts (countertrack heard silence before)
+    recording: np.ndarray  # countertrack's output from its stream sample 0 on
+    client_xruns: int  # the xruns the test's own clients saw while it played
+
+    @property
+    def xruns(self) -> int:
+        found = re.search(r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: (\d+) xruns", self.report, re.M)
+        assert found, self.report
+        return int(found.group(1))
+
+
+def _run_live(a: np.ndarray, folder: Path) -> LiveRun:
+    """Start a server and the test's clients; skip if they alone see xruns; play A through countertrack live."""
+    folder.mkdir()
+    with jack_server(folder / "jackd.log") as server:
         player, recorder = Player(server, a), Recorder(server, SECONDS + 60.0)
         try:
             time.sleep(BASELINE_S)  # the machine's own xruns, with nothing of countertrack's running
             if player.xruns or recorder.xruns:
                 pytest.skip(f"this machine is too busy for real-time audio: {player.xruns} xruns in {BASELINE_S:.0f} s "
                             "with only the test's own JACK clients")
-            out_path = tmp_path / "live.txt"
+            out_path, err_path = folder / "live.txt", folder / "live-err.txt"
             env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
-            with open(out_path, "w") as out, open(tmp_path / "live-err.txt", "w") as err:
+            with open(out_path, "w") as out, open(err_path, "w") as err:
                 process = subprocess.Popen([sys.executable, "-m", "host_scripts.cli", "live", "--bpm", str(BPM), "--seed", str(SEED),
                                             "--input", player.port.name, "--output", recorder.port.name],
                                            cwd=ROOT, env=env, stdout=out, stderr=err)
@@ -87,33 +108,39 @@ def test_live_on_a_jack_server_plays_the_offline_render_delayed_by_its_latency_w
                 deadline = time.monotonic() + SECONDS + latency / RATE + 30.0
                 while player.client.frame_time < end + 2 * PERIOD and time.monotonic() < deadline:
                     time.sleep(0.1)
-                test_xruns = player.xruns - xruns_before
+                client_xruns = player.xruns - xruns_before
                 process.send_signal(signal.SIGTERM)
-                assert process.wait(30) == 0, (tmp_path / "live-err.txt").read_text()
+                assert process.wait(30) == 0, err_path.read_text()
             finally:
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-            recording = recorder.frames(first, end - first).copy()
+            return LiveRun(out_path.read_text(), err_path.read_text(), latency, start - first,
+                           recorder.frames(first, end - first).copy(), client_xruns)
         finally:
             player.close()
             recorder.close()
 
-    report = out_path.read_text()
-    assert (tmp_path / "live-err.txt").read_text() == ""
-    assert re.search(r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: 0 xruns \(0 frames skipped by the server heard as "
-                     r"silence, 0 repeated blocks played as silence\)", report, re.M), report
-    assert test_xruns == 0
-    assert end - start >= SECONDS * RATE
 
-    heard = np.zeros((1, end - first), dtype=np.float32)  # what countertrack heard from its first cycle on
-    heard[0, start - first : start - first + a.size] = a
+def test_live_on_a_jack_server_plays_the_offline_render_delayed_by_its_latency_with_no_xruns(tmp_path):
+    a = _a_track()
+    run = _run_live(a, tmp_path / "first")
+    if run.xruns or run.client_xruns:  # a burst of load from elsewhere: one more try, on a fresh server
+        run = _run_live(a, tmp_path / "second")
+    assert run.errors == ""
+    assert re.search(r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: 0 xruns \(0 frames skipped by the server heard as "
+                     r"silence, 0 repeated blocks played as silence\)", run.report, re.M), run.report
+    assert run.client_xruns == 0
+    assert run.recording.size - run.a_start >= SECONDS * RATE
+
+    heard = np.zeros((1, run.recording.size), dtype=np.float32)  # what countertrack heard from its first cycle on
+    heard[0, run.a_start : run.a_start + a.size] = a
     chain = AnswerChain(load_bundle(default_bundle_path(), threads=1), sample_rate=RATE, channels=1, seed=SEED, bpm=BPM, threaded=True)
-    assert chain.latency_samples == latency
+    assert chain.latency_samples == run.latency
     offline = chain(heard, RATE)[0]
     chain.effect.close()
-    expected = np.concatenate([np.zeros(latency, dtype=np.float32), offline])[: end - first]
-    different = np.flatnonzero(recording != expected)
+    expected = np.concatenate([np.zeros(run.latency, dtype=np.float32), offline])[: run.recording.size]
+    different = np.flatnonzero(run.recording != expected)
     assert different.size == 0, (f"{different.size} samples differ, the first at stream sample {different[0]} "
-                                 f"(A starts at {start - first}); largest difference {np.abs(recording - expected).max()}")
-    assert np.abs(expected[latency + start - first :]).max() > 0.01  # an answer was played, not silence
+                                 f"(A starts at {run.a_start}); largest difference {np.abs(run.recording - expected).max()}")
+    assert np.abs(expected[run.latency + run.a_start :]).max() > 0.01  # an answer was played, not silence
