@@ -32,6 +32,8 @@ class JackAudio:
         try:
             self.client = jack.Client(name, no_start_server=True, servername=server)
         except jack.JackOpenError:
+            jack.set_error_function(None)
+            jack.set_info_function(None)
             where = f"JACK server {server!r}" if server else "a JACK server"
             raise CountertrackError(f"cannot connect to {where}: is it running? (start one with e.g. 'jackd -d alsa' or 'jackd -d dummy')") from None
         self.sample_rate = int(self.client.samplerate)
