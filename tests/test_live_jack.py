@@ -13,6 +13,8 @@ frame the test picks, so the offline render is made of the same silence and the 
 Real time means this machine must keep up: if the test's own clients already see xruns before
 countertrack starts (a machine busy with other work), the test is skipped, saying so; if xruns come
 during the run, it runs once more on a fresh server, and the second run must have none.
+A second test runs the same path with the server freewheeling (no clock: each cycle starts when the
+last one is done), so the equality is checked to the sample on a machine too busy for real time.
 """
 
 from __future__ import annotations
