@@ -12,11 +12,17 @@ import argparse
 import gc
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from host_scripts.extras import needs_live_extra
 from host_scripts.render_cmd import add_render_options, bundle_path
 from plugin_core.errors import CountertrackError
 from plugin_core.stopping import Terminated
+
+if TYPE_CHECKING:
+    from host_scripts.live_bridge import BlockBridge
+    from host_scripts.live_jack import JackAudio
+    from host_scripts.live_midi import ControlInput
 
 DEFAULT_CC = "1=temperature:0.3:2.0"
 START_TIMEOUT_S = 10.0  # JACK calls an active client within a few periods; longer means the server is stuck
@@ -108,9 +114,13 @@ def _live(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_start(args: argparse.Namespace, audio, bridge, latency_samples: int, worker: str) -> None:
+def _ports(names: list[str], connected: list[str], word: str) -> str:
+    return ", ".join(f"{name} ({word} {other})" if other else name for name, other in zip(names, connected + [""] * len(names)))
+
+
+def _print_start(args: argparse.Namespace, audio: JackAudio, bridge: BlockBridge, latency_samples: int, worker: str) -> None:
     rate = audio.sample_rate
-    print(f"countertrack live: A from {', '.join(audio.input_names)}, B to {', '.join(audio.output_names)}; "
+    print(f"countertrack live: A into {_ports(audio.input_names, args.input, 'from')}, B out of {_ports(audio.output_names, args.output, 'to')}; "
           f"{rate} Hz, {audio.block_size}-sample blocks", flush=True)
     print(f"latency: {latency_samples} samples ({latency_samples / rate:.3f} s): B answers A's sample n at sample n + {latency_samples}",
           flush=True)
@@ -120,7 +130,7 @@ def _print_start(args: argparse.Namespace, audio, bridge, latency_samples: int, 
     print("playing; Ctrl-C stops" + (f" (or after {args.duration:g} s)" if args.duration else ""), flush=True)
 
 
-def _play(args: argparse.Namespace, audio, bridge) -> str:
+def _play(args: argparse.Namespace, audio: JackAudio, bridge: BlockBridge) -> str:
     """Wait (the callback plays) until a stop; returns what stopped it, raises what failed."""
     deadline = None if args.duration is None else time.monotonic() + args.duration
     try:
@@ -135,7 +145,7 @@ def _play(args: argparse.Namespace, audio, bridge) -> str:
     return "--duration"
 
 
-def _print_report(stopped_by: str, audio, bridge, controls) -> None:
+def _print_report(stopped_by: str, audio: JackAudio, bridge: BlockBridge, controls: ControlInput | None) -> None:
     block_ms = 1000.0 * audio.block_size / audio.sample_rate
     print(f"stopped ({stopped_by}) after {bridge.samples / audio.sample_rate:.1f} s of audio, {bridge.blocks} blocks: "
           f"{audio.xruns} xruns ({bridge.frames_filled} frames skipped by the server heard as silence, "
