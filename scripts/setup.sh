@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up countertrack on a fresh machine: system packages (FluidSynth + a GM SoundFont; JACK's server
 # and library for `countertrack live` and its tests), then a virtual environment in .venv with the
-# package and its training, test and live extras. Idempotent: a second run with an unchanged
+# package and its training, test, live and cluster extras (the suite tests them all). Idempotent: a second run with an unchanged
 # pyproject.toml does nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,8 +32,8 @@ if [ "$(cat "$stamp" 2>/dev/null || true)" != "$stamp_value" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" >&2 || true
   # torch first and pinned: an unpinned resolve would pull a multi-GB CUDA build.
   .venv/bin/python -m pip install --quiet "torch==2.13.0" 2>&1 | grep -v "is ignored" >&2 || true
-  .venv/bin/python -m pip install --quiet -e ".[train,dev,live]" 2>&1 | grep -v "is ignored" >&2 || true
-  .venv/bin/python -c "import torch, onnxruntime, pedalboard, music21, jack, rtmidi, plugin_core" \
+  .venv/bin/python -m pip install --quiet -e ".[train,dev,live,cluster]" 2>&1 | grep -v "is ignored" >&2 || true
+  .venv/bin/python -c "import torch, onnxruntime, pedalboard, music21, jack, rtmidi, ray, plugin_core" \
     || { echo "countertrack setup: installation failed" >&2; exit 1; }
   echo "$stamp_value" > "$stamp"
 fi
