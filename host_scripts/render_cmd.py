@@ -7,6 +7,7 @@ import glob
 import sys
 from pathlib import Path
 
+from host_scripts.options import capped_jobs, finite_float, positive_int, seed
 from host_scripts.progress import progress
 
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "presets" / "default.ctbundle"
@@ -31,8 +32,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="B track to write")
     add_render_options(render)
     render.add_argument("--mix", metavar="MIX", help="also write A + B")
-    render.add_argument("--bpm", type=float, metavar="QPM", help="A's tempo in quarter notes per minute (default: estimated from A)")
-    render.add_argument("--beat-offset", type=float, default=0.0, metavar="SECONDS", help="with --bpm: time of A's first beat (default 0)")
+    render.add_argument("--bpm", type=finite_float, metavar="QPM", help="A's tempo in quarter notes per minute (default: estimated from A)")
+    render.add_argument("--beat-offset", type=finite_float, default=0.0, metavar="SECONDS", help="with --bpm: time of A's first beat (default 0)")
     render.add_argument("--tempo-map", metavar="FILE.mid", help="A's beats from this MIDI file's tempo map")
     render.add_argument("--automation", metavar="FILE.mid", help="MIDI CC automation of parameters (see --cc)")
     render.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
@@ -46,7 +47,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                             "Bad files are reported and the batch goes on; a summary JSON is written into DIR.")
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="A tracks or glob patterns such as 'bounces/*.wav'")
     batch.add_argument("-o", "--output", required=True, metavar="DIR")
-    batch.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    batch.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2; at most one per core)")
     add_render_options(batch)
     batch.set_defaults(run=_batch)
 
@@ -54,7 +55,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", help="bundle folder or zip (default: the shipped default bundle)")
     parser.add_argument("--preset", help="a preset name (faithful, loose, ambient) or JSON file")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0..2^63-1 (default 0)")
 
 
 def bundle_path(args: argparse.Namespace) -> str:
@@ -85,6 +86,10 @@ def _render(args: argparse.Namespace) -> int:
     from plugin_core.render import render_file
     from plugin_core.segmentation import SegmentationConfig
 
+    from plugin_core.errors import UsageError
+
+    if args.cc and not args.automation:
+        raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
     bundle = load_bundle(bundle_path(args))
     preset = load_preset(args.preset) if args.preset else None
     segmentation = a_segmentation(bundle.perception.spec.segmentation, args.bpm, args.beat_offset, args.tempo_map)
@@ -119,13 +124,18 @@ def a_segmentation(bundle_segmentation, bpm: float | None, offset_s: float, temp
 def _batch(args: argparse.Namespace) -> int:
     from plugin_core.batch import run_batch
 
+    from plugin_core.errors import CountertrackError
+
     inputs: list[Path] = []
     for pattern in args.inputs:
         matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        if not matches:
+            raise CountertrackError("matches no file", pattern)
         inputs += [Path(m) for m in matches]
+    jobs = capped_jobs(args.jobs)
     bar = progress(range(len(inputs)), "rendering", total=len(inputs))
     ticks = iter(bar)
-    summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=args.jobs, seed=args.seed, preset=args.preset,
+    summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=jobs, seed=args.seed, preset=args.preset,
                         on_done=lambda: next(ticks, None))
     for failure in summary.failed:
         print(f"countertrack: failed: {failure['error']}" if failure["input"] in failure["error"] else f"countertrack: failed: {failure['input']}: {failure['error']}", file=sys.stderr)
