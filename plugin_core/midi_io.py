@@ -7,15 +7,18 @@ between 0.3 and 2.0. The answer: the played grains as notes at their real pitch 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import mido
 import numpy as np
 
 from plugin_core.atomic import atomic_path
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.midi_read import read_midi
 from plugin_core.sidechain import Decision
 
 TICKS_PER_BEAT = 480
@@ -49,15 +52,25 @@ def parse_cc_mapping(text: str) -> CCMapping:
         raise CountertrackError(f"CC number {mapping.controller} is out of range 0..127")
     if mapping.parameter not in AUTOMATABLE:
         raise CountertrackError(f"cannot automate {mapping.parameter!r}; automatable: {', '.join(sorted(AUTOMATABLE))}")
+    low, high, open_low = _parameter_range(mapping.parameter)
+    for bound in (mapping.low, mapping.high):
+        if not (low < bound <= high if open_low else low <= bound <= high):  # also refuses NaN
+            raise ConfigurationError(f"CC mapping {text!r}: {mapping.parameter} must stay within {low:g}..{high:g}, not {bound:g}")
     return mapping
+
+
+def _parameter_range(parameter: str) -> tuple[float, float, bool]:
+    """(low, high, low excluded) of an automatable parameter, from the preset schema (one source of truth)."""
+    schema = json.loads(resources.files("plugin_core").joinpath("schemas/preset.schema.json").read_text(encoding="utf-8"))
+    rule = schema["properties"][AUTOMATABLE[parameter]]["properties"][parameter]
+    if "exclusiveMinimum" in rule:
+        return float(rule["exclusiveMinimum"]), float(rule["maximum"]), True
+    return float(rule["minimum"]), float(rule["maximum"]), False
 
 
 def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sample_rate: int) -> list[tuple[int, dict, dict]]:
     """(position in samples, sampling changes, engine changes) for every mapped CC event of the file."""
-    try:
-        midi = mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise CountertrackError(f"not a readable MIDI file ({exc})", path) from exc
+    midi = read_midi(path)  # checked: time division, file type, tempos in range
     by_controller = {m.controller: m for m in mappings}
     events, seconds = [], 0.0
     for message in midi:  # merged tracks, times in seconds (tempo map applied)

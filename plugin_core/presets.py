@@ -17,9 +17,10 @@ from typing import Any
 import pedalboard
 
 from plugin_core.atomic import read_json
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.sampling import SamplingConfig
+from plugin_core.validation import effect_parameters, finite_numbers
 
 PRESET_FOLDER = Path(__file__).resolve().parents[1] / "presets"
 # pedalboard's built-in effects a preset may name (containers and external hosts excluded)
@@ -55,6 +56,7 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
     """Validate ``data`` against the preset schema; the first problem is raised naming its key."""
     import jsonschema
 
+    finite_numbers(data, source, error=ConfigurationError)  # JSON has no NaN; Python's reader takes it, the schema's ranges do not see it
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -63,7 +65,7 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
         if error.validator == "additionalProperties":
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             raise CountertrackError(f"unknown key {', '.join(repr(k) for k in unknown)} at {where}", source)
-        raise CountertrackError(f"{where}: {error.message}", source)
+        raise CountertrackError(f"{where}: {error.message[:200]}", source)
     for effect in [*data.get("pre", []), *data.get("post", [])]:
         name = effect["plugin"]
         if name not in BUILTIN_EFFECTS and not name.lower().endswith((".vst3", ".component")):
@@ -75,13 +77,13 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
 
 def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
     """A preset by file path, or by name from the shipped presets/ folder ('faithful', 'loose', ...)."""
-    path = Path(name_or_path)
-    if not path.suffix and not path.exists():
-        path = PRESET_FOLDER / f"{name_or_path}.json"
+    text = os.fspath(name_or_path)  # a bare name is a shipped preset; a path has a slash or ends in .json
+    bare = "/" not in text and os.sep not in text and not text.endswith(".json")
+    path = PRESET_FOLDER / f"{text}.json" if bare else Path(text)
     if not path.is_file():
         shipped = ", ".join(sorted(p.stem for p in PRESET_FOLDER.glob("*.json")))
         raise CountertrackError(f"preset not found (shipped presets: {shipped})", name_or_path)
-    return parse_preset(read_json(path), path)
+    return parse_preset(read_json(path, max_bytes=1 << 20), path)
 
 
 def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> pedalboard.Pedalboard:
@@ -93,8 +95,9 @@ def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> peda
             if name in BUILTIN_EFFECTS:
                 plugin = getattr(pedalboard, name)()
                 for key, value in params.items():
-                    if not hasattr(plugin, key):
-                        raise CountertrackError(f"effect {name} has no parameter {key!r}", source or None)
+                    if key not in effect_parameters(type(plugin)):
+                        raise ConfigurationError(f"effect {name} has no parameter {key!r} (it has {', '.join(effect_parameters(type(plugin)))})",
+                                                 source or None)
                     setattr(plugin, key, value)
             else:
                 plugin = pedalboard.load_plugin(name, parameter_values=params)
