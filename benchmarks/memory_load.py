@@ -27,8 +27,7 @@ from plugin_core.cache import cache_at
 from plugin_core.descriptors import RHYTHM_BINS
 from plugin_core.memory import GrainTable, load_memory
 from plugin_core.render import render_audio
-
-ROOT = Path(__file__).resolve().parents[1]
+from plugin_core.shipped import default_bundle_path
 
 
 def rss_bytes() -> int:
@@ -66,7 +65,7 @@ def render_peak_growth(memory_folder: str, rate: int, seconds: float = 180.0) ->
     other than the memory's, this includes resampling the whole memory into the cache (first use)."""
     from benchmarks.render_speed import melody
 
-    bundle = load_bundle(ROOT / "presets" / "default.ctbundle")
+    bundle = load_bundle(default_bundle_path())
     a = Audio(samples=melody(seconds, rate), sample_rate=rate, info=None)
     render_audio(bundle, a)
     shipped = peak_rss_bytes()

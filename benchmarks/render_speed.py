@@ -17,10 +17,9 @@ from benchmarks.report import print_targets
 from plugin_core.audio import Audio
 from plugin_core.bundle import load_bundle
 from plugin_core.render import render_audio
+from plugin_core.shipped import default_bundle_path
 from plugin_core.sidechain import SidechainEffect
 from plugin_core.threaded import ThreadedSidechain
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def melody(seconds: float, rate: int) -> np.ndarray:
@@ -82,7 +81,7 @@ def measure(bundle_path: str, repeats: int, offline_target: float = 100.0, strea
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", default=str(ROOT / "presets" / "default.ctbundle"))
+    parser.add_argument("--bundle", default=str(default_bundle_path()))
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     rows = measure(args.bundle, args.repeats)

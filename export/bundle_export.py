@@ -20,6 +20,7 @@ import numpy as np
 from export.decision_export import check_decision_parity, export_step_graph
 from export.encoders import EncoderSpec, build_encoder
 from export.perception import export_perception
+from export.provenance import data_licences
 from export.train import Run
 from plugin_core import __version__
 from plugin_core.atomic import read_json, write_json_atomic
@@ -175,7 +176,11 @@ def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit
         "sampling_defaults": sampling.to_dict(),
         "engine_defaults": engine.to_dict(),
         "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(),
-                       "corpus": run_corpus_pairs(run), **(extra_manifest or {})},
+                       "corpus": run_corpus_pairs(run),
+                       # a recipe's "example" names the score its golden input was rendered from
+                       "data_licences": data_licences(run.config.corpus, memory, memory_pairs=run.split.train, golden_input=golden_input,
+                                                      golden_source=(extra_manifest or {}).get("example", {}).get("source")),
+                       **(extra_manifest or {})},
     }
     _write_manifest(out, manifest)
     write_golden_vector(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)

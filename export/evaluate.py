@@ -19,7 +19,7 @@ from export.decision_export import TorchStepper
 from export.encoders import EncoderSpec, build_encoder
 from export.features import encode_corpus
 from export.token_data import TokenPair
-from export.train import Run, token_pairs
+from export.train import Run, one_torch_thread, token_pairs
 from plugin_core.atomic import atomic_path, write_bytes_atomic, write_json_atomic
 from plugin_core.corpus import Corpus, load_corpus
 from plugin_core.decision import generate
@@ -114,6 +114,11 @@ def held_out_ids(run: Run, corpus: Corpus) -> list[str]:
 
 def evaluate(run: Run, corpus_dir: str, seed: int = 0, top_p: float = 0.8) -> dict:
     """Scores of the model and every baseline on the held-out pairs, as a JSON-able dict."""
+    with one_torch_thread():
+        return _evaluate(run, corpus_dir, seed, top_p)
+
+
+def _evaluate(run: Run, corpus_dir: str, seed: int, top_p: float) -> dict:
     corpus = load_corpus(corpus_dir)
     ids = held_out_ids(run, corpus)
     held_out = run_tokens(run, corpus, set(ids))
@@ -132,17 +137,26 @@ def evaluate(run: Run, corpus_dir: str, seed: int = 0, top_p: float = 0.8) -> di
     for name, kind in BASELINES:
         scores.append(score(name, kind, [baselines.predict(name, p.guide, rng) for p in held_out], truths, vocab))
     return {
-        "run": str(run.folder), "corpus": str(corpus_dir), "held_out": ids, "segments": int(sum(t.size for t in truths)),
-        "vocab": vocab, "window_s": run.config.segmentation.get("hop_s"), "lookahead": run.model.config.lookahead,
+        "run": str(run.folder), "corpus": str(corpus_dir), "held_out": ids, "segment_count": int(sum(t.size for t in truths)),
+        "vocab": vocab, "segments": segments_described(run.config.segmentation), "lookahead": run.model.config.lookahead,
         "scores": [asdict(s) for s in scores],
     }
+
+
+def segments_described(segmentation: dict) -> str:
+    """'1 beat', 'half a beat', '0.5 s' or 'onsets': what one segment of a run is."""
+    if segmentation.get("strategy") == "beats":
+        return {1: "1 beat", 2: "half a beat"}.get(int(segmentation.get("subdivision", 1)), f"1/{segmentation.get('subdivision')} beat")
+    if segmentation.get("strategy") == "onsets":
+        return "onsets"
+    return f"{segmentation.get('hop_s', 0.5):g} s"
 
 
 def markdown_table(result: dict) -> str:
     """The scores as a Markdown table, each model row followed by its margin over the best baseline of its kind."""
     scores = result["scores"]
-    lines = [f"Held-out pairs: {len(result['held_out'])} ({result['segments']} segments), vocabulary {result['vocab']}, "
-             f"window {result['window_s']} s, lookahead {result['lookahead']}", "",
+    lines = [f"Held-out pairs: {len(result['held_out'])} ({result['segment_count']} segments of {result['segments']}), "
+             f"vocabulary {result['vocab']}, lookahead {result['lookahead']}", "",
              "| predictor | kind | TPP % | LCP | entropy (bits) |", "|---|---|---:|---:|---:|"]
     for s in scores:
         lines.append(f"| {s['name']} | {s['kind']} | {s['tpp']:.1f} | {s['lcp']:.2f} | {s['entropy_bits']:.2f} |")

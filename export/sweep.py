@@ -30,7 +30,10 @@ def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], 
     its held-out songs, and write sweep.md / sweep.json. Returns the Markdown table."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    base = base or TrainConfig(corpus=corpus)
+    if base is None:
+        from export.default_bundle import RECIPE  # the default's recipe, but for segments, vocabulary and epochs
+
+        base = TrainConfig(corpus=corpus, **RECIPE)
     rows = []
     for segment in segments:
         for vocab in vocabs:
@@ -48,7 +51,7 @@ def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], 
             rows.append({"segment": segment, "vocab": vocab, "greedy_tpp": greedy["tpp"], "greedy_lcp": greedy["lcp"],
                          "table_tpp": table["tpp"], "table_lcp": table["lcp"], "sampled_tpp": sampled["tpp"],
                          "unigram_tpp": scores["unigram of B"]["tpp"], "uniform_tpp": scores["uniform random"]["tpp"],
-                         "entropy_bits": sampled["entropy_bits"], "segments": result["segments"]})
+                         "entropy_bits": sampled["entropy_bits"], "segment_count": result["segment_count"]})
     lines = ["| segment | vocab | greedy TPP % | table argmax TPP % | greedy LCP | table LCP | top-p TPP % | unigram TPP % | uniform TPP % | entropy bits |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -57,7 +60,46 @@ def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], 
     table_text = "\n".join(lines) + "\n"
     write_json_atomic(out / "sweep.json", rows)
     write_bytes_atomic(out / "sweep.md", table_text.encode("utf-8"))
+    plot_sweep(rows, out / "sweep.png")
     return table_text
+
+
+def plot_sweep(rows: list[dict], path: Path) -> None:
+    """The paper's figure: TPP and LCP per segment length, one group of bars per vocabulary, the
+    model (greedy) beside the context-free table and the uniform baseline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from plugin_core.atomic import atomic_path
+
+    segments = list(dict.fromkeys(r["segment"] for r in rows))
+    vocabs = list(dict.fromkeys(r["vocab"] for r in rows))
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    width = 0.8 / (len(vocabs) * 2)
+    for axis, metric, table_metric, label in ((axes[0], "greedy_tpp", "table_tpp", "TPP (%)"), (axes[1], "greedy_lcp", "table_lcp", "LCP (segments)")):
+        for j, vocab in enumerate(vocabs):
+            values = [next((r[metric] for r in rows if r["segment"] == s and r["vocab"] == vocab), 0.0) for s in segments]
+            tables = [next((r[table_metric] for r in rows if r["segment"] == s and r["vocab"] == vocab), 0.0) for s in segments]
+            x = np.arange(len(segments)) + (2 * j - len(vocabs)) * width
+            axis.bar(x, values, width, label=f"model, vocab {vocab}")
+            axis.bar(x + width, tables, width, color="#bbbbbb", label="context-free table" if j == 0 else None)
+        if metric == "greedy_tpp":
+            for j, vocab in enumerate(vocabs):
+                uniform = [next((r["uniform_tpp"] for r in rows if r["segment"] == s and r["vocab"] == vocab), 0.0) for s in segments]
+                axis.scatter(np.arange(len(segments)) + (2 * j - len(vocabs)) * width, uniform, marker="_", color="black", s=80,
+                             label="uniform random" if j == 0 else None)
+        axis.set_xticks(np.arange(len(segments)), [f"{s} s" if s[0].isdigit() else s for s in segments])
+        axis.set_ylabel(label)
+        axis.set_xlabel("segment")
+    axes[0].legend(fontsize=8)
+    figure.suptitle("countertrack sweep: held-out songs, greedy decoding against the context-free table")
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=100, format="png")
+    plt.close(figure)
 
 
 def _finished(folder: Path, epochs: int) -> bool:

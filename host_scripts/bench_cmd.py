@@ -32,7 +32,10 @@ def _run_section(module: str, argv: list[str]) -> None:
 def _bench(args: argparse.Namespace) -> int:
     from importlib.metadata import PackageNotFoundError, version
 
+    from host_scripts.extras import import_benchmarks
     from host_scripts.render_cmd import bundle_path
+
+    import_benchmarks()
 
     def installed(package: str) -> str:
         try:

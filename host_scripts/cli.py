@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
+from host_scripts.extras import missing_extra
 from plugin_core import __version__
 from plugin_core.atomic import command_started
 from plugin_core.errors import CountertrackError, InternalError
@@ -63,6 +64,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("countertrack: stopped", file=sys.stderr)
         return 143
+    except ModuleNotFoundError as exc:  # a lazy import of the train extra that the command's own check did not cover
+        error = missing_extra(exc, args.command)
+        if error is None:
+            raise
+        print(f"countertrack: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("countertrack: interrupted", file=sys.stderr)
         return 130

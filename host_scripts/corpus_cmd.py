@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from host_scripts.extras import needs_train_extra
 from host_scripts.options import capped_jobs
 from host_scripts.progress import progress
 from plugin_core.audio import probe_audio
@@ -67,6 +68,7 @@ def _from_stems(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_train_extra("corpus from-scores", "music21")
 def _from_scores(args: argparse.Namespace) -> int:
     from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 

@@ -7,10 +7,9 @@ import glob
 import sys
 from pathlib import Path
 
+from host_scripts.extras import needs_train_extra
 from host_scripts.options import capped_jobs, finite_float, positive_int, seed
 from host_scripts.progress import progress
-
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "presets" / "default.ctbundle"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -59,15 +58,12 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
 
 
 def bundle_path(args: argparse.Namespace) -> str:
-    from plugin_core.errors import CountertrackError
+    from plugin_core.shipped import default_bundle_path
 
-    if args.bundle:
-        return args.bundle
-    if not (DEFAULT_BUNDLE / "manifest.json").is_file():
-        raise CountertrackError("no --bundle given and the default bundle is not installed", DEFAULT_BUNDLE)
-    return str(DEFAULT_BUNDLE)
+    return args.bundle or str(default_bundle_path())
 
 
+@needs_train_extra("export", "torch", "safetensors", "onnx")
 def _export(args: argparse.Namespace) -> int:
     from export.bundle_export import export_bundle
     from export.train import load_run
@@ -81,18 +77,17 @@ def _export(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from plugin_core.audio import probe_audio
     from plugin_core.bundle import load_bundle
+    from plugin_core.errors import UsageError
     from plugin_core.midi_io import parse_cc_mapping, read_automation
     from plugin_core.presets import load_preset
     from plugin_core.render import render_file
-    from plugin_core.segmentation import SegmentationConfig
-
-    from plugin_core.errors import UsageError
+    from plugin_core.segmentation import with_tempo
 
     if args.cc and not args.automation:
         raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
     bundle = load_bundle(bundle_path(args))
     preset = load_preset(args.preset) if args.preset else None
-    segmentation = a_segmentation(bundle.perception.spec.segmentation, args.bpm, args.beat_offset, args.tempo_map)
+    segmentation = with_tempo(bundle.perception.spec.segmentation, args.bpm, args.beat_offset, args.tempo_map)
     automation = []
     if args.automation:
         mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
@@ -105,25 +100,8 @@ def _render(args: argparse.Namespace) -> int:
     return 0
 
 
-def a_segmentation(bundle_segmentation, bpm: float | None, offset_s: float, tempo_map: str | None):
-    """How to cut A: the bundle's own unit (beats and their subdivision, or its uniform hop), on A's
-    beats from ``tempo_map`` or ``bpm`` when given; None keeps the bundle's (for beats: estimated from A)."""
-    from plugin_core.errors import CountertrackError
-    from plugin_core.segmentation import SegmentationConfig
-
-    if bpm is not None and tempo_map:
-        raise CountertrackError("give either --bpm or --tempo-map, not both")
-    if bpm is None and not tempo_map:
-        if offset_s:
-            raise CountertrackError("--beat-offset needs --bpm")
-        return None
-    beats = {"strategy": "beats", "bpm": bpm, "offset_s": offset_s, "tempo_map": tempo_map or None}
-    return SegmentationConfig.from_dict({**bundle_segmentation.to_dict(), **beats})
-
-
 def _batch(args: argparse.Namespace) -> int:
     from plugin_core.batch import run_batch
-
     from plugin_core.errors import CountertrackError
 
     inputs: list[Path] = []

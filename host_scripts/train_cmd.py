@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from host_scripts.extras import needs_train_extra
 from host_scripts.options import seed
 from host_scripts.progress import progress
 
@@ -95,6 +96,7 @@ def _log(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+@needs_train_extra("train", "torch", "safetensors", "sklearn")
 def _train(args: argparse.Namespace) -> int:
     from export.train import train
 
@@ -105,6 +107,7 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+@needs_train_extra("eval", "torch", "safetensors", "sklearn")
 def _eval(args: argparse.Namespace) -> int:
     from export.evaluate import evaluate, write_reports
     from export.train import load_run

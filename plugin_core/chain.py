@@ -10,13 +10,19 @@ never hands it more than that at once.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pedalboard
 
 from plugin_core.bundle import Bundle
-from plugin_core.errors import ConfigurationError
+from plugin_core.dsp import silence_non_finite
+from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.presets import Preset, build_effects
-from plugin_core.sidechain import Parameters, SidechainEffect
+from plugin_core.segmentation import with_tempo
+from plugin_core.parameters import MIX_NAMES, Parameters
+from plugin_core.sidechain import SidechainEffect
+from plugin_core.stream import process_whole
 from plugin_core.threaded import ThreadedSidechain
 from plugin_core.validation import check_stream_format
 
@@ -38,13 +44,15 @@ def _run_effects(board: pedalboard.Pedalboard, audio: np.ndarray, sample_rate: i
     return np.concatenate(pieces, axis=1)
 
 
-class Chain:
+class AnswerChain:
     """pre effects -> SidechainEffect -> post effects, mixed with dry A. ``latency_samples`` is the
     sidechain's (built-in pedalboard effects add none). ``threaded`` runs the sidechain on a worker
-    thread (``ThreadedSidechain``) for live use, one segment later."""
+    thread (``ThreadedSidechain``) for live use, one segment later. ``bpm`` (and ``beat_offset_s``)
+    lay a beat bundle's segments on A's tempo in a stream, where A's beats cannot be found ahead."""
 
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
-                 boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None):
+                 boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None,
+                 bpm: float | None = None, beat_offset_s: float = 0.0):
         self.sample_rate, self.channels = check_stream_format(sample_rate, channels)  # before any effect is prepared
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
         self.wet, self.dry = 1.0, 0.0
@@ -56,20 +64,43 @@ class Chain:
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
-                                 boundaries=boundaries, forced_tokens=forced_tokens)
+                                 boundaries=boundaries, forced_tokens=forced_tokens,
+                                 segmentation=with_tempo(bundle.perception.spec.segmentation, bpm, beat_offset_s))
         self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
+        self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
+
+    def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
+        """pedalboard's offline call: the mixed output for the whole ``audio``, aligned with it."""
+        return process_whole(self, audio, sample_rate, reset=reset)
+
+    def set_parameters(self, **changes: Any) -> None:
+        """``wet`` and ``dry`` (the mix, 0..2) here; every other name goes to the sidechain effect."""
+        mix = {name: changes.pop(name) for name in MIX_NAMES if name in changes}
+        for name, value in mix.items():
+            if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 2.0):
+                raise CountertrackError(f"{name} {value!r} is out of range 0..2")
+        if changes:
+            self.effect.set_parameters(**changes)
+        self.wet, self.dry = float(mix.get("wet", self.wet)), float(mix.get("dry", self.dry))
+
+    def schedule(self, position: int, **changes: Any) -> None:
+        """Automation of the sidechain's parameters on A's grid (see ``SidechainEffect.schedule``)."""
+        self.effect.schedule(position, **changes)
 
     def reset(self) -> None:
+        self.non_finite_samples = 0
         self.effect.reset()
         _primed(self.pre, self.sample_rate, self.channels)
         _primed(self.post, self.sample_rate, self.channels)
         self._dry_delay[:] = 0.0
 
     def process(self, block: np.ndarray) -> np.ndarray:
-        """A block (channels, n) in, the mixed output block (channels, n) out."""
-        block = np.asarray(block, dtype=np.float32)
+        """A block (channels, n) in, the mixed output block (channels, n) out. NaN or Inf samples are
+        silence here already, so neither the effects nor the dry path ever carry them into the output."""
+        block, bad = silence_non_finite(block)
+        self.non_finite_samples += bad
         key = self._effects(self.pre, block, "pre")
         wet = self.effect.process(key)
         return self._mix(block, wet)

@@ -17,6 +17,8 @@ import numpy as np
 
 from plugin_core.errors import BundleError
 from plugin_core.onnx_session import open_session, run_session
+from plugin_core.onnx_session import open_session
+from plugin_core.rng import PortableRandom
 from plugin_core.sampling import SamplingConfig, allowed_mask, choose
 
 STEP_INPUTS = ("a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v")
@@ -139,7 +141,7 @@ def generate(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """B tokens answering ``a_tokens`` (one per A segment), seeded; restricted to ``allowed`` labels."""
     spec = stepper.spec
-    rng = np.random.default_rng(seed)
+    rng = PortableRandom(seed)
     mask = allowed_mask(spec.vocab_size, allowed)
     state = DecisionState(spec)
     tokens = np.zeros(len(a_tokens), dtype=np.int64)

@@ -56,3 +56,13 @@ def chroma_vector(mono: np.ndarray, sample_rate: int, n_fft: int = 4096) -> np.n
     chroma = chroma_filterbank(sample_rate, n_fft) @ power
     total = chroma.sum()
     return (chroma / total).astype(np.float32) if total > 1e-12 else np.zeros(12, np.float32)
+
+
+def silence_non_finite(block: np.ndarray) -> tuple[np.ndarray, int]:
+    """``block`` as float32 with every NaN or Inf sample replaced by 0 (silence), and how many there
+    were: a stream keeps going through a bad sample instead of carrying it into B."""
+    block = np.asarray(block, dtype=np.float32)
+    finite = np.isfinite(block)
+    if finite.all():
+        return block, 0
+    return np.where(finite, block, np.float32(0.0)), int(block.size - np.count_nonzero(finite))

@@ -34,6 +34,7 @@ from plugin_core.compatibility import Compatibility
 from plugin_core.descriptors import SegmentDescriptor
 from plugin_core.errors import CountertrackError
 from plugin_core.memory import Memory
+from plugin_core.rng import PortableRandom
 
 STRETCH_TOLERANCE = 1.02  # a slot up to 2 % longer than its grain reads on into the memory instead
 ATTACK_KEPT_S = 0.02  # a stretched grain keeps its first 20 ms as recorded (its attack)...
@@ -102,7 +103,7 @@ class GrainPicker:
             raise CountertrackError("the memory holds no grains", memory.path)
         self.memory, self.config, self.compatibility = memory, config, compatibility
         self.substitute = nearest_present_labels(np.asarray(centroids, np.float32), memory.labels)
-        self.rng = np.random.default_rng(seed)
+        self.rng = PortableRandom(seed)
         self.previous: int = -1
         self.run = 0
         self.recent: list[int] = []
@@ -128,7 +129,7 @@ class GrainPicker:
         continued = False
         if follower >= 0 and int(grains.label[follower]) in prior and self.run < self.config.max_run:
             clash = float(fit.max() - fit[int(np.flatnonzero(candidates == follower)[0])])
-            continued = self.rng.random() < self.config.continuity and clash < self.CLASH
+            continued = self.rng.uniform() < self.config.continuity and clash < self.CLASH
         if continued:
             choice = follower
             self.run += 1
@@ -159,8 +160,7 @@ class GrainPicker:
         score = score - self.config.loudness_match * np.abs(levels - self.target_db(a_loudness_db)) / 6.0
         if self.config.avoid_recent and candidates.size > 1:
             score = score - 4.0 * np.isin(candidates, self.recent)
-        weights = np.exp(score - score.max())
-        return int(candidates[self.rng.choice(candidates.size, p=weights / weights.sum())])
+        return int(candidates[self.rng.pick(np.exp(score - score.max()))])
 
 
 def seam_curves(length: int) -> tuple[np.ndarray, np.ndarray]:

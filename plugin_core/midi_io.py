@@ -7,10 +7,9 @@ between 0.3 and 2.0. The answer: the played grains as notes at their real pitch 
 
 from __future__ import annotations
 
-import json
+import math
 import os
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import mido
@@ -19,12 +18,14 @@ import numpy as np
 from plugin_core.atomic import atomic_path
 from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.midi_read import read_midi
+from plugin_core.grains import EngineConfig
+from plugin_core.parameters import AutomationEvent, Parameters
+from plugin_core.sampling import SamplingConfig
 from plugin_core.sidechain import Decision
 
 TICKS_PER_BEAT = 480
 
-AUTOMATABLE = {"temperature": "sampling", "top_p": "sampling", "top_k": "sampling", "continuity": "engine", "crossfade_s": "engine",
-               "follow_loudness": "engine", "loudness_match": "engine", "max_run": "engine"}
+AUTOMATABLE = ("temperature", "top_p", "top_k", "continuity", "crossfade_s", "follow_loudness", "loudness_match", "max_run", "harmony")
 INTEGER_PARAMETERS = {"top_k", "max_run"}
 
 
@@ -52,24 +53,24 @@ def parse_cc_mapping(text: str) -> CCMapping:
         raise CountertrackError(f"CC number {mapping.controller} is out of range 0..127")
     if mapping.parameter not in AUTOMATABLE:
         raise CountertrackError(f"cannot automate {mapping.parameter!r}; automatable: {', '.join(sorted(AUTOMATABLE))}")
-    low, high, open_low = _parameter_range(mapping.parameter)
     for bound in (mapping.low, mapping.high):
-        if not (low < bound <= high if open_low else low <= bound <= high):  # also refuses NaN
-            raise ConfigurationError(f"CC mapping {text!r}: {mapping.parameter} must stay within {low:g}..{high:g}, not {bound:g}")
+        _check_bound(text, mapping, bound)
     return mapping
 
 
-def _parameter_range(parameter: str) -> tuple[float, float, bool]:
-    """(low, high, low excluded) of an automatable parameter, from the preset schema (one source of truth)."""
-    schema = json.loads(resources.files("plugin_core").joinpath("schemas/preset.schema.json").read_text(encoding="utf-8"))
-    rule = schema["properties"][AUTOMATABLE[parameter]]["properties"][parameter]
-    if "exclusiveMinimum" in rule:
-        return float(rule["exclusiveMinimum"]), float(rule["maximum"]), True
-    return float(rule["minimum"]), float(rule["maximum"]), False
+def _check_bound(text: str, mapping: CCMapping, bound: float) -> None:
+    """``bound`` is a value ``mapping.parameter`` may take, by the configs' own checks (one source of truth)."""
+    if not math.isfinite(bound):
+        raise ConfigurationError(f"CC mapping {text!r}: {mapping.parameter} bounds must be finite numbers, not {bound:g}")
+    value = int(round(bound)) if mapping.parameter in INTEGER_PARAMETERS else bound
+    try:
+        Parameters(sampling=SamplingConfig(), engine=EngineConfig()).changed(**{mapping.parameter: value})
+    except CountertrackError as exc:
+        raise ConfigurationError(f"CC mapping {text!r}: {exc.problem}") from None
 
 
-def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sample_rate: int) -> list[tuple[int, dict, dict]]:
-    """(position in samples, sampling changes, engine changes) for every mapped CC event of the file."""
+def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sample_rate: int) -> list[AutomationEvent]:
+    """One event (position in samples, the parameter set) for every mapped CC event of the file."""
     midi = read_midi(path)  # checked: time division, file type, tempos in range
     by_controller = {m.controller: m for m in mappings}
     events, seconds = [], 0.0
@@ -77,9 +78,7 @@ def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sam
         seconds += message.time
         if message.type == "control_change" and message.control in by_controller:
             mapping = by_controller[message.control]
-            change = {mapping.parameter: mapping.value(message.value)}
-            group = AUTOMATABLE[mapping.parameter]
-            events.append((int(round(seconds * sample_rate)), change if group == "sampling" else {}, change if group == "engine" else {}))
+            events.append(AutomationEvent(int(round(seconds * sample_rate)), {mapping.parameter: mapping.value(message.value)}))
     return events
 
 

@@ -21,8 +21,8 @@ from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.sampling import SamplingConfig
 from plugin_core.validation import effect_parameters, finite_numbers
+from plugin_core.shipped import is_preset_name, shipped_preset_path
 
-PRESET_FOLDER = Path(__file__).resolve().parents[1] / "presets"
 # pedalboard's built-in effects a preset may name (containers and external hosts excluded)
 BUILTIN_EFFECTS = ("Bitcrush", "Chorus", "Clipping", "Compressor", "Delay", "Distortion", "Gain", "HighShelfFilter", "HighpassFilter",
                    "LadderFilter", "Limiter", "LowShelfFilter", "LowpassFilter", "NoiseGate", "PeakFilter", "Phaser", "PitchShift", "Reverb")
@@ -76,13 +76,11 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
 
 
 def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
-    """A preset by file path, or by name from the shipped presets/ folder ('faithful', 'loose', ...)."""
-    text = os.fspath(name_or_path)  # a bare name is a shipped preset; a path has a slash or ends in .json
-    bare = "/" not in text and os.sep not in text and not text.endswith(".json")
-    path = PRESET_FOLDER / f"{text}.json" if bare else Path(text)
+    """A shipped preset by bare name ('faithful', 'loose', 'ambient'), or a preset file by path
+    (anything with a slash or ending in .json): a file in the working folder never replaces a shipped preset."""
+    path = shipped_preset_path(name_or_path) if is_preset_name(name_or_path) else Path(name_or_path)
     if not path.is_file():
-        shipped = ", ".join(sorted(p.stem for p in PRESET_FOLDER.glob("*.json")))
-        raise CountertrackError(f"preset not found (shipped presets: {shipped})", name_or_path)
+        raise CountertrackError("preset file not found", path)
     return parse_preset(read_json(path, max_bytes=1 << 20), path)
 
 

@@ -19,7 +19,8 @@ from plugin_core.midi_io import write_answer_midi
 from plugin_core.outputs import plan_outputs
 from plugin_core.segmentation import SegmentationConfig, check_grid, make_grid
 from plugin_core.validation import check_segment_count, check_stream_format
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
+from plugin_core.parameters import AutomationEvent
 from plugin_core.sidechain import Decision
 from plugin_core.presets import Preset
 
@@ -37,7 +38,7 @@ class Rendered:
 
 
 def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | None = None,
-                 segmentation: SegmentationConfig | None = None, automation: list[tuple[int, dict, dict]] = (),
+                 segmentation: SegmentationConfig | None = None, automation: Sequence[AutomationEvent] = (),
                  boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None) -> Rendered:
     """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``, or the
     given ``boundaries``), then the chain (preset effects around the sidechain effect) fed block by
@@ -48,34 +49,32 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
         boundaries = make_grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
     check_grid(boundaries, a.num_samples)
     check_segment_count(len(boundaries) - 1, a.num_samples / a.sample_rate, "the segment grid")
-    chain = Chain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
-    for position, sampling, engine in coalesce_automation(automation, boundaries):
-        chain.effect.schedule(position, sampling, engine)
+    chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
+    for event in coalesce_automation(automation, boundaries):
+        chain.schedule(event.position, **event.changes)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
     pieces.append(chain.flush())
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
     return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=boundaries)
 
 
-def coalesce_automation(automation: Sequence[tuple[int, dict, dict]], boundaries: np.ndarray) -> list[tuple[int, dict, dict]]:
+def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.ndarray) -> list[AutomationEvent]:
     """The automation as it acts: a change applies from the first segment starting at or after it, so
     the changes before one segment merge into one (later ones win) and those after the last start are
-    dropped. At most one entry per segment, however many CC events a MIDI file holds."""
+    dropped. At most one event per segment, however many CC events a MIDI file holds."""
     starts = np.asarray(boundaries[:-1], dtype=np.int64)
-    merged: dict[int, tuple[dict, dict]] = {}
-    for position, sampling, engine in sorted(automation, key=lambda item: item[0]):
-        index = int(np.searchsorted(starts, position, side="left"))
+    merged: dict[int, dict] = {}
+    for event in sorted(automation, key=lambda item: item.position):  # stable: events at one position keep their order
+        index = int(np.searchsorted(starts, event.position, side="left"))
         if index < starts.size:
-            before = merged.setdefault(int(starts[index]), ({}, {}))
-            before[0].update(sampling)
-            before[1].update(engine)
-    return [(start, sampling, engine) for start, (sampling, engine) in sorted(merged.items())]
+            merged.setdefault(int(starts[index]), {}).update(event.changes)
+    return [AutomationEvent(start, changes) for start, changes in sorted(merged.items())]
 
 
 def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
                 preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
                 mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
-                force: bool = False, automation: list[tuple[int, dict, dict]] = (),
+                force: bool = False, automation: Sequence[AutomationEvent] = (),
                 inputs: Sequence[str | os.PathLike[str]] = ()) -> Rendered:
     """Render B for the file ``a_path`` into ``out_path`` (A + B into ``mix_path``, the answer as MIDI
     into ``midi_path``) as one transaction (``plugin_core.outputs``).

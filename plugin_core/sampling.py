@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from plugin_core.errors import CountertrackError
+from plugin_core.rng import PortableRandom
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,9 @@ def nucleus(logits: np.ndarray, config: SamplingConfig, mask: np.ndarray | None 
     return candidates, probabilities[candidates] / probabilities[candidates].sum()
 
 
-def draw(weights: np.ndarray, rng: np.random.Generator) -> int:
-    """Index drawn with probability ``weights`` (summing to 1): one uniform draw, inverse CDF."""
-    return min(int(np.searchsorted(np.cumsum(weights), rng.random(), side="right")), weights.size - 1)
-
-
-def choose(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator, mask: np.ndarray | None = None) -> int:
-    """One token from ``logits`` (vocab,): greedy, or one draw from the nucleus."""
+def choose(logits: np.ndarray, config: SamplingConfig, rng: PortableRandom, mask: np.ndarray | None = None) -> int:
+    """One token from ``logits`` (vocab,): greedy, or one draw (``PortableRandom.pick``) from the nucleus."""
     labels, probabilities = nucleus(logits, config, mask)
     if config.greedy:
         return int(labels[0])
-    return int(labels[draw(probabilities, rng)])
+    return int(labels[rng.pick(probabilities)])

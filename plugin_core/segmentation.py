@@ -70,6 +70,20 @@ class SegmentationConfig:
         return cls(**data)
 
 
+def with_tempo(config: SegmentationConfig, bpm: float | None = None, offset_s: float = 0.0,
+               tempo_map: str | None = None) -> SegmentationConfig | None:
+    """A bundle's segmentation unit (beats and their subdivision, or its uniform hop) on A's beats
+    from ``tempo_map`` or ``bpm``; None when neither is given (a beat bundle then finds A's beats)."""
+    if bpm is not None and tempo_map:
+        raise CountertrackError("give either a tempo (bpm) or a tempo map, not both")
+    if bpm is None and not tempo_map:
+        if offset_s:
+            raise CountertrackError("a beat offset needs a tempo (bpm)")
+        return None
+    return SegmentationConfig.from_dict({**config.to_dict(), "strategy": "beats", "bpm": bpm, "offset_s": offset_s,
+                                         "tempo_map": tempo_map or None})
+
+
 def make_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:
     """The boundaries of ``config``'s strategy for a signal of ``num_samples`` at ``sample_rate``.
 

@@ -11,20 +11,24 @@ whole file and flushed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from plugin_core.bundle import Bundle
 from plugin_core.decision import DecisionState, decode_step
-from plugin_core.dsp import rms_db
+from plugin_core.dsp import rms_db, silence_non_finite
 from plugin_core.errors import CountertrackError
 from plugin_core.descriptors import PREROLL_S, describe_piece
-from plugin_core.grains import EngineConfig, GrainPicker, Moment, SeamWriter, Slot, stretch_ratio
+from plugin_core.grains import GrainPicker, Moment, SeamWriter, Slot, stretch_ratio
+from plugin_core.parameters import AutomationEvent, Parameters
 from plugin_core.perception import segment_at_encoder_rate
-from plugin_core.sampling import SamplingConfig, allowed_mask, nucleus
+from plugin_core.sampling import allowed_mask, nucleus
 from plugin_core.schedule import Schedule
-from plugin_core.segmentation import make_grid
+from plugin_core.segmentation import SegmentationConfig, make_grid
+from plugin_core.stream import process_whole
+from plugin_core.validation import check_stream_format
 
 
 class _Timeline:
@@ -98,16 +102,6 @@ class Decision:
         return asdict(self)
 
 
-@dataclass
-class Parameters:
-    """What may change between blocks: it applies to decisions made after the change."""
-
-    sampling: SamplingConfig
-    engine: EngineConfig
-    wet: float = 1.0
-    dry: float = 0.0
-
-
 class SidechainEffect:
     """Feed A with ``process(block)``; get B blocks of the same size, ``latency_samples`` late.
 
@@ -117,14 +111,11 @@ class SidechainEffect:
 
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, seed: int = 0, parameters: Parameters | None = None,
                  boundaries: np.ndarray | None = None, allowed_labels: np.ndarray | None = None,
-                 forced_tokens: np.ndarray | None = None):
-        if not (isinstance(sample_rate, (int, np.integer)) and 8000 <= int(sample_rate) <= 384000):
-            raise CountertrackError(f"sample rate {sample_rate!r} is not a whole number of Hz within 8000..384000")
-        if not (isinstance(channels, (int, np.integer)) and 1 <= int(channels) <= 8):
-            raise CountertrackError(f"channel count {channels!r} is not a whole number within 1..8")
+                 forced_tokens: np.ndarray | None = None, segmentation: SegmentationConfig | None = None):
+        sample_rate, channels = check_stream_format(sample_rate, channels)
         self.bundle, self.sample_rate, self.channels, self.seed = bundle, int(sample_rate), int(channels), int(seed)
         self.parameters = parameters or Parameters(sampling=bundle.sampling_defaults, engine=bundle.engine_defaults)
-        self.segmentation = bundle.perception.spec.segmentation
+        self.segmentation = segmentation or bundle.perception.spec.segmentation  # e.g. the bundle's beats at a given bpm
         self._fixed_grid = None if boundaries is None else np.asarray(boundaries, dtype=np.int64)
         needs_whole_track = (self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
                              or (self.segmentation.strategy == "beats" and self.segmentation.bpm is None))
@@ -166,28 +157,37 @@ class SidechainEffect:
         self._final = 0  # output samples before this position are written for good
         self._next_event = 0  # received count at which _advance has something to do
         self.decisions: list[Decision] = []
-        self._schedule: list[tuple[int, dict, dict]] = getattr(self, "_schedule", [])
+        self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
+        self._schedule: list[AutomationEvent] = getattr(self, "_schedule", [])
         self._automation = list(self._schedule)  # what is still to apply in this stream
 
-    def set_parameters(self, **changes) -> None:
-        """Change sampling, engine, wet or dry between blocks; applies to the decisions made next."""
-        self.parameters = replace(self.parameters, **changes)
+    def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
+        """pedalboard's offline call: B for the whole ``audio`` (1-D or (channels, n)), aligned with it."""
+        return process_whole(self, audio, sample_rate, reset=reset)
+
+    def set_parameters(self, **changes: Any) -> None:
+        """Change parameters by name between blocks (``temperature=1.4``, ``harmony=8``, see
+        ``plugin_core.parameters``); they apply to the decisions made next."""
+        self.parameters = self.parameters.changed(**changes)
         self._picker.config = self.parameters.engine
         # a longer crossfade than the one the latency was set for would need output already sent
         wanted = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
         self._writer.crossfade = min(wanted, self.crossfade_samples)
 
-    def schedule(self, position: int, sampling: dict | None = None, engine: dict | None = None) -> None:
-        """Automation: from the segment starting at or after ``position`` (samples of A), change
-        these sampling/engine fields. Timed by A's grid, so it is the same for any block size."""
-        self._schedule.append((int(position), dict(sampling or {}), dict(engine or {})))
-        self._schedule.sort(key=lambda item: item[0])
-        self._automation = [item for item in self._schedule if not self._slots or item[0] > self._grid[len(self._slots) - 1]]
+    def schedule(self, position: int, **changes: Any) -> None:
+        """Automation: from the segment starting at or after ``position`` (samples of A), set these
+        parameters. Timed by A's grid, so it is the same for any block size."""
+        self.parameters.changed(**changes)  # an unknown name fails now, not mid-stream
+        self._schedule.append(AutomationEvent(int(position), dict(changes)))
+        self._schedule.sort(key=lambda event: event.position)
+        self._automation = [event for event in self._schedule if not self._slots or event.position > self._grid[len(self._slots) - 1]]
 
     # ---- the stream ------------------------------------------------------------------------
     def process(self, block: np.ndarray) -> np.ndarray:
-        """One block of A (channels, n) in, one block of B (channels, n) out."""
-        block = np.asarray(block, dtype=np.float32)
+        """One block of A (channels, n) in, one block of B (channels, n) out. NaN or Inf samples are
+        heard as silence and counted in ``non_finite_samples``."""
+        block, bad = silence_non_finite(block)
+        self.non_finite_samples += bad
         if block.ndim != 2 or block.shape[0] != self.channels:
             raise CountertrackError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
         if self._finished:
@@ -242,9 +242,9 @@ class SidechainEffect:
             if not self._finished and len(self._tokens) < i + self._lead + 1:
                 break
             self._decide(i)
-        # keep A from the first segment not yet labelled (with its pre-roll), and what the dry path still has to play
+        # keep A from the first segment not yet labelled (with its pre-roll)
         first_unlabelled = self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received
-        self._input.drop_before(min(first_unlabelled - self._preroll, self._received - self.latency_samples))
+        self._input.drop_before(first_unlabelled - self._preroll)
 
     def _next_boundary_event(self) -> int:
         """The received count at which the next grid boundary becomes stable."""
@@ -258,9 +258,8 @@ class SidechainEffect:
 
     def _decide(self, i: int) -> None:
         start = self._grid[i]
-        while self._automation and self._automation[0][0] <= start:
-            _, sampling, engine = self._automation.pop(0)
-            self.set_parameters(sampling=replace(self.parameters.sampling, **sampling), engine=replace(self.parameters.engine, **engine))
+        while self._automation and self._automation[0].position <= start:
+            self.set_parameters(**self._automation.pop(0).changes)
         parameters = self.parameters
         mask = self._mask
         moment = self._moments[i]
@@ -308,9 +307,7 @@ class SidechainEffect:
         wet = self._output.view(start, stop)
         if total is not None:
             wet[:, max(0, total - start):] = 0.0  # past the end of A: silence
-        out = self.parameters.wet * wet
-        if self.parameters.dry:
-            out = out + self.parameters.dry * self._input.view(start, stop)
+        out = wet
         self._emitted = stop
         self._output.drop_before(stop)
         return out.astype(np.float32)

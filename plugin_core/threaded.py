@@ -18,11 +18,13 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from plugin_core.errors import CountertrackError
 from plugin_core.sidechain import SidechainEffect
+from plugin_core.stream import process_whole
 
 _FLUSH = "flush"
 
@@ -140,7 +142,7 @@ class ThreadedSidechain:
 
     def __init__(self, effect: SidechainEffect, extra_latency_samples: int | None = None):
         self.effect = effect
-        self.channels = effect.channels
+        self.sample_rate, self.channels = effect.sample_rate, effect.channels
         self.extra_latency_samples = int(effect.nominal_segment_samples if extra_latency_samples is None else extra_latency_samples)
         if self.extra_latency_samples < 0:
             raise CountertrackError("extra latency must not be negative")
@@ -208,13 +210,20 @@ class ThreadedSidechain:
             shared.flushed, shared.error = False, None
             self._prime()
 
-    def set_parameters(self, **changes) -> None:
-        """Queued in order with the audio: applies to the decisions made after the blocks sent so far."""
+    def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
+        """pedalboard's offline call: B for the whole ``audio`` (1-D or (channels, n)), aligned with it."""
+        return process_whole(self, audio, sample_rate, reset=reset)
+
+    def set_parameters(self, **changes: Any) -> None:
+        """Queued in order with the audio: applies to the decisions made after the blocks sent so far.
+        An unknown name fails here, on the caller's thread."""
+        self.effect.parameters.changed(**changes)
         self._send(lambda effect: effect.set_parameters(**changes))
 
-    def schedule(self, position: int, sampling: dict | None = None, engine: dict | None = None) -> None:
+    def schedule(self, position: int, **changes: Any) -> None:
         """Automation on A's grid, as ``SidechainEffect.schedule``."""
-        self._send(lambda effect: effect.schedule(position, sampling, engine))
+        self.effect.parameters.changed(**changes)
+        self._send(lambda effect: effect.schedule(position, **changes))
 
     def _send(self, command: Callable[[SidechainEffect], None]) -> None:
         with self._shared.condition:

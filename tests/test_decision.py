@@ -16,6 +16,7 @@ from export.token_data import IGNORE, TokenPair, make_windows, split_by_song
 from export.train import TrainConfig, fit_decision
 from plugin_core.decision import OnnxStepper, generate
 from plugin_core.errors import CountertrackError
+from plugin_core.rng import PortableRandom
 from plugin_core.sampling import SamplingConfig, allowed_mask, choose
 
 
@@ -116,7 +117,7 @@ def test_same_seed_same_tokens_twice_in_pytorch_and_onnxruntime(tmp_path):
        top_p=st.floats(0.05, 1.0), top_k=st.integers(0, 16), temperature=st.floats(0.05, 5.0), greedy=st.booleans(), seed=st.integers(0, 2**31))
 def test_constrained_choice_never_leaves_the_allowed_set(logits, allowed, top_p, top_k, temperature, greedy, seed):
     config = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
-    token = choose(np.array(logits), config, np.random.default_rng(seed), allowed_mask(16, sorted(allowed)))
+    token = choose(np.array(logits), config, PortableRandom(seed), allowed_mask(16, sorted(allowed)))
     assert token in allowed
 
 
@@ -131,7 +132,7 @@ def test_constrained_generation_never_leaves_the_allowed_set(allowed, seed):
 
 def test_top_k_and_top_p_restrict_the_candidates():
     logits = np.log(np.array([0.5, 0.3, 0.15, 0.05]))
-    rng = np.random.default_rng(0)
+    rng = PortableRandom(0)
     assert {choose(logits, SamplingConfig(top_k=2, top_p=1.0), rng) for _ in range(300)} == {0, 1}
     assert {choose(logits, SamplingConfig(top_p=0.7), rng) for _ in range(300)} == {0, 1}
     assert {choose(logits, SamplingConfig(top_p=0.5), rng) for _ in range(50)} == {0}

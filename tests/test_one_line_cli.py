@@ -53,8 +53,8 @@ CASES = {
     "automation-garbage": (lambda f: ["--automation", _bytes(f / "m.mid", b"MThd\0\0\0\6\0\1\0\2\1\xe0MTrk\xff\xff\xff\xff")], 1,
                            "m.mid: not a readable MIDI file"),
     "cc-without-automation": (lambda f: ["--cc", "1=temperature:0.3:2.0"], 2, "--cc maps controllers of an --automation MIDI file"),
-    "cc-out-of-range": (lambda f: ["--automation", _midi(f), "--cc", "1=temperature:0:5"], 1, "temperature must stay within 0.01..10, not 0"),
-    "cc-nan": (lambda f: ["--automation", _midi(f), "--cc", "1=top_p:nan:1"], 1, "top_p must stay within 0..1, not nan"),
+    "cc-out-of-range": (lambda f: ["--automation", _midi(f), "--cc", "1=temperature:0:5"], 1, "temperature 0.0 is out of range 0.01..10"),
+    "cc-nan": (lambda f: ["--automation", _midi(f), "--cc", "1=top_p:nan:1"], 1, "top_p bounds must be finite numbers, not nan"),
     "preset-nested-100k-deep": (lambda f: _preset(f, "[" * 100_000 + "]" * 100_000), 1, "p.json: not valid JSON (nested too deeply)"),
     "preset-param-process": (lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"process": 1}}]}), 1,
                              "p.json: effect Gain has no parameter 'process' (it has gain_db)"),
@@ -67,7 +67,7 @@ CASES = {
                                          "p.json: the preset's post effects turn the audio into NaN or Inf samples"),
     "preset-param-of-a-wrong-type": (lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"gain_db": "loud"}}]}), 1,
                                      "p.json: cannot load effect 'Gain'"),
-    "preset-a-bare-name-not-shipped": (lambda f: ["--preset", "nosuch"], 1, "nosuch: preset not found (shipped presets: ambient, faithful, loose)"),
+    "preset-a-bare-name-not-shipped": (lambda f: ["--preset", "nosuch"], 1, "nosuch: no shipped preset of this name (shipped presets: ambient, faithful, loose"),
 }
 
 

@@ -10,12 +10,13 @@ import pytest
 from host_scripts.cli import main
 from plugin_core.audio import probe_audio, write_audio
 from plugin_core.errors import CountertrackError
-from plugin_core.presets import PRESET_FOLDER, build_effects, load_preset
+from plugin_core.presets import build_effects, load_preset
+from plugin_core.shipped import shipped_preset_names
 from tests.conftest import tone
 
 
 def test_shipped_presets_load_and_differ():
-    presets = [load_preset(p.stem) for p in sorted(PRESET_FOLDER.glob("*.json"))]
+    presets = [load_preset(name) for name in shipped_preset_names()]
     assert {p.name for p in presets} >= {"faithful", "loose", "ambient"}
     assert len({json.dumps([p.sampling, p.engine, p.post], sort_keys=True) for p in presets}) == len(presets)
     for preset in presets:

@@ -13,7 +13,8 @@ from plugin_core.audio import Audio, probe_audio, read_audio, write_audio
 from plugin_core.bundle import load_bundle
 from plugin_core.corpus import load_corpus
 from plugin_core.presets import load_preset
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
+from plugin_core.parameters import AutomationEvent
 from plugin_core.render import render_audio
 from plugin_core.segmentation import SegmentationConfig, make_grid
 from plugin_core.sidechain import SidechainEffect
@@ -50,9 +51,9 @@ def test_chain_with_effects_block_wise_equals_one_shot(tiny_bundle, chorale_corp
     bundle = load_bundle(tiny_bundle)
     a = _chorale_a(chorale_corpus, 4.0)
     preset = load_preset("ambient")
-    one_shot = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1)
+    one_shot = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
     whole = _stream(one_shot.process, one_shot.flush, a.samples, a.num_samples, one_shot.latency_samples)
-    chain = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1)
+    chain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
     blocked = _stream(chain.process, chain.flush, a.samples, block, chain.latency_samples)
     assert np.abs(blocked - whole).max() <= 1e-7
     assert np.abs(whole).max() > 0.01
@@ -149,7 +150,7 @@ def test_automation_changes_decisions_only_after_its_time(tiny_bundle, chorale_c
     a = _chorale_a(chorale_corpus, 10.0)
     plain = render_audio(bundle, a, seed=5).decisions
     switch = a.sample_rate * 5
-    automated = render_audio(bundle, a, seed=5, automation=[(switch, {"temperature": 5.0, "top_p": 1.0}, {"continuity": 0.0})]).decisions
+    automated = render_audio(bundle, a, seed=5, automation=[AutomationEvent(switch, {"temperature": 5.0, "top_p": 1.0, "continuity": 0.0})]).decisions
     before = [d for d in plain if d.start < switch]
     assert [d.b_token for d in automated[: len(before)]] == [d.b_token for d in before]
     assert [d.b_token for d in automated[len(before):]] != [d.b_token for d in plain[len(before):]]

@@ -9,7 +9,7 @@ import pytest
 
 from plugin_core.audio import Audio, AudioInfo, write_audio
 from plugin_core.bundle import load_bundle
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
 from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.render import render_audio
 from plugin_core.sidechain import SidechainEffect
@@ -95,12 +95,12 @@ STREAMS = {"0-hz": (0, 2), "negative-rate": (-44100, 2), "fractional-rate": (441
 
 @pytest.mark.parametrize("case", STREAMS)
 def test_a_stream_of_an_impossible_format_is_one_line_before_any_work(synthetic_bundle, case):
-    """``Chain(bundle, 0, 2)`` used to hang; Chain, the sidechain (threaded or not) and render give the same line."""
+    """``AnswerChain(bundle, 0, 2)`` used to hang; Chain, the sidechain (threaded or not) and render give the same line."""
     bundle = load_bundle(synthetic_bundle)
     rate, channels = STREAMS[case]
     messages = set()
     with within(10):
-        for make in (lambda: Chain(bundle, rate, channels), lambda: Chain(bundle, rate, channels, threaded=True),
+        for make in (lambda: AnswerChain(bundle, rate, channels), lambda: AnswerChain(bundle, rate, channels, threaded=True),
                      lambda: ThreadedSidechain(SidechainEffect(bundle, rate, channels))):
             with pytest.raises(CountertrackError) as info:
                 make()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from plugin_core.bundle import load_bundle
-from plugin_core.chain import Chain
+from plugin_core.chain import AnswerChain
 from plugin_core.errors import CountertrackError
 from plugin_core.presets import load_preset
 from plugin_core.render import render_audio
@@ -38,9 +38,9 @@ def test_parameters_and_automation_cross_the_thread_in_order(tiny_bundle, choral
     half = a.num_samples // 2
 
     def run(effect):
-        effect.schedule(int(1.5 * a.sample_rate), sampling={"temperature": 2.0, "top_p": 1.0})
+        effect.schedule(int(1.5 * a.sample_rate), temperature=2.0, top_p=1.0)
         first = _stream(effect.process, lambda: np.zeros((1, 0), np.float32), a.samples[:, :half], 512, 0)
-        effect.set_parameters(wet=0.5)
+        effect.set_parameters(continuity=0.0, harmony=0.0)
         rest = [effect.process(a.samples[:, i : i + 512]) for i in range(half, a.num_samples, 512)]
         return np.concatenate([first, *rest, effect.flush()], axis=1)
 
@@ -71,9 +71,9 @@ def test_threaded_chain_matches_the_synchronous_chain(tiny_bundle, chorale_corpu
     bundle = load_bundle(tiny_bundle)
     a = _chorale_a(chorale_corpus, 4.0)
     preset = load_preset("loose")
-    plain = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1)
+    plain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
     expected = _stream(plain.process, plain.flush, a.samples, 512, plain.latency_samples)
-    threaded = Chain(bundle, a.sample_rate, 1, preset=preset, seed=1, threaded=True)
+    threaded = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1, threaded=True)
     assert threaded.latency_samples > plain.latency_samples
     got = _stream(threaded.process, threaded.flush, a.samples, 512, threaded.latency_samples)
     assert np.abs(got - expected).max() <= 1e-7
