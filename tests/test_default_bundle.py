@@ -30,12 +30,23 @@ def test_default_bundle_is_small_verified_and_ships_an_example():
     assert example_source not in {pair["source"] for pair in provenance["corpus"]}
 
 
-def test_default_bundle_beats_the_unigram_baseline_on_held_out_chorales():
+def test_default_bundle_beats_every_baseline_on_held_out_chorales():
+    """Like with like: greedy decoding against the argmax baselines, sampling against the sampled ones."""
     scores = {s["name"]: s for s in load_bundle(DEFAULT).manifest["provenance"]["eval"]["scores"]}
-    unigram = scores["unigram of B"]
+    greedy = scores["model, greedy"]
     sampled = next(s for name, s in scores.items() if name.startswith("model, top-p") and "constrained" not in name)
-    assert sampled["tpp"] > unigram["tpp"] and sampled["lcp"] > unigram["lcp"]
-    assert scores["model, greedy"]["tpp"] > unigram["tpp"]
+    for baseline in ("majority label", "table p(B|A) argmax"):
+        assert greedy["tpp"] > scores[baseline]["tpp"] and greedy["lcp"] > scores[baseline]["lcp"], baseline
+    for baseline in ("unigram of B", "table p(B|A) sampled", "uniform random"):
+        assert sampled["tpp"] > scores[baseline]["tpp"] and sampled["lcp"] > scores[baseline]["lcp"], baseline
+
+
+def test_default_bundle_answers_on_a_beats_and_in_harmony_in_its_audio_report():
+    """The build's own audio report on held-out chorales: B's onsets on A's beats and consonance at
+    least as close to the true bass as most of the way from chance."""
+    summary = load_bundle(DEFAULT).manifest["provenance"]["eval"]["audio"]["summary"]
+    for measure in ("on_beat", "consonance"):
+        assert summary[measure]["progress"]["model"] >= 0.8, measure  # 0 is chance, 1 the true bass
 
 
 def test_readme_main_command_works_from_a_clean_folder(tmp_path):
