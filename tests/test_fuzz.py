@@ -135,8 +135,12 @@ def fuzz_manifest(data: st.DataObject, folder: Path, bundle: Path, a_track: Path
     for _ in range(data.draw(st.integers(1, 3), label="mutations")):
         path = data.draw(st.sampled_from(paths), label="path")
         original = manifest
-        for key in path:
-            original = original[key] if isinstance(original, (dict, list)) else None
+        for key in path:  # what the path leads to now (an earlier mutation may have taken it away)
+            try:
+                original = original[key]
+            except (KeyError, IndexError, TypeError):
+                original = None
+                break
         value = data.draw(st.just(_DELETE) | near(original), label="value")
         _set(manifest, path, value)
     (bundle / "manifest.json").write_text(json.dumps(manifest))
