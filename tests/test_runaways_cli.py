@@ -16,6 +16,7 @@ from plugin_core.sidechain import SidechainEffect
 from plugin_core.threaded import ThreadedSidechain
 from tests.conftest import tone
 from tests.crafted import Unchanged, assert_one_line, cli, copy_bundle, edit_manifest, midi_bytes, within
+from tests.fuzz_harness import CommandRunner
 
 TEMPO_MAPS = {
     "1-microsecond-per-beat": (dict(tempos=(500000, 1)), "holds a tempo of 1 microseconds per beat"),
@@ -67,6 +68,34 @@ def test_a_tempo_map_longer_than_a_short_a_costs_only_a(synthetic_bundle, tmp_pa
         code, err = cli(["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, "--tempo-map", tmp_path / "song.mid",
                          "-o", tmp_path / "b.wav"], capsys)
     assert code == 0, err
+
+
+# a chunk's size field as a flipped byte can leave it (found by the fuzz test: mido allocated what it claimed)
+CHUNK_SIZES = {"header-claims-4-gib": (4, "its MThd chunk claims 4294967040 bytes"), "track-claims-4-gib": (18, "its MTrk chunk claims")}
+
+
+@pytest.fixture(scope="module")
+def bounded():
+    runner = CommandRunner()
+    yield runner
+    runner.close()
+
+
+@pytest.mark.parametrize("case", CHUNK_SIZES)
+@pytest.mark.parametrize("use", ["--tempo-map", "--automation"])
+def test_a_midi_chunk_claiming_gigabytes_is_one_line_not_an_allocation(synthetic_bundle, tmp_path, bounded, case, use):
+    """Run in a child capped at 3 GiB of address space, so the old allocation fails here, not the machine."""
+    offset, fragment = CHUNK_SIZES[case]
+    data = bytearray(midi_bytes())
+    data[offset : offset + 4] = b"\xff\xff\xff\x00"
+    (tmp_path / "m.mid").write_bytes(bytes(data))
+    write_audio(tmp_path / "a.wav", tone(220, 1.0), 44100)
+    before = Unchanged(tmp_path)
+    outcome = bounded.run(["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, use, tmp_path / "m.mid", "-o", tmp_path / "b.wav"],
+                          timeout_s=60)
+    assert outcome.code == 1, outcome.err
+    assert_one_line(outcome.err.strip(), "m.mid: not a readable MIDI file (", fragment)
+    before.check()
 
 
 def test_batch_jobs_beyond_the_cores_are_capped_and_said(synthetic_bundle, tmp_path, capsys, monkeypatch):
