@@ -33,21 +33,24 @@ def log_odds(aligned: np.ndarray, shifted: np.ndarray) -> np.ndarray:
     return np.log(p / q).astype(np.float32)
 
 
-def fit_compatibility(features: list[PairFeatures], seed: int) -> Compatibility:
-    """The compatibility tables of the given (training) pairs; seeded choice of the shifts."""
+def fit_compatibility(features: list[PairFeatures], seed: int, late: int = 0) -> Compatibility:
+    """The compatibility tables of the given (training) pairs; seeded choice of the shifts. ``late``
+    pairs B at segment t with A at t - late: what an anticipating model hears when it chooses."""
     rng = np.random.default_rng(seed)
     intervals = np.zeros((2, 12))  # aligned, shifted
     onsets = np.zeros((2, RHYTHM_BINS, RHYTHM_BINS))
     for pair in features:
-        n = pair.guide_pitch_classes.shape[0]
-        intervals[0] += interval_counts(pair.guide_pitch_classes, pair.response_pitch_classes)
-        onsets[0] += pair.guide_onsets.T.astype(np.float64) @ pair.response_onsets
+        n = pair.guide_pitch_classes.shape[0] - late
+        a_pitch, a_onsets = pair.guide_pitch_classes[:n], pair.guide_onsets[:n]
+        b_pitch_aligned, b_onsets_aligned = pair.response_pitch_classes[late:], pair.response_onsets[late:]
+        intervals[0] += interval_counts(a_pitch, b_pitch_aligned)
+        onsets[0] += a_onsets.T.astype(np.float64) @ b_onsets_aligned
         if n < 2 * MIN_SHIFT + 1:
             continue
         shifts = rng.integers(MIN_SHIFT, n - MIN_SHIFT + 1, SHIFTS_PER_SONG)
         for shift in shifts:
-            b_pitch = np.roll(pair.response_pitch_classes, int(shift), axis=0)
-            b_onsets = np.roll(pair.response_onsets, int(shift), axis=0)
-            intervals[1] += interval_counts(pair.guide_pitch_classes, b_pitch) / SHIFTS_PER_SONG
-            onsets[1] += pair.guide_onsets.T.astype(np.float64) @ b_onsets / SHIFTS_PER_SONG
+            b_pitch = np.roll(b_pitch_aligned, int(shift), axis=0)
+            b_onsets = np.roll(b_onsets_aligned, int(shift), axis=0)
+            intervals[1] += interval_counts(a_pitch, b_pitch) / SHIFTS_PER_SONG
+            onsets[1] += a_onsets.T.astype(np.float64) @ b_onsets / SHIFTS_PER_SONG
     return Compatibility(intervals=log_odds(intervals[0], intervals[1]), onsets=log_odds(onsets[0], onsets[1]))

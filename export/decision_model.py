@@ -6,7 +6,9 @@ over bounded windows, so the same weights run any track length and a step costs 
 
 - self-attention at segment t sees B inputs t-context+1 .. t;
 - cross-attention at t sees A segments t-context+1 .. t+lookahead (``lookahead`` = the streaming
-  latency in segments; 0 is causal; ``context - 1`` is the offline setting, as far ahead as behind);
+  latency in segments; 0 is causal; ``context - 1`` is the offline setting, as far ahead as behind;
+  -1 anticipates: the model reads A one segment late (``plugin_core.decision.guide_as_heard``), so
+  B's token for segment t is chosen from A up to t-1 and can sound exactly when A's segment t starts);
 - the A token aligned with t is also added to the decoder input, since B answers A at that moment;
 - the logits start from ``prior``: log p(B | A at t) counted on the training songs (the context-free
   table), so the network learns what context adds to it; a model that learns nothing is the table,
@@ -25,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from plugin_core.decision import SpecialTokens, special_tokens
+from plugin_core.decision import ANTICIPATE, SpecialTokens, special_tokens
 from plugin_core.errors import CountertrackError
 
 
@@ -40,15 +42,20 @@ class DecisionConfig:
     ffn: int = 256
     dropout: float = 0.1
     context: int = 32  # segments of history attended to (B and A)
-    lookahead: int = 0  # future A segments visible: the extra latency, in segments
+    lookahead: int = 0  # future A segments visible: the extra latency, in segments (-1: anticipate)
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
             raise CountertrackError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
         if self.context < 2:
             raise CountertrackError(f"context {self.context} must be at least 2 segments")
-        if not 0 <= self.lookahead < self.context:
-            raise CountertrackError(f"lookahead {self.lookahead} must be in 0..{self.context - 1} (context {self.context})")
+        if not ANTICIPATE <= self.lookahead < self.context:
+            raise CountertrackError(f"lookahead {self.lookahead} must be in {ANTICIPATE}..{self.context - 1} (context {self.context})")
+
+    @property
+    def ahead(self) -> int:
+        """A positions past t the network attends to (anticipation reads a shifted A with none)."""
+        return max(0, self.lookahead)
 
     @property
     def bos(self) -> int:
@@ -124,7 +131,7 @@ class DecisionModel(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(config) for _ in range(config.layers))
         # learned relative-position biases per layer and head
         self.self_bias = nn.Parameter(torch.zeros(config.layers, config.heads, config.context))  # distance 0..context-1
-        self.cross_bias = nn.Parameter(torch.zeros(config.layers, config.heads, config.context + config.lookahead))  # -(context-1)..lookahead
+        self.cross_bias = nn.Parameter(torch.zeros(config.layers, config.heads, config.context + config.ahead))  # -(context-1)..lookahead
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, config.vocab_size)
         self.dropout = nn.Dropout(config.dropout)
@@ -157,9 +164,9 @@ class DecisionModel(nn.Module):
         self_ok = (self_distance >= 0) & (self_distance < config.context)
         key = torch.arange(a_tokens.shape[1], device=x.device)
         cross_offset = key.unsqueeze(0) - query.unsqueeze(1)  # j - i
-        cross_ok = (cross_offset <= config.lookahead) & (cross_offset > -config.context)
+        cross_ok = (cross_offset <= config.ahead) & (cross_offset > -config.context)
         self_index = self_distance.clamp(0, config.context - 1)
-        cross_index = (cross_offset + config.context - 1).clamp(0, config.context + config.lookahead - 1)
+        cross_index = (cross_offset + config.context - 1).clamp(0, config.context + config.ahead - 1)
         negative = torch.tensor(float("-inf"), device=x.device)
         for index, layer in enumerate(self.layers):
             self_bias = torch.where(self_ok, self.self_bias[index][:, self_index], negative)
@@ -209,8 +216,8 @@ class DecisionModel(nn.Module):
             cross_keys = torch.cat([cross_k[index : index + 1], ck], dim=2)
             cross_values = torch.cat([cross_v[index : index + 1], cv], dim=2)
             count = cross_keys.shape[2]
-            offset = torch.arange(count) - (count - 1) + config.lookahead  # newest A is t + lookahead
-            cross = self.cross_bias[index][:, (offset + config.context - 1).clamp(0, config.context + config.lookahead - 1)].unsqueeze(1)
+            offset = torch.arange(count) - (count - 1) + config.ahead  # newest A is t + lookahead
+            cross = self.cross_bias[index][:, (offset + config.context - 1).clamp(0, config.context + config.ahead - 1)].unsqueeze(1)
             h = layer.norm_cross(x)
             x = x + layer.cross_out(layer.merge(_attend(layer.split(layer.cross_q(h)), cross_keys, cross_values, cross)))
             x = x + layer.ffn(layer.norm_ffn(x))

@@ -1,7 +1,8 @@
 """Where the data in a bundle came from and under which licence: written into the manifest as
 ``provenance.data_licences`` (NOTICE says the same for the shipped default bundle).
 
-Scores named from music21's corpus and the SoundFonts countertrack looks for are known; anything
+Scores named from music21's corpus, the SoundFonts countertrack looks for and the data sets
+``corpus from-stems`` reads in their own layout (MoisesDB, MUSDB18, Slakh2100) are known; anything
 else (a user's stems, recordings or score files) is recorded as supplied by the user, licence unknown.
 Only file names and corpus-relative names are recorded, never a path of the machine.
 """
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from export.datasets import LAYOUTS, Layout
 from plugin_core.audio import AUDIO_EXTENSIONS
 from plugin_core.corpus import Corpus, load_corpus
 from plugin_core.errors import CountertrackError
@@ -87,7 +89,18 @@ def corpus_origins(corpus: Corpus, used_for: str, *, pair_ids: Sequence[str] | N
         sources = [str(p.provenance.get("source", p.id)) for p in pairs]
         return [*score_origins(sources, used_for), soundfont_origin(str(corpus.provenance.get("soundfont", "")), used_for)]
     names = [f"{p.id}/{Path(name).name}" for p in pairs for name in ((p.response,) if responses_only else (p.guide, p.response))]
+    dataset = _dataset_of(corpus)
+    if dataset is not None:
+        return [DataOrigin(used_for, "recordings", tuple(names), dataset.origin, dataset.licence)]
     return [user_origin(names, used_for)]
+
+
+def _dataset_of(corpus: Corpus) -> Layout | None:
+    """The data set a from-stems corpus was read from, when it is one whose terms are known."""
+    if corpus.provenance.get("builder") != "from-stems":
+        return None
+    layout = LAYOUTS.get(str(corpus.provenance.get("layout", "")))
+    return layout if layout is not None and layout.licence else None
 
 
 def score_origins(sources: Sequence[str], used_for: str) -> list[DataOrigin]:

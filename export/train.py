@@ -15,7 +15,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from plugin_core.atomic import atomic_path, read_json, write_bytes_atomic, write
 from plugin_core.codebook import Codebook
 from plugin_core.compatibility import Compatibility
 from plugin_core.corpus import load_corpus
-from plugin_core.decision import generate
+from plugin_core.decision import ANTICIPATE, generate, guide_as_heard
 from plugin_core.errors import CountertrackError
 from plugin_core.sampling import SamplingConfig
 from plugin_core.segmentation import SegmentationConfig
@@ -193,7 +193,8 @@ def train(
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
     if not (resume and (folder / "compatibility.npz").is_file()):
-        fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed).save(folder / "compatibility.npz")
+        late = 1 if config.lookahead == ANTICIPATE else 0
+        fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed, late).save(folder / "compatibility.npz")
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
@@ -255,11 +256,15 @@ def _fit_decision(
 ) -> tuple[DecisionModel, dict[str, Any]]:
     torch.manual_seed(config.seed)
     decision = config.decision()
-    prior = table_prior([p.guide for p in train_pairs], [p.response for p in train_pairs], decision) if config.table_prior else None
+    late = 1 if decision.lookahead == ANTICIPATE else 0  # an anticipating model's prior pairs A at t-1 with B at t
+    prior = table_prior([p.guide[: p.guide.size - late] for p in train_pairs], [p.response[late:] for p in train_pairs], decision) \
+        if config.table_prior else None
     model = DecisionModel(decision, token_init=token_init, prior=prior)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    windows = make_windows(train_pairs, config.window, max(1, config.window // 4), decision.lookahead, decision.bos, decision.pad)
-    validation_windows = make_windows(validation_pairs, config.window, config.window, decision.lookahead, decision.bos, decision.pad)
+    heard_train, heard_validation = ([replace(p, guide=guide_as_heard(p.guide, decision.lookahead, decision.bos)) for p in pairs]
+                                     for pairs in (train_pairs, validation_pairs))
+    windows = make_windows(heard_train, config.window, max(1, config.window // 4), decision.ahead, decision.bos, decision.pad)
+    validation_windows = make_windows(heard_validation, config.window, config.window, decision.ahead, decision.bos, decision.pad)
     steps_per_epoch = math.ceil(windows["a"].shape[0] / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most

@@ -14,21 +14,31 @@ from plugin_core.audio import probe_audio
 from plugin_core.corpus import load_corpus
 from plugin_core.errors import CountertrackError
 
+LAYOUT_NAMES = ("folders", "moisesdb", "musdb", "slakh")  # export.datasets.LAYOUTS, named without importing it
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     corpus = commands.add_parser("corpus", help="build or inspect a corpus of (A, B) pairs",
                                  description="Build or inspect a corpus: a folder of (guide A, response B) pairs and its corpus.json.")
     sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
 
-    stems = sub.add_parser("from-stems", help="pair the stems of song folders",
-                           description="Pair the stems of every song folder under DIR. A song whose stems differ in rate or length is reported and skipped.")
-    stems.add_argument("stems_dir", metavar="DIR", help="folder holding one sub-folder of stems per song")
-    stems.add_argument("--guide", required=True, metavar="PATTERN",
-                       help="stem name pattern(s) for A, comma-separated globs (e.g. 'drums.wav' or 'drums*,perc*'); "
-                            "'others' = every stem that is not the response (the paper's A); several stems are mixed")
-    stems.add_argument("--response", required=True, metavar="PATTERN", help="stem name pattern(s) for B, e.g. 'bass*'")
+    stems = sub.add_parser("from-stems", help="pair the stems of song folders or of MoisesDB, MUSDB18-HQ, Slakh2100",
+                           description="Pair the stems of every song under DIR: plain song folders, or a data set in its own "
+                                       "layout (MoisesDB, MUSDB18's WAV layout, Slakh2100), detected or named with --layout. "
+                                       "A song lacking a chosen stem, whose files differ in rate, channels or length, or whose "
+                                       "A or B is silent is reported and skipped.")
+    stems.add_argument("stems_dir", metavar="DIR", help="folder of song folders, or the root of a data set")
+    stems.add_argument("--guide", required=True, metavar="SELECTOR",
+                       help="stem(s) for A, comma-separated globs: file names in song folders and MUSDB18 ('drums*', "
+                            "'drums.wav'), stem types in MoisesDB ('guitar,piano'), instrument classes in Slakh2100 "
+                            "('Piano' or 'class:Piano'); 'others' = every stem that is not the response (the paper's A); "
+                            "several stems are summed")
+    stems.add_argument("--response", required=True, metavar="SELECTOR", help="stem(s) for B, e.g. 'bass*', bass, class:Bass")
+    stems.add_argument("--layout", choices=["auto", *LAYOUT_NAMES], default="auto",
+                       help="how DIR is laid out (default: detected; song folders when no data set fits)")
     stems.add_argument("--tolerance-ms", type=float, default=1.0, help="largest length difference accepted between stems (default 1 ms)")
-    stems.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write")
+    stems.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
+    stems.add_argument("--force", action="store_true", help="replace an existing corpus folder")
     stems.set_defaults(run=_from_stems)
 
     scores = sub.add_parser("from-scores", help="render multi-part scores to aligned stems",
@@ -58,10 +68,9 @@ def register(commands: argparse._SubParsersAction) -> None:
 def _from_stems(args: argparse.Namespace) -> int:
     from export.stems_corpus import build_from_stems
 
-    _check_corpus_folder(args.output, [args.stems_dir])
     corpus, problems = build_from_stems(
         args.stems_dir, _split(args.guide), _split(args.response), args.output,
-        tolerance_s=args.tolerance_ms / 1000.0,
+        tolerance_s=args.tolerance_ms / 1000.0, layout=None if args.layout == "auto" else args.layout, force=args.force,
         progress=lambda songs: progress(songs, "pairing stems", unit="song"),
     )
     _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)

@@ -14,7 +14,7 @@ from plugin_core.errors import CountertrackError
 
 INSTALL_TRAIN = "pip install 'countertrack[train]' torch==2.13.0"
 # top-level modules of the train extra (pyproject.toml's [project.optional-dependencies] train)
-TRAIN_MODULES = ("torch", "transformers", "onnx", "sklearn", "safetensors", "music21", "pretty_midi", "matplotlib")
+TRAIN_MODULES = ("torch", "transformers", "onnx", "sklearn", "safetensors", "music21", "pretty_midi", "matplotlib", "yaml")
 
 Command = Callable[[argparse.Namespace], int]
 

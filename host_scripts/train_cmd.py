@@ -57,7 +57,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then)")
     parser.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
     parser.add_argument("--lookahead", default="2", help="future A segments the model may hear: its latency in segments (default 2; "
-                                                       "0 = causal, for live use; 'offline' = as many as the context)")
+                                                       "0 = causal; 'anticipate' = B for a segment chosen from A before it, to play along live; "
+                                                       "'offline' = as many as the context)")
     parser.add_argument("--context", type=int, default=32, help="segments of history attended to (default 32)")
     parser.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -73,6 +74,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 def training_config(args: argparse.Namespace, corpus: str):
     from export.encoders import EncoderSpec
     from export.train import TrainConfig
+    from plugin_core.decision import ANTICIPATE
     from plugin_core.errors import CountertrackError
     from plugin_core.segmentation import SegmentationConfig
 
@@ -81,11 +83,13 @@ def training_config(args: argparse.Namespace, corpus: str):
     encoder = EncoderSpec(backend=args.encoder, path=args.encoder_path, layer=args.layer)
     if args.lookahead == "offline":
         lookahead = args.context - 1
+    elif args.lookahead == "anticipate":
+        lookahead = ANTICIPATE
     else:
         try:
             lookahead = int(args.lookahead)
         except ValueError:
-            raise CountertrackError(f"--lookahead takes a number of segments or 'offline', not {args.lookahead!r}") from None
+            raise CountertrackError(f"--lookahead takes a number of segments, 'anticipate' or 'offline', not {args.lookahead!r}") from None
     return TrainConfig(corpus=corpus, encoder=encoder.to_dict(), segmentation=segmentation.to_dict(), vocab=args.vocab,
                        codebook=args.codebook, d_model=args.d_model, heads=args.heads, layers=args.layers, context=args.context,
                        lookahead=lookahead, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from plugin_core.atomic import read_json
-from plugin_core.decision import STEP_INPUTS, STEP_OUTPUTS
+from plugin_core.decision import ANTICIPATE, STEP_INPUTS, STEP_OUTPUTS
 from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.sampling import SamplingConfig
@@ -93,9 +93,11 @@ def check_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> No
     heads = whole_number(decision["heads"], 1, 64, "decision.spec.heads", path, BundleError)
     head_dim = whole_number(decision["head_dim"], 1, 1024, "decision.spec.head_dim", path, BundleError)
     context = whole_number(decision["context"], 2, 4096, "decision.spec.context", path, BundleError)
-    lookahead = whole_number(decision["lookahead"], 0, min(64, context - 1), "decision.spec.lookahead (segments)", path, BundleError)
-    if 4 * layers * heads * head_dim * (context + lookahead) > MAX_CACHE_FLOATS:
-        raise BundleError(f"decision caches of {layers} layers x {heads} heads x {context + lookahead} steps x {head_dim} would exceed "
+    lookahead = whole_number(decision["lookahead"], ANTICIPATE, min(64, context - 1), "decision.spec.lookahead (segments; -1 anticipates)",
+                             path, BundleError)
+    steps = context + max(0, lookahead)
+    if 4 * layers * heads * head_dim * steps > MAX_CACHE_FLOATS:
+        raise BundleError(f"decision caches of {layers} layers x {heads} heads x {steps} steps x {head_dim} would exceed "
                           f"{MAX_CACHE_FLOATS * 4 >> 20} MB", path)
     special = manifest["decision"]["special_tokens"]
     if (special.get("bos"), special.get("pad"), special.get("mask")) != (vocab, vocab + 1, vocab + 2):

@@ -21,6 +21,8 @@ from plugin_core.onnx_session import open_session
 from plugin_core.rng import PortableRandom
 from plugin_core.sampling import SamplingConfig, allowed_mask, choose
 
+ANTICIPATE = -1  # the lookahead of a model that answers segment t from A up to t-1 (play-along)
+
 STEP_INPUTS = ("a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v")
 STEP_OUTPUTS = ("logits", "self_k_out", "self_v_out", "cross_k_out", "cross_v_out")
 
@@ -56,6 +58,15 @@ class DecisionSpec:
     @property
     def pad(self) -> int:
         return special_tokens(self.vocab_size).pad
+
+    @property
+    def ahead(self) -> int:
+        """A positions past t the step graph reads (an anticipating model reads none: its A is late)."""
+        return max(0, self.lookahead)
+
+    @property
+    def anticipates(self) -> bool:
+        return self.lookahead == ANTICIPATE
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecisionSpec:
@@ -110,14 +121,28 @@ class DecisionState:
             self.previous = self.spec.bos
 
 
+def guide_as_heard(a_tokens: np.ndarray, lookahead: int, start: int) -> np.ndarray:
+    """The A sequence a model reads: A itself, or for an anticipating model A one segment late
+    (``start``, the BOS id, at segment 0), so position t carries A's segment t-1."""
+    a = np.asarray(a_tokens, dtype=np.int64)
+    if lookahead != ANTICIPATE:
+        return a
+    return np.concatenate([np.array([start], dtype=np.int64), a[:-1]])
+
+
 def decode_step(stepper: Stepper, state: DecisionState, a_tokens: list[int] | np.ndarray, choose_token: Callable[[np.ndarray], int]) -> int:
     """Decode segment ``state.position``, given every A token known so far (at least position +
-    lookahead + 1 of them, or all of A when the track has ended: missing ones are PAD)."""
+    lookahead + 1 of them, or all of A when the track has ended: missing ones are PAD). An
+    anticipating model reads A one segment late, so it needs only ``position`` of them."""
     spec = state.spec
-    t, k = state.position, spec.lookahead
+    t, k = state.position, spec.ahead
+    late = 1 if spec.anticipates else 0
     known = len(a_tokens)
 
     def a_at(i: int) -> int:
+        i -= late
+        if i < 0:
+            return spec.bos  # before A's first segment: nothing heard yet
         return int(a_tokens[i]) if i < known else spec.pad
 
     new_positions = range(0, k + 1) if t == 0 else range(t + k, t + k + 1)

@@ -286,6 +286,17 @@ class SeamWriter:
         self.previous = slot
         self.pending_seam = tail
 
+    def finish(self, output: np.ndarray, offset: int) -> None:
+        """No slot follows the last one written after all: write the tail it left for a seam, as
+        ``write`` with ``next_length=None`` would have, and fade its end."""
+        slot, tail = self.previous, self.pending_seam
+        if slot is None or not tail:
+            return
+        length = slot.stop - slot.start
+        self._put(output, offset, slot.stop - tail, self._slot_audio(slot, length - tail, length) * slot.gain)
+        self._fade_end(output, offset, slot)
+        self.pending_seam = 0
+
     def _fade_end(self, output: np.ndarray, offset: int, slot: Slot) -> None:
         """The last slot ends the track: fade its final samples out so the file ends without a click."""
         length = min(self.crossfade // 2, slot.stop - slot.start)

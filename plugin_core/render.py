@@ -17,7 +17,7 @@ from plugin_core.bundle import Bundle
 from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.midi_io import write_answer_midi
 from plugin_core.outputs import plan_outputs
-from plugin_core.segmentation import SegmentationConfig, check_grid, make_grid
+from plugin_core.segmentation import SegmentationConfig, check_grid, make_grid, open_grid
 from plugin_core.validation import check_segment_count, check_stream_format
 from plugin_core.chain import AnswerChain
 from plugin_core.parameters import AutomationEvent
@@ -46,8 +46,10 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
     check_stream_format(a.sample_rate, a.num_channels)
     if boundaries is None:
         config = segmentation or bundle.perception.spec.segmentation
-        boundaries = make_grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
-    check_grid(boundaries, a.num_samples)
+        grid = open_grid if bundle.decision_spec.anticipates else make_grid  # as an anticipating stream lays it
+        boundaries = grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
+    else:  # a caller's grid; an anticipating one may end past A, as open_grid's does
+        check_grid(boundaries, a.num_samples, may_overrun=bundle.decision_spec.anticipates)
     check_segment_count(len(boundaries) - 1, a.num_samples / a.sample_rate, "the segment grid")
     chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
     for event in coalesce_automation(automation, boundaries):
@@ -55,7 +57,8 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
     pieces.append(chain.flush())
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
-    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=boundaries)
+    cut = np.append(boundaries[boundaries < a.num_samples], a.num_samples)  # A's segments (a last slot may run past A's end)
+    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=cut)
 
 
 def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.ndarray) -> list[AutomationEvent]:

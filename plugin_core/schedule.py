@@ -7,6 +7,11 @@ earliest output sample is a crossfade before its start (seams end where slots st
 over the grid, between a slot's start and the moment it is decided, plus that crossfade: the
 output asked for is then always decided. Offline the grid is known (its last slots are decided when
 A ends); in a stream it is the strategy's own grid (uniform, or beats at a BPM) over a horizon.
+
+An anticipating decision (lead -1) needs segments up to ``i - 1`` only: slot i is decided when A
+reaches its start (its first sample, so a track that ends on a boundary has no slot there), so the
+latency is the seam and one sample. Its stream lays the grid ahead of A with no
+end-of-track merge, so no boundary needs a margin.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import numpy as np
 from plugin_core.errors import CountertrackError
 from plugin_core.segmentation import SegmentationConfig, make_grid
 
+ANTICIPATING_LEAD = -1  # slot i is decided from segments up to i - 1
 HORIZON_SEGMENTS = 8  # slots over which a stream's steady latency is measured, beyond the window and lead
 
 
@@ -33,8 +39,8 @@ class Schedule:
     def plan(cls, boundaries: np.ndarray | None, segmentation: SegmentationConfig, sample_rate: int, *, lead: int,
              window_samples: int | None, crossfade_samples: int) -> Schedule:
         """The schedule for a known grid (offline) or for the strategy's grid in a stream."""
-        if lead < 1:
-            raise CountertrackError(f"decision lead {lead} must be at least 1 segment")
+        if lead < 1 and lead != ANTICIPATING_LEAD:
+            raise CountertrackError(f"decision lead {lead} must be at least 1 segment, or {ANTICIPATING_LEAD} (anticipating)")
         seam = crossfade_samples  # the seam before a slot's start
         if boundaries is not None:
             grid = np.asarray(boundaries, dtype=np.int64)
@@ -51,7 +57,8 @@ class Schedule:
         count = lead + window_segments + HORIZON_SEGMENTS
         horizon = make_grid((count + 2) * period, sample_rate, segmentation)[: count + 1]
         longest = int(np.diff(horizon).max())
-        margin = longest // 2 + 1  # the end-of-track merge never moves a boundary this far from the end
+        # the end-of-track merge never moves a boundary this far from the end; an anticipating stream has no merge
+        margin = 0 if lead == ANTICIPATING_LEAD else longest // 2 + 1
         steady = len(horizon) - 1 - lead - window_segments  # slots whose whole schedule lies inside the horizon
         ready = _decision_times(horizon, lead, window_samples, margin=margin, end=None)[: max(1, steady)]
         return cls(latency_samples=int(np.max(ready - horizon[: ready.size])) + seam, longest_segment=longest, margin=margin)
@@ -69,7 +76,9 @@ def _decision_times(grid: np.ndarray, lead: int, window_samples: int | None, *, 
     labelled = np.maximum.accumulate(labelled)  # segments are labelled in order
     count = starts.size
     needed = np.minimum(np.arange(count) + lead, count - 1)
-    ready = labelled[needed]
+    ready = np.where(needed >= 0, labelled[np.maximum(needed, 0)], 0)  # an anticipated first slot needs no A
+    if lead == ANTICIPATING_LEAD:  # ... but waits for A to reach the slot: a track ending on its start has no such slot
+        ready = np.maximum(ready, starts + 1)
     if end is not None:
         ready = np.where(np.arange(count) + lead >= count, end + 1, ready)
     return ready

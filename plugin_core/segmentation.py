@@ -84,21 +84,38 @@ def with_tempo(config: SegmentationConfig, bpm: float | None = None, offset_s: f
                                          "tempo_map": tempo_map or None})
 
 
-def make_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:
+def make_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None, *,
+              merge_tail: bool = True) -> np.ndarray:
     """The boundaries of ``config``'s strategy for a signal of ``num_samples`` at ``sample_rate``.
 
-    ``audio`` (mono, 1-D or (1, samples)) is needed only for ``onsets``.
+    ``audio`` (mono, 1-D or (1, samples)) is needed only for ``onsets``. ``merge_tail=False`` keeps a
+    short last segment instead of merging it into the one before: the grid an anticipating stream
+    lays ahead of A, where no boundary may move once it is used.
     """
     if num_samples < 1:
         raise CountertrackError("cannot segment an empty signal")
     if config.strategy == "uniform":
-        return uniform_grid(num_samples, sample_rate, config.hop_s)
+        return uniform_grid(num_samples, sample_rate, config.hop_s, merge_tail=merge_tail)
     if config.strategy == "beats":
-        return grid_from_times(beat_times_s(num_samples, sample_rate, config, audio), num_samples, sample_rate)
+        return grid_from_times(beat_times_s(num_samples, sample_rate, config, audio), num_samples, sample_rate, merge_tail=merge_tail)
     if audio is None:
         raise CountertrackError("onset segmentation needs the audio")
     onsets = detect_onsets(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate, config.min_segment_s)
-    return grid_from_times(onsets / sample_rate, num_samples, sample_rate, min_segment_s=config.min_segment_s)
+    return grid_from_times(onsets / sample_rate, num_samples, sample_rate, min_segment_s=config.min_segment_s, merge_tail=merge_tail)
+
+
+def open_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:
+    """The grid an anticipating stream lays: no end-of-track merge, and the last segment keeps the
+    length the strategy gives it past A's end (its first boundary at or after ``num_samples``), since
+    the slot was decided before A ended. Grids found in the audio end at ``num_samples``."""
+    grid = make_grid(num_samples, sample_rate, config, audio, merge_tail=False)
+    known_ahead = config.strategy == "uniform" or (config.strategy == "beats" and (config.bpm is not None or bool(config.tempo_map)))
+    if not known_ahead:
+        return grid
+    longest = int(np.diff(grid).max())
+    extended = make_grid(num_samples + 2 * longest + sample_rate, sample_rate, config, merge_tail=False)
+    later = extended[extended >= num_samples]
+    return np.append(extended[extended < num_samples], later[0])
 
 
 def beat_times_s(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:
@@ -130,14 +147,15 @@ def subdivide(beat_times_s: np.ndarray, subdivision: int) -> np.ndarray:
     return np.concatenate([inner.reshape(-1), tail])
 
 
-def uniform_grid(num_samples: int, sample_rate: int, hop_s: float) -> np.ndarray:
+def uniform_grid(num_samples: int, sample_rate: int, hop_s: float, *, merge_tail: bool = True) -> np.ndarray:
     """Boundaries every ``hop_s`` seconds (rounded to samples), last partial segment as documented."""
     hop = max(1, int(round(hop_s * sample_rate)))
     boundaries = np.arange(0, num_samples, hop, dtype=np.int64)
-    return _close(boundaries, num_samples, hop)
+    return _close(boundaries, num_samples, hop if merge_tail else 0)
 
 
-def grid_from_times(times_s: np.ndarray, num_samples: int, sample_rate: int, *, min_segment_s: float | None = None) -> np.ndarray:
+def grid_from_times(times_s: np.ndarray, num_samples: int, sample_rate: int, *, min_segment_s: float | None = None,
+                    merge_tail: bool = True) -> np.ndarray:
     """Boundaries at the given times (seconds), plus 0 and the end; too-close boundaries dropped.
 
     Segments shorter than ``min_segment_s`` (default: half the median segment) are merged into the
@@ -155,20 +173,23 @@ def grid_from_times(times_s: np.ndarray, num_samples: int, sample_rate: int, *, 
     for position in boundaries[1:]:
         if position - kept[-1] >= min_samples:
             kept.append(int(position))
-    return _close(np.asarray(kept, dtype=np.int64), num_samples, 2 * min_samples)
+    return _close(np.asarray(kept, dtype=np.int64), num_samples, 2 * min_samples if merge_tail else 0)
 
 
 def _close(boundaries: np.ndarray, num_samples: int, nominal: int) -> np.ndarray:
-    """Append the end; merge a last segment shorter than half of ``nominal`` into its predecessor."""
-    if boundaries.size > 1 and num_samples - boundaries[-1] < max(1, nominal // 2):
+    """Append the end; merge a last segment shorter than half of ``nominal`` into its predecessor
+    (``nominal`` 0: never)."""
+    if nominal > 0 and boundaries.size > 1 and num_samples - boundaries[-1] < max(1, nominal // 2):
         boundaries = boundaries[:-1]
     return np.append(boundaries, np.int64(num_samples))
 
 
-def check_grid(boundaries: np.ndarray, num_samples: int) -> None:
-    """Raise CountertrackError unless ``boundaries`` is a valid grid for ``num_samples``."""
+def check_grid(boundaries: np.ndarray, num_samples: int, *, may_overrun: bool = False) -> None:
+    """Raise CountertrackError unless ``boundaries`` is a valid grid for ``num_samples`` (ending at it,
+    or with ``may_overrun`` at or past it, as an anticipating stream's last slot does)."""
     b = np.asarray(boundaries)
-    if b.ndim != 1 or b.size < 2 or b[0] != 0 or b[-1] != num_samples or np.any(np.diff(b) <= 0):
+    ends = b.size >= 2 and (b[-1] >= num_samples if may_overrun else b[-1] == num_samples)
+    if b.ndim != 1 or b.size < 2 or b[0] != 0 or not ends or np.any(np.diff(b) <= 0):
         raise CountertrackError(f"invalid segment grid for {num_samples} samples")
 
 

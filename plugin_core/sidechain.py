@@ -21,12 +21,12 @@ from plugin_core.decision import DecisionState, decode_step
 from plugin_core.dsp import rms_db, silence_non_finite
 from plugin_core.errors import CountertrackError
 from plugin_core.descriptors import PREROLL_S, describe_piece
-from plugin_core.grains import GrainPicker, Moment, SeamWriter, Slot, stretch_ratio
+from plugin_core.grains import GrainPicker, Moment, SeamWriter, Slot, seam_curves, stretch_ratio
 from plugin_core.parameters import AutomationEvent, Parameters
 from plugin_core.perception import segment_at_encoder_rate
 from plugin_core.sampling import allowed_mask, nucleus
-from plugin_core.schedule import Schedule
-from plugin_core.segmentation import SegmentationConfig, make_grid
+from plugin_core.schedule import ANTICIPATING_LEAD, Schedule
+from plugin_core.segmentation import SegmentationConfig, make_grid, open_grid
 from plugin_core.stream import process_whole
 from plugin_core.validation import check_stream_format
 
@@ -88,7 +88,7 @@ class Decision:
     segment: int
     start: int  # output samples
     stop: int
-    a_token: int
+    a_token: int  # the A token the choice heard: this segment's, or the one before when anticipating (-1: none yet)
     b_token: int  # the decision model's (or the forced) token
     played_label: int  # after substituting a label the memory lacks
     grain: int
@@ -125,7 +125,9 @@ class SidechainEffect:
         allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
         self._mask = allowed_mask(bundle.decision_spec.vocab_size, allowed)  # labels the memory can play
         self._forced = None if forced_tokens is None else np.asarray(forced_tokens, dtype=np.int64)
-        self._lead = max(bundle.decision_spec.lookahead, 1)
+        # slot i is decided once segments up to i + lead are labelled: -1 for an anticipating model
+        self._anticipates = bundle.decision_spec.anticipates
+        self._lead = ANTICIPATING_LEAD if self._anticipates else max(bundle.decision_spec.lookahead, 1)
         self.crossfade_samples = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
         window = self.segmentation.window_s
         self._window_samples = None if window is None else int(round(window * self.sample_rate))
@@ -208,11 +210,16 @@ class SidechainEffect:
         """Grid boundaries that no later audio can move."""
         if self._fixed_grid is not None:
             limit = self._received if not self._finished else self._fixed_grid[-1]
-            return self._fixed_grid[: max(1, int(np.searchsorted(self._fixed_grid, limit, side="right")))].tolist()
+            ahead = 2 if self._anticipates else 0  # an anticipated slot is laid before A reaches its end
+            return self._fixed_grid[: max(1, int(np.searchsorted(self._fixed_grid, limit, side="right")) + ahead)].tolist()
+        if self._finished and self._anticipates:
+            return [int(b) for b in open_grid(self._received, self.sample_rate, self.segmentation)]
         if self._finished:
             return [int(b) for b in make_grid(self._received, self.sample_rate, self.segmentation)]
         horizon = self._received + 4 * self.nominal_segment_samples
-        grid = make_grid(horizon, self.sample_rate, self.segmentation)
+        grid = make_grid(horizon, self.sample_rate, self.segmentation, merge_tail=not self._anticipates)
+        if self._anticipates:  # the grid ahead of A is final: it has no end-of-track merge
+            return [0] + [int(b) for b in grid[1:-1]]
         return [0] + [int(b) for b in grid[1:-1] if b + self._margin <= self._received]
 
     def _advance(self) -> None:
@@ -237,11 +244,15 @@ class SidechainEffect:
             self._moments.append(Moment(level_db=rms_db(mono[start - first : stop - first]), descriptor=descriptor))
         else:
             self._next_event = self._next_boundary_event()
-        while len(self._slots) < len(self._tokens):
-            i = len(self._slots)
-            if not self._finished and len(self._tokens) < i + self._lead + 1:
-                break
-            self._decide(i)
+        decidable = segments if self._finished else min(segments, len(self._tokens) - self._lead)
+        if self._anticipates:  # only slots A has reached: a track may end on a boundary
+            decidable = min(decidable, int(np.searchsorted(self._grid, self._received, side="left")))
+        while len(self._slots) < decidable:
+            self._decide(len(self._slots))
+        if self._anticipates and len(self._slots) < segments:  # the next slot is due when A passes its start
+            self._next_event = min(self._next_event, self._grid[len(self._slots)] + 1)
+        if self._anticipates and self._finished:
+            self._end_anticipated()
         # keep A from the first segment not yet labelled (with its pre-roll)
         first_unlabelled = self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received
         self._input.drop_before(first_unlabelled - self._preroll)
@@ -262,7 +273,8 @@ class SidechainEffect:
             self.set_parameters(**self._automation.pop(0).changes)
         parameters = self.parameters
         mask = self._mask
-        moment = self._moments[i]
+        heard = i - 1 if self._anticipates else i  # the A segment the choice hears (the one before, when anticipating)
+        moment = self._moments[heard] if heard >= 0 else Moment(level_db=-120.0)
         if self._forced is not None:  # the oracle: the true B's token, its grain chosen as always
             label = int(self._forced[i]) if i < self._forced.size else int(self._forced[-1])
             pick = self._picker.pick(label, moment)
@@ -290,18 +302,28 @@ class SidechainEffect:
             gain = float(10 ** (np.clip(gain_db, -12.0, 12.0) / 20))
         slot = Slot(start=start, stop=stop, source=source, gain=gain, continued=pick.continued and previous is not None, ratio=ratio)
         is_last = self._finished and i == len(self._grid) - 2
-        next_length = None if is_last else self._grid[i + 2] - self._grid[i + 1]
+        next_length = None if is_last or i + 2 >= len(self._grid) else self._grid[i + 2] - self._grid[i + 1]
         self._output.extend_to(stop + self.crossfade_samples)
         self._writer.write(self._output.data, self._output.origin, slot, next_length)
         self._slots.append(slot)
         self._final = stop - self._writer.pending_seam
-        self.decisions.append(Decision(segment=i, start=start, stop=stop, a_token=self._tokens[i], b_token=int(label),
+        self.decisions.append(Decision(segment=i, start=start, stop=stop, a_token=self._tokens[heard] if heard >= 0 else -1, b_token=int(label),
                                        played_label=pick.label, grain=pick.grain, continued=slot.continued, gain=gain, ratio=ratio,
                                        pitch_midi=float(grains.pitch_midi[pick.grain]), level_db=float(grains.loudness_db[pick.grain])))
 
+    def _end_anticipated(self) -> None:
+        """A has ended: the last slot, laid expecting another after it, is written out whole, and B
+        fades out over the end of A (not yet sent: the latency is longer than that fade)."""
+        self._output.extend_to(max(self._received, self._slots[-1].stop if self._slots else 0) + self.crossfade_samples)
+        self._writer.finish(self._output.data, self._output.origin)
+        fade = min(self.crossfade_samples // 2, self._received)
+        if fade:
+            start = self._received - fade - self._output.origin
+            self._output.data[:, start : start + fade] *= seam_curves(fade)[0]
+
     def _emit(self, count: int) -> np.ndarray:
         start, stop = self._emitted, self._emitted + count
-        total = self._grid[-1] if self._finished else None
+        total = self._received if self._finished else None
         if total is None and stop > self._final:
             raise CountertrackError("internal: output requested before it was decided (latency too small)")
         wet = self._output.view(start, stop)

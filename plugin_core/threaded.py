@@ -124,6 +124,16 @@ class _Shared:
         return outputs
 
 
+ANTICIPATING_WORKER_S = 0.010
+
+
+def default_extra_latency(effect: SidechainEffect) -> int:
+    """One more segment, or for an anticipating effect the worker's time for one segment's work."""
+    if effect.bundle.decision_spec.anticipates:
+        return int(round(ANTICIPATING_WORKER_S * effect.sample_rate))
+    return int(effect.nominal_segment_samples)
+
+
 def _yield_to_audio_thread() -> None:
     """Lower this (worker) thread's priority so the host's audio thread wins a contended core."""
     try:
@@ -137,13 +147,17 @@ class ThreadedSidechain:
     effect run on a worker thread; ``latency_samples`` includes ``extra_latency_samples``.
 
     ``extra_latency_samples`` defaults to one more (longest) segment: enough for any perception and
-    decision that run faster than real time on the worker's core.
+    decision that run faster than real time on the worker's core. An anticipating effect decides a
+    slot when A reaches its start, with no segment to spare; its default is ``ANTICIPATING_WORKER_S``,
+    the time one labelling, decision and grain take on the worker (see benchmarks/).
     """
 
     def __init__(self, effect: SidechainEffect, extra_latency_samples: int | None = None):
         self.effect = effect
         self.sample_rate, self.channels = effect.sample_rate, effect.channels
-        self.extra_latency_samples = int(effect.nominal_segment_samples if extra_latency_samples is None else extra_latency_samples)
+        if extra_latency_samples is None:
+            extra_latency_samples = default_extra_latency(effect)
+        self.extra_latency_samples = int(extra_latency_samples)
         if self.extra_latency_samples < 0:
             raise CountertrackError("extra latency must not be negative")
         self.latency_samples = effect.latency_samples + self.extra_latency_samples

@@ -129,7 +129,7 @@ CASES = {
                                     "encoder.onnx: the encoder emitted token 100"),
     # manifest numbers in the ranges the runtime can afford
     "encoder-rate-1e8-hz": (_spec("perception", "sample_rate", 100_000_000), "perception.spec.sample_rate (Hz) 100000000 is out of range"),
-    "lookahead-5000": (_spec("decision", "lookahead", 5000), "decision.spec.lookahead (segments) 5000 is out of range 0..7"),
+    "lookahead-5000": (_spec("decision", "lookahead", 5000), "decision.spec.lookahead (segments; -1 anticipates) 5000 is out of range -1..7"),
     "context-a-million": (_spec("decision", "context", 10**6), "decision.spec.context 1000000 is out of range"),
     "min-samples-a-billion": (_spec("perception", "min_samples", 10**9), "perception.spec.min_samples 1000000000 is out of range"),
     "lookahead-a-fraction": (_spec("decision", "lookahead", 1.5), "manifest does not follow the bundle schema"),
