@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
+from host_scripts import bench_cmd, corpus_cmd, live_cmd, render_cmd, train_cmd
 from host_scripts.extras import missing_extra
 from plugin_core import __version__
 from plugin_core.atomic import command_started
@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_cmd.register(commands)
     train_cmd.register(commands)
     render_cmd.register(commands)
+    live_cmd.register(commands)
     bench_cmd.register(commands)
     return parser
 

@@ -1,5 +1,6 @@
-"""Commands that need more than the runtime: the train extra (PyTorch side) and the source checkout
-(benchmarks). Each says in one line what is missing and how to get it, instead of a traceback."""
+"""Commands that need more than the runtime: the train extra (PyTorch side), the live extra (JACK and
+MIDI input) and the source checkout (benchmarks). Each says in one line what is missing and how to
+get it, instead of a traceback."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ from plugin_core.errors import CountertrackError
 INSTALL_TRAIN = "pip install 'countertrack[train]' torch==2.13.0"
 # top-level modules of the train extra (pyproject.toml's [project.optional-dependencies] train)
 TRAIN_MODULES = ("torch", "transformers", "onnx", "sklearn", "safetensors", "music21", "pretty_midi", "matplotlib", "yaml")
+
+INSTALL_LIVE = "pip install 'countertrack[live]' (and JACK's library: apt-get install libjack-jackd2-0)"
+# top-level modules of the live extra (pyproject.toml's [project.optional-dependencies] live)
+LIVE_MODULES = ("jack", "rtmidi")
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -41,9 +46,33 @@ def needs_train_extra(command: str, *modules: str) -> Callable[[Command], Comman
     return decorate
 
 
+def live_extra_error(command: str, missing: list[str]) -> CountertrackError:
+    return CountertrackError(f"{command} needs the live extra ({', '.join(missing)} not installed): {INSTALL_LIVE}")
+
+
+def needs_live_extra(command: str) -> Callable[[Command], Command]:
+    """Run the decorated command only when the live extra imports; else one line saying how to install it.
+    JACK-Client installs without JACK's C library and fails only on import, so that is tried too."""
+    def decorate(run: Command) -> Command:
+        @functools.wraps(run)
+        def checked(args: argparse.Namespace) -> int:
+            missing = missing_modules(LIVE_MODULES)
+            if missing:
+                raise live_extra_error(command, missing)
+            try:
+                import jack  # noqa: F401  (loads libjack)
+            except OSError as exc:
+                raise CountertrackError(f"{command} needs JACK's library ({exc}): apt-get install libjack-jackd2-0") from None
+            return run(args)
+        return checked
+    return decorate
+
+
 def missing_extra(exc: ModuleNotFoundError, command: str) -> CountertrackError | None:
-    """The one-line error for a module of the train extra found missing mid-command (a lazy import), else None."""
+    """The one-line error for a module of an extra found missing mid-command (a lazy import), else None."""
     name = (exc.name or "").split(".")[0]
+    if name in LIVE_MODULES:
+        return live_extra_error(command, [name])
     return train_extra_error(command, [name]) if name in TRAIN_MODULES else None
 
 

@@ -38,6 +38,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
                         help="map a controller to a parameter, e.g. 1=temperature:0.3:2.0 (repeatable)")
     render.add_argument("--midi-out", metavar="FILE.mid", help="also write the answer as MIDI: the played notes at their pitch, on A's tempo map")
+    render.add_argument("--arrangement", metavar="FOLDER", help="also write the answer as a DAW session folder: FOLDER.dawproject and "
+                                                                 "FOLDER.rpp with B as one clip per grain (or run of grains) into the "
+                                                                 "memory's audio, and A as a track")
     render.add_argument("--force", action="store_true", help="overwrite existing outputs")
     render.set_defaults(run=_render)
 
@@ -94,9 +97,13 @@ def _render(args: argparse.Namespace) -> int:
         automation = read_automation(args.automation, mappings, probe_audio(args.input).sample_rate)
     rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
                            midi_path=args.midi_out, force=args.force, automation=automation,
-                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation])
+                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation], arrangement_path=args.arrangement)
     continued = sum(d.continued for d in rendered.decisions)
     print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
+    if args.arrangement:
+        print(f"wrote the session {args.arrangement} (open its .dawproject or .rpp)")
+        if preset is not None and (preset.post or preset.dry):
+            print("note: the session's B is the grain engine's answer: the preset's effects after it and its dry A are not in it")
     return 0
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pedalboard
 
 from plugin_core.bundle import Bundle
+from plugin_core.delay import DelayLine
 from plugin_core.dsp import silence_non_finite
 from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.presets import Preset, build_effects
@@ -68,7 +69,7 @@ class AnswerChain:
                                  segmentation=with_tempo(bundle.perception.spec.segmentation, bpm, beat_offset_s))
         self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
-        self._dry_delay = np.zeros((channels, self.latency_samples), dtype=np.float32)
+        self._dry_delay = DelayLine(channels, self.latency_samples)
         self.non_finite_samples = 0  # NaN or Inf input samples heard as silence since the last reset
 
     def __call__(self, audio: np.ndarray, sample_rate: float, *, reset: bool = True) -> np.ndarray:
@@ -94,7 +95,7 @@ class AnswerChain:
         self.effect.reset()
         _primed(self.pre, self.sample_rate, self.channels)
         _primed(self.post, self.sample_rate, self.channels)
-        self._dry_delay[:] = 0.0
+        self._dry_delay.reset()
 
     def process(self, block: np.ndarray) -> np.ndarray:
         """A block (channels, n) in, the mixed output block (channels, n) out. NaN or Inf samples are
@@ -120,6 +121,5 @@ class AnswerChain:
 
     def _mix(self, dry_in: np.ndarray, wet: np.ndarray) -> np.ndarray:
         wet = self._effects(self.post, wet, "post")
-        delayed = np.concatenate([self._dry_delay, dry_in], axis=1)
-        dry, self._dry_delay = delayed[:, : dry_in.shape[1]], delayed[:, dry_in.shape[1]:]
+        dry = self._dry_delay.process(dry_in)
         return (self.wet * wet + self.dry * dry).astype(np.float32)

@@ -225,9 +225,10 @@ class SeamWriter:
             return np.repeat(audio, self.channels, axis=0)
         return audio.mean(axis=0, keepdims=True).repeat(self.channels, axis=0)
 
-    def _slot_audio(self, slot: Slot, first: int, last: int) -> np.ndarray:
+    def slot_audio(self, slot: Slot, first: int, last: int) -> np.ndarray:
         """Output positions ``slot.start + first`` .. ``slot.start + last`` of the slot's audio
-        (negative ``first``: the grain's lead-in; ``last`` past its length: its continuation)."""
+        (negative ``first``: the grain's lead-in; ``last`` past its length: its continuation), before
+        gain and seams. Public so an arrangement can hand a DAW the engine's own stretched audio."""
         if slot.ratio == 1.0:
             return self._read(slot.source + first, slot.source + last)
         stretched = self._stretched.get(slot)
@@ -267,19 +268,19 @@ class SeamWriter:
         body_start = 0
         if previous is None:
             body_start = min(self.crossfade // 2, length - tail)  # the track starts: fade in from silence
-            self._put(output, offset, slot.start, self._slot_audio(slot, 0, body_start) * seam_curves(body_start)[1] * slot.gain)
+            self._put(output, offset, slot.start, self.slot_audio(slot, 0, body_start) * seam_curves(body_start)[1] * slot.gain)
         elif self.pending_seam:
             seam = self.pending_seam
-            incoming = self._slot_audio(slot, -seam, 0)
+            incoming = self.slot_audio(slot, -seam, 0)
             if slot.follows_directly(previous):
                 ramp = np.linspace(previous.gain, slot.gain, seam, dtype=np.float32) if previous.gain != slot.gain else np.float32(slot.gain)
                 self._put(output, offset, slot.start - seam, incoming * ramp)
             else:
                 previous_length = previous.stop - previous.start
-                outgoing = self._slot_audio(previous, previous_length - seam, previous_length)
+                outgoing = self.slot_audio(previous, previous_length - seam, previous_length)
                 fade_out, fade_in = (linear_curves if slot.continues_memory_of(previous) else seam_curves)(seam)
                 self._put(output, offset, slot.start - seam, outgoing * fade_out * previous.gain + incoming * fade_in * slot.gain)
-        body = self._slot_audio(slot, body_start, length - tail)
+        body = self.slot_audio(slot, body_start, length - tail)
         self._put(output, offset, slot.start + body_start, body * slot.gain)
         if next_length is None:
             self._fade_end(output, offset, slot)
@@ -293,7 +294,7 @@ class SeamWriter:
         if slot is None or not tail:
             return
         length = slot.stop - slot.start
-        self._put(output, offset, slot.stop - tail, self._slot_audio(slot, length - tail, length) * slot.gain)
+        self._put(output, offset, slot.stop - tail, self.slot_audio(slot, length - tail, length) * slot.gain)
         self._fade_end(output, offset, slot)
         self.pending_seam = 0
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from plugin_core.arrangement.clips import NOT_ARRANGEABLE
+from plugin_core.arrangement.session import session_name, session_output, write_session
 from plugin_core.audio import Audio, output_subtype, probe_audio, probe_writer, read_audio, write_audio_file
 from plugin_core.bundle import Bundle
 from plugin_core.errors import CountertrackError, InternalError
@@ -78,9 +80,10 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
                 preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
                 mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
                 force: bool = False, automation: Sequence[AutomationEvent] = (),
-                inputs: Sequence[str | os.PathLike[str]] = ()) -> Rendered:
+                inputs: Sequence[str | os.PathLike[str]] = (), arrangement_path: str | os.PathLike[str] | None = None) -> Rendered:
     """Render B for the file ``a_path`` into ``out_path`` (A + B into ``mix_path``, the answer as MIDI
-    into ``midi_path``) as one transaction (``plugin_core.outputs``).
+    into ``midi_path``, the answer as a DAW session folder into ``arrangement_path``) as one transaction
+    (``plugin_core.outputs``).
 
     Every output is checked before the render (against the others, A, the bundle and ``inputs``, its
     folder and its format at A's rate); existing outputs are refused unless ``force``; what was written
@@ -90,7 +93,10 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
     tempo_map = (segmentation or bundle.perception.spec.segmentation).tempo_map
     bundle_files = [bundle.folder / name for name in ("manifest.json", *bundle.manifest.get("files", {}))]
     audio_outputs = [Path(p) for p in (out_path, mix_path) if p]
-    with plan_outputs([*audio_outputs, midi_path], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force) as outputs:
+    if arrangement_path and bundle.decision_spec.anticipates:
+        raise CountertrackError(NOT_ARRANGEABLE, arrangement_path)
+    session = session_output(arrangement_path) if arrangement_path else None
+    with plan_outputs([*audio_outputs, midi_path, session], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force) as outputs:
         subtypes = {p: output_subtype(p, info.subtype) for p in audio_outputs}
         for path in audio_outputs:
             probe_writer(outputs.staged(path), path, info.sample_rate, info.num_channels)
@@ -105,12 +111,16 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
             peak = float(np.abs(mix).max())
             write_audio_file(outputs.staged(mix_path), mix / peak if peak > 1.0 else mix, a.sample_rate, subtypes[Path(mix_path)],
                              name=Path(mix_path))
+        used = segmentation or bundle.perception.spec.segmentation
+        segments_per_beat = used.subdivision if used.strategy == "beats" else None
         if midi_path:
             try:
-                used = segmentation or bundle.perception.spec.segmentation
                 write_answer_midi(rendered.decisions, rendered.boundaries, rendered.sample_rate, outputs.staged(midi_path),
-                                  segments_per_beat=used.subdivision if used.strategy == "beats" else None)
+                                  segments_per_beat=segments_per_beat)
             except OSError as exc:
                 raise CountertrackError(f"cannot write MIDI ({exc.strerror or exc})", midi_path) from exc
+        if session is not None:
+            write_session(rendered.decisions, rendered.boundaries, bundle.memory, a_path, a.info, outputs.staged(session.target),
+                          session_name(session.target), wet=preset.wet if preset else 1.0, segments_per_beat=segments_per_beat)
         outputs.commit()
     return rendered

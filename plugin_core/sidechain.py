@@ -97,6 +97,7 @@ class Decision:
     ratio: float  # memory samples per output sample (1 = as recorded, < 1 = stretched)
     pitch_midi: float  # the grain's pitch (MIDI note number), -1 when unpitched
     level_db: float  # the grain's level in the memory, before ``gain``
+    crossfade: int = 0  # the engine's crossfade F (output samples) when this slot was laid (automation may shorten it)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -309,7 +310,8 @@ class SidechainEffect:
         self._final = stop - self._writer.pending_seam
         self.decisions.append(Decision(segment=i, start=start, stop=stop, a_token=self._tokens[heard] if heard >= 0 else -1, b_token=int(label),
                                        played_label=pick.label, grain=pick.grain, continued=slot.continued, gain=gain, ratio=ratio,
-                                       pitch_midi=float(grains.pitch_midi[pick.grain]), level_db=float(grains.loudness_db[pick.grain])))
+                                       pitch_midi=float(grains.pitch_midi[pick.grain]), level_db=float(grains.loudness_db[pick.grain]),
+                                       crossfade=self._writer.crossfade))
 
     def _end_anticipated(self) -> None:
         """A has ended: the last slot, laid expecting another after it, is written out whole, and B

@@ -168,6 +168,12 @@ class ThreadedSidechain:
         self._finalizer = weakref.finalize(self, self._shared.stop)
 
     @property
+    def worker_thread_id(self) -> int | None:
+        """The worker's native thread id, for a host that sets its scheduling (``countertrack live``
+        makes it real-time, below the audio thread, so it never holds Python's lock while preempted)."""
+        return self._thread.native_id
+
+    @property
     def decisions(self) -> list[dict]:
         """What was decided so far (complete after ``flush``)."""
         return self.effect.decisions

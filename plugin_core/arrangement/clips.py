@@ -1,0 +1,214 @@
+"""The answer as a format-neutral clip list: the one place that knows how slots become clips.
+
+Each slot of the render (``plugin_core.sidechain.Decision``) is laid by ``SeamWriter`` as
+bundle-format.md step 6 says: its audio sounds over ``[b[t] - seam[t], b[t+1])``, faded in over the
+seam before it (its lead-in) and out over the seam before the next slot, both seams ending on the
+boundaries. So a slot is a clip starting ``seam[t]`` samples before its boundary, reading the memory
+from its grain's start minus that lead-in. Consecutive slots that follow each other directly in the
+memory, unstretched and at one gain, have no seam at all: they are one clip (a run); at two gains,
+the engine ramps the gain across the seam, which two overlapping clips with linear fades over the
+same audio reproduce (``RAMP``). A stretched slot's audio is the engine's own time-stretch (Rubber
+Band, with the recorded attack), which no DAW reproduces: it is a clip of pre-rendered audio, as is
+a clip that would read past either end of the memory. Fades are sample-centred: sample ``j`` of an
+``f``-sample fade has weight ``w = (j + 0.5) / f``, equal-power ``sin(w pi/2)`` / ``cos(w pi/2)`` or
+linear ``w`` / ``1 - w``, as the engine computes them; a ramp's is ``j / (f - 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from plugin_core.errors import CountertrackError
+from plugin_core.grains import SeamWriter, Slot, linear_curves, seam_curves
+from plugin_core.memory import Memory
+from plugin_core.sidechain import Decision
+
+EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
+MEMORY = "memory"  # the source name of clips that read the memory itself
+NOT_ARRANGEABLE = ("an anticipating bundle's answer cannot be arranged yet: its last grain is laid past the end of A and "
+                   "faded where A ends, which the clips do not say")
+TEMPO_TOLERANCE_S = 0.001  # the tempo map puts every boundary of A within this of its beat
+
+
+@dataclass(frozen=True)
+class Fade:
+    """A fade of ``samples`` output samples with the engine's curve ``shape``: EQUAL_POWER or LINEAR
+    (sample-centred), or RAMP: the linear gain ramp between two slots that play one unbroken stretch
+    of memory at different gains, which runs from the first sample to the last (``np.linspace``)."""
+
+    samples: int = 0
+    shape: str = EQUAL_POWER
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip of B: output samples ``[start, start + length)`` play ``source`` from ``offset``
+    (samples at the session's rate) times ``gain``, with its fades inside that span."""
+
+    start: int
+    length: int
+    source: str  # MEMORY, or the name of a pre-rendered clip in ``ClipList.rendered``
+    offset: int
+    gain: float
+    fade_in: Fade
+    fade_out: Fade
+    segments: tuple[int, ...]  # the slots (A's segments) it plays
+    grains: tuple[int, ...]  # their grains (grain table rows)
+    ratio: float = 1.0  # the stretch it was rendered with (1: read as recorded)
+
+    @property
+    def name(self) -> str:
+        grains = f"grain {self.grains[0]}" if len(self.grains) == 1 else f"grains {self.grains[0]}-{self.grains[-1]}"
+        return grains if self.ratio == 1.0 else f"{grains} stretched x{1 / self.ratio:.3f}"
+
+
+@dataclass(frozen=True)
+class TempoPoint:
+    """From ``seconds`` into the session (its beat ``beat``), ``bpm`` quarter notes per minute."""
+
+    seconds: float
+    beat: float
+    bpm: float
+
+
+@dataclass(frozen=True)
+class ClipList:
+    """B as clips on A's timeline, with what a session needs around them."""
+
+    sample_rate: int
+    channels: int  # B's (a mono memory is played on every channel)
+    length: int  # A's samples
+    boundaries: np.ndarray  # A's grid, output samples
+    beats: np.ndarray | None  # beat position of every boundary on a beat grid, else None
+    clips: tuple[Clip, ...]
+    rendered: dict[str, np.ndarray] = field(default_factory=dict)  # pre-rendered clip audio, (channels, length)
+
+    def tempo_map(self) -> list[TempoPoint]:
+        """Where the tempo changes, fewest points first: a run of segments shares one tempo as long as
+        every boundary in it lands within TEMPO_TOLERANCE_S of its beat (A's beats are rounded to
+        samples, or tracked, so a steady A gets one tempo, not a jitter of them). Each point's time
+        is where the tempo before it reaches its beat, so the map is continuous and ``to_beats`` is
+        exactly what a DAW computes from it. Off a beat grid: 120 qpm throughout."""
+        if self.beats is None:
+            return [TempoPoint(0.0, 0.0, 120.0)]
+        seconds, beats = self.boundaries.astype(np.float64) / self.sample_rate, self.beats
+
+        def fitting(first: int, last: int, time: float) -> float | None:
+            """A tempo from ``time`` (beat ``beats[first]``) that lands every boundary up to ``last`` near
+            its beat: the exact one rounded to 0.01 qpm when that fits (what a musician reads), else exact."""
+            exact = 60.0 * (beats[last] - beats[first]) / (seconds[last] - time)
+            for bpm in (round(exact, 2), exact):
+                landed = time + (beats[first : last + 1] - beats[first]) * 60.0 / bpm
+                if bpm > 0 and np.abs(landed - seconds[first : last + 1]).max() <= TEMPO_TOLERANCE_S:
+                    return bpm
+            return None
+
+        points: list[TempoPoint] = []
+        first, time = 0, float(seconds[0])
+        while first < seconds.size - 1:
+            last, bpm = first + 1, fitting(first, first + 1, time)
+            while last + 1 < seconds.size and (wider := fitting(first, last + 1, time)) is not None:
+                last, bpm = last + 1, wider
+            points.append(TempoPoint(time, float(beats[first]), float(bpm)))
+            time += (beats[last] - beats[first]) * 60.0 / bpm
+            first = last
+        return points
+
+    def to_beats(self, samples: np.ndarray | int) -> np.ndarray:
+        """Output positions in beats under ``tempo_map`` (exactly its inverse: a reader gets the samples back)."""
+        positions = np.asarray(samples, dtype=np.float64) / self.sample_rate
+        points = self.tempo_map()
+        starts = np.array([p.seconds for p in points])
+        index = np.clip(np.searchsorted(starts, positions, side="right") - 1, 0, len(points) - 1)
+        start_beats = np.array([p.beat for p in points])[index]
+        bpms = np.array([p.bpm for p in points])[index]
+        return start_beats + (positions - starts[index]) * bpms / 60.0
+
+
+def rendered_name(segment: int) -> str:
+    """The file name of a pre-rendered clip whose first slot is ``segment``."""
+    return f"clip-{segment:05d}.wav"
+
+
+def beat_positions(boundaries: np.ndarray, sample_rate: int, segments_per_beat: int | None) -> np.ndarray | None:
+    """Each boundary's beat when every segment is 1 / segments_per_beat of a beat (a first or last
+    segment, a pickup or a remainder, its share of its neighbour's), as ``midi_io`` lays them, except
+    that a first or last segment within a sample of its neighbour's length counts as whole."""
+    if segments_per_beat is None or boundaries.size < 3:
+        return None
+    lengths = np.diff(boundaries).astype(np.float64)
+    spans = np.full(lengths.size, 1.0 / segments_per_beat)
+    if lengths.size > 1:  # a length within a sample of its neighbour's is a whole segment, its beat rounded to samples
+        if abs(lengths[0] - lengths[1]) > 1:
+            spans[0] = spans[0] * lengths[0] / lengths[1]
+        if abs(lengths[-1] - lengths[-2]) > 1:
+            spans[-1] = spans[-1] * lengths[-1] / lengths[-2]
+    return np.concatenate([[0.0], np.cumsum(spans)])
+
+
+def fade_weights(fade: Fade, fading_in: bool) -> np.ndarray:
+    """The engine's weights (float32) over a fade's samples, as ``SeamWriter`` applies them."""
+    n = fade.samples
+    if fade.shape == RAMP:
+        ramp = (np.arange(n, dtype=np.float64) / (n - 1) if n > 1 else np.zeros(n)).astype(np.float32)
+        return ramp if fading_in else np.float32(1.0) - ramp
+    if fade.shape == LINEAR:
+        fade_out, fade_in = linear_curves(n)
+    else:
+        fade_out, fade_in = seam_curves(n)
+    return fade_in if fading_in else fade_out
+
+
+def build_clip_list(decisions: Sequence[Decision], boundaries: np.ndarray, memory: Memory, *, sample_rate: int, channels: int,
+                    length: int, segments_per_beat: int | None = None) -> ClipList:
+    """The clips that mix to the rendered B, from the render's decisions (each with its crossfade)."""
+    if not decisions:
+        raise CountertrackError("the render decided no segment: there is no answer to arrange")
+    if decisions[-1].stop > length:
+        raise CountertrackError(NOT_ARRANGEABLE)
+    crossfades = [d.crossfade for d in decisions]
+    slots = [Slot(start=d.start, stop=d.stop, source=memory.to_rate(int(memory.grains.start[d.grain]), sample_rate), gain=d.gain,
+                  continued=d.continued, ratio=d.ratio) for d in decisions]
+    count = len(slots)
+    lengths = [slot.stop - slot.start for slot in slots]
+    seams = [0] + [min(crossfades[t - 1], lengths[t - 1] // 2, lengths[t] // 2) for t in range(1, count)]
+    joined = [False] + [slots[t].follows_directly(slots[t - 1]) and slots[t].gain == slots[t - 1].gain for t in range(1, count)]
+
+    def seam_fade(t: int) -> Fade:  # the seam before slot t, as seen from either side
+        if slots[t].follows_directly(slots[t - 1]):
+            return Fade(seams[t], RAMP)  # one stretch of memory, its gain ramped (same gains: never a seam)
+        return Fade(seams[t], LINEAR if slots[t].continues_memory_of(slots[t - 1]) else EQUAL_POWER)
+
+    clips: list[Clip] = []
+    rendered: dict[str, np.ndarray] = {}
+    first = 0
+    while first < count:
+        last = first
+        while last + 1 < count and joined[last + 1] and slots[first].ratio == 1.0:
+            last += 1
+        head, tail = slots[first], slots[last]
+        if first == 0:
+            fade_in = Fade(min(crossfades[0] // 2, lengths[0] - (seams[1] if count > 1 else 0)), EQUAL_POWER)
+        else:
+            fade_in = seam_fade(first)
+        fade_out = seam_fade(last + 1) if last + 1 < count else Fade(min(crossfades[last] // 2, lengths[last]), EQUAL_POWER)
+        start = head.start - seams[first]
+        clip_length = tail.stop - start
+        source, offset = MEMORY, head.source - seams[first]
+        if head.ratio != 1.0:
+            source, offset = rendered_name(first), 0
+            writer = SeamWriter(memory, sample_rate, channels, crossfades[first])  # the margin the engine stretched with
+            rendered[source] = writer.slot_audio(head, -seams[first], lengths[first]).copy()  # the engine's own stretch
+        elif offset < 0 or offset + clip_length > memory.to_rate(memory.frames, sample_rate):
+            source, offset = rendered_name(first), 0  # reads silence beyond the memory's ends, which no file holds
+            rendered[source] = SeamWriter(memory, sample_rate, channels, 0).slot_audio(head, -seams[first], clip_length - seams[first]).copy()
+        clips.append(Clip(start=start, length=clip_length, source=source, offset=offset, gain=head.gain, fade_in=fade_in,
+                          fade_out=fade_out, segments=tuple(d.segment for d in decisions[first : last + 1]),
+                          grains=tuple(d.grain for d in decisions[first : last + 1]), ratio=head.ratio))
+        first = last + 1
+    boundaries = np.asarray(boundaries, dtype=np.int64)
+    return ClipList(sample_rate=sample_rate, channels=channels, length=length, boundaries=boundaries,
+                    beats=beat_positions(boundaries, sample_rate, segments_per_beat), clips=tuple(clips), rendered=rendered)
