@@ -197,8 +197,10 @@ def run_corpus_pairs(run: Run) -> list[dict[str, str]]:
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
-    """Record every file's sha256 (the manifest excepted), validate against the schema, write."""
-    manifest["files"] = {p.relative_to(out).as_posix(): sha256_of(p) for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"}
+    """Record every file's sha256 and size (the manifest excepted), validate against the schema, write."""
+    listed = [p for p in sorted(out.rglob("*")) if p.is_file() and p.name != "manifest.json"]
+    manifest["files"] = {p.relative_to(out).as_posix(): sha256_of(p) for p in listed}
+    manifest["sizes"] = {p.relative_to(out).as_posix(): p.stat().st_size for p in listed}
     validate_manifest(manifest, out / "manifest.json")
     write_json_atomic(out / "manifest.json", manifest)
 

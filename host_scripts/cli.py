@@ -1,13 +1,15 @@
 """Entry point of the ``countertrack`` command: subcommands, exit codes and one-line errors.
 
-Exit codes: 0 success, 1 the work failed (a CountertrackError, printed as one line), 2 usage error,
-130 interrupted (Ctrl-C), 143 stopped (SIGTERM). A stop is raised as an exception, so temporary
-files are removed and child processes stopped on the way out.
+Exit codes: 0 success, 1 the work failed (a CountertrackError, printed as one line), 2 usage error
+(one line too), 3 a bug in countertrack (an InternalError, or any other exception: one line that says
+so; COUNTERTRACK_DEBUG=1 shows the traceback), 130 interrupted (Ctrl-C), 143 stopped (SIGTERM). A stop
+is raised as an exception, so temporary files are removed and child processes stopped on the way out.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -15,14 +17,21 @@ from host_scripts import bench_cmd, corpus_cmd, live_cmd, render_cmd, train_cmd
 from host_scripts.extras import missing_extra
 from plugin_core import __version__
 from plugin_core.atomic import command_started
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.stopping import Terminated, sigterm_raises
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line (the problem and where to find help), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="countertrack",
         description=(
             "Learn how one track (A, the guide) is answered by another (B, the response) from paired "
@@ -42,15 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error (printed), --help or --version: returned like every other outcome
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for a command that runs itself again (train --nproc)
     command_started()
     try:
         with sigterm_raises():
             return int(args.run(args) or EXIT_OK)
     except CountertrackError as exc:
-        print(f"countertrack: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        print(f"countertrack: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return exc.exit_code
     except Terminated:
         print("countertrack: stopped", file=sys.stderr)
         return 143
@@ -63,6 +75,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("countertrack: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # anything else is our bug: say so in one line, never blame the user's files
+        if os.environ.get("COUNTERTRACK_DEBUG"):
+            raise
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+        print(f"countertrack: error: {InternalError(detail + ' (COUNTERTRACK_DEBUG=1 shows where)')}", file=sys.stderr)
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

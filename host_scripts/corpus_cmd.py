@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from host_scripts.extras import needs_train_extra
+from host_scripts.options import capped_jobs
 from host_scripts.progress import progress
 from plugin_core.audio import probe_audio
 from plugin_core.corpus import load_corpus
@@ -93,7 +94,7 @@ def _from_scores(args: argparse.Namespace) -> int:
     )
     total = min(len(sources), args.limit) if args.limit else len(sources)
     corpus, problems = build_from_scores(request, args.output, progress=lambda items: progress(items, "rendering scores", total=total, unit="score"),
-                                         jobs=args.jobs)
+                                         jobs=capped_jobs(args.jobs))
     _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
     return 0
 

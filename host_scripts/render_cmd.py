@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from host_scripts.extras import needs_cluster_extra, needs_train_extra
+from host_scripts.options import capped_jobs, finite_float, positive_int, seed
 from host_scripts.progress import progress
 
 
@@ -30,8 +31,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("-o", "--output", required=True, metavar="OUT", help="B track to write")
     add_render_options(render)
     render.add_argument("--mix", metavar="MIX", help="also write A + B")
-    render.add_argument("--bpm", type=float, metavar="QPM", help="A's tempo in quarter notes per minute (default: estimated from A)")
-    render.add_argument("--beat-offset", type=float, default=0.0, metavar="SECONDS", help="with --bpm: time of A's first beat (default 0)")
+    render.add_argument("--bpm", type=finite_float, metavar="QPM", help="A's tempo in quarter notes per minute (default: estimated from A)")
+    render.add_argument("--beat-offset", type=finite_float, default=0.0, metavar="SECONDS", help="with --bpm: time of A's first beat (default 0)")
     render.add_argument("--tempo-map", metavar="FILE.mid", help="A's beats from this MIDI file's tempo map")
     render.add_argument("--automation", metavar="FILE.mid", help="MIDI CC automation of parameters (see --cc)")
     render.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
@@ -48,7 +49,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                                             "Bad files are reported and the batch goes on; a summary JSON is written into DIR.")
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="A tracks or glob patterns such as 'bounces/*.wav'")
     batch.add_argument("-o", "--output", required=True, metavar="DIR")
-    batch.add_argument("--jobs", type=int, default=2, help="worker processes (default 2; with --ray the cluster's CPUs decide)")
+    batch.add_argument("--jobs", type=positive_int, default=2, help="worker processes (default 2; at most one per core; with --ray the cluster's CPUs decide)")
     batch.add_argument("--ray", metavar="auto|local|ADDRESS",
                        help="render on a Ray cluster: 'auto' (the one started here with 'ray start', or $RAY_ADDRESS), 'local' "
                             "(a throwaway one on this machine) or HOST:PORT; needs the cluster extra")
@@ -59,7 +60,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", help="bundle folder or zip (default: the shipped default bundle)")
     parser.add_argument("--preset", help="a preset name (faithful, loose, ambient) or JSON file")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0, help="random seed, 0..2^63-1 (default 0)")
 
 
 def bundle_path(args: argparse.Namespace) -> str:
@@ -82,11 +83,14 @@ def _export(args: argparse.Namespace) -> int:
 def _render(args: argparse.Namespace) -> int:
     from plugin_core.audio import probe_audio
     from plugin_core.bundle import load_bundle
+    from plugin_core.errors import UsageError
     from plugin_core.midi_io import parse_cc_mapping, read_automation
     from plugin_core.presets import load_preset
     from plugin_core.render import render_file
     from plugin_core.segmentation import with_tempo
 
+    if args.cc and not args.automation:
+        raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
     bundle = load_bundle(bundle_path(args))
     preset = load_preset(args.preset) if args.preset else None
     segmentation = with_tempo(bundle.perception.spec.segmentation, args.bpm, args.beat_offset, args.tempo_map)
@@ -108,10 +112,13 @@ def _render(args: argparse.Namespace) -> int:
 
 def _batch(args: argparse.Namespace) -> int:
     from plugin_core.batch import run_batch
+    from plugin_core.errors import CountertrackError
 
     inputs: list[Path] = []
     for pattern in args.inputs:
         matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        if not matches:
+            raise CountertrackError("matches no file", pattern)
         inputs += [Path(m) for m in matches]
     if args.ray:
         needs_cluster_extra("batch --ray")
@@ -123,7 +130,7 @@ def _batch(args: argparse.Namespace) -> int:
         summary = run_batch_ray(inputs, bundle_path(args), Path(args.output), address=args.ray, seed=args.seed, preset=args.preset,
                                 on_done=lambda: next(ticks, None))
     else:
-        summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=args.jobs, seed=args.seed, preset=args.preset,
+        summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=capped_jobs(args.jobs), seed=args.seed, preset=args.preset,
                             on_done=lambda: next(ticks, None))
     for failure in summary.failed:
         print(f"countertrack: failed: {failure['error']}" if failure["input"] in failure["error"] else f"countertrack: failed: {failure['input']}: {failure['error']}", file=sys.stderr)

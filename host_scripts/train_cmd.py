@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from host_scripts.extras import needs_train_extra
+from host_scripts.options import seed
 from host_scripts.progress import progress
 
 
@@ -31,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
     evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
     evaluate.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=seed, default=0)
     evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
     evaluate.add_argument("--audio", action="store_true", help="also render the held-out songs (model and oracle tokens) and measure "
                                                                 "the audio: B onsets on A's beats, consonance with A, seams")
@@ -69,7 +70,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure bias cure)")
     parser.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without a better validation score")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed, default=0)
 
 
 def training_config(args: argparse.Namespace, corpus: str):

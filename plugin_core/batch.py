@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from plugin_core.atomic import sweep_stale, write_json_atomic
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.stopping import init_worker, run_task, worker_pool
 
 _worker_bundle = None
 _worker_preset = None
+_worker_error = ""  # why this worker could not load the bundle or preset (each task reports it)
 
 
 @dataclass
@@ -38,18 +39,23 @@ def output_path(input_path: Path, out_dir: Path) -> Path:
 
 
 def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
-    global _worker_bundle, _worker_preset
+    global _worker_bundle, _worker_preset, _worker_error
     init_worker()
     from plugin_core.bundle import load_bundle
     from plugin_core.presets import load_preset
 
-    _worker_bundle = load_bundle(bundle_path, cores=cores)  # its share of the cores, not all of them
-    _worker_preset = load_preset(preset_name) if preset_name else None
+    try:
+        _worker_bundle = load_bundle(bundle_path, cores=cores)  # its share of the cores, not all of them
+        _worker_preset = load_preset(preset_name) if preset_name else None
+    except CountertrackError as exc:  # e.g. changed since the parent checked it: said per file, not "a worker died"
+        _worker_error = str(exc)
 
 
 def _render_one(input_path: str, output: str, seed: int) -> str:
     from plugin_core.render import render_file
 
+    if _worker_error:
+        return _worker_error
     try:
         render_file(_worker_bundle, input_path, output, seed=seed, preset=_worker_preset, force=False)
     except CountertrackError as exc:
@@ -57,13 +63,24 @@ def _render_one(input_path: str, output: str, seed: int) -> str:
     return ""
 
 
+def worker_count(jobs: int) -> int:
+    """The workers a batch runs: ``jobs``, at most one per core (more only compete for them)."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ConfigurationError(f"--jobs must be a whole number of at least 1, not {jobs!r}")
+    return min(jobs, os.cpu_count() or 1)
+
+
 def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, seed: int = 0, preset: str | None = None,
               summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
-    """Render every input into ``out_dir``; returns (and writes) the summary. Stopped (Ctrl-C, SIGTERM),
-    it cancels what has not started and stops its workers, which remove their temporary files."""
+    """Render every input into ``out_dir``; returns (and writes) the summary. The bundle and preset are
+    loaded here first, so a bad one is one line before any worker starts; ``jobs`` is capped at the
+    cores (``worker_count``). Stopped (Ctrl-C, SIGTERM), it cancels what has not started and stops its
+    workers, which remove their temporary files."""
+    jobs = worker_count(jobs)
+    check_bundle_and_preset(bundle_path, preset)
     summary, todo = plan_batch(inputs, out_dir, on_done)
     if todo:
-        with worker_pool(max(1, jobs), initializer=_init_worker,
+        with worker_pool(jobs, initializer=_init_worker,
                          initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
             futures = {pool.submit(run_task, _render_one, str(path), str(target), seed): path for path, target in todo}
             for future in concurrent.futures.as_completed(futures):
@@ -80,6 +97,16 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
                     summary.succeeded.append(str(path))
                 on_done()
     return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
+
+
+def check_bundle_and_preset(bundle_path: str, preset: str | None) -> None:
+    """Load the bundle (a zip extracted once) and the preset before any worker or output: a bad one is one line."""
+    from plugin_core.bundle import load_bundle
+    from plugin_core.presets import load_preset
+
+    load_bundle(bundle_path, threads=1)
+    if preset:
+        load_preset(preset)
 
 
 def plan_batch(inputs: list[Path], out_dir: Path, on_done: Callable[[], None] = lambda: None) -> tuple[BatchSummary, list[tuple[Path, Path]]]:

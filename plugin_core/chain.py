@@ -18,13 +18,14 @@ import pedalboard
 from plugin_core.bundle import Bundle
 from plugin_core.delay import DelayLine
 from plugin_core.dsp import silence_non_finite
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.presets import Preset, build_effects
 from plugin_core.segmentation import with_tempo
 from plugin_core.parameters import MIX_NAMES, Parameters
 from plugin_core.sidechain import SidechainEffect
 from plugin_core.stream import process_whole
 from plugin_core.threaded import ThreadedSidechain
+from plugin_core.validation import check_stream_format
 
 
 EFFECT_BLOCK = 8192
@@ -53,13 +54,14 @@ class AnswerChain:
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
                  boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None,
                  bpm: float | None = None, beat_offset_s: float = 0.0):
-        self.sample_rate, self.channels = sample_rate, channels
+        self.sample_rate, self.channels = check_stream_format(sample_rate, channels)  # before any effect is prepared
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
         self.wet, self.dry = 1.0, 0.0
         if preset is not None:
             sampling, engine = preset.sampling_config(sampling), preset.engine_config(engine)
             self.wet, self.dry = preset.wet, preset.dry
             seed = preset.seed if preset.seed is not None else seed
+        self._preset_source = preset.source if preset is not None else None
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
@@ -100,7 +102,7 @@ class AnswerChain:
         silence here already, so neither the effects nor the dry path ever carry them into the output."""
         block, bad = silence_non_finite(block)
         self.non_finite_samples += bad
-        key = _run_effects(self.pre, block, self.sample_rate)
+        key = self._effects(self.pre, block, "pre")
         wet = self.effect.process(key)
         return self._mix(block, wet)
 
@@ -109,7 +111,15 @@ class AnswerChain:
         tail = self.effect.flush()
         return self._mix(np.zeros((self.channels, tail.shape[1]), dtype=np.float32), tail)
 
+    def _effects(self, board: pedalboard.Pedalboard, audio: np.ndarray, where: str) -> np.ndarray:
+        """``board`` over ``audio``; finite audio that comes out not finite is the preset's doing (an extreme parameter)."""
+        out = _run_effects(board, audio, self.sample_rate)
+        if len(board) and not np.isfinite(out).all() and np.isfinite(audio).all():
+            raise ConfigurationError(f"the preset's {where} effects turn the audio into NaN or Inf samples; check their parameters",
+                                     self._preset_source)
+        return out
+
     def _mix(self, dry_in: np.ndarray, wet: np.ndarray) -> np.ndarray:
-        wet = _run_effects(self.post, wet, self.sample_rate)
+        wet = self._effects(self.post, wet, "post")
         dry = self._dry_delay.process(dry_in)
         return (self.wet * wet + self.dry * dry).astype(np.float32)

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core.atomic import atomic_path
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import BundleError
+from plugin_core.validation import read_npz
 
 
 @dataclass(frozen=True)
@@ -49,11 +50,8 @@ class Codebook:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Codebook:
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                centroids, mean, scale = (np.asarray(data[k], dtype=np.float32) for k in ("centroids", "mean", "scale"))
-        except (OSError, ValueError, KeyError) as exc:
-            raise CountertrackError(f"not a readable codebook ({exc})", path) from exc
-        if centroids.ndim != 2 or mean.shape != (centroids.shape[1],) or scale.shape != mean.shape:
-            raise CountertrackError("codebook arrays have inconsistent shapes", path)
+        arrays = read_npz(path, ("centroids", "mean", "scale"), "a readable codebook", BundleError)
+        centroids, mean, scale = arrays["centroids"], arrays["mean"], arrays["scale"]
+        if centroids.ndim != 2 or 0 in centroids.shape or mean.shape != (centroids.shape[1],) or scale.shape != mean.shape:
+            raise BundleError("codebook arrays have inconsistent shapes", path)
         return cls(centroids=centroids, mean=mean, scale=scale)

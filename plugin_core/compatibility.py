@@ -23,7 +23,8 @@ import numpy as np
 
 from plugin_core.atomic import atomic_path
 from plugin_core.descriptors import RHYTHM_BINS, SegmentDescriptor
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.validation import read_npz
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,8 @@ class Compatibility:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Compatibility:
         path = Path(path)
+        arrays = read_npz(path, ("intervals", "onsets"), "a readable compatibility table", BundleError)
         try:
-            with np.load(path, allow_pickle=False) as data:
-                return cls(np.asarray(data["intervals"], np.float32), np.asarray(data["onsets"], np.float32))
-        except (OSError, ValueError, KeyError) as exc:
-            raise CountertrackError(f"not a readable compatibility table ({exc})", path) from exc
+            return cls(arrays["intervals"], arrays["onsets"])
         except CountertrackError as exc:
-            raise CountertrackError(exc.problem, path) from exc
+            raise BundleError(exc.problem, path) from exc

@@ -15,6 +15,8 @@ from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
+from plugin_core.errors import BundleError
+from plugin_core.onnx_session import open_session, run_session
 from plugin_core.onnx_session import open_session
 from plugin_core.rng import PortableRandom
 from plugin_core.sampling import SamplingConfig, allowed_mask, choose
@@ -83,12 +85,21 @@ class OnnxStepper:
     """The exported step graph in onnxruntime."""
 
     def __init__(self, onnx_path: str | os.PathLike[str], spec: DecisionSpec, threads: int = 1):
+        self.path = onnx_path
         self._session = open_session(onnx_path, threads)
         self.spec = spec
 
     def __call__(self, a_new, a_aligned, b_previous, caches):
         feeds = dict(zip(STEP_INPUTS, (a_new, a_aligned, b_previous, *caches)))
-        logits, *new_caches = self._session.run(list(STEP_OUTPUTS), feeds)
+        logits, *new_caches = run_session(self._session, list(STEP_OUTPUTS), feeds, self.path)
+        logits = np.asarray(logits)
+        if logits.shape != (self.spec.vocab_size,) or not np.isfinite(logits).all():
+            problem = f"gave logits shaped {logits.shape}" if logits.shape != (self.spec.vocab_size,) else "gave logits that are not finite numbers"
+            raise BundleError(f"the decision step {problem}; its vocabulary is {self.spec.vocab_size}", self.path)
+        spec, added = self.spec, int(np.asarray(a_new).shape[0])
+        wanted = [(spec.layers, spec.heads, caches[i].shape[2] + (1 if i < 2 else added), spec.head_dim) for i in range(4)]
+        if [tuple(np.shape(c)) for c in new_caches] != wanted:
+            raise BundleError(f"the decision step gave caches shaped {[tuple(np.shape(c)) for c in new_caches]}, not {wanted}", self.path)
         return logits, tuple(new_caches)
 
 

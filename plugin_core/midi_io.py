@@ -7,6 +7,7 @@ between 0.3 and 2.0. The answer: the played grains as notes at their real pitch 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +16,11 @@ import mido
 import numpy as np
 
 from plugin_core.atomic import atomic_path
-from plugin_core.errors import CountertrackError
-from plugin_core.parameters import AutomationEvent
+from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.midi_read import read_midi
+from plugin_core.grains import EngineConfig
+from plugin_core.parameters import AutomationEvent, Parameters
+from plugin_core.sampling import SamplingConfig
 from plugin_core.sidechain import Decision
 
 TICKS_PER_BEAT = 480
@@ -49,15 +53,25 @@ def parse_cc_mapping(text: str) -> CCMapping:
         raise CountertrackError(f"CC number {mapping.controller} is out of range 0..127")
     if mapping.parameter not in AUTOMATABLE:
         raise CountertrackError(f"cannot automate {mapping.parameter!r}; automatable: {', '.join(sorted(AUTOMATABLE))}")
+    for bound in (mapping.low, mapping.high):
+        _check_bound(text, mapping, bound)
     return mapping
+
+
+def _check_bound(text: str, mapping: CCMapping, bound: float) -> None:
+    """``bound`` is a value ``mapping.parameter`` may take, by the configs' own checks (one source of truth)."""
+    if not math.isfinite(bound):
+        raise ConfigurationError(f"CC mapping {text!r}: {mapping.parameter} bounds must be finite numbers, not {bound:g}")
+    value = int(round(bound)) if mapping.parameter in INTEGER_PARAMETERS else bound
+    try:
+        Parameters(sampling=SamplingConfig(), engine=EngineConfig()).changed(**{mapping.parameter: value})
+    except CountertrackError as exc:
+        raise ConfigurationError(f"CC mapping {text!r}: {exc.problem}") from None
 
 
 def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sample_rate: int) -> list[AutomationEvent]:
     """One event (position in samples, the parameter set) for every mapped CC event of the file."""
-    try:
-        midi = mido.MidiFile(str(path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise CountertrackError(f"not a readable MIDI file ({exc})", path) from exc
+    midi = read_midi(path)  # checked: time division, file type, tempos in range
     by_controller = {m.controller: m for m in mappings}
     events, seconds = [], 0.0
     for message in midi:  # merged tracks, times in seconds (tempo map applied)

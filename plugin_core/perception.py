@@ -18,8 +18,8 @@ import numpy as np
 
 from plugin_core.atomic import read_json
 from plugin_core.audio import Audio, read_audio, resample, to_mono
-from plugin_core.errors import CountertrackError
-from plugin_core.onnx_session import open_session
+from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.onnx_session import open_session, run_session
 from plugin_core.segmentation import SegmentationConfig, make_grid
 
 PERCEPTION_SCHEMA = 1
@@ -111,6 +111,7 @@ class PerceptionSession:
     """Runs perception.onnx with onnxruntime alone; labels files, arrays and single segments."""
 
     def __init__(self, onnx_path: str | os.PathLike[str], spec: PerceptionSpec, threads: int = 2):
+        self.path = Path(onnx_path)
         self._session = open_session(onnx_path, threads)
         self.spec = spec
 
@@ -127,7 +128,15 @@ class PerceptionSession:
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Embeddings (n, dim) and tokens (n,) for a batch (n, samples) at the encoder's rate."""
-        embedding, token = self._session.run(list(self.spec.output_names), {self.spec.input_name: np.ascontiguousarray(batch, dtype=np.float32)})
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        embedding, token = run_session(self._session, list(self.spec.output_names), {self.spec.input_name: batch}, self.path)
+        embedding, token = np.asarray(embedding), np.asarray(token)
+        if embedding.shape != (batch.shape[0], self.spec.embedding_dim) or token.shape != (batch.shape[0],):
+            raise BundleError(f"the encoder gave shapes {embedding.shape} and {token.shape} for {batch.shape[0]} segments; "
+                              f"its manifest says ({batch.shape[0]}, {self.spec.embedding_dim}) and ({batch.shape[0]},)", self.path)
+        if token.size and (token.min() < 0 or token.max() >= self.spec.vocab_size):
+            bad = int(token.max()) if token.max() >= self.spec.vocab_size else int(token.min())
+            raise BundleError(f"the encoder emitted token {bad}, outside its vocabulary of {self.spec.vocab_size}", self.path)
         return embedding, token.astype(np.int64)
 
     def label_spans(self, audio: np.ndarray, spans: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:

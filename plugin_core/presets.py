@@ -17,9 +17,10 @@ from typing import Any
 import pedalboard
 
 from plugin_core.atomic import read_json
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
 from plugin_core.grains import EngineConfig
 from plugin_core.sampling import SamplingConfig
+from plugin_core.validation import effect_parameters, finite_numbers
 from plugin_core.shipped import is_preset_name, shipped_preset_path
 
 # pedalboard's built-in effects a preset may name (containers and external hosts excluded)
@@ -55,6 +56,7 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
     """Validate ``data`` against the preset schema; the first problem is raised naming its key."""
     import jsonschema
 
+    finite_numbers(data, source, error=ConfigurationError)  # JSON has no NaN; Python's reader takes it, the schema's ranges do not see it
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
@@ -63,7 +65,7 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
         if error.validator == "additionalProperties":
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
             raise CountertrackError(f"unknown key {', '.join(repr(k) for k in unknown)} at {where}", source)
-        raise CountertrackError(f"{where}: {error.message}", source)
+        raise CountertrackError(f"{where}: {error.message[:200]}", source)
     for effect in [*data.get("pre", []), *data.get("post", [])]:
         name = effect["plugin"]
         if name not in BUILTIN_EFFECTS and not name.lower().endswith((".vst3", ".component")):
@@ -79,7 +81,7 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
     path = shipped_preset_path(name_or_path) if is_preset_name(name_or_path) else Path(name_or_path)
     if not path.is_file():
         raise CountertrackError("preset file not found", path)
-    return parse_preset(read_json(path), path)
+    return parse_preset(read_json(path, max_bytes=1 << 20), path)
 
 
 def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> pedalboard.Pedalboard:
@@ -91,8 +93,9 @@ def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> peda
             if name in BUILTIN_EFFECTS:
                 plugin = getattr(pedalboard, name)()
                 for key, value in params.items():
-                    if not hasattr(plugin, key):
-                        raise CountertrackError(f"effect {name} has no parameter {key!r}", source or None)
+                    if key not in effect_parameters(type(plugin)):
+                        raise ConfigurationError(f"effect {name} has no parameter {key!r} (it has {', '.join(effect_parameters(type(plugin)))})",
+                                                 source or None)
                     setattr(plugin, key, value)
             else:
                 plugin = pedalboard.load_plugin(name, parameter_values=params)

@@ -16,10 +16,11 @@ from plugin_core.arrangement.clips import NOT_ARRANGEABLE
 from plugin_core.arrangement.session import session_name, session_output, write_session
 from plugin_core.audio import Audio, output_subtype, probe_audio, probe_writer, read_audio, write_audio_file
 from plugin_core.bundle import Bundle
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.midi_io import write_answer_midi
 from plugin_core.outputs import plan_outputs
-from plugin_core.segmentation import SegmentationConfig, make_grid, open_grid
+from plugin_core.segmentation import SegmentationConfig, check_grid, make_grid, open_grid
+from plugin_core.validation import check_segment_count, check_stream_format
 from plugin_core.chain import AnswerChain
 from plugin_core.parameters import AutomationEvent
 from plugin_core.sidechain import Decision
@@ -44,18 +45,35 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
     """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``, or the
     given ``boundaries``), then the chain (preset effects around the sidechain effect) fed block by
     block and flushed; latency removed. ``forced_tokens`` replace the decisions (the oracle)."""
+    check_stream_format(a.sample_rate, a.num_channels)
     if boundaries is None:
         config = segmentation or bundle.perception.spec.segmentation
         grid = open_grid if bundle.decision_spec.anticipates else make_grid  # as an anticipating stream lays it
         boundaries = grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
+    else:  # a caller's grid; an anticipating one may end past A, as open_grid's does
+        check_grid(boundaries, a.num_samples, may_overrun=bundle.decision_spec.anticipates)
+    check_segment_count(len(boundaries) - 1, a.num_samples / a.sample_rate, "the segment grid")
     chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
-    for event in automation:
+    for event in coalesce_automation(automation, boundaries):
         chain.schedule(event.position, **event.changes)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
     pieces.append(chain.flush())
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
     cut = np.append(boundaries[boundaries < a.num_samples], a.num_samples)  # A's segments (a last slot may run past A's end)
     return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=cut)
+
+
+def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.ndarray) -> list[AutomationEvent]:
+    """The automation as it acts: a change applies from the first segment starting at or after it, so
+    the changes before one segment merge into one (later ones win) and those after the last start are
+    dropped. At most one event per segment, however many CC events a MIDI file holds."""
+    starts = np.asarray(boundaries[:-1], dtype=np.int64)
+    merged: dict[int, dict] = {}
+    for event in sorted(automation, key=lambda item: item.position):  # stable: events at one position keep their order
+        index = int(np.searchsorted(starts, event.position, side="left"))
+        if index < starts.size:
+            merged.setdefault(int(starts[index]), {}).update(event.changes)
+    return [AutomationEvent(start, changes) for start, changes in sorted(merged.items())]
 
 
 def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
@@ -84,6 +102,8 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
             probe_writer(outputs.staged(path), path, info.sample_rate, info.num_channels)
         a = read_audio(a_path)
         rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation)
+        if not np.isfinite(rendered.samples).all():  # A, the bundle and the preset were checked: this is ours, not the output's
+            raise InternalError("the render produced samples that are not finite numbers")
         out_path = Path(out_path)
         write_audio_file(outputs.staged(out_path), rendered.samples, a.sample_rate, subtypes[out_path], name=out_path)
         if mix_path:

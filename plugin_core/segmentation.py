@@ -184,38 +184,31 @@ def _close(boundaries: np.ndarray, num_samples: int, nominal: int) -> np.ndarray
     return np.append(boundaries, np.int64(num_samples))
 
 
-def check_grid(boundaries: np.ndarray, num_samples: int) -> None:
-    """Raise CountertrackError unless ``boundaries`` is a valid grid for ``num_samples``."""
+def check_grid(boundaries: np.ndarray, num_samples: int, *, may_overrun: bool = False) -> None:
+    """Raise CountertrackError unless ``boundaries`` is a valid grid for ``num_samples`` (ending at it,
+    or with ``may_overrun`` at or past it, as an anticipating stream's last slot does)."""
     b = np.asarray(boundaries)
-    if b.ndim != 1 or b.size < 2 or b[0] != 0 or b[-1] != num_samples or np.any(np.diff(b) <= 0):
+    ends = b.size >= 2 and (b[-1] >= num_samples if may_overrun else b[-1] == num_samples)
+    if b.ndim != 1 or b.size < 2 or b[0] != 0 or not ends or np.any(np.diff(b) <= 0):
         raise CountertrackError(f"invalid segment grid for {num_samples} samples")
 
 
 def tempo_map_beats_s(midi_path: str | os.PathLike[str], duration_s: float, subdivision: int = 1) -> np.ndarray:
     """Times (s) of every beat / ``subdivision`` of a MIDI file's tempo map, continued at its last
     tempo until ``duration_s``."""
-    import mido
+    from plugin_core.midi_read import read_midi, tempo_changes
+    from plugin_core.validation import check_segment_count
 
-    try:
-        midi = mido.MidiFile(str(midi_path))
-    except (OSError, EOFError, ValueError, KeyError, IndexError) as exc:
-        raise CountertrackError(f"not a readable MIDI file ({exc})", midi_path) from exc
-    changes: list[tuple[int, int]] = []  # (tick, microseconds per beat)
-    for track in midi.tracks:
-        tick = 0
-        for message in track:
-            tick += message.time
-            if message.type == "set_tempo":
-                changes.append((tick, message.tempo))
-    changes.sort()
-    if not changes or changes[0][0] > 0:
-        changes.insert(0, (0, 500000))
+    midi = read_midi(midi_path)  # checked: time division, file type, tempos in range
+    changes = tempo_changes(midi)  # (tick, microseconds per beat)
     change_ticks = np.array([tick for tick, _ in changes], dtype=np.float64)
     seconds_per_tick = np.array([tempo for _, tempo in changes], dtype=np.float64) / 1e6 / midi.ticks_per_beat
     change_seconds = np.concatenate([[0.0], np.cumsum(np.diff(change_ticks) * seconds_per_tick[:-1])])
-    # ticks past the last tempo change run at the last tempo; enough steps to pass duration_s
-    last_ticks = change_ticks[-1] + max(0.0, duration_s - change_seconds[-1]) / seconds_per_tick[-1]
+    # the tick at duration_s (ticks past the last tempo change run at the last tempo): enough steps to pass it
+    at = int(np.searchsorted(change_seconds, duration_s, side="right")) - 1
+    last_ticks = change_ticks[at] + max(0.0, duration_s - change_seconds[at]) / seconds_per_tick[at]
     step_ticks = midi.ticks_per_beat / subdivision
+    check_segment_count((last_ticks + step_ticks) / step_ticks, duration_s, "the tempo map", midi_path)
     beat_ticks = np.arange(0.0, last_ticks + step_ticks, step_ticks)
     segment = np.searchsorted(change_ticks, beat_ticks, side="right") - 1
     times = change_seconds[segment] + (beat_ticks - change_ticks[segment]) * seconds_per_tick[segment]

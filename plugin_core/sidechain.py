@@ -28,6 +28,7 @@ from plugin_core.sampling import allowed_mask, nucleus
 from plugin_core.schedule import ANTICIPATING_LEAD, Schedule
 from plugin_core.segmentation import SegmentationConfig, make_grid, open_grid
 from plugin_core.stream import process_whole
+from plugin_core.validation import check_stream_format
 
 
 class _Timeline:
@@ -112,10 +113,7 @@ class SidechainEffect:
     def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, seed: int = 0, parameters: Parameters | None = None,
                  boundaries: np.ndarray | None = None, allowed_labels: np.ndarray | None = None,
                  forced_tokens: np.ndarray | None = None, segmentation: SegmentationConfig | None = None):
-        if not (isinstance(sample_rate, (int, np.integer)) and 8000 <= int(sample_rate) <= 384000):
-            raise CountertrackError(f"sample rate {sample_rate!r} is not a whole number of Hz within 8000..384000")
-        if not (isinstance(channels, (int, np.integer)) and 1 <= int(channels) <= 8):
-            raise CountertrackError(f"channel count {channels!r} is not a whole number within 1..8")
+        sample_rate, channels = check_stream_format(sample_rate, channels)
         self.bundle, self.sample_rate, self.channels, self.seed = bundle, int(sample_rate), int(channels), int(seed)
         self.parameters = parameters or Parameters(sampling=bundle.sampling_defaults, engine=bundle.engine_defaults)
         self.segmentation = segmentation or bundle.perception.spec.segmentation  # e.g. the bundle's beats at a given bpm

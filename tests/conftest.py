@@ -101,3 +101,11 @@ def click_bundle(tiny_run, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("bundles") / "clicks.ctbundle"
     export_bundle(tiny_run, out, memory=[str(folder / "clicks.wav")], log=lambda _: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def synthetic_bundle(tmp_path_factory) -> Path:
+    """A real bundle built in seconds without training (``tests.bundles``): crafted-bundle tests copy it."""
+    from tests.bundles import make_synthetic_bundle
+
+    return make_synthetic_bundle(tmp_path_factory.mktemp("synthetic"))

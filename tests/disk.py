@@ -33,6 +33,17 @@ def file_size_limit(limit_bytes: int):
     return limit
 
 
+def without_root_file_access() -> None:
+    """In a child process, before exec: drop the capabilities that let root write anywhere, so a read-only
+    folder is read-only even when the suite runs as root (as CI containers do)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "cannot drop root's file-access capabilities")
+
+
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (hidden ones included) by relative path, with its bytes."""
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}

@@ -17,6 +17,7 @@ import pytest
 from host_scripts.cli import main
 from plugin_core.audio import probe_audio, write_audio
 from tests.conftest import tone
+from tests.disk import without_root_file_access
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,17 +80,6 @@ def test_output_into_a_missing_folder_fails_cleanly(tiny_bundle, tmp_path, capsy
     assert code == 1 and "output folder does not exist" in err
 
 
-def _without_root_file_access() -> None:
-    """In the child, before exec: drop the capabilities that let root write anywhere, so a read-only
-    folder is read-only even when the suite runs as root (as CI containers do)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
-        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
-            raise OSError(ctypes.get_errno(), "cannot drop root's file-access capabilities")
-
-
 @pytest.mark.parametrize("existing", [False, True], ids=["new-output", "existing-output-with-force"])
 def test_a_read_only_output_folder_fails_cleanly_and_changes_nothing(tiny_bundle, tmp_path, existing):
     source = tmp_path / "a.wav"
@@ -104,7 +94,7 @@ def test_a_read_only_output_folder_fails_cleanly_and_changes_nothing(tiny_bundle
         command = [sys.executable, "-m", "host_scripts.cli", "render", str(source), "--bundle", str(tiny_bundle), "-o", str(target), "--force"]
         as_root = os.geteuid() == 0
         try:
-            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, preexec_fn=_without_root_file_access if as_root else None)
+            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, preexec_fn=without_root_file_access if as_root else None)
         except subprocess.SubprocessError as exc:
             pytest.skip(f"cannot make a folder read-only for root here ({exc})")
         err = result.stderr.strip()

@@ -9,7 +9,7 @@ import numpy as np
 from host_scripts.live_bridge import BlockBridge
 from host_scripts.live_midi import ControlInput
 from plugin_core.errors import CountertrackError
-from plugin_core.midi_io import parse_cc_mapping
+from plugin_core.midi_io import CCMapping, parse_cc_mapping
 
 BLOCK = 4
 
@@ -90,6 +90,6 @@ def test_a_change_the_chain_refuses_is_counted_not_raised_on_midis_thread():
     def refuse(**changes):
         raise CountertrackError("temperature 0 is out of range")
 
-    controls = ControlInput([parse_cc_mapping("1=temperature:0:1")], refuse)
+    controls = ControlInput([CCMapping(1, "temperature", 0.0, 1.0)], refuse)  # built directly: parse_cc_mapping refuses a bound of 0
     controls.handle(mido.Message("control_change", control=1, value=0))
     assert controls.refused == 1 and "out of range" in controls.summary()

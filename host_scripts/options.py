@@ -1,0 +1,51 @@
+"""Argument types and checks shared by the commands: a bad value is a usage error (exit 2) in one line."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+
+MAX_SEED = 2**63 - 1
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number from 0 to 2^63 - 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..2^63-1")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
+def finite_float(text: str) -> float:
+    """A finite number (argparse's float takes 'nan' and 'inf')."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def capped_jobs(jobs: int) -> int:
+    """``jobs``, at most one per core; says so on stderr when it caps."""
+    cores = os.cpu_count() or 1
+    if jobs > cores:
+        print(f"countertrack: --jobs {jobs} capped at the {cores} cores of this machine", file=sys.stderr)
+    return min(jobs, cores)
