@@ -42,6 +42,13 @@ def register(commands: argparse._SubParsersAction) -> None:
                                                                  "FOLDER.rpp with B as one clip per grain (or run of grains) into the "
                                                                  "memory's audio, and A as a track")
     render.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    sound = render.add_argument_group("decision and mix (over the bundle's defaults and the preset's)")
+    sound.add_argument("--temperature", type=finite_float, help="sampling temperature (e.g. 0.7 tighter, 1.4 looser)")
+    sound.add_argument("--top-p", type=finite_float, help="nucleus: sample among the likeliest tokens holding this probability (0..1]")
+    sound.add_argument("--greedy", action="store_true", help="always the likeliest token (no sampling)")
+    sound.add_argument("--harmony", type=finite_float, help="weight of the learnt A/B compatibility in the grain choice (0 = off)")
+    sound.add_argument("--wet", type=finite_float, help="level of B in the output, 0..2")
+    sound.add_argument("--dry", type=finite_float, help="level of A mixed in, 0..2")
     render.set_defaults(run=_render)
 
     batch = commands.add_parser("batch", help="render many A tracks in parallel, resumably",
@@ -100,7 +107,8 @@ def _render(args: argparse.Namespace) -> int:
         automation = read_automation(args.automation, mappings, probe_audio(args.input).sample_rate)
     rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
                            midi_path=args.midi_out, force=args.force, automation=automation,
-                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation], arrangement_path=args.arrangement)
+                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation], arrangement_path=args.arrangement,
+                           parameters=_parameters_given(args))
     continued = sum(d.continued for d in rendered.decisions)
     print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
     if args.arrangement:
@@ -108,6 +116,14 @@ def _render(args: argparse.Namespace) -> int:
         if preset is not None and (preset.post or preset.dry):
             print("note: the session's B is the grain engine's answer: the preset's effects after it and its dry A are not in it")
     return 0
+
+
+def _parameters_given(args: argparse.Namespace) -> dict:
+    """The parameters named on the command line, by their runtime names (checked where they apply)."""
+    given = {name: getattr(args, name) for name in ("temperature", "top_p", "harmony", "wet", "dry") if getattr(args, name) is not None}
+    if args.greedy:
+        given["greedy"] = True
+    return given
 
 
 def _batch(args: argparse.Namespace) -> int:

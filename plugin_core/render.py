@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -41,9 +42,11 @@ class Rendered:
 
 def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | None = None,
                  segmentation: SegmentationConfig | None = None, automation: Sequence[AutomationEvent] = (),
-                 boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None) -> Rendered:
+                 boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None,
+                 parameters: dict[str, Any] | None = None) -> Rendered:
     """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``, or the
-    given ``boundaries``), then the chain (preset effects around the sidechain effect) fed block by
+    given ``boundaries``), then the chain (preset effects around the sidechain effect, ``parameters``
+    by name over the preset's, e.g. ``{"temperature": 1.4, "wet": 0.8}``) fed block by
     block and flushed; latency removed. ``forced_tokens`` replace the decisions (the oracle)."""
     check_stream_format(a.sample_rate, a.num_channels)
     if boundaries is None:
@@ -54,6 +57,8 @@ def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | No
         check_grid(boundaries, a.num_samples, may_overrun=bundle.decision_spec.anticipates)
     check_segment_count(len(boundaries) - 1, a.num_samples / a.sample_rate, "the segment grid")
     chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
+    if parameters:
+        chain.set_parameters(**parameters)
     for event in coalesce_automation(automation, boundaries):
         chain.schedule(event.position, **event.changes)
     pieces = [chain.process(a.samples[:, start : start + BLOCK]) for start in range(0, a.num_samples, BLOCK)]
@@ -80,7 +85,8 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
                 preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
                 mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
                 force: bool = False, automation: Sequence[AutomationEvent] = (),
-                inputs: Sequence[str | os.PathLike[str]] = (), arrangement_path: str | os.PathLike[str] | None = None) -> Rendered:
+                inputs: Sequence[str | os.PathLike[str]] = (), arrangement_path: str | os.PathLike[str] | None = None,
+                parameters: dict[str, Any] | None = None) -> Rendered:
     """Render B for the file ``a_path`` into ``out_path`` (A + B into ``mix_path``, the answer as MIDI
     into ``midi_path``, the answer as a DAW session folder into ``arrangement_path``) as one transaction
     (``plugin_core.outputs``).
@@ -101,7 +107,7 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
         for path in audio_outputs:
             probe_writer(outputs.staged(path), path, info.sample_rate, info.num_channels)
         a = read_audio(a_path)
-        rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation)
+        rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation, parameters=parameters)
         if not np.isfinite(rendered.samples).all():  # A, the bundle and the preset were checked: this is ours, not the output's
             raise InternalError("the render produced samples that are not finite numbers")
         out_path = Path(out_path)
