@@ -107,8 +107,11 @@ def _set(document, path: tuple, value) -> None:
             node = node[key]
         except (KeyError, IndexError, TypeError):
             return
-    if not isinstance(node, (dict, list)) or (isinstance(node, list) and not -len(node) <= path[-1] < len(node)):
+    key = path[-1]
+    if not isinstance(node, (dict, list)):
         return
+    if isinstance(node, list) and not (isinstance(key, int) and -len(node) <= key < len(node)):
+        return  # an earlier mutation turned a mapping into a list: this path no longer exists
     if value is _DELETE and isinstance(node, dict):
         node.pop(path[-1], None)
     elif value is not _DELETE:
