@@ -130,14 +130,14 @@ def _batch(args: argparse.Namespace) -> int:
     from plugin_core.batch import run_batch
     from plugin_core.errors import CountertrackError
 
+    if args.ray:
+        needs_cluster_extra("batch --ray")
     inputs: list[Path] = []
     for pattern in args.inputs:
         matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
         if not matches:
             raise CountertrackError("matches no file", pattern)
         inputs += [Path(m) for m in matches]
-    if args.ray:
-        needs_cluster_extra("batch --ray")
     bar = progress(range(len(inputs)), "rendering", total=len(inputs))
     ticks = iter(bar)
     if args.ray:

@@ -116,6 +116,7 @@ class SidechainEffect:
         sample_rate, channels = check_stream_format(sample_rate, channels)
         self.bundle, self.sample_rate, self.channels, self.seed = bundle, int(sample_rate), int(channels), int(seed)
         self.parameters = parameters or Parameters(sampling=bundle.sampling_defaults, engine=bundle.engine_defaults)
+        self._base_parameters = self.parameters  # what a reset returns to: automation applies within one stream
         self.segmentation = segmentation or bundle.perception.spec.segmentation  # e.g. the bundle's beats at a given bpm
         self._fixed_grid = None if boundaries is None else np.asarray(boundaries, dtype=np.int64)
         needs_whole_track = (self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
@@ -143,7 +144,9 @@ class SidechainEffect:
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything heard: the next block starts a new track."""
+        """Forget everything heard: the next block starts a new track, with the parameters last set
+        by ``set_parameters`` (automation replays from its start, as a DAW's does)."""
+        self.parameters = self._base_parameters
         self._input = _Timeline(self.channels)
         self._output = _Timeline(self.channels)
         self._received = 0
@@ -156,6 +159,7 @@ class SidechainEffect:
         self._picker = GrainPicker(self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed,
                                    self.bundle.compatibility)
         self._writer = SeamWriter(self.bundle.memory, self.sample_rate, self.channels, self.crossfade_samples)
+        self._writer.crossfade = self._usable_crossfade()
         self._slots: list[Slot] = []
         self._final = 0  # output samples before this position are written for good
         self._next_event = 0  # received count at which _advance has something to do
@@ -170,12 +174,21 @@ class SidechainEffect:
 
     def set_parameters(self, **changes: Any) -> None:
         """Change parameters by name between blocks (``temperature=1.4``, ``harmony=8``, see
-        ``plugin_core.parameters``); they apply to the decisions made next."""
+        ``plugin_core.parameters``); they apply to the decisions made next, and after a reset."""
+        self._base_parameters = self._base_parameters.changed(**changes)
+        self._apply(changes)
+
+    def _apply(self, changes: dict[str, Any]) -> None:
+        """Change the parameters of this stream only (automation)."""
         self.parameters = self.parameters.changed(**changes)
         self._picker.config = self.parameters.engine
-        # a longer crossfade than the one the latency was set for would need output already sent
+        self._writer.crossfade = self._usable_crossfade()
+
+    def _usable_crossfade(self) -> int:
+        """The crossfade asked for, but never longer than the one the latency was set for (that
+        would need output already sent)."""
         wanted = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
-        self._writer.crossfade = min(wanted, self.crossfade_samples)
+        return min(wanted, self.crossfade_samples)
 
     def schedule(self, position: int, **changes: Any) -> None:
         """Automation: from the segment starting at or after ``position`` (samples of A), set these
@@ -271,7 +284,7 @@ class SidechainEffect:
     def _decide(self, i: int) -> None:
         start = self._grid[i]
         while self._automation and self._automation[0].position <= start:
-            self.set_parameters(**self._automation.pop(0).changes)
+            self._apply(self._automation.pop(0).changes)
         parameters = self.parameters
         mask = self._mask
         heard = i - 1 if self._anticipates else i  # the A segment the choice hears (the one before, when anticipating)

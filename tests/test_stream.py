@@ -68,3 +68,15 @@ def test_a_call_at_another_rate_or_shape_is_one_line(bundle, rate, shape):
     with pytest.raises(CountertrackError) as caught:
         chain(np.zeros(shape, dtype=np.float32), rate)
     assert "\n" not in str(caught.value)
+
+
+def test_a_reset_replays_automation_from_the_parameters_last_set(bundle):
+    """Automation changes parameters within one stream; a reset (or a second offline call) starts again
+    from what ``set_parameters`` set, so the same A gives the same B."""
+    a = tone_melody(8.0, 120.0, seed=8)
+    chain = AnswerChain(bundle, RATE, 1, seed=3)
+    chain.set_parameters(temperature=1.3)
+    chain.schedule(RATE * 3, temperature=0.2, top_p=0.5)
+    first = chain(a, RATE)
+    np.testing.assert_array_equal(first, chain(a, RATE))
+    assert chain.effect.parameters.sampling.temperature == 1.3
