@@ -138,6 +138,9 @@ def test_live_on_a_jack_server_plays_the_offline_render_delayed_by_its_latency_w
     run = _run_live(a, tmp_path / "first")
     if run.xruns or run.client_xruns:  # a burst of load from elsewhere: one more try, on a fresh server
         run = _run_live(a, tmp_path / "second")
+    if run.client_xruns:  # the test's own clients missed deadlines too: the machine, not countertrack, is late
+        pytest.skip(f"this machine could not keep real time during the run: the test's own clients saw {run.client_xruns} xruns "
+                    f"(countertrack's report: {run.report.strip()[-160:]})")
     assert run.errors == ""
     assert re.search(r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: 0 xruns \(0 frames skipped by the server heard as "
                      r"silence, 0 repeated blocks played as silence\)", run.report, re.M), run.report
