@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.datasets.base import Song, Stem, subfolders
-from export.datasets.folders import file_stem, name_matches
+from export.datasets.base import Song, subfolders
+from export.datasets.folders import Folders, file_stem
 from plugin_core.errors import CountertrackError
 
 SUBSETS = ("train", "test")
@@ -21,8 +21,9 @@ SOURCES = ("drums", "bass", "other", "vocals")
 MIXTURE = "mixture.wav"
 
 
-class Musdb:
-    """MUSDB18-HQ: stems chosen by source name (``bass``, ``vocals*``), as for song folders."""
+class Musdb(Folders):
+    """MUSDB18-HQ: stems chosen by source name (``bass``, ``vocals*``), as for song folders (whose
+    selector methods it inherits)."""
 
     name = "musdb"
     title = "MUSDB18"
@@ -45,15 +46,6 @@ class Musdb:
             raise CountertrackError(f"has none of MUSDB18's sources ({', '.join(p.name for p in sources)})", folder)
         return Song(id=folder.name, folder=folder, stems=tuple(file_stem(path) for path in present),
                     provenance={"split": folder.parent.name})
-
-    def accepts(self, selector: str) -> bool:
-        return not selector.lower().startswith("class:")
-
-    def matches(self, stem: Stem, selector: str) -> bool:
-        return name_matches(stem, selector)
-
-    def label(self, stem: Stem) -> str:
-        return stem.name
 
 
 def _subset_songs(root: Path) -> list[Path]:
