@@ -16,10 +16,10 @@ import numpy as np
 import torch
 
 from benchmarks.report import print_targets
-from export.decision_export import TorchStepper, export_step_graph
-from export.decision_model import DecisionModel
-from export.train import TrainConfig
-from plugin_core.decision import DecisionState, OnnxStepper, decode_step
+from export.onnx.decision_export import TorchStepper, export_step_graph
+from export.model.decision_model import DecisionModel
+from export.train.run import TrainConfig
+from plugin_core.decision.session import DecisionState, OnnxStepper, decode_step
 
 LENGTHS = (32, 128, 512)
 

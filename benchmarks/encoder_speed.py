@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.encoders import ENCODER_SAMPLE_RATE, EncoderSpec, build_encoder
-from export.perception import encode_spans
-from plugin_core.onnx_session import open_session
-from plugin_core.perception import segment_batches
+from export.model.encoders import ENCODER_SAMPLE_RATE, EncoderSpec, build_encoder
+from export.onnx.perception_export import encode_spans
+from plugin_core.bundle.onnx_session import open_session
+from plugin_core.perception.labeller import segment_batches
 
 AUDIO_S = 30.0
 SEGMENT_S = 0.5

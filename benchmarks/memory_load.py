@@ -20,14 +20,14 @@ import numpy as np
 import soundfile
 
 from benchmarks.report import print_targets
-from plugin_core.atomic import write_json_atomic
-from plugin_core.audio import Audio
-from plugin_core.bundle import load_bundle
-from plugin_core.cache import cache_at
-from plugin_core.descriptors import RHYTHM_BINS
-from plugin_core.memory import GrainTable, load_memory
-from plugin_core.render import render_audio
-from plugin_core.shipped import default_bundle_path
+from plugin_core.io.atomic import write_json_atomic
+from plugin_core.io.audio import Audio
+from plugin_core.bundle.load import load_bundle
+from plugin_core.io.cache import cache_at
+from plugin_core.perception.descriptors import RHYTHM_BINS
+from plugin_core.engine.memory import GrainTable, load_memory
+from plugin_core.render.offline import render_audio
+from plugin_core.bundle.shipped import default_bundle_path
 
 
 def rss_bytes() -> int:

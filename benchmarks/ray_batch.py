@@ -17,9 +17,9 @@ from pathlib import Path
 
 from benchmarks.render_speed import melody
 from benchmarks.report import print_targets
-from plugin_core.audio import write_audio
-from plugin_core.batch import run_batch
-from plugin_core.shipped import default_bundle_path
+from plugin_core.io.audio import write_audio
+from plugin_core.render.batch import run_batch
+from plugin_core.bundle.shipped import default_bundle_path
 
 TARGET_RATIO = 1.15  # the issue's: the Ray batch within 15 % of the local pool's wall time
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,7 +77,7 @@ def measure(bundle: str, files: int = 20, seconds: float = 30.0, repeats: int = 
     and return (figure, measured, target, met) rows: the medians and the ratio."""
     import ray
 
-    from plugin_core.ray_batch import run_batch_ray
+    from plugin_core.render.ray_batch import run_batch_ray
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)

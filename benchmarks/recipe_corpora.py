@@ -90,7 +90,7 @@ CORPORA = {
 
 def build_corpus(name: str, out: Path, songs: int) -> Path:
     """Render corpus ``name`` (``songs`` pairs at most) into ``out / name`` unless it is there."""
-    from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+    from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 
     folder = out / name
     if (folder / "corpus.json").is_file():
@@ -119,8 +119,8 @@ def build_corpus(name: str, out: Path, songs: int) -> Path:
 def check(corpus: Path, run_dir: Path, vocab: int) -> dict:
     """Train the default recipe on ``corpus`` and evaluate it: the verdicts and the scores."""
     from export.default_bundle import RECIPE
-    from export.evaluate import evaluate, markdown_table
-    from export.train import TrainConfig, load_run, train
+    from export.evaluation.paper_metrics import evaluate, markdown_table
+    from export.train.run import TrainConfig, load_run, train
 
     config = replace(TrainConfig(corpus=str(corpus), **RECIPE), vocab=vocab)
     run = load_run(run_dir) if (run_dir / "model.safetensors").is_file() and (run_dir / "checkpoint.json").is_file() and \

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import print_targets
-from plugin_core.audio import Audio
-from plugin_core.bundle import load_bundle
-from plugin_core.render import render_audio
-from plugin_core.segmentation import with_tempo
-from plugin_core.shipped import default_bundle_path
-from plugin_core.sidechain import SidechainEffect
-from plugin_core.threaded import ThreadedSidechain
+from plugin_core.io.audio import Audio
+from plugin_core.bundle.load import load_bundle
+from plugin_core.render.offline import render_audio
+from plugin_core.perception.segmentation import with_tempo
+from plugin_core.bundle.shipped import default_bundle_path
+from plugin_core.stream.sidechain import SidechainEffect
+from plugin_core.stream.threaded import ThreadedSidechain
 
 
 MELODY_QPM = 120.0  # notes of 0.25 s: eighth notes at this tempo

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from benchmarks.report import print_targets
-from plugin_core.cache import cache_at
+from plugin_core.io.cache import cache_at
 
 TARGET_POINTS = 1.0  # the issue's: 2 processes reach the 1-process validation TPP within 1 point
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,7 +29,7 @@ SMALL = ["--vocab", "16", "--d-model", "64", "--heads", "4", "--layers", "2", "-
 
 def build_corpus(folder: Path, chorales: int) -> None:
     """``chorales`` Bach chorales rendered to soprano (flute) -> bass (acoustic bass), unless already there."""
-    from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+    from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 
     if not (folder / "corpus.json").is_file():
         request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",),

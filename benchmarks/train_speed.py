@@ -16,8 +16,8 @@ import torch
 
 from benchmarks.report import print_targets
 from export.default_bundle import RECIPE, build_corpus
-from export.train import TrainConfig, train
-from plugin_core.cache import cache_at
+from export.train.run import TrainConfig, train
+from plugin_core.io.cache import cache_at
 
 TARGET_S = 300.0  # the project's own: a corpus this size retrains in a coffee break on 2 cores
 

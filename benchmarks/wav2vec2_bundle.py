@@ -12,10 +12,10 @@ from pathlib import Path
 from benchmarks.encoder_speed import base_wav2vec2_folder
 from benchmarks.render_speed import measure
 from benchmarks.report import print_targets
-from export.bundle_export import export_bundle
-from export.encoders import EncoderSpec
-from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
-from export.train import TrainConfig, train
+from export.onnx.bundle_export import export_bundle
+from export.model.encoders import EncoderSpec
+from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+from export.train.run import TrainConfig, train
 
 
 def build_bundle(folder: Path) -> Path:

@@ -22,17 +22,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.bundle_export import export_bundle
-from export.evaluate import evaluate, markdown_table
-from export.audio_report import audio_report_for_run, markdown_audio_table
-from export.midi_parts import at_constant_tempo, extract_part, load_score
-from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
-from export.synth import SynthSettings, find_soundfont, render_midi
-from export.train import TrainConfig, train
-from plugin_core.audio import write_audio
-from plugin_core.corpus import Corpus, load_corpus
+from export.onnx.bundle_export import export_bundle
+from export.evaluation.paper_metrics import evaluate, markdown_table
+from export.evaluation.audio_report import audio_report_for_run, markdown_audio_table
+from export.data.midi_parts import at_constant_tempo, extract_part, load_score
+from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+from export.data.synth import SynthSettings, find_soundfont, render_midi
+from export.train.run import TrainConfig, train
+from plugin_core.io.audio import write_audio
+from plugin_core.io.corpus import Corpus, load_corpus
 from plugin_core.errors import CountertrackError
-from plugin_core.segmentation import SegmentationConfig
+from plugin_core.perception.segmentation import SegmentationConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CHORALES = 160

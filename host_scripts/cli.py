@@ -13,12 +13,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from host_scripts import bench_cmd, corpus_cmd, live_cmd, render_cmd, train_cmd
+from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
+from host_scripts.live import command as live_cmd
 from host_scripts.extras import missing_extra
 from plugin_core import __version__
-from plugin_core.atomic import command_started
+from plugin_core.io.atomic import command_started
 from plugin_core.errors import CountertrackError, InternalError
-from plugin_core.stopping import Terminated, sigterm_raises
+from plugin_core.io.stopping import Terminated, sigterm_raises
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 

@@ -10,11 +10,11 @@ from pathlib import Path
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import capped_jobs
 from host_scripts.progress import progress
-from plugin_core.audio import probe_audio
-from plugin_core.corpus import load_corpus
+from plugin_core.io.audio import probe_audio
+from plugin_core.io.corpus import load_corpus
 from plugin_core.errors import CountertrackError
 
-LAYOUT_NAMES = ("folders", "moisesdb", "musdb", "slakh")  # export.datasets.LAYOUTS, named without importing it
+LAYOUT_NAMES = ("folders", "moisesdb", "musdb", "slakh")  # export.data.datasets.LAYOUTS, named without importing it
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -66,7 +66,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def _from_stems(args: argparse.Namespace) -> int:
-    from export.stems_corpus import build_from_stems
+    from export.data.stems_corpus import build_from_stems
 
     corpus, problems = build_from_stems(
         args.stems_dir, _split(args.guide), _split(args.response), args.output,
@@ -79,7 +79,7 @@ def _from_stems(args: argparse.Namespace) -> int:
 
 @needs_train_extra("corpus from-scores", "music21")
 def _from_scores(args: argparse.Namespace) -> int:
-    from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+    from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 
     sources = list(args.scores)
     if args.composer:

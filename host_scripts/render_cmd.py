@@ -71,15 +71,15 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
 
 
 def bundle_path(args: argparse.Namespace) -> str:
-    from plugin_core.shipped import default_bundle_path
+    from plugin_core.bundle.shipped import default_bundle_path
 
     return args.bundle or str(default_bundle_path())
 
 
 @needs_train_extra("export", "torch", "safetensors", "onnx")
 def _export(args: argparse.Namespace) -> int:
-    from export.bundle_export import export_bundle
-    from export.train import load_run
+    from export.onnx.bundle_export import export_bundle
+    from export.train.run import load_run
 
     folder = export_bundle(load_run(args.run_dir), args.output, memory=args.memory, memory_limit_s=args.memory_limit_s, make_zip=args.zip,
                            force=args.force, log=lambda message: print(message, file=sys.stderr))
@@ -88,13 +88,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from plugin_core.audio import probe_audio
-    from plugin_core.bundle import load_bundle
+    from plugin_core.io.audio import probe_audio
+    from plugin_core.bundle.load import load_bundle
     from plugin_core.errors import UsageError
-    from plugin_core.midi_io import parse_cc_mapping, read_automation
-    from plugin_core.presets import load_preset
-    from plugin_core.render import render_file
-    from plugin_core.segmentation import with_tempo
+    from plugin_core.io.midi_io import parse_cc_mapping, read_automation
+    from plugin_core.stream.presets import load_preset
+    from plugin_core.render.offline import render_file
+    from plugin_core.perception.segmentation import with_tempo
 
     if args.cc and not args.automation:
         raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
@@ -127,7 +127,7 @@ def _parameters_given(args: argparse.Namespace) -> dict:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from plugin_core.batch import run_batch
+    from plugin_core.render.batch import run_batch
     from plugin_core.errors import CountertrackError
 
     if args.ray:
@@ -141,7 +141,7 @@ def _batch(args: argparse.Namespace) -> int:
     bar = progress(range(len(inputs)), "rendering", total=len(inputs))
     ticks = iter(bar)
     if args.ray:
-        from plugin_core.ray_batch import run_batch_ray
+        from plugin_core.render.ray_batch import run_batch_ray
 
         summary = run_batch_ray(inputs, bundle_path(args), Path(args.output), address=args.ray, seed=args.seed, preset=args.preset,
                                 on_done=lambda: next(ticks, None))

@@ -1,5 +1,5 @@
 """``countertrack train --nproc N``: the same command again under torchrun, N processes on this
-machine, each joining the group (``export.distributed``). Stopped (Ctrl-C, SIGTERM), it stops torchrun,
+machine, each joining the group (``export.train.distributed``). Stopped (Ctrl-C, SIGTERM), it stops torchrun,
 which stops its workers."""
 
 from __future__ import annotations

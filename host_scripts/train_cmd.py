@@ -1,4 +1,4 @@
-"""``countertrack train`` and ``countertrack eval``: thin wrappers over export.train and export.evaluate."""
+"""``countertrack train`` and ``countertrack eval``: thin wrappers over export.train.run and export.evaluation.paper_metrics."""
 
 from __future__ import annotations
 
@@ -74,11 +74,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
 
 
 def training_config(args: argparse.Namespace, corpus: str):
-    from export.encoders import EncoderSpec
-    from export.train import TrainConfig
-    from plugin_core.decision import ANTICIPATE
+    from export.model.encoders import EncoderSpec
+    from export.train.run import TrainConfig
+    from plugin_core.decision.session import ANTICIPATE
     from plugin_core.errors import CountertrackError
-    from plugin_core.segmentation import SegmentationConfig
+    from plugin_core.perception.segmentation import SegmentationConfig
 
     segmentation = SegmentationConfig(strategy=args.segmentation, hop_s=args.window, bpm=args.bpm, tempo_map=args.tempo_map,
                                       subdivision=args.subdivision)
@@ -104,8 +104,8 @@ def _log(message: str) -> None:
 
 @needs_train_extra("train", "torch", "safetensors", "sklearn")
 def _train(args: argparse.Namespace) -> int:
-    from export.distributed import from_environment, leave
-    from export.train import train
+    from export.train.distributed import from_environment, leave
+    from export.train.run import train
 
     config = training_config(args, args.corpus)
     if args.nproc and args.nproc != 1:
@@ -126,13 +126,13 @@ def _train(args: argparse.Namespace) -> int:
 
 @needs_train_extra("eval", "torch", "safetensors", "sklearn")
 def _eval(args: argparse.Namespace) -> int:
-    from export.evaluate import evaluate, write_reports
-    from export.train import load_run
+    from export.evaluation.paper_metrics import evaluate, write_reports
+    from export.train.run import load_run
     from plugin_core.errors import CountertrackError
-    from plugin_core.outputs import plan_outputs
+    from plugin_core.io.outputs import plan_outputs
 
     if args.sweep:
-        from export.sweep import sweep
+        from export.evaluation.sweep import sweep
 
         table = sweep(args.corpus, args.sweep, segments=args.segments.split(","),
                       vocabs=[int(v) for v in args.vocabs.split(",")], epochs=args.epochs, seed=args.seed, log=_log)
@@ -147,7 +147,7 @@ def _eval(args: argparse.Namespace) -> int:
     with plan_outputs(reports, inputs, force=args.force) as outputs:  # all checked before the work
         result = evaluate(run, args.corpus, seed=args.seed, top_p=args.top_p)
         if args.audio:
-            from export.audio_report import audio_report_for_run
+            from export.evaluation.audio_report import audio_report_for_run
 
             result["audio"] = audio_report_for_run(run, args.corpus, bundle=args.bundle, seed=args.seed,
                                                    progress=lambda items, description, total: progress(items, description, total=total, unit="song"))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from plugin_core.audio import write_audio
+from plugin_core.io.audio import write_audio
 
 RATE = 44100
 NOTES_HZ = (55.0, 65.4, 73.4, 82.4, 98.0, 110.0, 130.8, 146.8)
@@ -44,17 +44,17 @@ def tone_melody(seconds: float, bpm: float, sample_rate: int = RATE, seed: int =
 def make_synthetic_bundle(folder: Path, *, segmentation: dict | None = None, lookahead: int = 1, vocab: int = 8, seed: int = 0,
                           memory_bpm: float = 120.0, memory_seconds: float = 24.0, compatibility: bool = True) -> Path:
     """Write a bundle into ``folder / 'synthetic.ctbundle'`` and return its path."""
-    from export.bundle_export import export_bundle
-    from export.codebook_fit import fit_codebook
-    from export.decision_model import DecisionConfig, DecisionModel
-    from export.encoders import EncoderSpec, build_encoder
-    from export.perception import encode_spans
-    from export.token_data import Split
-    from export.train import Run, TrainConfig
-    from plugin_core.audio import read_audio
-    from plugin_core.compatibility import Compatibility
-    from plugin_core.perception import PerceptionSpec, encoder_input
-    from plugin_core.segmentation import SegmentationConfig, make_grid
+    from export.onnx.bundle_export import export_bundle
+    from export.model.codebook_fit import fit_codebook
+    from export.model.decision_model import DecisionConfig, DecisionModel
+    from export.model.encoders import EncoderSpec, build_encoder
+    from export.onnx.perception_export import encode_spans
+    from export.data.token_data import Split
+    from export.train.run import Run, TrainConfig
+    from plugin_core.io.audio import read_audio
+    from plugin_core.engine.compatibility import Compatibility
+    from plugin_core.perception.labeller import PerceptionSpec, encoder_input
+    from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
     folder.mkdir(parents=True, exist_ok=True)
     segmentation = segmentation or {"strategy": "beats", "bpm": memory_bpm}

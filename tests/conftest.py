@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugin_core.audio import write_audio
+from plugin_core.io.audio import write_audio
 
 
 def tone(freq_hz: float, seconds: float, sample_rate: int = 44100, amplitude: float = 0.3, channels: int = 1) -> np.ndarray:
@@ -30,7 +30,7 @@ def write_tone(path: Path, freq_hz: float, seconds: float, sample_rate: int = 44
 @pytest.fixture(scope="session")
 def chorale_corpus(tmp_path_factory) -> Path:
     """Five Bach chorales from music21's corpus, soprano (flute) -> bass (acoustic bass)."""
-    from export.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+    from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 
     out = tmp_path_factory.mktemp("chorales")
     request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=5)
@@ -55,7 +55,7 @@ def tiny_wav2vec2(tmp_path_factory) -> Path:
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Keep the caches of the test session out of the user's home."""
-    from plugin_core.cache import cache_at
+    from plugin_core.io.cache import cache_at
 
     with cache_at(tmp_path_factory.mktemp("cache")):
         yield
@@ -67,7 +67,7 @@ TINY_TRAINING = dict(vocab=8, d_model=32, heads=2, layers=1, ffn=64, context=8, 
 @pytest.fixture(scope="session")
 def tiny_run(chorale_corpus, tmp_path_factory):
     """A tiny run trained for a few epochs on the rendered chorales (quality is not the point)."""
-    from export.train import TrainConfig, train
+    from export.train.run import TrainConfig, train
 
     folder = tmp_path_factory.mktemp("tiny-run")
     return train(TrainConfig(corpus=str(chorale_corpus), **TINY_TRAINING), folder, log=lambda _: None)
@@ -76,7 +76,7 @@ def tiny_run(chorale_corpus, tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
     """The tiny run exported with 40 s of the training bass tracks as memory."""
-    from export.bundle_export import export_bundle
+    from export.onnx.bundle_export import export_bundle
 
     out = tmp_path_factory.mktemp("bundles") / "tiny.ctbundle"
     export_bundle(tiny_run, out, memory_limit_s=40.0, make_zip=True, log=lambda _: None)
@@ -87,7 +87,7 @@ def tiny_bundle(tiny_run, tmp_path_factory) -> Path:
 def click_bundle(tiny_run, tmp_path_factory) -> Path:
     """The tiny run with a memory whose every 0.5 s grain starts with a full-scale click, so the
     start of each played grain can be found in the output to the sample."""
-    from export.bundle_export import export_bundle
+    from export.onnx.bundle_export import export_bundle
 
     folder = tmp_path_factory.mktemp("click-memory")
     rate = 44100

@@ -19,7 +19,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from plugin_core.audio import write_audio
+from plugin_core.io.audio import write_audio
 from tests.conftest import tone
 
 RATE = 44100

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 MEMORY_LIMIT_BYTES = 3 << 30
 
 _CHILD = r"""

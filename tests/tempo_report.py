@@ -1,4 +1,4 @@
-"""Accuracy and speed of plugin_core.tempo on the test renders, as Markdown tables.
+"""Accuracy and speed of plugin_core.perception.tempo on the test renders, as Markdown tables.
 
     python -m tests.tempo_report            # the cases of the tests, ramps, 4 Bach chorales, speed
     python -m tests.tempo_report --chorales 40 --chorale-start 0   # more chorales, from the corpus's start
@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from plugin_core.tempo import estimate_beats
+from plugin_core.perception.tempo import estimate_beats
 from tests import tempo_audio as ta
 
 RAMPS = (("melody", ta.FLUTE, 90, 115), ("drums", 0, 128, 100), ("melody", ta.PIANO, 150, 170))

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plugin_core.audio import probe_audio, read_audio, write_audio
+from plugin_core.io.audio import probe_audio, read_audio, write_audio
 from tests.bundles import tone_melody
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 
 
 def readme_python_blocks() -> list[str]:

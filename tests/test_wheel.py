@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugin_core.audio import probe_audio, write_audio
+from plugin_core.io.audio import probe_audio, write_audio
 from tests.bundles import tone_melody
 from tests.test_readme_example import readme_python_blocks
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
 PACKAGES = {"plugin_core", "export", "host_scripts", "presets"}
 NOT_SOURCE = (".git", ".venv", "out", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
 

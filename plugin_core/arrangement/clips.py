@@ -1,6 +1,6 @@
 """The answer as a format-neutral clip list: the one place that knows how slots become clips.
 
-Each slot of the render (``plugin_core.sidechain.Decision``) is laid by ``SeamWriter`` as
+Each slot of the render (``plugin_core.stream.sidechain.Decision``) is laid by ``SeamWriter`` as
 bundle-format.md step 6 says: its audio sounds over ``[b[t] - seam[t], b[t+1])``, faded in over the
 seam before it (its lead-in) and out over the seam before the next slot, both seams ending on the
 boundaries. So a slot is a clip starting ``seam[t]`` samples before its boundary, reading the memory
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from plugin_core.errors import CountertrackError
-from plugin_core.grains import SeamWriter, Slot, linear_curves, seam_curves
-from plugin_core.memory import Memory
-from plugin_core.sidechain import Decision
+from plugin_core.engine.grains import SeamWriter, Slot, linear_curves, seam_curves
+from plugin_core.engine.memory import Memory
+from plugin_core.stream.sidechain import Decision
 
 EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
 MEMORY = "memory"  # the source name of clips that read the memory itself

@@ -27,9 +27,9 @@ import numpy as np
 from plugin_core import __version__
 from plugin_core.arrangement.clips import MEMORY, Clip, ClipList, rendered_name
 from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, clip_audio, memory_channels, memory_frames, write_float_wav
-from plugin_core.audio import AudioInfo
+from plugin_core.io.audio import AudioInfo
 from plugin_core.errors import CountertrackError
-from plugin_core.memory import Memory
+from plugin_core.engine.memory import Memory
 
 GAIN_FOLDER = f"{AUDIO_FOLDER}/gain"
 

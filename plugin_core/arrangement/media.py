@@ -18,7 +18,7 @@ import soundfile
 
 from plugin_core.arrangement.clips import MEMORY, Clip, ClipList
 from plugin_core.errors import CountertrackError
-from plugin_core.memory import Memory
+from plugin_core.engine.memory import Memory
 
 CHUNK = 1 << 20
 AUDIO_FOLDER = "audio"

@@ -17,7 +17,7 @@ from pathlib import Path
 from plugin_core import __version__
 from plugin_core.arrangement.clips import EQUAL_POWER, MEMORY, Clip, ClipList
 from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE
-from plugin_core.audio import AudioInfo
+from plugin_core.io.audio import AudioInfo
 from plugin_core.errors import CountertrackError
 
 FADE_SHAPE = {EQUAL_POWER: 1}  # every other engine curve is linear (0)

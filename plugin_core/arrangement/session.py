@@ -4,7 +4,7 @@
     OUT/OUT.rpp          Reaper, playing the files in OUT/audio/
     OUT/audio/           memory.wav (the memory as the engine played it), A, clip-*.wav (pre-rendered clips)
 
-The folder is one output of the render's transaction (``plugin_core.outputs``): checked before the
+The folder is one output of the render's transaction (``plugin_core.io.outputs``): checked before the
 render, built in a staged folder, moved into place with the other outputs, and replaced only with
 ``force`` and only when it is a session folder already.
 """
@@ -18,10 +18,10 @@ from plugin_core.arrangement.clips import ClipList, build_clip_list
 from plugin_core.arrangement.dawproject import write_dawproject
 from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, write_media
 from plugin_core.arrangement.reaper import write_rpp
-from plugin_core.audio import AudioInfo
-from plugin_core.memory import Memory
-from plugin_core.outputs import Output
-from plugin_core.sidechain import Decision
+from plugin_core.io.audio import AudioInfo
+from plugin_core.engine.memory import Memory
+from plugin_core.io.outputs import Output
+from plugin_core.stream.sidechain import Decision
 
 
 def session_name(target: str | os.PathLike[str]) -> str:

@@ -1,0 +1,1 @@
+"""Training a run, on one process or several (torchrun)."""

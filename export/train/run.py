@@ -1,0 +1,429 @@
+"""Train a run: segment and encode the corpus, fit the codebook, train the decision model.
+
+A run folder holds config.json (everything needed to rebuild it), the codebook(s), the learned A/B
+compatibility (compatibility.npz), metrics.jsonl
+(one line per epoch), checkpoint.safetensors + checkpoint.json (model and optimiser after the last
+finished epoch, for --resume) and model.safetensors (the best weights by validation score).
+Weights are safetensors: loading never unpickles. Randomness flows from the seed: the same
+corpus, settings and seed give the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from export.model.codebook_fit import CodebookReport, fit_codebooks
+from export.model.compatibility_fit import fit_compatibility
+from export.onnx.decision_export import TorchStepper
+from export.model.decision_model import DecisionConfig, DecisionModel, table_prior
+from export.model.encoders import EncoderSpec, build_encoder
+from export.data.features import PairFeatures, encode_corpus
+from export.data.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
+from plugin_core.io.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
+from plugin_core.perception.codebook import Codebook
+from plugin_core.engine.compatibility import Compatibility
+from plugin_core.io.corpus import load_corpus
+from plugin_core.decision.session import ANTICIPATE, generate, guide_as_heard
+from plugin_core.errors import CountertrackError
+from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.perception.segmentation import SegmentationConfig
+
+if TYPE_CHECKING:  # imported when a group is given: one process never loads torch.distributed's machinery
+    from export.train.distributed import Distributed
+
+RUN_SCHEMA = 1
+EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run depends on; config.json stores it and --resume checks it."""
+
+    corpus: str
+    encoder: dict[str, Any] = field(default_factory=lambda: EncoderSpec().to_dict())
+    segmentation: dict[str, Any] = field(default_factory=lambda: SegmentationConfig().to_dict())
+    vocab: int = 16
+    codebook: str = "shared"  # or "per-role"
+    d_model: int = 128
+    heads: int = 4
+    layers: int = 3
+    ffn: int = 256
+    dropout: float = 0.1
+    context: int = 32
+    lookahead: int = 2  # 1 s at 0.5 s windows: renders compensate it; 0 for live use
+    window: int = 64  # training window, segments
+    epochs: int = 150
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.1
+    history_dropout: float = 0.5  # B-history tokens replaced by MASK: the cure for exposure bias
+    table_prior: bool = True  # logits start from the context-free table log p(B | A) of the training songs
+    clip_norm: float = 1.0
+    patience: int = 30
+    validation_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.codebook not in ("shared", "per-role"):
+            raise CountertrackError(f"codebook must be 'shared' or 'per-role', not {self.codebook!r}")
+        if self.epochs < 1 or self.batch_size < 1 or self.window < 2:
+            raise CountertrackError("epochs, batch size and window must be positive")
+
+    def decision(self) -> DecisionConfig:
+        return DecisionConfig(vocab_size=self.vocab, d_model=self.d_model, heads=self.heads, layers=self.layers, ffn=self.ffn,
+                              dropout=self.dropout, context=self.context, lookahead=self.lookahead)
+
+
+@dataclass
+class Run:
+    """A trained (or training) run loaded from its folder."""
+
+    folder: Path
+    config: TrainConfig
+    split: Split
+    codebooks: dict[str, Codebook]
+    model: DecisionModel
+    compatibility: Compatibility | None = None
+
+
+def token_pairs(features: list[PairFeatures], codebooks: dict[str, Codebook]) -> list[TokenPair]:
+    return [TokenPair(f.pair_id, codebooks["guide"].assign(f.guide), codebooks["response"].assign(f.response)) for f in features]
+
+
+def fit_run_codebooks(features: list[PairFeatures], train_ids: set[str], config: TrainConfig, groups) -> tuple[dict[str, Codebook], dict[str, CodebookReport]]:
+    guide = np.concatenate([f.guide for f in features if f.pair_id in train_ids])
+    response = np.concatenate([f.response for f in features if f.pair_id in train_ids])
+    fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=config.codebook == "shared", groups=groups)
+    return {role: book for role, (book, _) in fitted.items()}, {role: report for role, (_, report) in fitted.items()}
+
+
+def save_codebooks(folder: Path, codebooks: dict[str, Codebook]) -> None:
+    for role, book in codebooks.items():
+        book.save(folder / f"codebook_{role}.npz")
+
+
+def load_codebooks(folder: Path) -> dict[str, Codebook]:
+    return {role: Codebook.load(folder / f"codebook_{role}.npz") for role in ("guide", "response")}
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def greedy_accuracy(model: DecisionModel, pairs: list[TokenPair]) -> float:
+    """Token accuracy of greedy generation (the TPP of the re-generation task) over ``pairs``."""
+    hits, total = greedy_counts(model, pairs)
+    return hits / max(1, total)
+
+
+def greedy_counts(model: DecisionModel, pairs: list[TokenPair]) -> tuple[int, int]:
+    """Tokens greedy generation got right, and tokens in all, over ``pairs`` (ranks add theirs up)."""
+    stepper = TorchStepper(model)
+    hits = total = 0
+    for pair in pairs:
+        predicted = generate(stepper, pair.guide, SamplingConfig(greedy=True), seed=0)
+        hits += int((predicted == pair.response).sum())
+        total += pair.response.size
+    return hits, total
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> dict[str, torch.Tensor]:
+    tensors = {}
+    for index, state in optimizer.state_dict()["state"].items():
+        for name, value in state.items():
+            tensors[f"optim.{index}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors
+
+
+def _load_optimizer_tensors(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor]) -> None:
+    state_dict = optimizer.state_dict()
+    state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        _, index, name = key.split(".", 2)
+        state.setdefault(int(index), {})[name] = value
+    state_dict["state"] = state
+    optimizer.load_state_dict(state_dict)
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    progress: Callable[[Any, str, int], Any] = lambda it, desc, total: it,
+    group: Distributed | None = None,
+) -> Run:
+    """Train (or resume) a run into ``run_dir`` and return it with its best weights loaded.
+
+    With ``group`` (several processes under torchrun, ``export.train.distributed``) each rank encodes its
+    share of the corpus into the shared cache, rank 0 fits the codebooks and writes the run, and the
+    decision model trains with DistributedDataParallel; without it nothing distributed is touched."""
+    folder = Path(run_dir)
+    writer = group is None or group.main
+    if not writer:
+        log, progress = (lambda message: None), (lambda it, desc, total: it)
+    torch.manual_seed(config.seed)
+    corpus = load_corpus(config.corpus)
+    if len(corpus.pairs) < 2:
+        raise CountertrackError(f"training needs at least 2 songs (one held out for validation); the corpus has {len(corpus.pairs)}",
+                                corpus.root)
+    folder.mkdir(parents=True, exist_ok=True)
+    existing = folder / "config.json"
+    previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
+    if previous is not None:
+        saved = previous["train"]
+        changed = sorted(k for k in set(saved) | set(asdict(config)) if k not in EXTENDABLE and saved.get(k) != asdict(config).get(k))
+        if changed:
+            raise CountertrackError(f"cannot resume: settings differ from the run's ({', '.join(changed)})", existing)
+    elif not resume and (folder / "checkpoint.json").exists():
+        raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
+    if group is not None:
+        group.barrier()  # every rank has checked the folder before rank 0 writes in it
+
+    encoder_spec = EncoderSpec.from_dict(config.encoder)
+    segmentation = SegmentationConfig.from_dict(config.segmentation)
+    encoder = build_encoder(encoder_spec)
+    if group is not None:  # this rank's share into the cache; then every rank reads all of it from there
+        share = replace(corpus, pairs=tuple(group.shard(corpus.pairs)))
+        encode_corpus(share, encoder, encoder_spec.to_dict(), segmentation,
+                      progress=lambda pairs: progress(pairs, "encoding (this rank's share)", len(share.pairs)))
+        group.barrier()
+    features = encode_corpus(corpus, encoder, encoder_spec.to_dict(), segmentation,
+                             progress=lambda pairs: progress(pairs, "encoding", len(corpus.pairs)))
+    split = split_by_song([f.pair_id for f in features], config.seed, config.validation_fraction, config.test_fraction)
+    if resume and (folder / "codebook_guide.npz").is_file():
+        codebooks, reports = load_codebooks(folder), {}
+    elif writer:
+        codebooks, reports = fit_run_codebooks(features, set(split.train), config, getattr(encoder, "feature_groups", None))
+        save_codebooks(folder, codebooks)
+        for role, report in reports.items():
+            log(f"{role}: {report.describe()}")
+    if writer and not (resume and (folder / "compatibility.npz").is_file()):
+        late = 1 if config.lookahead == ANTICIPATE else 0
+        fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed, late).save(folder / "compatibility.npz")
+    if group is not None:
+        group.barrier()  # rank 0's codebooks are on disk
+        if not writer:
+            codebooks, reports = load_codebooks(folder), {}
+    pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
+    train_pairs = [pairs[i] for i in split.train]
+    validation_pairs = [pairs[i] for i in split.validation]
+    previous_reports = previous.get("codebook_reports") if previous is not None else None
+    if writer:
+        write_json_atomic(existing, {
+            "schema_version": RUN_SCHEMA, "train": asdict(config), "decision": config.decision().to_dict(), "split": split.to_dict(),
+            "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
+            "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
+        })
+
+    token_init = codebooks["response"].centroids if config.codebook == "shared" else None
+    fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init,
+                 group=group)
+    return load_run(folder)
+
+
+def fit_decision(
+    config: TrainConfig,
+    train_pairs: list[TokenPair],
+    validation_pairs: list[TokenPair],
+    folder: Path,
+    *,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+    progress: Callable[[Any, str, int], Any] = lambda it, desc, total: it,
+    token_init: np.ndarray | None = None,
+    group: Distributed | None = None,
+) -> tuple[DecisionModel, dict[str, Any]]:
+    """Train the decision model on token pairs; checkpoints each epoch, keeps the best weights by
+    greedy TPP on the validation songs, stops early. Returns the best model and the final state.
+    With ``group``, every rank takes its share of each batch (``export.train.distributed_step``).
+
+    Runs on one torch thread: the model is small, and two threads that must wait for each other
+    were 15-20x slower whenever anything else used a core (measured on 2 cores). One fixed count
+    also keeps the float reductions, hence the weights, the same on every machine."""
+    with one_torch_thread():
+        return _fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress,
+                             token_init=token_init, group=group)
+
+
+@contextlib.contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the decision model on one torch thread for the block (see ``fit_decision``), then restore."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _fit_decision(
+    config: TrainConfig,
+    train_pairs: list[TokenPair],
+    validation_pairs: list[TokenPair],
+    folder: Path,
+    *,
+    resume: bool,
+    log: Callable[[str], None],
+    progress: Callable[[Any, str, int], Any],
+    token_init: np.ndarray | None,
+    group: Distributed | None = None,
+) -> tuple[DecisionModel, dict[str, Any]]:
+    torch.manual_seed(config.seed)
+    writer = group is None or group.main
+    if group is not None:
+        from export.train import distributed_step
+    decision = config.decision()
+    late = 1 if decision.lookahead == ANTICIPATE else 0  # an anticipating model's prior pairs A at t-1 with B at t
+    prior = table_prior([p.guide[: p.guide.size - late] for p in train_pairs], [p.response[late:] for p in train_pairs], decision) \
+        if config.table_prior else None
+    model = DecisionModel(decision, token_init=token_init, prior=prior)
+    net = model if group is None else distributed_step.wrap(model, group)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    heard_train, heard_validation = ([replace(p, guide=guide_as_heard(p.guide, decision.lookahead, decision.bos)) for p in pairs]
+                                     for pairs in (train_pairs, validation_pairs))
+    windows = make_windows(heard_train, config.window, max(1, config.window // 4), decision.ahead, decision.bos, decision.pad)
+    validation_windows = make_windows(heard_validation, config.window, config.window, decision.ahead, decision.bos, decision.pad)
+    steps_per_epoch = math.ceil(windows["a"].shape[0] / config.batch_size)
+    total_steps = steps_per_epoch * config.epochs
+    warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most
+    state = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    if resume and (folder / "checkpoint.json").is_file():
+        state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
+        tensors = load_file(str(folder / "checkpoint.safetensors"))
+        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        _load_optimizer_tensors(optimizer, {k: v for k, v in tensors.items() if k.startswith("optim.")})
+        log(f"resuming after epoch {state['epoch']}")
+    if writer:
+        _trim_metrics(folder / "metrics.jsonl", state["epoch"])
+    loss_function = torch.nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=config.label_smoothing)
+    summed = torch.nn.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=config.label_smoothing, reduction="sum")
+    epochs = progress(range(state["epoch"], config.epochs), "training", config.epochs - state["epoch"])
+    for epoch in epochs:
+        if state["bad_epochs"] >= config.patience:
+            log(f"early stop after epoch {epoch}: no better validation score for {config.patience} epochs")
+            state["stopped_early"] = True
+            if writer:
+                write_json_atomic(folder / "checkpoint.json", state)
+            break
+        started = time.perf_counter()
+        torch.manual_seed(config.seed * 1000 + epoch)  # dropout masks: a resumed epoch replays exactly
+        generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
+        model.train()
+        order = torch.randperm(windows["a"].shape[0], generator=generator)
+        losses, hits, counted, loss_sum = [], 0, 0, 0.0
+        for batch_start in range(0, order.numel(), config.batch_size):
+            index = order[batch_start : batch_start + config.batch_size]
+            a, b_in, target = windows["a"][index], windows["b_in"][index].clone(), windows["target"][index]
+            drop = torch.rand(b_in.shape, generator=generator) < config.history_dropout
+            b_in[drop & (b_in != decision.pad)] = decision.mask
+            for param_group in optimizer.param_groups:
+                param_group["lr"] = config.learning_rate * _lr_factor(state["step"], warmup, total_steps)
+            if group is None:
+                logits = model(a, b_in)
+                loss = loss_function(logits.reshape(-1, decision.vocab_size), target.reshape(-1))
+            else:
+                loss, logits, target, local_sum = distributed_step.sharded_loss(net, a, b_in, target, group, summed, decision.vocab_size)
+                loss_sum += local_sum
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip_norm)
+            optimizer.step()
+            state["step"] += 1
+            valid = target != IGNORE
+            hits += int((logits.argmax(-1)[valid] == target[valid]).sum())
+            counted += int(valid.sum())
+            losses.append(float(loss.detach()))
+        model.eval()
+        if group is None:
+            with torch.no_grad():
+                validation_logits = model(validation_windows["a"], validation_windows["b_in"])
+                validation_loss = float(loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1)))
+            score = greedy_accuracy(model, validation_pairs)
+            train_loss = float(np.mean(losses))
+        else:  # every rank's share added up: train loss per token (not the mean of batch means), accuracy over all
+            validation_loss, score = distributed_step.sharded_validation(model, validation_windows, validation_pairs, group, summed,
+                                                                         decision.vocab_size)
+            loss_sum, tokens, hits, counted = group.sum(loss_sum, counted, hits, counted)
+            train_loss = loss_sum / max(1.0, tokens)
+        record = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": hits / max(1, counted),
+                  "validation_loss": validation_loss, "validation_greedy_tpp": score,
+                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        if hasattr(epochs, "set_postfix"):
+            epochs.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record['train_accuracy']:.3f}", val_tpp=f"{score:.3f}")
+        state["epoch"] = epoch + 1
+        if score > state["best_score"]:
+            state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
+            if writer:
+                _save_weights(folder / "model.safetensors", {f"{k}": v for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        if writer:
+            _append_metrics(folder / "metrics.jsonl", record)
+            _save_weights(folder / "checkpoint.safetensors", {**{f"model.{k}": v for k, v in model.state_dict().items()}, **_optimizer_tensors(optimizer)})
+            write_json_atomic(folder / "checkpoint.json", state)
+    log(f"best validation greedy TPP {100 * state['best_score']:.1f} % at epoch {state['best_epoch']}")
+    if group is not None:
+        group.barrier()  # rank 0 has written the best weights
+    model.load_state_dict(load_file(str(folder / "model.safetensors")))
+    return model.eval(), state
+
+
+def _save_weights(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    with atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+
+
+def _trim_metrics(path: Path, last_epoch: int) -> None:
+    """Drop metric lines of epochs after the checkpoint (a run killed between the two writes)."""
+    if path.is_file():
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        kept = [line for line in lines if json.loads(line).get("epoch", 0) <= last_epoch]
+        if kept != lines:
+            write_bytes_atomic(path, "".join(line + "\n" for line in kept).encode("utf-8"))
+
+
+def _append_metrics(path: Path, record: dict[str, Any]) -> None:
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _with_prior(weights: dict[str, torch.Tensor], model: DecisionModel) -> dict[str, torch.Tensor]:
+    """Weights of a run trained before the table prior existed read with a zero (neutral) prior."""
+    return weights if "prior" in weights else {**weights, "prior": torch.zeros_like(model.prior)}
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Load a run's settings, split, codebooks and best weights (safetensors; nothing unpickled)."""
+    folder = Path(run_dir)
+    path = folder / "config.json"
+    data = read_json(path, "not a readable run")
+    if data.get("schema_version", 0) > RUN_SCHEMA:
+        raise CountertrackError("this run was written by a newer countertrack", path)
+    config = TrainConfig(**data["train"])
+    split = Split(**{k: tuple(v) for k, v in data["split"].items()})
+    model = DecisionModel(DecisionConfig.from_dict(data["decision"]))
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise CountertrackError("has no trained weights yet (model.safetensors)", folder)
+    model.load_state_dict(_with_prior(load_file(str(weights)), model))
+    compatibility = Compatibility.load(folder / "compatibility.npz") if (folder / "compatibility.npz").is_file() else None
+    return Run(folder=folder, config=config, split=split, codebooks=load_codebooks(folder), model=model.eval(), compatibility=compatibility)

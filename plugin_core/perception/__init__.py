@@ -1,0 +1,1 @@
+"""What A and B are made of: segment grids, tempo, descriptors, and tokens from the ONNX encoder+codebook."""

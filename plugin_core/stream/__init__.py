@@ -1,0 +1,1 @@
+"""Streaming: the effect contract, the sidechain effect, its schedule, threads, parameters and presets."""

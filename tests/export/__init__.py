@@ -1,0 +1,1 @@
+"""Tests of the PyTorch side, one folder per package of export."""

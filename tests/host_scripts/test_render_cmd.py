@@ -1,0 +1,59 @@
+"""`render --temperature/--top-p/--greedy/--harmony/--wet/--dry`: parameters without a JSON preset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from host_scripts.cli import main
+from plugin_core.io.audio import read_audio, write_audio
+from tests.bundles import RATE, make_synthetic_bundle, tone_melody
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("render-options")
+    bundle = make_synthetic_bundle(folder, segmentation={"strategy": "beats", "bpm": 120.0})
+    a = folder / "a.wav"
+    write_audio(a, tone_melody(6.0, 120.0, seed=7), RATE, subtype="FLOAT")
+    return bundle, a
+
+
+def _render(setup, tmp_path, name: str, *options: str) -> np.ndarray:
+    bundle, a = setup
+    out = tmp_path / f"{name}.wav"
+    assert main(["render", str(a), "-o", str(out), "--bundle", str(bundle), "--bpm", "120", *options]) == 0
+    return read_audio(out).samples
+
+
+def test_dry_only_gives_a_back_and_wet_scales_b(setup, tmp_path):
+    a = read_audio(setup[1]).samples
+    np.testing.assert_array_equal(_render(setup, tmp_path, "dry", "--wet", "0", "--dry", "1"), a)
+    b = _render(setup, tmp_path, "b")
+    np.testing.assert_allclose(_render(setup, tmp_path, "half", "--wet", "0.5"), 0.5 * b, atol=1e-7)
+
+
+def _labels(setup, tmp_path, name: str, *options: str) -> list[str]:
+    """The B labels decided, read from the --midi-out markers."""
+    import mido
+
+    midi = tmp_path / f"{name}.mid"
+    _render(setup, tmp_path, name, "--midi-out", str(midi), *options)
+    return [m.text.split(" grain")[0] for track in mido.MidiFile(str(midi)).tracks for m in track if m.type == "marker"]
+
+
+def test_greedy_decides_the_same_labels_whatever_the_seed_and_sampling_does_not(setup, tmp_path):
+    greedy = [_labels(setup, tmp_path, f"g{seed}", "--greedy", "--seed", str(seed)) for seed in (1, 2)]
+    assert greedy[0] and greedy[0] == greedy[1]
+    hot = [_labels(setup, tmp_path, f"t{seed}", "--temperature", "3", "--top-p", "1", "--seed", str(seed)) for seed in (1, 2)]
+    assert hot[0] != hot[1]
+
+
+@pytest.mark.parametrize("option, value", [("--wet", "5"), ("--top-p", "0"), ("--temperature", "-1"), ("--dry", "nan")])
+def test_an_out_of_range_value_is_one_line_and_writes_nothing(setup, tmp_path, capsys, option, value):
+    bundle, a = setup
+    out = tmp_path / "never.wav"
+    code = main(["render", str(a), "-o", str(out), "--bundle", str(bundle), "--bpm", "120", option, value])
+    assert code in (1, 2) and not out.exists()
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 or code == 2

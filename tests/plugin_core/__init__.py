@@ -1,0 +1,1 @@
+"""Tests of the runtime, one folder per package of plugin_core."""

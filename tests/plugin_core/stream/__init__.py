@@ -1,0 +1,1 @@
+"""Tests of plugin_core/stream/."""

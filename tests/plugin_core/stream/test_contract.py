@@ -1,0 +1,82 @@
+"""The streaming contract (plugin_core/stream/contract.py): every effect keeps it, and the offline call
+``effect(audio, sample_rate)`` equals streaming the same audio block by block, aligned with A."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from plugin_core.bundle.load import load_bundle
+from plugin_core.stream.chain import AnswerChain
+from plugin_core.errors import CountertrackError
+from plugin_core.stream.sidechain import SidechainEffect
+from plugin_core.stream.contract import StreamingEffect
+from plugin_core.stream.threaded import ThreadedSidechain
+from tests.bundles import RATE, make_synthetic_bundle, tone_melody
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    return load_bundle(make_synthetic_bundle(tmp_path_factory.mktemp("stream"), segmentation={"strategy": "beats", "bpm": 120.0}))
+
+
+def _streamed(effect, audio: np.ndarray, block: int) -> np.ndarray:
+    effect.reset()
+    pieces = [effect.process(audio[:, i : i + block]) for i in range(0, audio.shape[1], block)]
+    pieces.append(effect.flush())
+    return np.concatenate(pieces, axis=1)[:, effect.latency_samples : effect.latency_samples + audio.shape[1]]
+
+
+@pytest.mark.parametrize("kind", ["sidechain", "threaded", "chain"])
+def test_every_effect_keeps_the_contract_and_its_call_equals_the_stream(bundle, kind):
+    a = np.repeat(tone_melody(6.0, 120.0, seed=3), 2, axis=0)
+    if kind == "sidechain":
+        effect = SidechainEffect(bundle, RATE, 2, seed=5)
+    elif kind == "threaded":
+        effect = ThreadedSidechain(SidechainEffect(bundle, RATE, 2, seed=5))
+    else:
+        effect = AnswerChain(bundle, RATE, 2, seed=5)
+    assert isinstance(effect, StreamingEffect)
+    whole = effect(a, RATE)
+    assert whole.shape == a.shape and np.abs(whole).max() > 0.01
+    np.testing.assert_array_equal(whole, _streamed(effect, a, 700))
+    np.testing.assert_array_equal(whole, effect(a, RATE))  # the call resets: a second call is the same B
+
+
+def test_mono_audio_may_be_one_dimensional(bundle):
+    a = tone_melody(4.0, 120.0, seed=1)
+    chain = AnswerChain(bundle, RATE, 1, seed=2)
+    flat = chain(a[0], RATE)
+    assert flat.ndim == 1
+    np.testing.assert_array_equal(flat, chain(a, RATE)[0])
+
+
+def test_reset_false_continues_the_stream_like_plugin_process(bundle):
+    a = tone_melody(6.0, 120.0, seed=4)
+    chain = AnswerChain(bundle, RATE, 1, seed=2)
+    chain.reset()
+    half = a.shape[1] // 2
+    first, second = chain(a[:, :half], RATE, reset=False), chain(a[:, half:], RATE, reset=False)
+    tail = chain.flush()
+    joined = np.concatenate([first, second, tail], axis=1)[:, chain.latency_samples : chain.latency_samples + a.shape[1]]
+    np.testing.assert_array_equal(joined, chain(a, RATE))
+
+
+@pytest.mark.parametrize("rate, shape", [(48000, (1, 100)), (44100.5, (1, 100)), (RATE, (3, 100)), (RATE, (1, 2, 3))])
+def test_a_call_at_another_rate_or_shape_is_one_line(bundle, rate, shape):
+    chain = AnswerChain(bundle, RATE, 1)
+    with pytest.raises(CountertrackError) as caught:
+        chain(np.zeros(shape, dtype=np.float32), rate)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_reset_replays_automation_from_the_parameters_last_set(bundle):
+    """Automation changes parameters within one stream; a reset (or a second offline call) starts again
+    from what ``set_parameters`` set, so the same A gives the same B."""
+    a = tone_melody(8.0, 120.0, seed=8)
+    chain = AnswerChain(bundle, RATE, 1, seed=3)
+    chain.set_parameters(temperature=1.3)
+    chain.schedule(RATE * 3, temperature=0.2, top_p=0.5)
+    first = chain(a, RATE)
+    np.testing.assert_array_equal(first, chain(a, RATE))
+    assert chain.effect.parameters.sampling.temperature == 1.3

@@ -1,0 +1,1 @@
+"""The shipped data: presets and the default bundle."""

@@ -1,0 +1,91 @@
+"""The shipped default bundle: the README's main command works from a clean folder, the bundle is
+small, verified, better than the unigram baseline, and exports are deterministic."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from plugin_core.io.audio import probe_audio
+from plugin_core.bundle.load import load_bundle
+from plugin_core.bundle.shipped import default_bundle_path, example_a_path
+
+from tests.paths import ROOT
+DEFAULT = default_bundle_path()
+EXAMPLE = example_a_path()
+
+
+def test_default_bundle_is_small_verified_and_ships_an_example():
+    bundle = load_bundle(DEFAULT)
+    size = sum(p.stat().st_size for p in DEFAULT.rglob("*") if p.is_file())
+    assert size <= 25 * 1024 * 1024
+    assert EXAMPLE.stat().st_size < 1024 * 1024
+    provenance = bundle.manifest["provenance"]
+    assert len(provenance["corpus"]) >= 40
+    example_source = provenance["example"]["source"]
+    assert example_source not in {pair["source"] for pair in provenance["corpus"]}
+
+
+def test_default_bundle_beats_every_baseline_on_held_out_chorales():
+    """Like with like: greedy decoding against the argmax baselines, sampling against the sampled ones."""
+    scores = {s["name"]: s for s in load_bundle(DEFAULT).manifest["provenance"]["eval"]["scores"]}
+    greedy = scores["model, greedy"]
+    sampled = next(s for name, s in scores.items() if name.startswith("model, top-p") and "constrained" not in name)
+    for baseline in ("majority label", "table p(B|A) argmax"):
+        assert greedy["tpp"] > scores[baseline]["tpp"] and greedy["lcp"] > scores[baseline]["lcp"], baseline
+    for baseline in ("unigram of B", "table p(B|A) sampled", "uniform random"):
+        assert sampled["tpp"] > scores[baseline]["tpp"] and sampled["lcp"] > scores[baseline]["lcp"], baseline
+
+
+def test_default_bundle_answers_on_a_beats_and_in_harmony_in_its_audio_report():
+    """The build's own audio report on held-out chorales: B's onsets on A's beats and consonance at
+    least as close to the true bass as most of the way from chance."""
+    summary = load_bundle(DEFAULT).manifest["provenance"]["eval"]["audio"]["summary"]
+    for measure in ("on_beat", "consonance"):
+        assert summary[measure]["progress"]["model"] >= 0.8, measure  # 0 is chance, 1 the true bass
+
+
+def test_readme_main_command_works_from_a_clean_folder(tmp_path):
+    """What ./scripts/quickstart.sh does, run from an unrelated working directory."""
+    readme = (ROOT / "README.md").read_text()
+    assert "./scripts/quickstart.sh" in readme and "./scripts/test.sh" in readme
+    out = tmp_path / "out"
+    result = subprocess.run(["bash", str(ROOT / "scripts" / "quickstart.sh"), str(out)], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHON": os.environ.get("PYTHON", "python3")}, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    b, a = probe_audio(out / "B.wav"), probe_audio(EXAMPLE)
+    assert (b.num_samples, b.sample_rate) == (a.num_samples, a.sample_rate)
+    assert probe_audio(out / "mix.wav").num_samples == a.num_samples
+    assert (out / "decisions.mid").stat().st_size > 100
+
+
+def test_exporting_a_run_twice_gives_identical_graphs_and_grain_tables(tiny_run, tmp_path):
+    from export.onnx.bundle_export import export_bundle
+
+    first = export_bundle(tiny_run, tmp_path / "one.ctbundle", memory_limit_s=20.0, log=lambda _: None)
+    second = export_bundle(tiny_run, tmp_path / "two.ctbundle", memory_limit_s=20.0, log=lambda _: None)
+    for name in ("encoder.onnx", "decision.onnx", "memory/grains.json", "memory/memory.wav", "golden/expected.json"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    one, two = (json.loads((b / "manifest.json").read_text())["files"] for b in (first, second))
+    assert one == two
+
+
+@pytest.mark.parametrize("name", ["encoder.onnx", "decision.onnx"])
+def test_default_bundle_graphs_are_small(name):
+    assert (DEFAULT / name).stat().st_size < 5 * 1024 * 1024
+
+
+def test_default_bundle_reproduces_its_golden_vector():
+    from plugin_core.io.audio import read_audio
+    from plugin_core.render.offline import render_audio
+
+    bundle = load_bundle(DEFAULT)
+    expected = json.loads((DEFAULT / "golden" / "expected.json").read_text())
+    rendered = render_audio(bundle, read_audio(DEFAULT / expected["input"]), seed=expected["seed"])
+    assert [d.a_token for d in rendered.decisions] == expected["a_tokens"]
+    assert [d.b_token for d in rendered.decisions] == expected["b_tokens"]
+    assert [d.grain for d in rendered.decisions] == expected["grains"]
