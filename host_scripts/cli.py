@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
 from host_scripts.live import command as live_cmd
 from host_scripts.extras import missing_extra
+from host_scripts.options import DefaultsShown
+from host_scripts.progress import set_verbosity
 from plugin_core import __version__
 from plugin_core.io.atomic import command_started
 from plugin_core.errors import CountertrackError, InternalError
@@ -25,7 +27,12 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse with its usage errors on one line (the problem and where to find help), exit code 2."""
+    """argparse with its usage errors on one line (the problem and where to find help), exit code 2,
+    and every option's default in its help (sub-commands' parsers are of this class too)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", DefaultsShown)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())} (see {self.prog} --help)\n")
@@ -41,13 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'countertrack COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"countertrack {__version__}")
+    chatter = parser.add_mutually_exclusive_group()
+    chatter.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=0,
+                         help="errors only on stderr: no progress bars, no per-epoch or per-step lines")
+    chatter.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
+                         help="more on stderr: what each step found (cache hits, codebook and memory reports)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     corpus_cmd.register(commands)
     train_cmd.register(commands)
     render_cmd.register(commands)
     live_cmd.register(commands)
     bench_cmd.register(commands)
+    _verbosity_everywhere(commands)
     return parser
+
+
+def _verbosity_everywhere(commands: argparse._SubParsersAction) -> None:
+    """-q/-v after the command name too (``countertrack render a.wav -o b.wav -q``); not given there,
+    the value before it stands."""
+    for sub in commands.choices.values():
+        chatter = sub.add_mutually_exclusive_group()
+        chatter.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=argparse.SUPPRESS,
+                             help="errors only on stderr")
+        chatter.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity", default=argparse.SUPPRESS,
+                             help="more detail on stderr")
+        for action in sub._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                _verbosity_everywhere(action)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,6 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for a command that runs itself again (train --nproc)
     command_started()
+    set_verbosity(args.verbosity)
     try:
         with sigterm_raises():
             return int(args.run(args) or EXIT_OK)

@@ -46,8 +46,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                                         "music21's bundled corpus) to separated, sample-aligned stems with FluidSynth.")
     scores.add_argument("scores", nargs="*", metavar="SCORE",
                         help="MIDI/MusicXML files, or music21 corpus names such as bach/bwv66.6")
-    scores.add_argument("--composer", help="add the works of this composer from music21's corpus (e.g. bach)")
-    scores.add_argument("--limit", type=_positive_int, help="stop after this many pairs")
+    scores.add_argument("--composer", help="add the works of this composer from music21's corpus (e.g. bach; default: only the SCOREs named)")
+    scores.add_argument("--limit", type=_positive_int, help="stop after this many pairs (default: no limit)")
     scores.add_argument("--guide", required=True, metavar="PARTS", help="part(s) for A by name or 0-based index, comma-separated (e.g. soprano)")
     scores.add_argument("--response", required=True, metavar="PARTS", help="part(s) for B, e.g. bass")
     scores.add_argument("--guide-program", type=_gm_program, default=73, help="GM program for A's parts (default 73, flute)")
@@ -60,7 +60,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     scores.set_defaults(run=_from_scores)
 
     info = sub.add_parser("info", help="summarise a corpus and check its files",
-                          description="List a corpus's pairs and total duration, and check that every file is readable and aligned.")
+                          description="List a corpus's pairs and total duration, and check that every file is readable and aligned. "
+                                      "Exits 1 when it lists a problem (a file changed or unreadable, or a song skipped when the corpus was built).")
     info.add_argument("corpus", metavar="CORPUS")
     info.set_defaults(run=_info)
 
@@ -117,7 +118,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{len(corpus.pairs)} pairs, {corpus.duration_s / 60:.1f} min in all, {len(problems)} problem(s)")
     for problem in problems:
         print(f"  problem: {problem}")
-    return 0
+    return 1 if problems else 0  # a script can tell a corpus with problems from a sound one
 
 
 def _check_corpus_folder(output: str, inputs: list[str]) -> None:

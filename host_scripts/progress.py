@@ -1,15 +1,37 @@
-"""Progress bars for long commands (tqdm on stderr, silent when stderr is not a terminal)."""
+"""What a command says on stderr while it works: progress bars (tqdm, silent when stderr is not a
+terminal) and log lines, at the verbosity set by ``-q``/``-v``."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from typing import TypeVar
 
 from tqdm import tqdm
 
 T = TypeVar("T")
+QUIET, NORMAL, VERBOSE = -1, 0, 1
+_verbosity = NORMAL
+
+
+def set_verbosity(level: int) -> None:
+    """-1 errors only (``-q``), 0 the usual lines, 1 details too (``-v``)."""
+    global _verbosity
+    _verbosity = level
+
+
+def log(message: str, level: int = NORMAL) -> None:
+    """One line on stderr, when the verbosity reaches ``level`` (errors are printed by the entry point)."""
+    if _verbosity >= level:
+        print(message, file=sys.stderr, flush=True)
+
+
+def detail(message: str) -> None:
+    """A line only ``-v`` shows."""
+    log(message, VERBOSE)
 
 
 def progress(items: Iterable[T], description: str, total: int | None = None, unit: str = "file") -> Iterable[T]:
-    """Wrap ``items`` in a progress bar labelled ``description``."""
-    return tqdm(items, desc=description, total=total, unit=unit, dynamic_ncols=True, leave=False, disable=None)
+    """Wrap ``items`` in a progress bar labelled ``description`` (none with ``-q`` or off a terminal)."""
+    return tqdm(items, desc=description, total=total, unit=unit, dynamic_ncols=True, leave=False,
+                disable=True if _verbosity <= QUIET else None)

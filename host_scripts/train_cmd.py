@@ -8,19 +8,21 @@ from pathlib import Path
 
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import seed
-from host_scripts.progress import progress
+from host_scripts.progress import log, progress
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     train = commands.add_parser("train", help="learn how B answers A from a corpus",
                                 description="Segment and encode a corpus (cached), fit the codebook, and train the decision Transformer. "
                                             "Validation and test songs are held out by song. A killed run continues with --resume.")
-    train.add_argument("corpus", metavar="CORPUS")
-    train.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder to write")
+    train.add_argument("corpus", metavar="CORPUS", help="corpus folder (corpus.json and its pairs)")
+    output = train.add_argument_group("output")
+    output.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder to write")
+    output.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
     add_training_options(train)
-    train.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
-    train.add_argument("--nproc", type=int, metavar="N", help="train on N processes of this machine with torchrun and "
-                       "DistributedDataParallel (gloo on CPU, NCCL on GPUs); the same recipe, each batch shared out")
+    processes = train.add_argument_group("processes")
+    processes.add_argument("--nproc", type=int, metavar="N", help="train on N processes of this machine with torchrun and "
+                           "DistributedDataParallel (gloo on CPU, NCCL on GPUs); the same recipe, each batch shared out (default: 1)")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser("eval", help="score a run on held-out songs against baselines",
@@ -32,45 +34,50 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
     evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
     evaluate.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
-    evaluate.add_argument("--seed", type=seed, default=0)
+    evaluate.add_argument("--seed", type=seed, default=0, help="random seed of the sampled rows and the renders")
     evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
     evaluate.add_argument("--audio", action="store_true", help="also render the held-out songs (model and oracle tokens) and measure "
                                                                 "the audio: B onsets on A's beats, consonance with A, seams")
     evaluate.add_argument("--bundle", help="with --audio: the bundle to render with (default: the run exported with its training B as memory)")
     evaluate.add_argument("--sweep", metavar="DIR", help="train and evaluate the paper's sweep (segments 0.25/0.35/0.5 s, a beat and half a "
-                                                          "beat x vocabulary 16/64/256) on --corpus, runs and tables under DIR")
+                                                          "beat x vocabulary 16/64/256) on --corpus, runs and tables under DIR (default: evaluate RUN only)")
     sweep = evaluate.add_argument_group("sweep training options")
-    sweep.add_argument("--epochs", type=int, default=30)
+    sweep.add_argument("--epochs", type=int, default=30, help="at most this many epochs per configuration")
     sweep.add_argument("--segments", default="0.25,0.35,0.5,beat,half-beat", help="segment lengths in seconds, or beat / half-beat, comma-separated")
     sweep.add_argument("--vocabs", default="16,64,256", help="vocabulary sizes, comma-separated")
     evaluate.set_defaults(run=_eval)
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--encoder", choices=("spectral", "wav2vec2"), default="spectral", help="perception backend (default spectral)")
-    parser.add_argument("--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained")
-    parser.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
-    parser.add_argument("--vocab", type=int, default=16, help="codebook size, 16..1024 (default 16)")
-    parser.add_argument("--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each")
-    parser.add_argument("--segmentation", choices=("uniform", "beats", "onsets"), default="beats",
-                        help="segments: beats (default; each pair's own, from its score MIDI or found in A), uniform windows, or onsets")
-    parser.add_argument("--window", type=float, default=0.5, help="uniform segment length in seconds (default 0.5)")
-    parser.add_argument("--bpm", type=float, help="beats: one steady tempo for every pair (default: each pair's own beats)")
-    parser.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then)")
-    parser.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
-    parser.add_argument("--lookahead", default="2", help="future A segments the model may hear: its latency in segments (default 2; "
-                                                       "0 = causal; 'anticipate' = B for a segment chosen from A before it, to play along live; "
-                                                       "'offline' = as many as the context)")
-    parser.add_argument("--context", type=int, default=32, help="segments of history attended to (default 32)")
-    parser.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
-    parser.add_argument("--d-model", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=3)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure bias cure)")
-    parser.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without a better validation score")
-    parser.add_argument("--seed", type=seed, default=0)
+    data = parser.add_argument_group("data: how songs are cut into segments")
+    data.add_argument("--segmentation", choices=("uniform", "beats", "onsets"), default="beats",
+                      help="segments: beats (each pair's own, from its score MIDI or found in A), uniform windows, or onsets")
+    data.add_argument("--window", type=float, default=0.5, help="uniform: segment length in seconds")
+    data.add_argument("--bpm", type=float, help="beats: one steady tempo for every pair (default: each pair's own beats)")
+    data.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then) "
+                                          "(default: each pair's own beats)")
+    data.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
+    model = parser.add_argument_group("model: perception and decision")
+    model.add_argument("--encoder", choices=("spectral", "wav2vec2"), default="spectral", help="perception backend")
+    model.add_argument("--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained (default: none; required with wav2vec2)")
+    model.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
+    model.add_argument("--vocab", type=int, default=16, help="codebook size, 16..1024")
+    model.add_argument("--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each")
+    model.add_argument("--lookahead", default="2", help="future A segments the model may hear: its latency in segments "
+                                                      "(0 = causal; 'anticipate' = B for a segment chosen from A before it, to play along "
+                                                      "live; 'offline' = as many as the context)")
+    model.add_argument("--context", type=int, default=32, help="segments of history attended to")
+    model.add_argument("--d-model", type=int, default=128, help="Transformer width")
+    model.add_argument("--layers", type=int, default=3, help="decoder layers")
+    model.add_argument("--heads", type=int, default=4, help="attention heads (must divide --d-model)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
+    training.add_argument("--batch-size", type=int, default=32, help="training windows per step")
+    training.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate (warm-up, then cosine decay)")
+    training.add_argument("--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure "
+                                                                          "bias cure)")
+    training.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without a better validation score")
+    training.add_argument("--seed", type=seed, default=0, help="random seed of the split, codebook and training")
 
 
 def training_config(args: argparse.Namespace, corpus: str):
@@ -99,7 +106,7 @@ def training_config(args: argparse.Namespace, corpus: str):
 
 
 def _log(message: str) -> None:
-    print(message, file=sys.stderr)
+    log(message)
 
 
 @needs_train_extra("train", "torch", "safetensors", "sklearn")
@@ -154,4 +161,7 @@ def _eval(args: argparse.Namespace) -> int:
         table = write_reports(result, *(outputs.staged(path) if path else None for path in reports))
         outputs.commit()
     print(table)
+    for path in reports:
+        if path:
+            log(f"wrote {path}")  # on stderr: stdout is the table, as the Markdown file holds it
     return 0

@@ -120,6 +120,21 @@ def load_codebooks(folder: Path) -> dict[str, Codebook]:
     return {role: Codebook.load(folder / f"codebook_{role}.npz") for role in ("guide", "response")}
 
 
+MIN_TRAINING_SONGS = 8  # below this a held-out score says little and the table prior dominates
+MIN_TRAINING_SEGMENTS = 2000  # about 17 minutes of beats at 120 qpm
+
+
+def too_little_data(train_pairs: list[TokenPair], window: int) -> str:
+    """Why the training songs are too few to learn A -> B reliably ("" when they are enough): with a
+    handful of songs the model overfits in a few epochs and can score below the baselines."""
+    segments = sum(int(p.response.size) for p in train_pairs)
+    if len(train_pairs) >= MIN_TRAINING_SONGS and segments >= MIN_TRAINING_SEGMENTS:
+        return ""
+    return (f"only {len(train_pairs)} training song(s), {segments} segments ({max(1, segments // window)} windows of {window}): "
+            f"too little to learn how B answers A reliably (at least {MIN_TRAINING_SONGS} songs and {MIN_TRAINING_SEGMENTS} segments "
+            "are advised); expect held-out scores near the baselines")
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -226,6 +241,9 @@ def train(
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
+    warning = too_little_data(train_pairs, config.window)
+    if warning:
+        log(f"warning: {warning}")
     previous_reports = previous.get("codebook_reports") if previous is not None else None
     if writer:
         write_json_atomic(existing, {
@@ -369,6 +387,9 @@ def _fit_decision(
                   "learning_rate": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
         if hasattr(epochs, "set_postfix"):
             epochs.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record['train_accuracy']:.3f}", val_tpp=f"{score:.3f}")
+        if getattr(epochs, "disable", True):  # no progress bar shows it (stderr is a file or a pipe): one line per epoch
+            log(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f}, accuracy {record['train_accuracy']:.3f}; "
+                f"validation loss {validation_loss:.3f}, greedy TPP {100 * score:.1f} % ({record['seconds']:.1f} s)")
         state["epoch"] = epoch + 1
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)

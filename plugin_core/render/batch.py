@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from plugin_core.io.atomic import sweep_stale, write_json_atomic
 from plugin_core.errors import ConfigurationError, CountertrackError
@@ -21,6 +22,35 @@ from plugin_core.io.stopping import init_worker, run_task, worker_pool
 _worker_bundle = None
 _worker_preset = None
 _worker_error = ""  # why this worker could not load the bundle or preset (each task reports it)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".aif", ".aiff")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What every file of a batch is rendered with: the render command's choices, applied to each."""
+
+    seed: int | None = None  # None: the preset's seed, else 0
+    preset: str | None = None
+    force: bool = False  # render again over outputs that exist (each replaced only when its render succeeds)
+    mix: bool = False  # also NAME.mix.EXT: A + B
+    midi: bool = False  # also NAME.mid: the answer as notes on A's tempo
+    bpm: float | None = None
+    beat_offset: float = 0.0
+    tempo_map: str | None = None  # one MIDI tempo map for every input (takes of one song)
+    parameters: dict[str, Any] = field(default_factory=dict)  # by runtime name, over the preset's
+
+
+@dataclass(frozen=True)
+class BatchTargets:
+    """The files one input renders to: B, and A + B and the MIDI answer when asked for."""
+
+    b: Path
+    mix: Path | None = None
+    midi: Path | None = None
+
+    def all(self) -> list[Path]:
+        return [p for p in (self.b, self.mix, self.midi) if p is not None]
 
 
 @dataclass
@@ -34,8 +64,26 @@ class BatchSummary:
 
 
 def output_path(input_path: Path, out_dir: Path) -> Path:
-    suffix = input_path.suffix.lower() if input_path.suffix.lower() in (".wav", ".flac", ".aif", ".aiff") else ".wav"
-    return out_dir / f"{input_path.stem}{suffix}"
+    """B's file for ``input_path`` (a path relative to the batch's inputs) in ``out_dir``: the same
+    name and sub-folders, a lossless format kept, anything else written as WAV."""
+    suffix = input_path.suffix.lower() if input_path.suffix.lower() in AUDIO_SUFFIXES else ".wav"
+    return out_dir / input_path.with_suffix(suffix)
+
+
+def targets_for(relative: Path, out_dir: Path, options: BatchOptions) -> BatchTargets:
+    b = output_path(relative, out_dir)
+    return BatchTargets(b=b, mix=b.with_name(f"{b.stem}.mix{b.suffix}") if options.mix else None,
+                        midi=b.with_suffix(".mid") if options.midi else None)
+
+
+def relative_inputs(inputs: list[Path]) -> list[Path]:
+    """Each input below the folder all of them share, so ``songs/*/melody.wav`` keeps its song folders
+    in the output names instead of writing every song to one ``melody.wav``."""
+    if not inputs:
+        return []
+    absolute = [Path(os.path.abspath(p)) for p in inputs]
+    base = Path(os.path.commonpath([p.parent for p in absolute]))
+    return [p.relative_to(base) for p in absolute]
 
 
 def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
@@ -51,13 +99,22 @@ def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
         _worker_error = str(exc)
 
 
-def _render_one(input_path: str, output: str, seed: int) -> str:
+def render_with_options(bundle: Any, preset: Any, input_path: Path, targets: BatchTargets, options: BatchOptions,
+                        tempo_map: str | None = None) -> None:
+    """One file of a batch, with the batch's options (``tempo_map``: where the map is on this machine)."""
+    from plugin_core.perception.segmentation import with_tempo
     from plugin_core.render.offline import render_file
 
+    segmentation = with_tempo(bundle.perception.spec.segmentation, options.bpm, options.beat_offset, tempo_map)
+    render_file(bundle, input_path, targets.b, seed=options.seed, preset=preset, segmentation=segmentation, mix_path=targets.mix,
+                midi_path=targets.midi, force=options.force, parameters=options.parameters or None)
+
+
+def _render_one(input_path: str, targets: BatchTargets, options: BatchOptions) -> str:
     if _worker_error:
         return _worker_error
     try:
-        render_file(_worker_bundle, input_path, output, seed=seed, preset=_worker_preset, force=False)
+        render_with_options(_worker_bundle, _worker_preset, Path(input_path), targets, options, options.tempo_map)
     except CountertrackError as exc:
         return str(exc)
     return ""
@@ -70,19 +127,21 @@ def worker_count(jobs: int) -> int:
     return min(jobs, os.cpu_count() or 1)
 
 
-def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, seed: int = 0, preset: str | None = None,
+def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, options: BatchOptions | None = None,
               summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
-    """Render every input into ``out_dir``; returns (and writes) the summary. The bundle and preset are
-    loaded here first, so a bad one is one line before any worker starts; ``jobs`` is capped at the
-    cores (``worker_count``). Stopped (Ctrl-C, SIGTERM), it cancels what has not started and stops its
+    """Render every input into ``out_dir`` (below it, the sub-folders the inputs have below the folder
+    they share); returns (and writes) the summary. The bundle, preset and tempo map are checked here
+    first, so a bad one is one line before any worker starts; ``jobs`` is capped at the cores
+    (``worker_count``). Stopped (Ctrl-C, SIGTERM), it cancels what has not started and stops its
     workers, which remove their temporary files."""
+    options = options or BatchOptions()
     jobs = worker_count(jobs)
-    check_bundle_and_preset(bundle_path, preset)
-    summary, todo = plan_batch(inputs, out_dir, on_done)
+    check_batch_inputs(bundle_path, options)
+    summary, todo = plan_batch(inputs, out_dir, options, on_done)
     if todo:
         with worker_pool(jobs, initializer=_init_worker,
-                         initargs=(bundle_path, preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
-            futures = {pool.submit(run_task, _render_one, str(path), str(target), seed): path for path, target in todo}
+                         initargs=(bundle_path, options.preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
+            futures = {pool.submit(run_task, _render_one, str(path), targets, options): path for path, targets in todo}
             for future in concurrent.futures.as_completed(futures):
                 path = futures[future]
                 try:
@@ -99,20 +158,30 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
     return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
 
-def check_bundle_and_preset(bundle_path: str, preset: str | None) -> None:
-    """Load the bundle (a zip extracted once) and the preset before any worker or output: a bad one is one line."""
+def check_batch_inputs(bundle_path: str, options: BatchOptions) -> None:
+    """Load the bundle (a zip extracted once), the preset and the tempo map before any worker or
+    output: a bad one is one line."""
     from plugin_core.bundle.load import load_bundle
+    from plugin_core.perception.segmentation import with_tempo
     from plugin_core.stream.presets import load_preset
 
-    load_bundle(bundle_path, threads=1)
-    if preset:
-        load_preset(preset)
+    bundle = load_bundle(bundle_path, threads=1)
+    if options.preset:
+        load_preset(options.preset)
+    with_tempo(bundle.perception.spec.segmentation, options.bpm, options.beat_offset, options.tempo_map)
+    if options.tempo_map:
+        from plugin_core.io.midi_read import read_midi
+
+        read_midi(options.tempo_map)  # a bad map is one line here, not one per file
 
 
-def plan_batch(inputs: list[Path], out_dir: Path, on_done: Callable[[], None] = lambda: None) -> tuple[BatchSummary, list[tuple[Path, Path]]]:
-    """Create ``out_dir`` and decide each input's fate before any work: (input, output) pairs to render;
-    inputs whose output exists are skipped and two inputs that would write one output fail. Shared by
-    the local pool and the Ray batch (``plugin_core.render.ray_batch``), so both resume the same way."""
+def plan_batch(inputs: list[Path], out_dir: Path, options: BatchOptions | None = None,
+               on_done: Callable[[], None] = lambda: None) -> tuple[BatchSummary, list[tuple[Path, BatchTargets]]]:
+    """Create ``out_dir`` and decide each input's fate before any work: (input, its targets) to render;
+    inputs whose B exists are skipped (unless ``options.force``) and two inputs that would write one
+    output fail. Shared by the local pool and the Ray batch (``plugin_core.render.ray_batch``), so both
+    resume the same way."""
+    options = options or BatchOptions()
     if out_dir.exists() and not out_dir.is_dir():
         raise CountertrackError("exists and is not a folder", out_dir)
     try:
@@ -121,19 +190,25 @@ def plan_batch(inputs: list[Path], out_dir: Path, on_done: Callable[[], None] = 
         raise CountertrackError(f"cannot create the output folder ({exc.strerror})", out_dir) from exc
     sweep_stale(out_dir)  # temporary files of a batch that was killed mid-write
     summary = BatchSummary()
-    todo: list[tuple[Path, Path]] = []
+    todo: list[tuple[Path, BatchTargets]] = []
     seen: set[Path] = set()
-    for path in inputs:
-        target = output_path(path, out_dir)
-        if target in seen:
-            summary.failed.append({"input": str(path), "error": f"another input also renders to {target.name}"})
+    for path, relative in zip(inputs, relative_inputs(inputs), strict=True):
+        targets = targets_for(relative, out_dir, options)
+        clash = next((t for t in targets.all() if t in seen), None)
+        if clash is not None:
+            summary.failed.append({"input": str(path), "error": f"another input also renders to {clash.relative_to(out_dir)}"})
             continue
-        seen.add(target)
-        if target.exists():
+        seen.update(targets.all())
+        if all(t.exists() for t in targets.all()) and not options.force:
             summary.skipped.append(str(path))
             on_done()
         else:
-            todo.append((path, target))
+            try:
+                targets.b.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                summary.failed.append({"input": str(path), "error": f"cannot create {targets.b.parent} ({exc.strerror})"})
+                continue
+            todo.append((path, targets))
     return summary, todo
 
 

@@ -40,7 +40,7 @@ class Rendered:
     boundaries: np.ndarray
 
 
-def render_audio(bundle: Bundle, a: Audio, *, seed: int = 0, preset: Preset | None = None,
+def render_audio(bundle: Bundle, a: Audio, *, seed: int | None = None, preset: Preset | None = None,
                  segmentation: SegmentationConfig | None = None, automation: Sequence[AutomationEvent] = (),
                  boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None,
                  parameters: dict[str, Any] | None = None) -> Rendered:
@@ -81,7 +81,7 @@ def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.nd
     return [AutomationEvent(start, changes) for start, changes in sorted(merged.items())]
 
 
-def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int = 0,
+def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int | None = None,
                 preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
                 mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
                 force: bool = False, automation: Sequence[AutomationEvent] = (),

@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from plugin_core.render.batch import BatchSummary, finish_batch, plan_batch
+from plugin_core.render.batch import BatchOptions, BatchSummary, BatchTargets, check_batch_inputs, finish_batch, plan_batch
 from plugin_core.errors import CountertrackError
 from plugin_core.io.outputs import plan_outputs
-from plugin_core.render.ray_worker import bundle_payload, render_bytes
+from plugin_core.render.ray_worker import RayJob, bundle_payload, render_bytes
 
 DEFAULT_TIMEOUT_S = 3600.0  # no result from the cluster for this long: it is stuck, stop waiting
 
@@ -66,41 +66,46 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
                                 "'ray start --head' or pass its address") from exc
 
 
-def run_batch_ray(inputs: list[Path], bundle_path: str, out_dir: Path, *, address: str = "auto", seed: int = 0,
-                  preset: str | None = None, summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None,
+def run_batch_ray(inputs: list[Path], bundle_path: str, out_dir: Path, *, address: str = "auto", options: BatchOptions | None = None,
+                  summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None,
                   max_in_flight: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> BatchSummary:
     """Render every input into ``out_dir`` on the Ray cluster at ``address``; returns (and writes) the
-    summary, like ``plugin_core.render.batch.run_batch``. ``timeout_s`` bounds the wait for any one result:
-    past it the files still out are reported as failed (run the batch again to finish them)."""
+    summary, like ``plugin_core.render.batch.run_batch``, with the same options and output names.
+    ``timeout_s`` bounds the wait for any one result: past it the files still out are reported as
+    failed (run the batch again to finish them)."""
     from plugin_core.stream.presets import load_preset
 
-    loaded_preset = load_preset(preset) if preset else None  # on the driver: a preset file need not be on the workers
+    options = options or BatchOptions()
+    check_batch_inputs(bundle_path, options)
+    loaded_preset = load_preset(options.preset) if options.preset else None  # on the driver: files need not be on the workers
+    tempo_map = Path(options.tempo_map).read_bytes() if options.tempo_map else None
     payload = bundle_payload(bundle_path)
-    summary, todo = plan_batch(inputs, out_dir, on_done)
+    summary, todo = plan_batch(inputs, out_dir, options, on_done)
     if todo:
         with connected(address) as ray:
-            _render_all(ray, todo, payload, seed, loaded_preset, summary, on_done, max_in_flight, timeout_s)
+            job = RayJob(payload.key, options, loaded_preset, tempo_map)
+            _render_all(ray, todo, payload, job, summary, on_done, max_in_flight, timeout_s)
     return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
 
-def _render_all(ray: Any, todo: list[tuple[Path, Path]], payload: Any, seed: int, preset: Any, summary: BatchSummary,
+def _render_all(ray: Any, todo: list[tuple[Path, BatchTargets]], payload: Any, job: RayJob, summary: BatchSummary,
                 on_done: Callable[[], None], max_in_flight: int | None, timeout_s: float) -> None:
     """Submit the files a window at a time, write each result as it comes back; cancel what is out on
     any exception (Ctrl-C, SIGTERM) so the cluster stops too."""
     remote = ray.remote(num_cpus=1, max_retries=1)(render_bytes)
     boxed = [ray.put(payload)]  # in a list: tasks get the reference, and fetch the bundle only once per worker
     window = max_in_flight or max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
-    pending: dict[Any, tuple[Path, Path]] = {}
+    pending: dict[Any, tuple[Path, BatchTargets]] = {}
     queue = iter(todo)
     try:
         while True:
-            for path, target in queue:
+            for path, targets in queue:
                 try:
                     data = path.read_bytes()
                 except OSError as exc:
                     _record(summary, path, f"cannot read it ({exc.strerror or exc})", on_done)
                     continue
-                pending[remote.remote(boxed, payload.key, str(path), data, seed, preset)] = (path, target)
+                pending[remote.remote(boxed, job, str(path), data)] = (path, targets)
                 if len(pending) >= window:
                     break
             if not pending:
@@ -112,18 +117,18 @@ def _render_all(ray: Any, todo: list[tuple[Path, Path]], payload: Any, seed: int
                 _cancel(ray, pending)
                 return
             for ref in ready:
-                path, target = pending.pop(ref)
-                _record(summary, path, _collect(ray, ref, path, target), on_done)
+                path, targets = pending.pop(ref)
+                _record(summary, path, _collect(ray, ref, path, targets, job.options.force), on_done)
     except BaseException:
         _cancel(ray, pending)
         raise
 
 
-def _collect(ray: Any, ref: Any, path: Path, target: Path) -> str:
-    """Write one task's B bytes to ``target`` (a transaction: never half-written, never over a file that
-    appeared meanwhile); the one-line error, or "" when it was written."""
+def _collect(ray: Any, ref: Any, path: Path, targets: BatchTargets, force: bool) -> str:
+    """Write one task's files to ``targets`` (one transaction: never half-written, never over a file
+    that appeared meanwhile unless ``force``); the one-line error, or "" when all were written."""
     try:
-        error, data = ray.get(ref)
+        error, files = ray.get(ref)
     except ray.exceptions.RayTaskError as exc:  # an unexpected failure in one file must not stop the batch
         cause = getattr(exc, "cause", None) or exc
         return f"{type(cause).__name__}: {' '.join(str(cause).split())[:300]}"
@@ -131,14 +136,16 @@ def _collect(ray: Any, ref: Any, path: Path, target: Path) -> str:
         return f"a Ray worker failed ({type(exc).__name__}); run the batch again to finish it"
     if error:
         return error
+    written = {"b": targets.b, "mix": targets.mix, "midi": targets.midi}
     try:
-        with plan_outputs([target], [path]) as outputs:
-            outputs.staged(target).write_bytes(data)
+        with plan_outputs(targets.all(), [path], force=force) as outputs:
+            for kind, data in files.items():
+                outputs.staged(written[kind]).write_bytes(data)
             outputs.commit()
     except CountertrackError as exc:
         return str(exc)
     except OSError as exc:
-        return f"{target}: cannot write the output ({exc.strerror or exc})"
+        return f"{targets.b}: cannot write the output ({exc.strerror or exc})"
     return ""
 
 

@@ -95,20 +95,40 @@ def worker_bundle(boxed_ref: list[Any], key: str) -> Any:
     return bundle
 
 
-def render_bytes(boxed_ref: list[Any], key: str, name: str, data: bytes, seed: int, preset: Any) -> tuple[str, bytes]:
+@dataclass(frozen=True)
+class RayJob:
+    """What every task of one Ray batch shares: the bundle's key, the batch's options, and the preset
+    and tempo map as the driver read them (the workers need not see the driver's files)."""
+
+    bundle_key: str
+    options: Any  # plugin_core.render.batch.BatchOptions
+    preset: Any
+    tempo_map: bytes | None
+
+
+def render_bytes(boxed_ref: list[Any], job: RayJob, name: str, data: bytes) -> tuple[str, dict[str, bytes]]:
     """Render the A track ``data`` (its file name ``name``: the extension tells the format) and return
-    ("", B's bytes), or (one-line error, b"") when this file cannot be rendered. The error names the
-    file as the driver knows it, never this worker's temporary copy."""
-    from plugin_core.render.batch import output_path
-    from plugin_core.render.offline import render_file
+    ("", {"b": B's bytes, and "mix"/"midi" when asked for}), or (one-line error, {}) when this file cannot
+    be rendered. The error names the file as the driver knows it, never this worker's temporary copy."""
+    from plugin_core.render.batch import render_with_options, targets_for
 
     with tempfile.TemporaryDirectory(prefix="countertrack-ray-") as tmp:
         source = Path(tmp) / "in" / Path(name).name
         source.parent.mkdir()
         source.write_bytes(data)
-        target = output_path(source, Path(tmp))
+        tempo_map = None
+        if job.tempo_map is not None:
+            tempo_map = Path(tmp) / "tempo.mid"
+            tempo_map.write_bytes(job.tempo_map)
+        targets = targets_for(Path(source.name), Path(tmp) / "out", job.options)
+        targets.b.parent.mkdir()
         try:
-            render_file(worker_bundle(boxed_ref, key), source, target, seed=seed, preset=preset, force=False)
+            render_with_options(worker_bundle(boxed_ref, job.bundle_key), job.preset, source, targets, job.options,
+                                str(tempo_map) if tempo_map else None)
         except CountertrackError as exc:
-            return str(exc).replace(str(source), name).replace(str(target), target.name), b""
-        return "", target.read_bytes()
+            message = str(exc).replace(str(source), name)
+            for target in targets.all():
+                message = message.replace(str(target), target.name)
+            return message, {}
+        files = {"b": targets.b, "mix": targets.mix, "midi": targets.midi}
+        return "", {kind: path.read_bytes() for kind, path in files.items() if path is not None}

@@ -51,7 +51,7 @@ class AnswerChain:
     thread (``ThreadedSidechain``) for live use, one segment later. ``bpm`` (and ``beat_offset_s``)
     lay a beat bundle's segments on A's tempo in a stream, where A's beats cannot be found ahead."""
 
-    def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int = 0,
+    def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int | None = None,
                  boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None,
                  bpm: float | None = None, beat_offset_s: float = 0.0):
         self.sample_rate, self.channels = check_stream_format(sample_rate, channels)  # before any effect is prepared
@@ -60,7 +60,8 @@ class AnswerChain:
         if preset is not None:
             sampling, engine = preset.sampling_config(sampling), preset.engine_config(engine)
             self.wet, self.dry = preset.wet, preset.dry
-            seed = preset.seed if preset.seed is not None else seed
+        if seed is None:  # a seed given by the caller wins over the preset's; neither: 0
+            seed = preset.seed if preset is not None and preset.seed is not None else 0
         self._preset_source = preset.source if preset is not None else None
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)

@@ -57,3 +57,15 @@ def test_an_out_of_range_value_is_one_line_and_writes_nothing(setup, tmp_path, c
     assert code in (1, 2) and not out.exists()
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(lines) == 1 or code == 2
+
+
+def test_a_seed_given_on_the_command_line_wins_over_the_presets(setup, tmp_path):
+    import json
+
+    preset = tmp_path / "seeded.json"
+    preset.write_text(json.dumps({"name": "seeded", "seed": 7}))
+    by_preset = _render(setup, tmp_path, "preset", "--preset", str(preset), "--temperature", "1.5")
+    assert np.array_equal(by_preset, _render(setup, tmp_path, "seed7", "--seed", "7", "--temperature", "1.5"))
+    given = _render(setup, tmp_path, "given", "--preset", str(preset), "--seed", "3", "--temperature", "1.5")
+    assert np.array_equal(given, _render(setup, tmp_path, "seed3", "--seed", "3", "--temperature", "1.5"))
+    assert not np.array_equal(given, by_preset)  # the seeds do choose differently here

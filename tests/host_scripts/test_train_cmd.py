@@ -146,3 +146,13 @@ def test_sweep_trains_and_tabulates_each_configuration(chorale_corpus, tmp_path,
     rows = json.loads((tmp_path / "sweep" / "sweep.json").read_text())
     assert [(r["segment"], r["vocab"]) for r in rows] == [("0.5", 8), ("beat", 8)]
     assert (tmp_path / "sweep" / "segment-0.5_vocab8" / "eval.png").is_file()
+
+
+def test_training_says_each_epoch_off_a_terminal_warns_of_too_little_data_and_is_silent_with_q(chorale_corpus, tmp_path, capsys):
+    assert main(["train", str(chorale_corpus), "-o", str(tmp_path / "said"), "--epochs", "2", *TINY]) == 0
+    err = capsys.readouterr().err
+    epochs = [line for line in err.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in epochs] == ["epoch 1/2", "epoch 2/2"] and "greedy TPP" in epochs[0]
+    assert "warning: only 3 training song(s)" in err  # the 5-chorale corpus keeps 3 for training
+    assert main(["-q", "train", str(chorale_corpus), "-o", str(tmp_path / "quiet"), "--epochs", "2", *TINY]) == 0
+    assert capsys.readouterr().err == ""

@@ -1,0 +1,76 @@
+"""``countertrack batch``: outputs keep the inputs' sub-folders, --force renders again, --mix/--midi-out
+write beside each B, and tempo and decision options reach every file as they reach ``render``."""
+
+from __future__ import annotations
+
+import json
+
+import mido
+import numpy as np
+import pytest
+
+from host_scripts.cli import main
+from plugin_core.io.audio import read_audio, write_audio
+from tests.bundles import RATE, make_synthetic_bundle, tone_melody
+
+
+@pytest.fixture(scope="module")
+def songs(tmp_path_factory):
+    """Two song folders each holding a melody.wav (names that collide without their folders), and a bundle."""
+    folder = tmp_path_factory.mktemp("batch-songs")
+    bundle = make_synthetic_bundle(folder / "bundle", segmentation={"strategy": "beats", "bpm": 120.0})
+    for index, song in enumerate(("first song", "second")):
+        (folder / "songs" / song).mkdir(parents=True)
+        write_audio(folder / "songs" / song / "melody.wav", tone_melody(4.0, 120.0, seed=index), RATE, subtype="FLOAT")
+    return folder, bundle
+
+
+def _batch(songs, out, *options: str) -> int:
+    folder, bundle = songs
+    return main(["batch", str(folder / "songs" / "*" / "melody.wav"), "--bundle", str(bundle), "-o", str(out), "--jobs", "1", *options])
+
+
+def test_outputs_keep_the_song_folders_and_extra_files_sit_beside_b(songs, tmp_path):
+    out = tmp_path / "out"
+    assert _batch(songs, out, "--mix", "--midi-out", "--bpm", "120") == 0
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == ["batch-summary.json", "first song/melody.mid", "first song/melody.mix.wav", "first song/melody.wav",
+                       "second/melody.mid", "second/melody.mix.wav", "second/melody.wav"]
+    for song in ("first song", "second"):
+        a = read_audio(songs[0] / "songs" / song / "melody.wav").samples
+        b = read_audio(out / song / "melody.wav").samples
+        np.testing.assert_allclose(read_audio(out / song / "melody.mix.wav").samples, a + b, atol=1e-6)
+        assert any(m.type == "note_on" for m in mido.MidiFile(out / song / "melody.mid").tracks[-1])
+
+
+def test_the_same_song_renders_the_same_b_in_a_batch_and_alone(songs, tmp_path):
+    folder, bundle = songs
+    out = tmp_path / "out"
+    assert _batch(songs, out, "--bpm", "120", "--seed", "5", "--temperature", "1.3") == 0
+    alone = tmp_path / "alone.wav"
+    assert main(["render", str(folder / "songs" / "second" / "melody.wav"), "--bundle", str(bundle), "-o", str(alone), "--bpm", "120",
+                 "--seed", "5", "--temperature", "1.3"]) == 0
+    np.testing.assert_array_equal(read_audio(out / "second" / "melody.wav").samples, read_audio(alone).samples)
+
+
+def test_existing_outputs_are_skipped_unless_forced(songs, tmp_path):
+    out = tmp_path / "out"
+    assert _batch(songs, out, "--bpm", "120") == 0
+    b = out / "second" / "melody.wav"
+    b.write_bytes(b"not audio: replaced only with --force")
+    assert _batch(songs, out, "--bpm", "120") == 0
+    assert json.loads((out / "batch-summary.json").read_text())["skipped"] == sorted(
+        str(songs[0] / "songs" / s / "melody.wav") for s in ("first song", "second"))
+    assert b.read_bytes().startswith(b"not audio")
+    assert _batch(songs, out, "--bpm", "120", "--force") == 0
+    assert read_audio(b).num_samples == 4 * RATE
+
+
+def test_a_bad_tempo_map_is_one_line_before_any_output(songs, tmp_path, capsys):
+    bad = tmp_path / "tempo.mid"
+    bad.write_bytes(b"MThd junk")
+    out = tmp_path / "out"
+    assert _batch(songs, out, "--tempo-map", str(bad)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "tempo.mid" in err[0]
+    assert not list(out.rglob("*.wav"))
