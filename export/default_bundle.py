@@ -16,13 +16,12 @@ import os
 import shutil
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from export.onnx.bundle_export import export_bundle
+from export.onnx.bundle_export import export_bundle, portable_config
 from export.evaluation.paper_metrics import evaluate, markdown_table
 from export.evaluation.audio_report import audio_report_for_run, markdown_audio_table
 from export.data.midi_parts import at_constant_tempo, extract_part, load_score
@@ -70,7 +69,7 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
     log(audio_table)
     export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, force=True, log=log, extra_manifest={
         "recipe": {"chorales": CHORALES, "tempo_range_qpm": list(TEMPO_RANGE_QPM), "guide": "soprano (GM 73 flute)",
-                   "response": "bass (GM 32 acoustic bass)", "train": asdict(run.config), "command": "python -m export.default_bundle"},
+                   "response": "bass (GM 32 acoustic bass)", "train": portable_config(run.config), "command": "python -m export.default_bundle"},
         "corpus": [{"id": p.id, "source": p.provenance["source"]} for p in corpus.pairs],
         "example": {"file": example_path.name, "source": example_source},
         "eval": {"table_markdown": table, "scores": result["scores"], "held_out": result["held_out"],

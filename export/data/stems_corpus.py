@@ -72,7 +72,7 @@ def build_from_stems(
             root=staged, guide=",".join(request.guide), response=",".join(request.response),
             pairs=tuple(pairs), problems=tuple(problems),
             provenance={"builder": "from-stems", "layout": found.name, "dataset": found.title,
-                        "stems_root": str(root.resolve()), "tolerance_s": tolerance_s},
+                        "stems_root": relative_to_root(root, staged), "tolerance_s": tolerance_s},
         )
         save_corpus(corpus)
         outputs.commit()
@@ -111,7 +111,7 @@ def _pair_song(song: Song, pair_id: str, layout: Layout, selection: Selection, r
     length = check_lengths(guide_infos + response_infos, request.tolerance_s, song.folder)
     provenance = {
         **song.provenance,  # what the data set says (split, artist…), never overriding ours below
-        "song": str(song.folder.resolve()),
+        "song": relative_to_root(song.folder, out),  # like every path of corpus.json: relative to the corpus
         "layout": layout.name,
         "guide_stems": [_describe(layout, stem) for stem in guide],
         "response_stems": [_describe(layout, stem) for stem in response],

@@ -65,6 +65,12 @@ def memory_sources(run: Run, memory: list[str] | None) -> list[MemorySource]:
     return sources
 
 
+def portable_config(config: Any) -> dict[str, Any]:
+    """A run's training settings as the manifest records them: the corpus by its folder name, never a
+    path of the machine that built the bundle (a bundle travels; two builds in other folders agree)."""
+    return {**asdict(config), "corpus": Path(config.corpus).name}
+
+
 def export_bundle(
     run: Run,
     out_dir: str | os.PathLike[str],
@@ -175,7 +181,7 @@ def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit
                    "channels": channels, "tracks": [{"name": t.name, "start": t.start, "end": t.end} for t in tracks]},
         "sampling_defaults": sampling.to_dict(),
         "engine_defaults": engine.to_dict(),
-        "provenance": {"run": str(run.folder), "train": asdict(run.config), "split": run.split.to_dict(),
+        "provenance": {"run": run.folder.name, "train": portable_config(run.config), "split": run.split.to_dict(),
                        "corpus": run_corpus_pairs(run),
                        # a recipe's "example" names the score its golden input was rendered from
                        "data_licences": data_licences(run.config.corpus, memory, memory_pairs=run.split.train, golden_input=golden_input,

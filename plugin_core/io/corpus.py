@@ -1,8 +1,9 @@
 """The corpus manifest: a folder of (A, B) pairs described by ``corpus.json``.
 
 A pair is one song: its guide track A and its response track B, same sample rate, same number of
-samples. Paths in the manifest are relative to the corpus folder when the files live inside it,
-absolute otherwise (stems referenced in place are not copied).
+samples. Paths in the manifest are relative to the corpus folder, also for stems referenced in place
+outside it (``../stems/song/bass.wav``): a corpus moved with its stems, or copied to another machine,
+still trains. An absolute path written by hand is read as it is.
 """
 
 from __future__ import annotations
@@ -63,12 +64,9 @@ def manifest_path(path: Path) -> Path:
 
 
 def relative_to_root(path: Path, root: Path) -> str:
-    """Store ``path`` relative to ``root`` when it lies inside it, else absolute."""
-    path, root = path.resolve(), root.resolve()
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
+    """``path`` relative to ``root`` (with ``..`` when it lies outside), in POSIX form: no path of the
+    machine that built the corpus is recorded."""
+    return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
 
 
 def save_corpus(corpus: Corpus) -> Path:

@@ -46,13 +46,13 @@ def test_moisesdb_sums_a_stem_types_sources_and_reports_a_song_lacking_the_respo
     corpus = load_corpus(tmp_path / "c")
     assert corpus.provenance["layout"] == "moisesdb"
     [pair] = corpus.pairs
-    assert pair.id == song.name and pair.provenance["song"] == str(song.resolve())
+    assert pair.id == song.name and corpus.path_of(pair.provenance["song"]).resolve() == song.resolve()
     assert pair.provenance["artist"] == "An Artist" and pair.provenance["title"] == "Full" and pair.provenance["provider"] == "moisesdb_v0.1"
     assert pair.provenance["guide_stems"][0]["track_types"] == ["kick_drum", "snare_drum"]
     guide, response = load_pair_audio(corpus, pair)
     np.testing.assert_allclose(guide.samples, _summed(_sources(song, "drums")), atol=1e-6)  # kick + snare
     np.testing.assert_allclose(response.samples, _summed(_sources(song, "bass")), atol=1e-4)
-    assert Path(pair.response).is_absolute()  # one source: referenced in place, not copied
+    assert corpus.path_of(pair.response).resolve() == next(song.glob("bass/*.wav")).resolve()  # one source: referenced in place
     assert corpus.problems and lacking.name in corpus.problems[0]
 
 
@@ -109,7 +109,7 @@ def test_musdb_pairs_every_song_of_both_subsets_without_the_mixture(tmp_path):
     assert [stem["name"] for stem in pair.provenance["guide_stems"]] == ["drums.wav", "other.wav", "vocals.wav"]
     guide, response = load_pair_audio(corpus, pair)
     np.testing.assert_allclose(guide.samples, _summed([first / f"{s}.wav" for s in ("drums", "other", "vocals")]), atol=1e-6)
-    assert pair.response == str((first / "bass.wav").resolve())
+    assert corpus.path_of(pair.response).resolve() == (first / "bass.wav").resolve()
 
 
 def test_a_musdb_subset_folder_given_alone_never_puts_the_mixture_in_a(tmp_path):
@@ -118,7 +118,7 @@ def test_a_musdb_subset_folder_given_alone_never_puts_the_mixture_in_a(tmp_path)
     corpus, _ = build_from_stems(root / "train", ("others",), ("bass",), tmp_path / "c")
     assert corpus.provenance["layout"] == "musdb"
     assert [stem["name"] for stem in corpus.pairs[0].provenance["guide_stems"]] == ["drums.wav", "other.wav", "vocals.wav"]
-    assert corpus.pairs[0].provenance["song"] == str(song.resolve())
+    assert corpus.path_of(corpus.pairs[0].provenance["song"]).resolve() == song.resolve()
 
 
 def test_musdb_a_silent_response_is_reported_and_skipped(tmp_path, capsys):
@@ -160,7 +160,7 @@ def test_slakh_chooses_by_instrument_class_and_sums_a_class_with_several_stems(t
     [pair] = corpus.pairs
     assert pair.id == "Track00001" and pair.provenance["split"] == "train"
     assert [(s["name"], s["program_num"]) for s in pair.provenance["guide_stems"]] == [("S00", 0), ("S02", 4)]
-    assert pair.provenance["midi"] == str((track / "all_src.mid").resolve())  # the tempo map
+    assert corpus.path_of(pair.provenance["midi"]).resolve() == (track / "all_src.mid").resolve()  # the tempo map
     guide, response = load_pair_audio(corpus, pair)
     np.testing.assert_allclose(guide.samples, _summed([track / "stems" / "S00.flac", track / "stems" / "S02.flac"]), atol=1e-6)
     assert response.sample_rate == RATE

@@ -83,3 +83,11 @@ def test_notice_covers_every_shipped_data_file_and_the_shipped_bundles_sources()
     assert provenance["example"]["source"] in notice
     assert all(in_music21_corpus(pair["source"]) for pair in provenance["corpus"])
     assert "GPL-3.0-or-later" in notice and "MIT" in notice
+
+
+def test_an_exported_manifest_records_no_path_of_the_machine_that_built_it(tiny_bundle, tiny_run, chorale_corpus):
+    text = (tiny_bundle / "manifest.json").read_text()
+    for folder in (tiny_run.folder, chorale_corpus, tiny_bundle.parent):
+        assert str(Path(folder).resolve()) not in text and str(folder) not in text, folder
+    provenance = json.loads(text)["provenance"]
+    assert provenance["run"] == tiny_run.folder.name and provenance["train"]["corpus"] == Path(chorale_corpus).name

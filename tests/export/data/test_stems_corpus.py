@@ -81,7 +81,8 @@ def test_others_mixes_every_stem_but_the_response(tmp_path):
     keys = read_audio(stems / "song" / "keys.wav").samples
     np.testing.assert_allclose(mix, drums + keys, atol=1e-6)
     # a single response stem is referenced in place, not copied
-    assert Path(pair.response).is_absolute() and Path(pair.response).name == "bass.wav"
+    assert not Path(pair.response).is_absolute()  # relative to the corpus: a corpus moved with its stems still trains
+    assert corpus.path_of(pair.response).resolve() == (stems / "song" / "bass.wav").resolve()
 
 
 def test_corpus_info_lists_pairs_and_finds_changed_files(tmp_path, capsys):
@@ -93,7 +94,7 @@ def test_corpus_info_lists_pairs_and_finds_changed_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "1 pairs" in out and "0 problem(s)" in out
     (folder / "bass.wav").write_bytes(b"not audio any more")
-    assert main(["corpus", "info", str(tmp_path / "c")]) == 0
+    assert main(["corpus", "info", str(tmp_path / "c")]) == 1  # a script can tell
     out = capsys.readouterr().out
     assert "PROBLEM" in out and "1 problem(s)" in out
 
@@ -116,3 +117,20 @@ def test_usage_errors_exit_with_2(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "error: " in err and "--help" in err, err  # one line, saying where help is
+
+
+def test_a_corpus_moved_with_its_stems_still_reads_every_pair(tmp_path):
+    from export.data.stems_corpus import build_from_stems
+    from plugin_core.io.corpus import load_corpus, load_pair_audio
+
+    before = tmp_path / "before"
+    _song(before / "stems", "song", {"drums.wav": (200, 1.0), "bass.wav": (55, 1.0)})
+    _song(before / "stems", "other", {"drums.wav": (300, 1.0), "bass.wav": (65, 1.0), "keys.wav": (440, 1.0)})
+    build_from_stems(before / "stems", ("others",), ("bass.wav",), before / "c")
+    assert str(before) not in (before / "c" / "corpus.json").read_text()  # no path of this machine
+    after = tmp_path / "after"
+    before.rename(after)
+    corpus = load_corpus(after / "c")
+    for pair in corpus.pairs:
+        a, b = load_pair_audio(corpus, pair)
+        assert a.num_samples == b.num_samples == pair.num_samples
