@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from benchmarks.report import print_targets
-from export.onnx.decision_export import TorchStepper, export_step_graph
 from export.model.decision_model import DecisionModel
+from export.onnx.decision_export import TorchStepper, export_step_graph
 from export.train.run import TrainConfig
 from plugin_core.decision.session import DecisionState, OnnxStepper, decode_step
 
@@ -73,17 +73,27 @@ def main(argv: list[str] | None = None) -> None:
             torch_ms = _median_ms(lambda: one_step(torch_stepper), args.repeats)
             rerun_ms = _median_ms(full_rerun, args.repeats)
             rows.append((length, torch_ms, onnx_ms, rerun_ms))
-    print(f"decision latency per segment, d_model {config.d_model}, {config.layers} layers, context {config.context}, "
-          f"vocabulary {args.vocab}, {args.threads} thread(s), median of {args.repeats}")
-    print(f"| {'segments':>8} | {'PyTorch step + caches (ms)':>26} | {'ONNX step + caches (ms)':>23} | {'PyTorch full re-run (ms)':>24} "
-          f"| {'ONNX vs PyTorch step':>20} | {'ONNX step vs re-run':>19} |")
+    print(
+        f"decision latency per segment, d_model {config.d_model}, {config.layers} layers, context {config.context}, "
+        f"vocabulary {args.vocab}, {args.threads} thread(s), median of {args.repeats}"
+    )
+    print(
+        f"| {'segments':>8} | {'PyTorch step + caches (ms)':>26} | {'ONNX step + caches (ms)':>23} | {'PyTorch full re-run (ms)':>24} "
+        f"| {'ONNX vs PyTorch step':>20} | {'ONNX step vs re-run':>19} |"
+    )
     print(f"|{'-' * 10}|{'-' * 28}|{'-' * 25}|{'-' * 26}|{'-' * 22}|{'-' * 21}|")
     for length, torch_ms, onnx_ms, rerun_ms in rows:
-        print(f"| {length:>8} | {torch_ms:>26.3f} | {onnx_ms:>23.3f} | {rerun_ms:>24.3f} | {torch_ms / onnx_ms:>19.1f}x | {rerun_ms / onnx_ms:>18.1f}x |")
+        print(
+            f"| {length:>8} | {torch_ms:>26.3f} | {onnx_ms:>23.3f} | {rerun_ms:>24.3f} | {torch_ms / onnx_ms:>19.1f}x | {rerun_ms / onnx_ms:>18.1f}x |"
+        )
     _, torch_ms, onnx_ms, rerun_ms = next(row for row in rows if row[0] == 128)
     print()
-    print_targets([("PyTorch: full re-run / step with caches, 128 segments (x)", rerun_ms / torch_ms, 3.0, rerun_ms / torch_ms >= 3.0),
-                   ("runtime: PyTorch full re-run / ONNX step with caches, 128 segments (x)", rerun_ms / onnx_ms, 3.0, rerun_ms / onnx_ms >= 3.0)])
+    print_targets(
+        [
+            ("PyTorch: full re-run / step with caches, 128 segments (x)", rerun_ms / torch_ms, 3.0, rerun_ms / torch_ms >= 3.0),
+            ("runtime: PyTorch full re-run / ONNX step with caches, 128 segments (x)", rerun_ms / onnx_ms, 3.0, rerun_ms / onnx_ms >= 3.0),
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -41,8 +41,16 @@ def _onnx_session(encoder: torch.nn.Module, folder: Path, threads: int):
     example = torch.zeros((2, int(SEGMENT_S * ENCODER_SAMPLE_RATE)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(encoder, (example,), str(path), input_names=["audio"], output_names=["embedding"],
-                          dynamic_axes={"audio": {0: "batch", 1: "samples"}, "embedding": {0: "batch"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            encoder,
+            (example,),
+            str(path),
+            input_names=["audio"],
+            output_names=["embedding"],
+            dynamic_axes={"audio": {0: "batch", 1: "samples"}, "embedding": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
     return open_session(path, threads)  # the runtime's own settings
 
 

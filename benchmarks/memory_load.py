@@ -20,14 +20,14 @@ import numpy as np
 import soundfile
 
 from benchmarks.report import print_targets
+from plugin_core.bundle.load import load_bundle
+from plugin_core.bundle.shipped import default_bundle_path
+from plugin_core.engine.memory import GrainTable, load_memory
 from plugin_core.io.atomic import write_json_atomic
 from plugin_core.io.audio import Audio
-from plugin_core.bundle.load import load_bundle
 from plugin_core.io.cache import cache_at
 from plugin_core.perception.descriptors import RHYTHM_BINS
-from plugin_core.engine.memory import GrainTable, load_memory
 from plugin_core.render.offline import render_audio
-from plugin_core.bundle.shipped import default_bundle_path
 
 
 def rss_bytes() -> int:
@@ -46,9 +46,16 @@ def build_memory(folder: Path, seconds: float, rate: int = 44100, grain_s: float
             handle.write((0.1 * rng.standard_normal(min(rate * 60, frames - start))).astype(np.float32))
     grain = int(grain_s * rate)
     starts = np.arange(0, frames - grain + 1, grain)
-    table = GrainTable(track=np.zeros(starts.size, np.int64), start=starts, end=starts + grain, label=rng.integers(0, vocab, starts.size),
-                       loudness_db=np.full(starts.size, -20.0, np.float32), pitch_classes=np.full((starts.size, 12), 1 / 12, np.float32),
-                       onsets=np.zeros((starts.size, RHYTHM_BINS), np.float32), pitch_midi=np.full(starts.size, -1.0, np.float32))
+    table = GrainTable(
+        track=np.zeros(starts.size, np.int64),
+        start=starts,
+        end=starts + grain,
+        label=rng.integers(0, vocab, starts.size),
+        loudness_db=np.full(starts.size, -20.0, np.float32),
+        pitch_classes=np.full((starts.size, 12), 1 / 12, np.float32),
+        onsets=np.zeros((starts.size, RHYTHM_BINS), np.float32),
+        pitch_midi=np.full(starts.size, -1.0, np.float32),
+    )
     write_json_atomic(folder / "grains.json", table.to_json())
     return frames * 2
 
@@ -94,12 +101,20 @@ def main(argv: list[str] | None = None) -> None:
             for rate in (44100, 48000):
                 with spawn.Pool(1) as pool:  # a fresh process each: peak RSS only grows
                     render_growth[rate] = pool.apply(render_peak_growth, (str(folder), rate, args.render_seconds))
-    rows = [("load time (s)", load_s, 2.0, load_s <= 2.0),
-            ("RSS growth after load (% of PCM size)", 100 * growth / pcm_bytes, 25.0, growth <= 0.25 * pcm_bytes),
-            ("RSS growth after a 1 s read (% of PCM size)", 100 * after_read / pcm_bytes, 25.0, after_read <= 0.25 * pcm_bytes)]
+    rows = [
+        ("load time (s)", load_s, 2.0, load_s <= 2.0),
+        ("RSS growth after load (% of PCM size)", 100 * growth / pcm_bytes, 25.0, growth <= 0.25 * pcm_bytes),
+        ("RSS growth after a 1 s read (% of PCM size)", 100 * after_read / pcm_bytes, 25.0, after_read <= 0.25 * pcm_bytes),
+    ]
     for rate, extra in render_growth.items():
-        rows.append((f"peak RSS of a {args.render_seconds / 60:g} min render, A at {rate / 1000:g} kHz, over the shipped memory's (% of PCM size)",
-                     100 * extra / pcm_bytes, 25.0, extra <= 0.25 * pcm_bytes))
+        rows.append(
+            (
+                f"peak RSS of a {args.render_seconds / 60:g} min render, A at {rate / 1000:g} kHz, over the shipped memory's (% of PCM size)",
+                100 * extra / pcm_bytes,
+                25.0,
+                extra <= 0.25 * pcm_bytes,
+            )
+        )
     print(f"memory of {args.seconds / 60:.0f} min, 16-bit mono 44.1 kHz ({pcm_bytes / 1e6:.0f} MB of PCM), {len(memory.grains)} grains")
     print_targets(rows)
 

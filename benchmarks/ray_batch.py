@@ -17,9 +17,9 @@ from pathlib import Path
 
 from benchmarks.render_speed import melody
 from benchmarks.report import print_targets
+from plugin_core.bundle.shipped import default_bundle_path
 from plugin_core.io.audio import write_audio
 from plugin_core.render.batch import run_batch
-from plugin_core.bundle.shipped import default_bundle_path
 
 TARGET_RATIO = 1.15  # the issue's: the Ray batch within 15 % of the local pool's wall time
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +71,9 @@ def _timed(run: Callable[[Path], object], out: Path) -> tuple[float, float]:
     return time.perf_counter() - started, cpu_seconds() - cpu
 
 
-def measure(bundle: str, files: int = 20, seconds: float = 30.0, repeats: int = 4,
-            log: Callable[[str], None] = print) -> list[tuple[str, float, float, bool]]:
+def measure(
+    bundle: str, files: int = 20, seconds: float = 30.0, repeats: int = 4, log: Callable[[str], None] = print
+) -> list[tuple[str, float, float, bool]]:
     """Render ``files`` takes both ways ``repeats`` times (fresh output folders), check the bytes agree,
     and return (figure, measured, target, met) rows: the medians and the ratio."""
     import ray
@@ -87,12 +88,16 @@ def measure(bundle: str, files: int = 20, seconds: float = 30.0, repeats: int = 
         if ours:  # workers inherit this environment: they import this checkout, with no runtime_env to set up per job
             os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
             ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
-        log(f"local Ray cluster of {ray.cluster_resources().get('CPU', 0):.0f} CPUs up in {time.perf_counter() - started:.1f} s (not counted)")
+        log(
+            f"local Ray cluster of {ray.cluster_resources().get('CPU', 0):.0f} CPUs up in {time.perf_counter() - started:.1f} s (not counted)"
+        )
         try:
             local, remote = [], []
             for index in range(repeats):  # interleaved, in turn first, so other work on the machine weighs on both alike
-                runs = [(local, lambda out: run_batch(takes, bundle, out, jobs=2), "local"),
-                        (remote, lambda out: run_batch_ray(takes, bundle, out), "ray")]
+                runs = [
+                    (local, lambda out: run_batch(takes, bundle, out, jobs=2), "local"),
+                    (remote, lambda out: run_batch_ray(takes, bundle, out), "ray"),
+                ]
                 for times, run, name in runs[:: 1 if index % 2 == 0 else -1]:
                     times.append(_timed(run, folder / f"{name}{index}"))
         finally:
@@ -102,15 +107,19 @@ def measure(bundle: str, files: int = 20, seconds: float = 30.0, repeats: int = 
             for take in takes:
                 if (folder / f"ray{index}" / take.name).read_bytes() != (folder / "local0" / take.name).read_bytes():
                     raise SystemExit(f"{take.name}: the Ray batch wrote other bytes than the local pool")
-        log(f"{files} files x {seconds:.0f} s: outputs identical; wall (CPU) seconds: local pool "
+        log(
+            f"{files} files x {seconds:.0f} s: outputs identical; wall (CPU) seconds: local pool "
             f"{', '.join(f'{w:.1f} ({c:.1f})' for w, c in local)}, Ray {', '.join(f'{w:.1f} ({c:.1f})' for w, c in remote)} "
-            "(the first Ray run loads the bundle in fresh workers)")
+            "(the first Ray run loads the bundle in fresh workers)"
+        )
     local_s, remote_s = statistics.median(w for w, _ in local), statistics.median(w for w, _ in remote)
     local_cpu, remote_cpu = statistics.median(c for _, c in local), statistics.median(c for _, c in remote)
     ratio = remote_s / local_s
-    log(f"medians: local pool {local_s:.2f} s, Ray {remote_s:.2f} s: wall-time overhead {100 * (ratio - 1):+.1f} %; "
+    log(
+        f"medians: local pool {local_s:.2f} s, Ray {remote_s:.2f} s: wall-time overhead {100 * (ratio - 1):+.1f} %; "
         f"CPU {local_cpu:.1f} s vs {remote_cpu:.1f} s: CPU overhead {100 * (remote_cpu / local_cpu - 1):+.1f} % "
-        "(CPU time does not depend on what else runs on the machine)")
+        "(CPU time does not depend on what else runs on the machine)"
+    )
     return [(f"Ray batch / local pool, wall time of {files} files", ratio, TARGET_RATIO, ratio <= TARGET_RATIO)]
 
 

@@ -54,8 +54,10 @@ def drums_and_bass(seed: int, bars: int = 32) -> mido.MidiFile:
             if step % 2 == 0:
                 hits.append(OPEN_HAT if step == 14 and rng.random() < 0.3 else HAT)
             for note in hits:
-                drums += [(tick, mido.Message("note_on", channel=9, note=note, velocity=int(rng.integers(80, 120)))),
-                          (tick + sixteenth // 2, mido.Message("note_off", channel=9, note=note, velocity=0))]
+                drums += [
+                    (tick, mido.Message("note_on", channel=9, note=note, velocity=int(rng.integers(80, 120)))),
+                    (tick + sixteenth // 2, mido.Message("note_off", channel=9, note=note, velocity=0)),
+                ]
         if bar % 16 in (14, 15) and rng.random() < 0.7:  # the bass rests for a bar or two now and then
             continue
         root = key + progression[bar % 4]
@@ -64,8 +66,10 @@ def drums_and_bass(seed: int, bars: int = 32) -> mido.MidiFile:
             nxt = sorted(set(steps))[index + 1] if index + 1 < len(set(steps)) else 16
             note = root + int(rng.choice([0, 0, 0, 7, 12, 10])) if step else root
             tick = start + step * sixteenth
-            bass += [(tick, mido.Message("note_on", channel=0, note=note, velocity=int(rng.integers(85, 115)))),
-                     (start + nxt * sixteenth - 10, mido.Message("note_off", channel=0, note=note, velocity=0))]
+            bass += [
+                (tick, mido.Message("note_on", channel=0, note=note, velocity=int(rng.integers(85, 115)))),
+                (start + nxt * sixteenth - 10, mido.Message("note_off", channel=0, note=note, velocity=0)),
+            ]
     midi = mido.MidiFile(type=1, ticks_per_beat=tpb)
     for name, events in (("drums", drums), ("bass", bass)):
         track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0)])
@@ -110,8 +114,15 @@ def build_corpus(name: str, out: Path, songs: int) -> Path:
         works = [work for composer in composers for work in music21_works(composer)]
         sources = [works[i] for i in np.random.default_rng(0).permutation(len(works))]  # a spread, not the first few
         tempo_range = (60.0, 140.0)
-    request = ScoreCorpusRequest(sources=tuple(sources), guide_parts=(guide,), response_parts=(response,), guide_program=guide_program,
-                                 response_program=response_program, limit=songs, tempo_range_qpm=tempo_range)
+    request = ScoreCorpusRequest(
+        sources=tuple(sources),
+        guide_parts=(guide,),
+        response_parts=(response,),
+        guide_program=guide_program,
+        response_program=response_program,
+        limit=songs,
+        tempo_range_qpm=tempo_range,
+    )
     build_from_scores(request, folder, jobs=2)
     return folder
 
@@ -123,13 +134,22 @@ def check(corpus: Path, run_dir: Path, vocab: int) -> dict:
     from export.train.run import TrainConfig, load_run, train
 
     config = replace(TrainConfig(corpus=str(corpus), **RECIPE), vocab=vocab)
-    run = load_run(run_dir) if (run_dir / "model.safetensors").is_file() and (run_dir / "checkpoint.json").is_file() and \
-        json.loads((run_dir / "checkpoint.json").read_text()).get("stopped_early") else train(config, run_dir, resume=(run_dir / "checkpoint.json").is_file(), log=lambda _: None)
+    run = (
+        load_run(run_dir)
+        if (run_dir / "model.safetensors").is_file()
+        and (run_dir / "checkpoint.json").is_file()
+        and json.loads((run_dir / "checkpoint.json").read_text()).get("stopped_early")
+        else train(config, run_dir, resume=(run_dir / "checkpoint.json").is_file(), log=lambda _: None)
+    )
     result = evaluate(run, str(corpus))
     tpp = {s["name"]: s["tpp"] for s in result["scores"]}
     greedy, sampled = tpp["model, greedy"], tpp["model, top-p 0.8"]
-    verdicts = {"greedy > majority label": greedy > tpp["majority label"], "greedy > table argmax": greedy > tpp["table p(B|A) argmax"],
-                "top-p > unigram of B": sampled > tpp["unigram of B"], "top-p > table sampled": sampled > tpp["table p(B|A) sampled"]}
+    verdicts = {
+        "greedy > majority label": greedy > tpp["majority label"],
+        "greedy > table argmax": greedy > tpp["table p(B|A) argmax"],
+        "top-p > unigram of B": sampled > tpp["unigram of B"],
+        "top-p > table sampled": sampled > tpp["table p(B|A) sampled"],
+    }
     return {"table": markdown_table(result), "tpp": tpp, "verdicts": verdicts, "held_out": len(result["held_out"])}
 
 

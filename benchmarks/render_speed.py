@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.report import print_targets
-from plugin_core.io.audio import Audio
 from plugin_core.bundle.load import load_bundle
-from plugin_core.render.offline import render_audio
-from plugin_core.perception.segmentation import with_tempo
 from plugin_core.bundle.shipped import default_bundle_path
+from plugin_core.io.audio import Audio
+from plugin_core.perception.segmentation import with_tempo
+from plugin_core.render.offline import render_audio
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
-
 
 MELODY_QPM = 120.0  # notes of 0.25 s: eighth notes at this tempo
 
@@ -58,8 +57,9 @@ def stream_in_real_time(effect, clip: np.ndarray, rate: int, block: int) -> np.n
     return np.asarray(costs)
 
 
-def measure(bundle_path: str, repeats: int, offline_target: float = 100.0, stream_seconds: float = 15.0,
-            log=print, seconds: float = 180.0) -> list[tuple[str, float, float, bool]]:
+def measure(
+    bundle_path: str, repeats: int, offline_target: float = 100.0, stream_seconds: float = 15.0, log=print, seconds: float = 180.0
+) -> list[tuple[str, float, float, bool]]:
     """Offline real-time factor for ``seconds`` (3 minutes) of 48 kHz stereo, and the per-block cost
     on the caller's thread of streaming ``stream_seconds`` of it in real time, in 256-sample blocks,
     through ``ThreadedSidechain`` (perception and decision on a worker thread, the bundle on one
@@ -80,13 +80,17 @@ def measure(bundle_path: str, repeats: int, offline_target: float = 100.0, strea
     with ThreadedSidechain(SidechainEffect(live, rate, 2, seed=0, segmentation=segmentation)) as effect:
         costs = stream_in_real_time(effect, a.samples[:, : int(rate * stream_seconds)], rate, block)
         latency_ms = 1000.0 * effect.latency_samples / rate
-        log(f"streaming latency {effect.latency_samples / rate:.3f} s, of which {effect.extra_latency_samples / rate:.3f} s for the worker thread")
+        log(
+            f"streaming latency {effect.latency_samples / rate:.3f} s, of which {effect.extra_latency_samples / rate:.3f} s for the worker thread"
+        )
     budget = block / rate
     p50, p99, worst = (float(np.percentile(costs, q)) / budget for q in (50, 99, 100))
-    rows = [("offline render, 3 min 48 kHz stereo (x real time)", offline, offline_target, offline >= offline_target),
-            ("streaming 256-sample blocks, p50 (share of block)", p50, 0.5, p50 <= 0.5),
-            ("streaming 256-sample blocks, p99 (share of block)", p99, 0.5, p99 <= 0.5),
-            ("streaming 256-sample blocks, max (share of block)", worst, 1.0, worst <= 1.0)]
+    rows = [
+        ("offline render, 3 min 48 kHz stereo (x real time)", offline, offline_target, offline >= offline_target),
+        ("streaming 256-sample blocks, p50 (share of block)", p50, 0.5, p50 <= 0.5),
+        ("streaming 256-sample blocks, p99 (share of block)", p99, 0.5, p99 <= 0.5),
+        ("streaming 256-sample blocks, max (share of block)", worst, 1.0, worst <= 1.0),
+    ]
     if bundle.decision_spec.anticipates:
         rows.append(("anticipating: reported latency through the worker thread (ms)", latency_ms, 50.0, latency_ms <= 50.0))
     return rows

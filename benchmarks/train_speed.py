@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> None:
             train(TrainConfig(corpus=str(corpus_dir), **RECIPE), folder / "run", log=lambda _: None)
             train_s = time.perf_counter() - started
         epochs = [json.loads(line) for line in (folder / "run" / "metrics.jsonl").read_text().splitlines()]
-    print(f"training the default bundle's recipe: {len(corpus.pairs)} chorales (rendered in {corpus_s:.0f} s, not counted), "
-          f"{len(epochs)} epochs to early stop, {sum(e['seconds'] for e in epochs) / len(epochs):.2f} s per epoch, 2 torch threads")
+    print(
+        f"training the default bundle's recipe: {len(corpus.pairs)} chorales (rendered in {corpus_s:.0f} s, not counted), "
+        f"{len(epochs)} epochs to early stop, {sum(e['seconds'] for e in epochs) / len(epochs):.2f} s per epoch, 2 torch threads"
+    )
     print_targets([("encode + codebook + train, from a cold cache (s)", train_s, TARGET_S, train_s <= TARGET_S)])
 
 

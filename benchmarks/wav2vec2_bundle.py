@@ -12,15 +12,17 @@ from pathlib import Path
 from benchmarks.encoder_speed import base_wav2vec2_folder
 from benchmarks.render_speed import measure
 from benchmarks.report import print_targets
-from export.onnx.bundle_export import export_bundle
-from export.model.encoders import EncoderSpec
 from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
+from export.model.encoders import EncoderSpec
+from export.onnx.bundle_export import export_bundle
 from export.train.run import TrainConfig, train
 
 
 def build_bundle(folder: Path) -> Path:
     corpus = folder / "corpus"
-    build_from_scores(ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=2), corpus)
+    build_from_scores(
+        ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=2), corpus
+    )
     encoder = EncoderSpec(backend="wav2vec2", path=str(base_wav2vec2_folder(folder / "w2v")), layer=None)
     config = TrainConfig(corpus=str(corpus), encoder=encoder.to_dict(), vocab=16, epochs=1, d_model=64, layers=2, heads=4, ffn=128)
     run = train(config, folder / "run", log=lambda _: None)

@@ -17,20 +17,21 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from export.onnx.bundle_export import export_bundle, portable_config
-from export.evaluation.paper_metrics import evaluate, markdown_table
-from export.evaluation.audio_report import audio_report_for_run, markdown_audio_table
 from export.data.midi_parts import at_constant_tempo, extract_part, load_score
 from export.data.score_corpus import ScoreCorpusRequest, build_from_scores, music21_works
 from export.data.synth import SynthSettings, find_soundfont, render_midi
+from export.evaluation.audio_report import audio_report_for_run, markdown_audio_table
+from export.evaluation.paper_metrics import evaluate, markdown_table
+from export.onnx.bundle_export import export_bundle, portable_config
 from export.train.run import TrainConfig, train
+from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import write_audio
 from plugin_core.io.corpus import Corpus, load_corpus
-from plugin_core.errors import CountertrackError
 from plugin_core.perception.segmentation import SegmentationConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,8 +39,9 @@ CHORALES = 160
 TEMPO_RANGE_QPM = (70.0, 160.0)
 SEED = 0
 # segments of one beat and vocabulary 16: the sweep's choice (see BENCHMARKS.md)
-RECIPE = dict(vocab=16, seed=SEED, segmentation=SegmentationConfig(strategy="beats").to_dict(),
-              window=32, epochs=40, patience=10)  # windows of 32 beats (a chorale is 40-100): more of them, a shorter run
+RECIPE: dict[str, Any] = dict(
+    vocab=16, seed=SEED, segmentation=SegmentationConfig(strategy="beats").to_dict(), window=32, epochs=40, patience=10
+)  # windows of 32 beats (a chorale is 40-100): more of them, a shorter run
 MEMORY_LIMIT_S = 240.0  # keeps the bundle under 25 MB with 16-bit memory audio
 EXAMPLE_QPM = 100.0  # the example melody is at a tempo no training song was rendered at exactly
 EXAMPLE_S = 24.0
@@ -67,14 +69,32 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
     audio = audio_report_for_run(run, str(corpus_dir), seed=SEED, memory_limit_s=MEMORY_LIMIT_S)
     audio_table = markdown_audio_table(audio)
     log(audio_table)
-    export_bundle(run, out_bundle, memory_limit_s=MEMORY_LIMIT_S, golden_input=example_path, force=True, log=log, extra_manifest={
-        "recipe": {"chorales": CHORALES, "tempo_range_qpm": list(TEMPO_RANGE_QPM), "guide": "soprano (GM 73 flute)",
-                   "response": "bass (GM 32 acoustic bass)", "train": portable_config(run.config), "command": "python -m export.default_bundle"},
-        "corpus": [{"id": p.id, "source": p.provenance["source"]} for p in corpus.pairs],
-        "example": {"file": example_path.name, "source": example_source},
-        "eval": {"table_markdown": table, "scores": result["scores"], "held_out": result["held_out"],
-                 "audio": {"table_markdown": audio_table, "summary": audio["summary"]}},
-    })
+    export_bundle(
+        run,
+        out_bundle,
+        memory_limit_s=MEMORY_LIMIT_S,
+        golden_input=example_path,
+        force=True,
+        log=log,
+        extra_manifest={
+            "recipe": {
+                "chorales": CHORALES,
+                "tempo_range_qpm": list(TEMPO_RANGE_QPM),
+                "guide": "soprano (GM 73 flute)",
+                "response": "bass (GM 32 acoustic bass)",
+                "train": portable_config(run.config),
+                "command": "python -m export.default_bundle",
+            },
+            "corpus": [{"id": p.id, "source": p.provenance["source"]} for p in corpus.pairs],
+            "example": {"file": example_path.name, "source": example_source},
+            "eval": {
+                "table_markdown": table,
+                "scores": result["scores"],
+                "held_out": result["held_out"],
+                "audio": {"table_markdown": audio_table, "summary": audio["summary"]},
+            },
+        },
+    )
     size = sum(p.stat().st_size for p in out_bundle.rglob("*") if p.is_file())
     log(f"default bundle: {out_bundle} ({size / 1e6:.1f} MB), built in {time.perf_counter() - started:.0f} s")
 
@@ -82,8 +102,13 @@ def build(work: Path, out_bundle: Path, example_path: Path, log=print) -> None:
 def build_corpus(corpus_dir: Path) -> Corpus:
     """The recipe's corpus (CHORALES chorales, soprano -> bass), rendered unless already there."""
     if not (corpus_dir / "corpus.json").is_file():
-        request = ScoreCorpusRequest(sources=tuple(music21_works("bach")), guide_parts=("soprano",), response_parts=("bass",), limit=CHORALES,
-                                     tempo_range_qpm=TEMPO_RANGE_QPM)
+        request = ScoreCorpusRequest(
+            sources=tuple(music21_works("bach")),
+            guide_parts=("soprano",),
+            response_parts=("bass",),
+            limit=CHORALES,
+            tempo_range_qpm=TEMPO_RANGE_QPM,
+        )
         build_from_scores(request, corpus_dir, jobs=os.cpu_count() or 1)  # the same files for any number of jobs
     return load_corpus(corpus_dir)
 

@@ -12,17 +12,26 @@ import time
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    bench = commands.add_parser("bench", help="measure render, streaming, decision, memory, encoder and training speed on this machine",
-                                description="Run benchmarks/render_speed, decision_speed, memory_load, encoder_speed, wav2vec2_bundle, "
-                                            "train_speed, ray_batch and train_distributed, each in a fresh process; each prints a table of "
-                                            "medians beside their targets (met or MISSED).")
+    bench = commands.add_parser(
+        "bench",
+        help="measure render, streaming, decision, memory, encoder and training speed on this machine",
+        description="Run benchmarks/render_speed, decision_speed, memory_load, encoder_speed, wav2vec2_bundle, "
+        "train_speed, ray_batch and train_distributed, each in a fresh process; each prints a table of "
+        "medians beside their targets (met or MISSED).",
+    )
     bench.add_argument("--bundle", help="bundle for the render figures (default: the shipped default bundle)")
-    bench.add_argument("--skip-encoders", action="store_true",
-                       help="skip the encoder and Wav2Vec2 bundle figures (they build a base-size model: about three minutes)")
+    bench.add_argument(
+        "--skip-encoders",
+        action="store_true",
+        help="skip the encoder and Wav2Vec2 bundle figures (they build a base-size model: about three minutes)",
+    )
     bench.add_argument("--skip-training", action="store_true", help="skip training the default recipe (about five minutes)")
     bench.add_argument("--corpus", help="an already rendered copy of the default recipe's corpus, for the training figure")
-    bench.add_argument("--skip-cluster", action="store_true",
-                       help="skip the Ray batch overhead and the 2-process training figures (a few minutes; Ray needs the cluster extra)")
+    bench.add_argument(
+        "--skip-cluster",
+        action="store_true",
+        help="skip the Ray batch overhead and the 2-process training figures (a few minutes; Ray needs the cluster extra)",
+    )
     bench.set_defaults(run=_bench)
 
 
@@ -45,8 +54,11 @@ def _bench(args: argparse.Namespace) -> int:
         except PackageNotFoundError:
             return "not installed"
 
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"onnxruntime {installed('onnxruntime')}, torch {installed('torch')}", flush=True)
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"onnxruntime {installed('onnxruntime')}, torch {installed('torch')}",
+        flush=True,
+    )
     sections = [("render_speed", ["--bundle", bundle_path(args)]), ("decision_speed", []), ("memory_load", [])]
     if not args.skip_encoders:
         sections += [("encoder_speed", []), ("wav2vec2_bundle", [])]

@@ -14,13 +14,13 @@ import sys
 from collections.abc import Sequence
 
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
-from host_scripts.live import command as live_cmd
 from host_scripts.extras import missing_extra
+from host_scripts.live import command as live_cmd
 from host_scripts.options import DefaultsShown
 from host_scripts.progress import set_verbosity
 from plugin_core import __version__
-from plugin_core.io.atomic import command_started
 from plugin_core.errors import CountertrackError, InternalError
+from plugin_core.io.atomic import command_started
 from plugin_core.io.stopping import Terminated, sigterm_raises
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -49,10 +49,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"countertrack {__version__}")
     chatter = parser.add_mutually_exclusive_group()
-    chatter.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=0,
-                         help="errors only on stderr: no progress bars, no per-epoch or per-step lines")
-    chatter.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity",
-                         help="more on stderr: what each step found (cache hits, codebook and memory reports)")
+    chatter.add_argument(
+        "-q",
+        "--quiet",
+        action="store_const",
+        const=-1,
+        dest="verbosity",
+        default=0,
+        help="errors only on stderr: no progress bars, no per-epoch or per-step lines",
+    )
+    chatter.add_argument(
+        "-v",
+        "--verbose",
+        action="store_const",
+        const=1,
+        dest="verbosity",
+        help="more on stderr: what each step found (cache hits, codebook and memory reports)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     corpus_cmd.register(commands)
     train_cmd.register(commands)
@@ -68,10 +81,12 @@ def _verbosity_everywhere(commands: argparse._SubParsersAction) -> None:
     the value before it stands."""
     for sub in commands.choices.values():
         chatter = sub.add_mutually_exclusive_group()
-        chatter.add_argument("-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=argparse.SUPPRESS,
-                             help="errors only on stderr")
-        chatter.add_argument("-v", "--verbose", action="store_const", const=1, dest="verbosity", default=argparse.SUPPRESS,
-                             help="more detail on stderr")
+        chatter.add_argument(
+            "-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=argparse.SUPPRESS, help="errors only on stderr"
+        )
+        chatter.add_argument(
+            "-v", "--verbose", action="store_const", const=1, dest="verbosity", default=argparse.SUPPRESS, help="more detail on stderr"
+        )
         for action in sub._actions:
             if isinstance(action, argparse._SubParsersAction):
                 _verbosity_everywhere(action)

@@ -10,58 +10,85 @@ from pathlib import Path
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import capped_jobs
 from host_scripts.progress import progress
+from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import probe_audio
 from plugin_core.io.corpus import load_corpus
-from plugin_core.errors import CountertrackError
 
 LAYOUT_NAMES = ("folders", "moisesdb", "musdb", "slakh")  # export.data.datasets.LAYOUTS, named without importing it
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    corpus = commands.add_parser("corpus", help="build or inspect a corpus of (A, B) pairs",
-                                 description="Build or inspect a corpus: a folder of (guide A, response B) pairs and its corpus.json.")
+    corpus = commands.add_parser(
+        "corpus",
+        help="build or inspect a corpus of (A, B) pairs",
+        description="Build or inspect a corpus: a folder of (guide A, response B) pairs and its corpus.json.",
+    )
     sub = corpus.add_subparsers(dest="corpus_command", metavar="ACTION", required=True)
 
-    stems = sub.add_parser("from-stems", help="pair the stems of song folders or of MoisesDB, MUSDB18-HQ, Slakh2100",
-                           description="Pair the stems of every song under DIR: plain song folders, or a data set in its own "
-                                       "layout (MoisesDB, MUSDB18's WAV layout, Slakh2100), detected or named with --layout. "
-                                       "A song lacking a chosen stem, whose files differ in rate, channels or length, or whose "
-                                       "A or B is silent is reported and skipped.")
+    stems = sub.add_parser(
+        "from-stems",
+        help="pair the stems of song folders or of MoisesDB, MUSDB18-HQ, Slakh2100",
+        description="Pair the stems of every song under DIR: plain song folders, or a data set in its own "
+        "layout (MoisesDB, MUSDB18's WAV layout, Slakh2100), detected or named with --layout. "
+        "A song lacking a chosen stem, whose files differ in rate, channels or length, or whose "
+        "A or B is silent is reported and skipped.",
+    )
     stems.add_argument("stems_dir", metavar="DIR", help="folder of song folders, or the root of a data set")
-    stems.add_argument("--guide", required=True, metavar="SELECTOR",
-                       help="stem(s) for A, comma-separated globs: file names in song folders and MUSDB18 ('drums*', "
-                            "'drums.wav'), stem types in MoisesDB ('guitar,piano'), instrument classes in Slakh2100 "
-                            "('Piano' or 'class:Piano'); 'others' = every stem that is not the response (the paper's A); "
-                            "several stems are summed")
+    stems.add_argument(
+        "--guide",
+        required=True,
+        metavar="SELECTOR",
+        help="stem(s) for A, comma-separated globs: file names in song folders and MUSDB18 ('drums*', "
+        "'drums.wav'), stem types in MoisesDB ('guitar,piano'), instrument classes in Slakh2100 "
+        "('Piano' or 'class:Piano'); 'others' = every stem that is not the response (the paper's A); "
+        "several stems are summed",
+    )
     stems.add_argument("--response", required=True, metavar="SELECTOR", help="stem(s) for B, e.g. 'bass*', bass, class:Bass")
-    stems.add_argument("--layout", choices=["auto", *LAYOUT_NAMES], default="auto",
-                       help="how DIR is laid out (default: detected; song folders when no data set fits)")
+    stems.add_argument(
+        "--layout",
+        choices=["auto", *LAYOUT_NAMES],
+        default="auto",
+        help="how DIR is laid out (default: detected; song folders when no data set fits)",
+    )
     stems.add_argument("--tolerance-ms", type=float, default=1.0, help="largest length difference accepted between stems (default 1 ms)")
     stems.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
     stems.add_argument("--force", action="store_true", help="replace an existing corpus folder")
     stems.set_defaults(run=_from_stems)
 
-    scores = sub.add_parser("from-scores", help="render multi-part scores to aligned stems",
-                            description="Render the guide and response parts of multi-part scores (MIDI, MusicXML, or "
-                                        "music21's bundled corpus) to separated, sample-aligned stems with FluidSynth.")
-    scores.add_argument("scores", nargs="*", metavar="SCORE",
-                        help="MIDI/MusicXML files, or music21 corpus names such as bach/bwv66.6")
-    scores.add_argument("--composer", help="add the works of this composer from music21's corpus (e.g. bach; default: only the SCOREs named)")
+    scores = sub.add_parser(
+        "from-scores",
+        help="render multi-part scores to aligned stems",
+        description="Render the guide and response parts of multi-part scores (MIDI, MusicXML, or "
+        "music21's bundled corpus) to separated, sample-aligned stems with FluidSynth.",
+    )
+    scores.add_argument("scores", nargs="*", metavar="SCORE", help="MIDI/MusicXML files, or music21 corpus names such as bach/bwv66.6")
+    scores.add_argument(
+        "--composer", help="add the works of this composer from music21's corpus (e.g. bach; default: only the SCOREs named)"
+    )
     scores.add_argument("--limit", type=_positive_int, help="stop after this many pairs (default: no limit)")
-    scores.add_argument("--guide", required=True, metavar="PARTS", help="part(s) for A by name or 0-based index, comma-separated (e.g. soprano)")
+    scores.add_argument(
+        "--guide", required=True, metavar="PARTS", help="part(s) for A by name or 0-based index, comma-separated (e.g. soprano)"
+    )
     scores.add_argument("--response", required=True, metavar="PARTS", help="part(s) for B, e.g. bass")
     scores.add_argument("--guide-program", type=_gm_program, default=73, help="GM program for A's parts (default 73, flute)")
     scores.add_argument("--response-program", type=_gm_program, default=32, help="GM program for B's parts (default 32, acoustic bass)")
     scores.add_argument("--sample-rate", type=int, default=44100, help="rendering rate in Hz (default 44100)")
     scores.add_argument("--soundfont", help="General MIDI SoundFont (default: FluidR3_GM, else pretty_midi's TimGM6mb)")
-    scores.add_argument("--jobs", type=_positive_int, default=os.cpu_count() or 1,
-                        help="scores rendered at once (default: one per core; the corpus is the same for any number)")
+    scores.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=os.cpu_count() or 1,
+        help="scores rendered at once (default: one per core; the corpus is the same for any number)",
+    )
     scores.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write")
     scores.set_defaults(run=_from_scores)
 
-    info = sub.add_parser("info", help="summarise a corpus and check its files",
-                          description="List a corpus's pairs and total duration, and check that every file is readable and aligned. "
-                                      "Exits 1 when it lists a problem (a file changed or unreadable, or a song skipped when the corpus was built).")
+    info = sub.add_parser(
+        "info",
+        help="summarise a corpus and check its files",
+        description="List a corpus's pairs and total duration, and check that every file is readable and aligned. "
+        "Exits 1 when it lists a problem (a file changed or unreadable, or a song skipped when the corpus was built).",
+    )
     info.add_argument("corpus", metavar="CORPUS")
     info.set_defaults(run=_info)
 
@@ -70,8 +97,13 @@ def _from_stems(args: argparse.Namespace) -> int:
     from export.data.stems_corpus import build_from_stems
 
     corpus, problems = build_from_stems(
-        args.stems_dir, _split(args.guide), _split(args.response), args.output,
-        tolerance_s=args.tolerance_ms / 1000.0, layout=None if args.layout == "auto" else args.layout, force=args.force,
+        args.stems_dir,
+        _split(args.guide),
+        _split(args.response),
+        args.output,
+        tolerance_s=args.tolerance_ms / 1000.0,
+        layout=None if args.layout == "auto" else args.layout,
+        force=args.force,
         progress=lambda songs: progress(songs, "pairing stems", unit="song"),
     )
     _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
@@ -89,13 +121,22 @@ def _from_scores(args: argparse.Namespace) -> int:
         raise CountertrackError("no scores given: name files, corpus works, or --composer")
     _check_corpus_folder(args.output, sources)
     request = ScoreCorpusRequest(
-        sources=tuple(sources), guide_parts=_split(args.guide), response_parts=_split(args.response),
-        guide_program=args.guide_program, response_program=args.response_program,
-        limit=args.limit, sample_rate=args.sample_rate, soundfont=args.soundfont,
+        sources=tuple(sources),
+        guide_parts=_split(args.guide),
+        response_parts=_split(args.response),
+        guide_program=args.guide_program,
+        response_program=args.response_program,
+        limit=args.limit,
+        sample_rate=args.sample_rate,
+        soundfont=args.soundfont,
     )
     total = min(len(sources), args.limit) if args.limit else len(sources)
-    corpus, problems = build_from_scores(request, args.output, progress=lambda items: progress(items, "rendering scores", total=total, unit="score"),
-                                         jobs=capped_jobs(args.jobs))
+    corpus, problems = build_from_scores(
+        request,
+        args.output,
+        progress=lambda items: progress(items, "rendering scores", total=total, unit="score"),
+        jobs=capped_jobs(args.jobs),
+    )
     _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
     return 0
 

@@ -36,6 +36,7 @@ def train_extra_error(command: str, missing: list[str]) -> CountertrackError:
 
 def needs_train_extra(command: str, *modules: str) -> Callable[[Command], Command]:
     """Run the decorated command only when ``modules`` import; else one line saying how to install them."""
+
     def decorate(run: Command) -> Command:
         @functools.wraps(run)
         def checked(args: argparse.Namespace) -> int:
@@ -43,7 +44,9 @@ def needs_train_extra(command: str, *modules: str) -> Callable[[Command], Comman
             if missing:
                 raise train_extra_error(command, missing)
             return run(args)
+
         return checked
+
     return decorate
 
 
@@ -60,6 +63,7 @@ def live_extra_error(command: str, missing: list[str]) -> CountertrackError:
 def needs_live_extra(command: str) -> Callable[[Command], Command]:
     """Run the decorated command only when the live extra imports; else one line saying how to install it.
     JACK-Client installs without JACK's C library and fails only on import, so that is tried too."""
+
     def decorate(run: Command) -> Command:
         @functools.wraps(run)
         def checked(args: argparse.Namespace) -> int:
@@ -71,7 +75,9 @@ def needs_live_extra(command: str) -> Callable[[Command], Command]:
             except OSError as exc:
                 raise CountertrackError(f"{command} needs JACK's library ({exc}): apt-get install libjack-jackd2-0") from None
             return run(args)
+
         return checked
+
     return decorate
 
 
@@ -91,8 +97,10 @@ def import_benchmarks() -> None:
     if (Path.cwd() / "benchmarks" / "render_speed.py").is_file():
         sys.path.insert(0, str(Path.cwd()))
         return
-    raise CountertrackError("bench runs the scripts in benchmarks/, which ship with the source checkout, not the package: "
-                            "run it from the checkout's root folder")
+    raise CountertrackError(
+        "bench runs the scripts in benchmarks/, which ship with the source checkout, not the package: "
+        "run it from the checkout's root folder"
+    )
 
 
 def _importable(module: str) -> bool:

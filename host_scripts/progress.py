@@ -33,5 +33,6 @@ def detail(message: str) -> None:
 
 def progress(items: Iterable[T], description: str, total: int | None = None, unit: str = "file") -> Iterable[T]:
     """Wrap ``items`` in a progress bar labelled ``description`` (none with ``-q`` or off a terminal)."""
-    return tqdm(items, desc=description, total=total, unit=unit, dynamic_ncols=True, leave=False,
-                disable=True if _verbosity <= QUIET else None)
+    return tqdm(
+        items, desc=description, total=total, unit=unit, dynamic_ncols=True, leave=False, disable=True if _verbosity <= QUIET else None
+    )

@@ -13,61 +13,89 @@ from host_scripts.progress import progress
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export", help="freeze a trained run and a memory into a bundle",
-                                 description="Write a self-contained bundle (ONNX graphs, codebooks, memory audio + grain table, manifest "
-                                             "with sha256 of every file), after checking ONNX against PyTorch.")
+    export = commands.add_parser(
+        "export",
+        help="freeze a trained run and a memory into a bundle",
+        description="Write a self-contained bundle (ONNX graphs, codebooks, memory audio + grain table, manifest "
+        "with sha256 of every file), after checking ONNX against PyTorch.",
+    )
     export.add_argument("run_dir", metavar="RUN")
-    export.add_argument("--memory", nargs="+", metavar="AUDIO_OR_CORPUS", help="B recordings to play from: files, folders or corpora "
-                                                                                "(default: the run's training B tracks)")
+    export.add_argument(
+        "--memory",
+        nargs="+",
+        metavar="AUDIO_OR_CORPUS",
+        help="B recordings to play from: files, folders or corpora (default: the run's training B tracks)",
+    )
     export.add_argument("--memory-limit-s", type=float, help="cap the memory's total duration in seconds (default: no cap)")
     export.add_argument("--zip", action="store_true", help="also write NAME.ctbundle.zip")
     export.add_argument("-o", "--output", required=True, metavar="NAME.ctbundle")
     export.add_argument("--force", action="store_true", help="replace an existing bundle (and zip); it stays as it was if the export fails")
     export.set_defaults(run=_export)
 
-    render = commands.add_parser("render", help="render B for an A track (a DAW bounce)",
-                                 description="A in, B out: same length, sample rate, channels and bit depth as A, latency compensated.")
+    render = commands.add_parser(
+        "render",
+        help="render B for an A track (a DAW bounce)",
+        description="A in, B out: same length, sample rate, channels and bit depth as A, latency compensated.",
+    )
     render.add_argument("input", metavar="A", help="the guide track")
     output = render.add_argument_group("output (all written at the end, or none)")
     output.add_argument("-o", "--output", required=True, metavar="OUT", help="B track to write")
     output.add_argument("--mix", metavar="MIX", help="also write A + B")
-    output.add_argument("--midi-out", metavar="FILE.mid", help="also write the answer as MIDI: the played notes at their pitch, on A's tempo map")
-    output.add_argument("--arrangement", metavar="FOLDER", help="also write the answer as a DAW session folder: FOLDER.dawproject and "
-                                                                 "FOLDER.rpp with B as one clip per grain (or run of grains) into the "
-                                                                 "memory's audio, and A as a track")
+    output.add_argument(
+        "--midi-out", metavar="FILE.mid", help="also write the answer as MIDI: the played notes at their pitch, on A's tempo map"
+    )
+    output.add_argument(
+        "--arrangement",
+        metavar="FOLDER",
+        help="also write the answer as a DAW session folder: FOLDER.dawproject and "
+        "FOLDER.rpp with B as one clip per grain (or run of grains) into the "
+        "memory's audio, and A as a track",
+    )
     output.add_argument("--force", action="store_true", help="overwrite existing outputs")
     add_render_options(render)
     add_tempo_options(render)
     automation = render.add_argument_group("automation")
     automation.add_argument("--automation", metavar="FILE.mid", help="MIDI CC automation of parameters (see --cc; default: none)")
-    automation.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
-                            help="map a controller to a parameter, e.g. 1=temperature:0.3:2.0 (repeatable; default with "
-                                 "--automation: 1=temperature:0.3:2.0)")
+    automation.add_argument(
+        "--cc",
+        action="append",
+        default=[],
+        metavar="CC=PARAM:LOW:HIGH",
+        help="map a controller to a parameter, e.g. 1=temperature:0.3:2.0 (repeatable; default with --automation: 1=temperature:0.3:2.0)",
+    )
     add_sound_options(render)
     render.set_defaults(run=_render)
 
-    batch = commands.add_parser("batch", help="render many A tracks in parallel, resumably",
-                                description="Render every input into DIR, keeping the sub-folders the inputs have below the folder "
-                                            "they share (songs/*/melody.wav -> DIR/<song>/melody.wav). Outputs that exist are "
-                                            "skipped (the batch resumes) unless --force. Bad files are reported and the batch "
-                                            "goes on; a summary JSON is written into DIR.")
+    batch = commands.add_parser(
+        "batch",
+        help="render many A tracks in parallel, resumably",
+        description="Render every input into DIR, keeping the sub-folders the inputs have below the folder "
+        "they share (songs/*/melody.wav -> DIR/<song>/melody.wav). Outputs that exist are "
+        "skipped (the batch resumes) unless --force. Bad files are reported and the batch "
+        "goes on; a summary JSON is written into DIR.",
+    )
     batch.add_argument("inputs", nargs="+", metavar="INPUT", help="A tracks or glob patterns such as 'bounces/*.wav'")
     output = batch.add_argument_group("output")
     output.add_argument("-o", "--output", required=True, metavar="DIR", help="folder for the B tracks (created)")
     output.add_argument("--mix", action="store_true", help="also write NAME.mix.EXT: A + B")
     output.add_argument("--midi-out", action="store_true", help="also write NAME.mid: the answer as MIDI notes on A's tempo map")
-    output.add_argument("--force", action="store_true", help="render again over outputs that exist (each replaced only when its "
-                                                             "render succeeds)")
+    output.add_argument(
+        "--force", action="store_true", help="render again over outputs that exist (each replaced only when its render succeeds)"
+    )
     add_render_options(batch)
     add_tempo_options(batch, one_map="the same map for every input (takes of one song)")
     add_sound_options(batch)
     workers = batch.add_argument_group("workers")
-    workers.add_argument("--jobs", type=positive_int, default=2, help="worker processes (at most one per core; with --ray the "
-                                                                      "cluster's CPUs decide)")
-    workers.add_argument("--ray", metavar="auto|local|ADDRESS",
-                         help="render on a Ray cluster: 'auto' (the one started here with 'ray start', or $RAY_ADDRESS), 'local' "
-                              "(a throwaway one on this machine) or HOST:PORT; needs the cluster extra (default: this machine's "
-                              "worker processes)")
+    workers.add_argument(
+        "--jobs", type=positive_int, default=2, help="worker processes (at most one per core; with --ray the cluster's CPUs decide)"
+    )
+    workers.add_argument(
+        "--ray",
+        metavar="auto|local|ADDRESS",
+        help="render on a Ray cluster: 'auto' (the one started here with 'ray start', or $RAY_ADDRESS), 'local' "
+        "(a throwaway one on this machine) or HOST:PORT; needs the cluster extra (default: this machine's "
+        "worker processes)",
+    )
     batch.set_defaults(run=_batch)
 
 
@@ -82,16 +110,24 @@ def add_tempo_options(parser: argparse.ArgumentParser, one_map: str = "") -> Non
     group = parser.add_argument_group("tempo (default: estimated from A)")
     group.add_argument("--bpm", type=finite_float, metavar="QPM", help="A's tempo in quarter notes per minute (default: estimated from A)")
     group.add_argument("--beat-offset", type=finite_float, default=0.0, metavar="SECONDS", help="with --bpm: time of A's first beat")
-    group.add_argument("--tempo-map", metavar="FILE.mid", help="A's beats from this MIDI file's tempo map" + (f": {one_map}" if one_map else "") + " (default: --bpm, else estimated from A)")
+    group.add_argument(
+        "--tempo-map",
+        metavar="FILE.mid",
+        help="A's beats from this MIDI file's tempo map" + (f": {one_map}" if one_map else "") + " (default: --bpm, else estimated from A)",
+    )
 
 
 def add_sound_options(parser: argparse.ArgumentParser) -> None:
     sound = parser.add_argument_group("decision and mix (over the preset's and the bundle's settings)")
     inherited = " (default: the preset's, else the bundle's)"
     sound.add_argument("--temperature", type=finite_float, help="sampling temperature (e.g. 0.7 tighter, 1.4 looser)" + inherited)
-    sound.add_argument("--top-p", type=finite_float, help="nucleus: sample among the likeliest tokens holding this probability (0..1]" + inherited)
+    sound.add_argument(
+        "--top-p", type=finite_float, help="nucleus: sample among the likeliest tokens holding this probability (0..1]" + inherited
+    )
     sound.add_argument("--greedy", action="store_true", help="always the likeliest token (no sampling)")
-    sound.add_argument("--harmony", type=finite_float, help="weight of the learnt A/B compatibility in the grain choice (0 = off)" + inherited)
+    sound.add_argument(
+        "--harmony", type=finite_float, help="weight of the learnt A/B compatibility in the grain choice (0 = off)" + inherited
+    )
     sound.add_argument("--wet", type=finite_float, help="level of B in the output, 0..2" + inherited)
     sound.add_argument("--dry", type=finite_float, help="level of A mixed in, 0..2" + inherited)
 
@@ -107,20 +143,27 @@ def _export(args: argparse.Namespace) -> int:
     from export.onnx.bundle_export import export_bundle
     from export.train.run import load_run
 
-    folder = export_bundle(load_run(args.run_dir), args.output, memory=args.memory, memory_limit_s=args.memory_limit_s, make_zip=args.zip,
-                           force=args.force, log=lambda message: print(message, file=sys.stderr))
+    folder = export_bundle(
+        load_run(args.run_dir),
+        args.output,
+        memory=args.memory,
+        memory_limit_s=args.memory_limit_s,
+        make_zip=args.zip,
+        force=args.force,
+        log=lambda message: print(message, file=sys.stderr),
+    )
     print(f"wrote bundle {folder}")
     return 0
 
 
 def _render(args: argparse.Namespace) -> int:
-    from plugin_core.io.audio import probe_audio
     from plugin_core.bundle.load import load_bundle
     from plugin_core.errors import UsageError
+    from plugin_core.io.audio import probe_audio
     from plugin_core.io.midi_io import parse_cc_mapping, read_automation
-    from plugin_core.stream.presets import load_preset
-    from plugin_core.render.offline import render_file
     from plugin_core.perception.segmentation import with_tempo
+    from plugin_core.render.offline import render_file
+    from plugin_core.stream.presets import load_preset
 
     if args.cc and not args.automation:
         raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
@@ -131,10 +174,21 @@ def _render(args: argparse.Namespace) -> int:
     if args.automation:
         mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
         automation = read_automation(args.automation, mappings, probe_audio(args.input).sample_rate)
-    rendered = render_file(bundle, args.input, args.output, seed=args.seed, preset=preset, segmentation=segmentation, mix_path=args.mix,
-                           midi_path=args.midi_out, force=args.force, automation=automation,
-                           inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation], arrangement_path=args.arrangement,
-                           parameters=_parameters_given(args))
+    rendered = render_file(
+        bundle,
+        args.input,
+        args.output,
+        seed=args.seed,
+        preset=preset,
+        segmentation=segmentation,
+        mix_path=args.mix,
+        midi_path=args.midi_out,
+        force=args.force,
+        automation=automation,
+        inputs=[bundle_path(args), args.preset, args.tempo_map, args.automation],
+        arrangement_path=args.arrangement,
+        parameters=_parameters_given(args),
+    )
     continued = sum(d.continued for d in rendered.decisions)
     print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
     if args.mix:
@@ -157,8 +211,8 @@ def _parameters_given(args: argparse.Namespace) -> dict:
 
 
 def _batch(args: argparse.Namespace) -> int:
-    from plugin_core.render.batch import BatchOptions, run_batch
     from plugin_core.errors import CountertrackError
+    from plugin_core.render.batch import BatchOptions, run_batch
 
     if args.ray:
         needs_cluster_extra("batch --ray")
@@ -168,8 +222,17 @@ def _batch(args: argparse.Namespace) -> int:
         if not matches:
             raise CountertrackError("matches no file", pattern)
         inputs += [Path(m) for m in matches]
-    options = BatchOptions(seed=args.seed, preset=args.preset, force=args.force, mix=args.mix, midi=args.midi_out, bpm=args.bpm,
-                           beat_offset=args.beat_offset, tempo_map=args.tempo_map, parameters=_parameters_given(args))
+    options = BatchOptions(
+        seed=args.seed,
+        preset=args.preset,
+        force=args.force,
+        mix=args.mix,
+        midi=args.midi_out,
+        bpm=args.bpm,
+        beat_offset=args.beat_offset,
+        tempo_map=args.tempo_map,
+        parameters=_parameters_given(args),
+    )
     bar = progress(range(len(inputs)), "rendering", total=len(inputs))
     ticks = iter(bar)
 
@@ -183,7 +246,14 @@ def _batch(args: argparse.Namespace) -> int:
     else:
         summary = run_batch(inputs, bundle_path(args), Path(args.output), jobs=capped_jobs(args.jobs), options=options, on_done=tick)
     for failure in summary.failed:
-        print(f"countertrack: failed: {failure['error']}" if failure["input"] in failure["error"] else f"countertrack: failed: {failure['input']}: {failure['error']}", file=sys.stderr)
-    print(f"{len(summary.succeeded)} rendered, {len(summary.skipped)} skipped (already there), {len(summary.failed)} failed; "
-          f"summary in {Path(args.output) / 'batch-summary.json'}")
+        print(
+            f"countertrack: failed: {failure['error']}"
+            if failure["input"] in failure["error"]
+            else f"countertrack: failed: {failure['input']}: {failure['error']}",
+            file=sys.stderr,
+        )
+    print(
+        f"{len(summary.succeeded)} rendered, {len(summary.skipped)} skipped (already there), {len(summary.failed)} failed; "
+        f"summary in {Path(args.output) / 'batch-summary.json'}"
+    )
     return 1 if summary.failed else 0

@@ -31,8 +31,16 @@ def without_nproc(argv: Sequence[str]) -> list[str]:
 def torchrun_command(argv: Sequence[str], nproc: int) -> list[str]:
     """The torchrun command line for ``countertrack ARGV`` on ``nproc`` local processes (a standalone
     rendezvous on a free port, so two runs on one machine do not collide)."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "host_scripts", *without_nproc(argv)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "host_scripts",
+        *without_nproc(argv),
+    ]
 
 
 def launch(argv: Sequence[str], nproc: int) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from host_scripts.extras import needs_train_extra
@@ -12,22 +11,33 @@ from host_scripts.progress import log, progress
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    train = commands.add_parser("train", help="learn how B answers A from a corpus",
-                                description="Segment and encode a corpus (cached), fit the codebook, and train the decision Transformer. "
-                                            "Validation and test songs are held out by song. A killed run continues with --resume.")
+    train = commands.add_parser(
+        "train",
+        help="learn how B answers A from a corpus",
+        description="Segment and encode a corpus (cached), fit the codebook, and train the decision Transformer. "
+        "Validation and test songs are held out by song. A killed run continues with --resume.",
+    )
     train.add_argument("corpus", metavar="CORPUS", help="corpus folder (corpus.json and its pairs)")
     output = train.add_argument_group("output")
     output.add_argument("-o", "--output", required=True, metavar="RUN", help="run folder to write")
     output.add_argument("--resume", action="store_true", help="continue the run in RUN from its last checkpoint")
     add_training_options(train)
     processes = train.add_argument_group("processes")
-    processes.add_argument("--nproc", type=int, metavar="N", help="train on N processes of this machine with torchrun and "
-                           "DistributedDataParallel (gloo on CPU, NCCL on GPUs); the same recipe, each batch shared out (default: 1)")
+    processes.add_argument(
+        "--nproc",
+        type=int,
+        metavar="N",
+        help="train on N processes of this machine with torchrun and "
+        "DistributedDataParallel (gloo on CPU, NCCL on GPUs); the same recipe, each batch shared out (default: 1)",
+    )
     train.set_defaults(run=_train)
 
-    evaluate = commands.add_parser("eval", help="score a run on held-out songs against baselines",
-                                   description="Re-generation task: predict the true B tokens from A on held-out pairs. Reports TPP and LCP "
-                                               "against uniform, unigram, majority and context-free table baselines fitted on the training songs.")
+    evaluate = commands.add_parser(
+        "eval",
+        help="score a run on held-out songs against baselines",
+        description="Re-generation task: predict the true B tokens from A on held-out pairs. Reports TPP and LCP "
+        "against uniform, unigram, majority and context-free table baselines fitted on the training songs.",
+    )
     evaluate.add_argument("run_dir", metavar="RUN", nargs="?", help="a trained run (not needed with --sweep)")
     evaluate.add_argument("--corpus", required=True, help="corpus holding the held-out pairs (the run's own corpus: its test songs)")
     evaluate.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")
@@ -36,36 +46,61 @@ def register(commands: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
     evaluate.add_argument("--seed", type=seed, default=0, help="random seed of the sampled rows and the renders")
     evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
-    evaluate.add_argument("--audio", action="store_true", help="also render the held-out songs (model and oracle tokens) and measure "
-                                                                "the audio: B onsets on A's beats, consonance with A, seams")
-    evaluate.add_argument("--bundle", help="with --audio: the bundle to render with (default: the run exported with its training B as memory)")
-    evaluate.add_argument("--sweep", metavar="DIR", help="train and evaluate the paper's sweep (segments 0.25/0.35/0.5 s, a beat and half a "
-                                                          "beat x vocabulary 16/64/256) on --corpus, runs and tables under DIR (default: evaluate RUN only)")
+    evaluate.add_argument(
+        "--audio",
+        action="store_true",
+        help="also render the held-out songs (model and oracle tokens) and measure "
+        "the audio: B onsets on A's beats, consonance with A, seams",
+    )
+    evaluate.add_argument(
+        "--bundle", help="with --audio: the bundle to render with (default: the run exported with its training B as memory)"
+    )
+    evaluate.add_argument(
+        "--sweep",
+        metavar="DIR",
+        help="train and evaluate the paper's sweep (segments 0.25/0.35/0.5 s, a beat and half a "
+        "beat x vocabulary 16/64/256) on --corpus, runs and tables under DIR (default: evaluate RUN only)",
+    )
     sweep = evaluate.add_argument_group("sweep training options")
     sweep.add_argument("--epochs", type=int, default=30, help="at most this many epochs per configuration")
-    sweep.add_argument("--segments", default="0.25,0.35,0.5,beat,half-beat", help="segment lengths in seconds, or beat / half-beat, comma-separated")
+    sweep.add_argument(
+        "--segments", default="0.25,0.35,0.5,beat,half-beat", help="segment lengths in seconds, or beat / half-beat, comma-separated"
+    )
     sweep.add_argument("--vocabs", default="16,64,256", help="vocabulary sizes, comma-separated")
     evaluate.set_defaults(run=_eval)
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data: how songs are cut into segments")
-    data.add_argument("--segmentation", choices=("uniform", "beats", "onsets"), default="beats",
-                      help="segments: beats (each pair's own, from its score MIDI or found in A), uniform windows, or onsets")
+    data.add_argument(
+        "--segmentation",
+        choices=("uniform", "beats", "onsets"),
+        default="beats",
+        help="segments: beats (each pair's own, from its score MIDI or found in A), uniform windows, or onsets",
+    )
     data.add_argument("--window", type=float, default=0.5, help="uniform: segment length in seconds")
     data.add_argument("--bpm", type=float, help="beats: one steady tempo for every pair (default: each pair's own beats)")
-    data.add_argument("--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then) "
-                                          "(default: each pair's own beats)")
+    data.add_argument(
+        "--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then) (default: each pair's own beats)"
+    )
     data.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
     model = parser.add_argument_group("model: perception and decision")
     model.add_argument("--encoder", choices=("spectral", "wav2vec2"), default="spectral", help="perception backend")
-    model.add_argument("--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained (default: none; required with wav2vec2)")
+    model.add_argument(
+        "--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained (default: none; required with wav2vec2)"
+    )
     model.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
     model.add_argument("--vocab", type=int, default=16, help="codebook size, 16..1024")
-    model.add_argument("--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each")
-    model.add_argument("--lookahead", default="2", help="future A segments the model may hear: its latency in segments "
-                                                      "(0 = causal; 'anticipate' = B for a segment chosen from A before it, to play along "
-                                                      "live; 'offline' = as many as the context)")
+    model.add_argument(
+        "--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each"
+    )
+    model.add_argument(
+        "--lookahead",
+        default="2",
+        help="future A segments the model may hear: its latency in segments "
+        "(0 = causal; 'anticipate' = B for a segment chosen from A before it, to play along "
+        "live; 'offline' = as many as the context)",
+    )
     model.add_argument("--context", type=int, default=32, help="segments of history attended to")
     model.add_argument("--d-model", type=int, default=128, help="Transformer width")
     model.add_argument("--layers", type=int, default=3, help="decoder layers")
@@ -74,8 +109,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     training.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
     training.add_argument("--batch-size", type=int, default=32, help="training windows per step")
     training.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate (warm-up, then cosine decay)")
-    training.add_argument("--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure "
-                                                                          "bias cure)")
+    training.add_argument(
+        "--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure bias cure)"
+    )
     training.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without a better validation score")
     training.add_argument("--seed", type=seed, default=0, help="random seed of the split, codebook and training")
 
@@ -87,8 +123,9 @@ def training_config(args: argparse.Namespace, corpus: str):
     from plugin_core.errors import CountertrackError
     from plugin_core.perception.segmentation import SegmentationConfig
 
-    segmentation = SegmentationConfig(strategy=args.segmentation, hop_s=args.window, bpm=args.bpm, tempo_map=args.tempo_map,
-                                      subdivision=args.subdivision)
+    segmentation = SegmentationConfig(
+        strategy=args.segmentation, hop_s=args.window, bpm=args.bpm, tempo_map=args.tempo_map, subdivision=args.subdivision
+    )
     encoder = EncoderSpec(backend=args.encoder, path=args.encoder_path, layer=args.layer)
     if args.lookahead == "offline":
         lookahead = args.context - 1
@@ -99,10 +136,24 @@ def training_config(args: argparse.Namespace, corpus: str):
             lookahead = int(args.lookahead)
         except ValueError:
             raise CountertrackError(f"--lookahead takes a number of segments, 'anticipate' or 'offline', not {args.lookahead!r}") from None
-    return TrainConfig(corpus=corpus, encoder=encoder.to_dict(), segmentation=segmentation.to_dict(), vocab=args.vocab,
-                       codebook=args.codebook, d_model=args.d_model, heads=args.heads, layers=args.layers, context=args.context,
-                       lookahead=lookahead, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                       history_dropout=args.history_dropout, patience=args.patience, seed=args.seed)
+    return TrainConfig(
+        corpus=corpus,
+        encoder=encoder.to_dict(),
+        segmentation=segmentation.to_dict(),
+        vocab=args.vocab,
+        codebook=args.codebook,
+        d_model=args.d_model,
+        heads=args.heads,
+        layers=args.layers,
+        context=args.context,
+        lookahead=lookahead,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        history_dropout=args.history_dropout,
+        patience=args.patience,
+        seed=args.seed,
+    )
 
 
 def _log(message: str) -> None:
@@ -121,8 +172,14 @@ def _train(args: argparse.Namespace) -> int:
         return launch(args.argv, args.nproc)
     group = from_environment()  # several processes when torchrun started this one, else None
     try:
-        run = train(config, args.output, resume=args.resume, log=_log, group=group,
-                    progress=lambda items, description, total: progress(items, description, total=total, unit="step"))
+        run = train(
+            config,
+            args.output,
+            resume=args.resume,
+            log=_log,
+            group=group,
+            progress=lambda items, description, total: progress(items, description, total=total, unit="step"),
+        )
     finally:
         leave(group)
     if group is None or group.main:
@@ -141,8 +198,15 @@ def _eval(args: argparse.Namespace) -> int:
     if args.sweep:
         from export.evaluation.sweep import sweep
 
-        table = sweep(args.corpus, args.sweep, segments=args.segments.split(","),
-                      vocabs=[int(v) for v in args.vocabs.split(",")], epochs=args.epochs, seed=args.seed, log=_log)
+        table = sweep(
+            args.corpus,
+            args.sweep,
+            segments=args.segments.split(","),
+            vocabs=[int(v) for v in args.vocabs.split(",")],
+            epochs=args.epochs,
+            seed=args.seed,
+            log=_log,
+        )
         print(table)
         return 0
     if not args.run_dir:
@@ -150,14 +214,24 @@ def _eval(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     audio_plot = str(Path(args.plot).with_suffix(".audio.png")) if args.audio and args.plot else None
     reports = (args.json, args.plot, args.markdown, audio_plot)
-    inputs = [args.run_dir, *Path(args.run_dir).rglob("*"), args.corpus, *(Path(args.corpus).rglob("*") if Path(args.corpus).is_dir() else [])]
+    inputs = [
+        args.run_dir,
+        *Path(args.run_dir).rglob("*"),
+        args.corpus,
+        *(Path(args.corpus).rglob("*") if Path(args.corpus).is_dir() else []),
+    ]
     with plan_outputs(reports, inputs, force=args.force) as outputs:  # all checked before the work
         result = evaluate(run, args.corpus, seed=args.seed, top_p=args.top_p)
         if args.audio:
             from export.evaluation.audio_report import audio_report_for_run
 
-            result["audio"] = audio_report_for_run(run, args.corpus, bundle=args.bundle, seed=args.seed,
-                                                   progress=lambda items, description, total: progress(items, description, total=total, unit="song"))
+            result["audio"] = audio_report_for_run(
+                run,
+                args.corpus,
+                bundle=args.bundle,
+                seed=args.seed,
+                progress=lambda items, description, total: progress(items, description, total=total, unit="song"),
+            )
         table = write_reports(result, *(outputs.staged(path) if path else None for path in reports))
         outputs.commit()
     print(table)

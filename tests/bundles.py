@@ -18,7 +18,9 @@ RATE = 44100
 NOTES_HZ = (55.0, 65.4, 73.4, 82.4, 98.0, 110.0, 130.8, 146.8)
 
 
-def tone_melody(seconds: float, bpm: float, sample_rate: int = RATE, seed: int = 0, low_hz: float = 220.0, amplitude: float = 0.3) -> np.ndarray:
+def tone_melody(
+    seconds: float, bpm: float, sample_rate: int = RATE, seed: int = 0, low_hz: float = 220.0, amplitude: float = 0.3
+) -> np.ndarray:
     """(1, samples): one plucked, decaying note per beat at ``bpm``, pitches drawn from a scale."""
     rng = np.random.default_rng(seed)
     total = int(round(seconds * sample_rate))
@@ -41,18 +43,27 @@ def tone_melody(seconds: float, bpm: float, sample_rate: int = RATE, seed: int =
     return out[None, :].astype(np.float32)
 
 
-def make_synthetic_bundle(folder: Path, *, segmentation: dict | None = None, lookahead: int = 1, vocab: int = 8, seed: int = 0,
-                          memory_bpm: float = 120.0, memory_seconds: float = 24.0, compatibility: bool = True) -> Path:
+def make_synthetic_bundle(
+    folder: Path,
+    *,
+    segmentation: dict | None = None,
+    lookahead: int = 1,
+    vocab: int = 8,
+    seed: int = 0,
+    memory_bpm: float = 120.0,
+    memory_seconds: float = 24.0,
+    compatibility: bool = True,
+) -> Path:
     """Write a bundle into ``folder / 'synthetic.ctbundle'`` and return its path."""
-    from export.onnx.bundle_export import export_bundle
+    from export.data.token_data import Split
     from export.model.codebook_fit import fit_codebook
     from export.model.decision_model import DecisionConfig, DecisionModel
     from export.model.encoders import EncoderSpec, build_encoder
+    from export.onnx.bundle_export import export_bundle
     from export.onnx.perception_export import encode_spans
-    from export.data.token_data import Split
     from export.train.run import Run, TrainConfig
-    from plugin_core.io.audio import read_audio
     from plugin_core.engine.compatibility import Compatibility
+    from plugin_core.io.audio import read_audio
     from plugin_core.perception.labeller import PerceptionSpec, encoder_input
     from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
@@ -66,12 +77,22 @@ def make_synthetic_bundle(folder: Path, *, segmentation: dict | None = None, loo
     spec = EncoderSpec()
     encoder = build_encoder(spec)
     config = SegmentationConfig.from_dict(segmentation)
-    probe = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
-                           vocab_size=vocab, segmentation=config, encoder=spec.to_dict())
+    probe = PerceptionSpec(
+        sample_rate=encoder.sample_rate,
+        min_samples=encoder.min_samples,
+        embedding_dim=encoder.output_dim,
+        vocab_size=vocab,
+        segmentation=config,
+        encoder=spec.to_dict(),
+    )
     embeddings = []
     for path in (memory_path, guide_path):
         audio = read_audio(path)
-        grid_config = config if config.strategy != "beats" or config.bpm is not None or config.tempo_map else SegmentationConfig(strategy="beats", bpm=memory_bpm)
+        grid_config = (
+            config
+            if config.strategy != "beats" or config.bpm is not None or config.tempo_map
+            else SegmentationConfig(strategy="beats", bpm=memory_bpm)
+        )
         grid = make_grid(audio.num_samples, audio.sample_rate, grid_config, audio.samples)
         at_rate, spans = encoder_input(audio, grid, probe)
         embeddings.append(encode_spans(encoder, at_rate, spans))
@@ -80,13 +101,30 @@ def make_synthetic_bundle(folder: Path, *, segmentation: dict | None = None, loo
     torch.manual_seed(seed)
     decision = DecisionConfig(vocab_size=vocab, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=lookahead)
     model = DecisionModel(decision).eval()
-    train = TrainConfig(corpus=str(folder), segmentation=segmentation, vocab=vocab, d_model=16, heads=2, layers=1, ffn=32,
-                        context=8, lookahead=lookahead, seed=seed)
+    train = TrainConfig(
+        corpus=str(folder),
+        segmentation=segmentation,
+        vocab=vocab,
+        d_model=16,
+        heads=2,
+        layers=1,
+        ffn=32,
+        context=8,
+        lookahead=lookahead,
+        seed=seed,
+    )
     table = None
     if compatibility:
         intervals = np.where(np.isin(np.arange(12), (0, 3, 4, 7, 8, 9)), 1.0, -1.0).astype(np.float32)
         table = Compatibility(intervals=intervals, onsets=np.eye(4, dtype=np.float32))
-    run = Run(folder=folder, config=train, split=Split(train=("synthetic",), validation=(), test=()),
-              codebooks={"guide": codebook, "response": codebook}, model=model, compatibility=table)
-    return export_bundle(run, folder / "synthetic.ctbundle", memory=[str(memory_path)], golden_input=guide_path,
-                         golden_seconds=6.0, log=lambda _: None)
+    run = Run(
+        folder=folder,
+        config=train,
+        split=Split(train=("synthetic",), validation=(), test=()),
+        codebooks={"guide": codebook, "response": codebook},
+        model=model,
+        compatibility=table,
+    )
+    return export_bundle(
+        run, folder / "synthetic.ctbundle", memory=[str(memory_path)], golden_input=guide_path, golden_seconds=6.0, log=lambda _: None
+    )

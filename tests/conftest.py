@@ -45,8 +45,15 @@ def tiny_wav2vec2(tmp_path_factory) -> Path:
     from transformers import Wav2Vec2Config, Wav2Vec2Model
 
     folder = tmp_path_factory.mktemp("w2v-tiny")
-    config = Wav2Vec2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                            conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    config = Wav2Vec2Config(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(16,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
     torch.manual_seed(0)
     Wav2Vec2Model(config).save_pretrained(folder)
     return folder

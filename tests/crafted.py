@@ -97,9 +97,11 @@ def edit_grains(bundle: Path, change: Callable[[dict], None], *, raw: Callable[[
 
 def unlist(bundle: Path, name: str) -> None:
     """Take ``name`` out of the manifest's list (it stays on disk)."""
+
     def change(manifest: dict) -> None:
         manifest["files"].pop(name)
         manifest.get("sizes", {}).pop(name, None)
+
     edit_manifest(bundle, change)
 
 
@@ -109,11 +111,21 @@ def flip_byte(path: Path, at: float = 0.5) -> None:
     path.write_bytes(bytes(data))
 
 
-def wav_bytes(samples: np.ndarray, rate: int, *, fmt_size: int = 16, format_tag: int = 1, bits: int = 16, channels: int | None = None,
-              declared_data: int | None = None) -> bytes:
+def wav_bytes(
+    samples: np.ndarray,
+    rate: int,
+    *,
+    fmt_size: int = 16,
+    format_tag: int = 1,
+    bits: int = 16,
+    channels: int | None = None,
+    declared_data: int | None = None,
+) -> bytes:
     """A WAV file byte by byte, every header field free to lie."""
     channels = samples.shape[0] if channels is None else channels
-    data = (np.clip(samples.T, -1, 1) * 32767).astype("<i2").tobytes() if bits == 16 and format_tag == 1 else samples.T.astype("<f4").tobytes()
+    data = (
+        (np.clip(samples.T, -1, 1) * 32767).astype("<i2").tobytes() if bits == 16 and format_tag == 1 else samples.T.astype("<f4").tobytes()
+    )
     block = max(1, channels) * bits // 8
     body = struct.pack("<HHIIHH", format_tag, channels, rate, rate * block, block, bits)
     body = (body + bytes(max(0, fmt_size - 16)))[:fmt_size]
@@ -143,8 +155,9 @@ def edit_graph(bundle: Path, name: str, change: Callable[[Any], None], *, extern
     model = onnx.load(str(bundle / name))
     change(model)
     if external:
-        onnx.save_model(model, str(bundle / name), save_as_external_data=True, all_tensors_to_one_file=True, location=external,
-                        size_threshold=0)
+        onnx.save_model(
+            model, str(bundle / name), save_as_external_data=True, all_tensors_to_one_file=True, location=external, size_threshold=0
+        )
         manifest = manifest_of(bundle)
         manifest["files"][external] = ""
         write_manifest(bundle, manifest)
@@ -173,8 +186,12 @@ def add_to_output(model: Any, output: str, amount: int, dtype: str = "int64") ->
         if value.name == output + "_raw":
             value.name = output
     kind = TensorProto.INT64 if dtype == "int64" else TensorProto.FLOAT
-    model.graph.node.extend([helper.make_node("Constant", [], [output + "_amount"], value=helper.make_tensor("a", kind, [], [amount])),
-                             helper.make_node("Add", [output + "_raw", output + "_amount"], [output])])
+    model.graph.node.extend(
+        [
+            helper.make_node("Constant", [], [output + "_amount"], value=helper.make_tensor("a", kind, [], [amount])),
+            helper.make_node("Add", [output + "_raw", output + "_amount"], [output]),
+        ]
+    )
     _producers_first(model)
 
 
@@ -189,8 +206,12 @@ def widen_output(model: Any, output: str, extra: int) -> None:
             dims = value.type.tensor_type.shape.dim
             if dims and dims[0].HasField("dim_value"):
                 dims[0].dim_value += extra
-    model.graph.node.extend([helper.make_node("Constant", [], [output + "_pad"], value=helper.make_tensor("p", TensorProto.FLOAT, [extra], [0.0] * extra)),
-                             helper.make_node("Concat", [output + "_raw", output + "_pad"], [output], axis=0)])
+    model.graph.node.extend(
+        [
+            helper.make_node("Constant", [], [output + "_pad"], value=helper.make_tensor("p", TensorProto.FLOAT, [extra], [0.0] * extra)),
+            helper.make_node("Concat", [output + "_raw", output + "_pad"], [output], axis=0),
+        ]
+    )
     _producers_first(model)
 
 
@@ -204,10 +225,15 @@ def widen_output_by_input(model: Any, output: str, like: str) -> None:
         if value.name == output + "_raw":
             value.name = output
             value.type.tensor_type.shape.dim[0].dim_param = "grown"
-    model.graph.node.extend([helper.make_node("Shape", [like], [output + "_shape"]),
-                             helper.make_node("ConstantOfShape", [output + "_shape"], [output + "_pad"],
-                                              value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])),
-                             helper.make_node("Concat", [output + "_raw", output + "_pad"], [output], axis=0)])
+    model.graph.node.extend(
+        [
+            helper.make_node("Shape", [like], [output + "_shape"]),
+            helper.make_node(
+                "ConstantOfShape", [output + "_shape"], [output + "_pad"], value=helper.make_tensor("z", TensorProto.FLOAT, [1], [0.0])
+            ),
+            helper.make_node("Concat", [output + "_raw", output + "_pad"], [output], axis=0),
+        ]
+    )
 
 
 def _producers_first(model: Any) -> None:
@@ -271,8 +297,10 @@ def midi_bytes(*, ticks_per_beat: int = 480, tempos: tuple[int, ...] = (500000,)
 def within(seconds: float) -> Iterator[None]:
     """Fail (instead of hanging the suite) if the block runs longer than ``seconds``: SIGALRM raises in
     the main thread at the next Python instruction."""
+
     def hung(signum, frame):
         raise AssertionError(f"still running after {seconds} s: a hang or a runaway")
+
     previous = signal.signal(signal.SIGALRM, hung)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:

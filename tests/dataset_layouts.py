@@ -26,8 +26,9 @@ RATE = 44100
 SECONDS = 1.0
 
 
-def write(path: Path, freq_hz: float, *, channels: int = 1, rate: int = RATE, amplitude: float = 0.3,
-          seconds: float = SECONDS) -> np.ndarray:
+def write(
+    path: Path, freq_hz: float, *, channels: int = 1, rate: int = RATE, amplitude: float = 0.3, seconds: float = SECONDS
+) -> np.ndarray:
     """A tone written to ``path`` (folders made); returns its samples."""
     path.parent.mkdir(parents=True, exist_ok=True)
     samples = tone(freq_hz, seconds, rate, amplitude=amplitude, channels=channels)
@@ -35,8 +36,9 @@ def write(path: Path, freq_hz: float, *, channels: int = 1, rate: int = RATE, am
     return samples
 
 
-def moisesdb_song(root: Path, sources: dict[str, list[tuple[str, float]]], *, song: str = "a song",
-                  provider: str = "moisesdb_v0.1", channels: int = 2) -> Path:
+def moisesdb_song(
+    root: Path, sources: dict[str, list[tuple[str, float]]], *, song: str = "a song", provider: str = "moisesdb_v0.1", channels: int = 2
+) -> Path:
     """A MoisesDB track folder: ``sources`` maps a stem type to its (trackType, frequency) sources."""
     folder = root / provider / str(uuid.uuid4())
     stems = []
@@ -66,11 +68,16 @@ def slakh_track(root: Path, name: str, stems: dict[str, dict], *, amplitudes: di
     A stem with ``audio_rendered: false`` gets no audio, as in the data set."""
     folder = root / name
     amplitudes = amplitudes or {}
-    lines = [f"UUID: {uuid.uuid4().hex}", "audio_dir: stems", "midi_dir: MIDI", "normalized: true",
-             "overall_gain: 0.5", "stems:"]
+    lines = [f"UUID: {uuid.uuid4().hex}", "audio_dir: stems", "midi_dir: MIDI", "normalized: true", "overall_gain: 0.5", "stems:"]
     for index, (stem, meta) in enumerate(stems.items()):
-        entry = {"audio_rendered": True, "is_drum": False, "midi_saved": True, "plugin_name": "a_patch.nkm",
-                 "integrated_loudness": -13.0, **meta}
+        entry = {
+            "audio_rendered": True,
+            "is_drum": False,
+            "midi_saved": True,
+            "plugin_name": "a_patch.nkm",
+            "integrated_loudness": -13.0,
+            **meta,
+        }
         lines.append(f"  {stem}:")
         lines += [f"    {key}: {_yaml_scalar(value)}" for key, value in entry.items()]
         if entry["audio_rendered"]:
@@ -92,7 +99,8 @@ def _yaml_scalar(value: object) -> str:
 def _midi(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     midi = mido.MidiFile()
-    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000), mido.Message("note_on", note=60, time=0),
-                            mido.Message("note_off", note=60, time=480)])
+    track = mido.MidiTrack(
+        [mido.MetaMessage("set_tempo", tempo=500000), mido.Message("note_on", note=60, time=0), mido.Message("note_off", note=60, time=480)]
+    )
     midi.tracks.append(track)
     midi.save(str(path))

@@ -16,8 +16,10 @@ def small_disk(folder: Path, size_kb: int) -> Iterator[bool]:
     """Mount a tmpfs of ``size_kb`` KiB at ``folder`` (needs root); yields whether it is mounted, so a
     test can fall back on ``file_size_limit`` where mounting is not allowed."""
     folder.mkdir(parents=True, exist_ok=True)
-    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)],
-                                                  capture_output=True).returncode == 0
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", str(folder)], capture_output=True).returncode == 0
+    )
     try:
         yield mounted
     finally:
@@ -27,9 +29,11 @@ def small_disk(folder: Path, size_kb: int) -> Iterator[bool]:
 
 def file_size_limit(limit_bytes: int):
     """A ``preexec_fn`` for a child process whose writes past ``limit_bytes`` fail with EFBIG, as on a full disk."""
+
     def limit() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
+
     return limit
 
 

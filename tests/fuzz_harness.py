@@ -12,9 +12,9 @@ import select
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from tests.paths import ROOT
+
 MEMORY_LIMIT_BYTES = 3 << 30
 
 _CHILD = r"""
@@ -51,8 +51,15 @@ class CommandRunner:
         self._process: subprocess.Popen | None = None
 
     def _start(self) -> subprocess.Popen:
-        process = subprocess.Popen([sys.executable, "-c", _CHILD.format(limit=MEMORY_LIMIT_BYTES)], cwd=ROOT, env=self._env, text=True,
-                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD.format(limit=MEMORY_LIMIT_BYTES)],
+            cwd=ROOT,
+            env=self._env,
+            text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         assert self._read(process, 120.0) == {"ready": True}
         return process
 

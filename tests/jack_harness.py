@@ -48,8 +48,13 @@ def jack_server(log: Path, name: str | None = None) -> Iterator[str]:
     name = name or unique_server_name()
     env = {**os.environ, "JACK_NO_AUDIO_RESERVATION": "1", "JACK_NO_START_SERVER": "1"}
     with open(log, "wb") as out:
-        server = subprocess.Popen(["jackd", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
-                                  stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        server = subprocess.Popen(
+            ["jackd", "-n", name, "-d", "dummy", "-r", str(RATE), "-p", str(PERIOD)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     try:
         _wait_for_server(jack, name, server, log)
         yield name

@@ -49,6 +49,7 @@ def _file_audio(data: bytes | Path) -> tuple[np.ndarray, int]:
 # ---- DAWproject ------------------------------------------------------------------------------
 def _beats_to_seconds(points: list[tuple[float, float]]):
     """Seconds at a beat position, for hold (stepwise) tempo points (beat, qpm)."""
+
     def convert(beat: float) -> float:
         seconds = 0.0
         for index, (when, bpm) in enumerate(points):
@@ -57,6 +58,7 @@ def _beats_to_seconds(points: list[tuple[float, float]]):
                 break
             seconds += (min(beat, end) - when) * 60.0 / bpm
         return seconds
+
     return convert
 
 
@@ -93,9 +95,17 @@ def read_dawproject(path: Path, rate: int) -> dict[str, ReadTrack]:
             assert abs((end_s - start_s) * rate - length) < 1e-6 * rate, "the clip's duration on the timeline is its content's"
             fade_in, fade_out = _shapes(clip.get("comment", ""))
             seconds = 1.0 if clip.get("fadeTimeUnit", "seconds") == "seconds" else None
-            clips.append(ReadClip(start=round(start_s * rate), length=length, offset=round(play_start * rate), gain=1.0,
-                                  fade_in=(round(float(clip.get("fadeInTime", 0)) * seconds * rate), fade_in),
-                                  fade_out=(round(float(clip.get("fadeOutTime", 0)) * seconds * rate), fade_out), audio=audio))
+            clips.append(
+                ReadClip(
+                    start=round(start_s * rate),
+                    length=length,
+                    offset=round(play_start * rate),
+                    gain=1.0,
+                    fade_in=(round(float(clip.get("fadeInTime", 0)) * seconds * rate), fade_in),
+                    fade_out=(round(float(clip.get("fadeOutTime", 0)) * seconds * rate), fade_out),
+                    audio=audio,
+                )
+            )
         out[track.get("name").split()[0]] = ReadTrack(track.get("name"), volume, clips)
     return out
 
@@ -106,7 +116,7 @@ class Chunk:
     name: str
     args: list[str]
     lines: list[list[str]]
-    children: list["Chunk"]
+    children: list[Chunk]
     notes: list[str]
 
     def first(self, key: str) -> list[str]:
@@ -177,10 +187,17 @@ def read_rpp(path: Path, rate: int) -> tuple[Chunk, dict[str, ReadTrack]]:
             fade_in, fade_out = _shapes(" ".join(notes.notes) if notes else "")
             fin, fout = item.first("FADEIN"), item.first("FADEOUT")
             volpan = item.first("VOLPAN")
-            clips.append(ReadClip(start=round(float(item.first("POSITION")[0]) * rate), length=round(float(item.first("LENGTH")[0]) * rate),
-                                  offset=round(float(item.first("SOFFS")[0]) * file_rate), gain=float(volpan[0]) * float(volpan[2]),
-                                  fade_in=(round(float(fin[1]) * rate), fade_in), fade_out=(round(float(fout[1]) * rate), fade_out),
-                                  audio=audio))
+            clips.append(
+                ReadClip(
+                    start=round(float(item.first("POSITION")[0]) * rate),
+                    length=round(float(item.first("LENGTH")[0]) * rate),
+                    offset=round(float(item.first("SOFFS")[0]) * file_rate),
+                    gain=float(volpan[0]) * float(volpan[2]),
+                    fade_in=(round(float(fin[1]) * rate), fade_in),
+                    fade_out=(round(float(fout[1]) * rate), fade_out),
+                    audio=audio,
+                )
+            )
         out[name.split()[0]] = ReadTrack(name, float(track.first("VOLPAN")[0]), clips)
     return project, out
 

@@ -28,10 +28,21 @@ C_MAJOR = (0, 2, 4, 5, 7, 9, 11)
 
 TEMPI = (60, 72, 80, 90, 97, 108, 120, 135, 150, 165, 180)
 # (kind, General MIDI program, bpm): the flute melody and the drums at every tempo, other voices at some
-CASES = ([("melody", FLUTE, bpm) for bpm in TEMPI] + [("drums", 0, bpm) for bpm in TEMPI]
-         + [("melody", OBOE, 72), ("melody", VIOLIN, 108), ("melody", PIANO, 150), ("melody", TRUMPET, 165),
-            ("melody 3/4", CLARINET, 90), ("melody 3/4", FLUTE, 135),
-            ("bass", FINGER_BASS, 66), ("bass", FINGER_BASS, 120), ("bass", ACOUSTIC_BASS, 172)])
+CASES = (
+    [("melody", FLUTE, bpm) for bpm in TEMPI]
+    + [("drums", 0, bpm) for bpm in TEMPI]
+    + [
+        ("melody", OBOE, 72),
+        ("melody", VIOLIN, 108),
+        ("melody", PIANO, 150),
+        ("melody", TRUMPET, 165),
+        ("melody 3/4", CLARINET, 90),
+        ("melody 3/4", FLUTE, 135),
+        ("bass", FINGER_BASS, 66),
+        ("bass", FINGER_BASS, 120),
+        ("bass", ACOUSTIC_BASS, 172),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -56,9 +67,18 @@ def fluidsynth_available() -> bool:
     return shutil.which("fluidsynth") is not None and SOUNDFONT.is_file()
 
 
-def render_notes(notes: list[Note], bpm: float, *, program: int, channel: int = 0, lead_in_s: float = 0.0,
-                 beats_per_bar: int = 4, sample_rate: int = 44100, tail_s: float = 0.5,
-                 end_bpm: float | None = None) -> Rendered:
+def render_notes(
+    notes: list[Note],
+    bpm: float,
+    *,
+    program: int,
+    channel: int = 0,
+    lead_in_s: float = 0.0,
+    beats_per_bar: int = 4,
+    sample_rate: int = 44100,
+    tail_s: float = 0.5,
+    end_bpm: float | None = None,
+) -> Rendered:
     """Write ``notes`` (positions in quarter-note beats) as a MIDI file at ``bpm`` starting
     ``lead_in_s`` into the audio, render it with FluidSynth, and return the audio with its beats.
 
@@ -101,10 +121,30 @@ def render_midi(midi: mido.MidiFile, sample_rate: int = 44100) -> np.ndarray:
     with tempfile.TemporaryDirectory(prefix="tempo-test-") as tmp:
         midi_path, raw_path = Path(tmp) / "part.mid", Path(tmp) / "part.raw"
         midi.save(str(midi_path))
-        command = ["fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-g", "1.0", "-r", str(sample_rate),
-                   "-T", "raw", "-O", "float", "-E", "little", "-F", str(raw_path), str(SOUNDFONT), str(midi_path)]
-        subprocess.run(command, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S,
-                       env={**os.environ, "LC_ALL": "C"})
+        command = [
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-R",
+            "0",
+            "-C",
+            "0",
+            "-g",
+            "1.0",
+            "-r",
+            str(sample_rate),
+            "-T",
+            "raw",
+            "-O",
+            "float",
+            "-E",
+            "little",
+            "-F",
+            str(raw_path),
+            str(SOUNDFONT),
+            str(midi_path),
+        ]
+        subprocess.run(command, check=True, capture_output=True, timeout=RENDER_TIMEOUT_S, env={**os.environ, "LC_ALL": "C"})
         interleaved = np.fromfile(raw_path, dtype="<f4")
     return np.ascontiguousarray(interleaved[: interleaved.size // 2 * 2].reshape(-1, 2).T)
 
@@ -122,8 +162,9 @@ _BAR_RHYTHMS_3 = ((2, 2, 2), (2, 2, 2), (2, 1, 1, 2), (4, 2), (2, 2, 1, 1))
 _PHRASE_END_3 = ((4, "r2"), (6,))
 
 
-def chorale_line(seed: int, bpm: float, *, seconds: float = 18.0, beats_per_bar: int = 4, tonic: int = 62,
-                 pickup: bool = True) -> list[Note]:
+def chorale_line(
+    seed: int, bpm: float, *, seconds: float = 18.0, beats_per_bar: int = 4, tonic: int = 62, pickup: bool = True
+) -> list[Note]:
     """A soprano-like line in a major key from ``tonic`` (D4) up a tenth: stepwise motion, phrases of
     four bars ending on a long note, a quarter-note pickup, enough bars to last about ``seconds``."""
     rng = np.random.default_rng(seed)
@@ -157,7 +198,7 @@ def bass_line(seed: int, bpm: float, *, seconds: float = 18.0, tonic: int = 43) 
     bars = max(2, int(np.ceil(seconds * bpm / 60.0 / 4)))
     notes: list[Note] = []
     position = 0.0
-    for bar in range(bars):
+    for _bar in range(bars):
         root = tonic + int(rng.choice([0, 5, 7, -3]))
         pattern = ((2, 2, 2, 2), (2, 2, 2, 1, 1), (4, 2, 2), (2, 1, 1, 2, 2))[int(rng.integers(4))]
         for index, item in enumerate(pattern):
@@ -243,8 +284,11 @@ def bach_sopranos(count: int, *, start: int = 300, min_short_share: float = 0.6)
         if len(signatures) != 1 or signatures[0].ratioString not in ("4/4", "3/4"):
             continue
         soprano = score.parts[0].stripTies()
-        notes = [Note(float(n.offset), 0.95 * float(n.duration.quarterLength), int(n.pitch.midi), 90)
-                 for n in soprano.flatten().notes if n.isNote]
+        notes = [
+            Note(float(n.offset), 0.95 * float(n.duration.quarterLength), int(n.pitch.midi), 90)
+            for n in soprano.flatten().notes
+            if n.isNote
+        ]
         if not notes or np.mean([n.length_beats <= 0.95 for n in notes]) < min_short_share:
             continue
         first_bar = soprano.measure(1)

@@ -22,15 +22,16 @@ RAMPS = (("melody", ta.FLUTE, 90, 115), ("drums", 0, 128, 100), ("melody", ta.PI
 HEADER = "| input | qpm | found | tempo error | beats hit (35 ms) | median offset | confidence |\n|---|---:|---:|---:|---:|---:|---:|"
 
 
-def _row(label: str, qpm: str, rendered: ta.Rendered, beats_s: np.ndarray | None = None,
-         reference_bpm: float | None = None) -> str:
+def _row(label: str, qpm: str, rendered: ta.Rendered, beats_s: np.ndarray | None = None, reference_bpm: float | None = None) -> str:
     estimate = estimate_beats(rendered.samples, rendered.sample_rate)
     truth = rendered.beat_times_s if beats_s is None else beats_s
     offsets = ta.beat_offsets_s(truth, estimate.beat_times_s)
     hits = float(np.mean(np.abs(offsets) <= 0.035))
     error = 100.0 * (estimate.bpm / (reference_bpm or rendered.bpm) - 1.0)
-    return (f"| {label} | {qpm} | {estimate.bpm:.2f} | {error:+.2f} % | {hits:.0%} | {1000 * np.median(offsets):+.0f} ms "
-            f"| {estimate.confidence:.2f} |")
+    return (
+        f"| {label} | {qpm} | {estimate.bpm:.2f} | {error:+.2f} % | {hits:.0%} | {1000 * np.median(offsets):+.0f} ms "
+        f"| {estimate.confidence:.2f} |"
+    )
 
 
 def main() -> None:
@@ -38,8 +39,16 @@ def main() -> None:
     parser.add_argument("--chorales", type=int, default=4)
     parser.add_argument("--chorale-start", type=int, default=300)
     args = parser.parse_args()
-    names = {ta.FLUTE: "flute", ta.OBOE: "oboe", ta.VIOLIN: "violin", ta.PIANO: "piano", ta.TRUMPET: "trumpet",
-             ta.CLARINET: "clarinet", ta.FINGER_BASS: "finger bass", ta.ACOUSTIC_BASS: "acoustic bass"}
+    names = {
+        ta.FLUTE: "flute",
+        ta.OBOE: "oboe",
+        ta.VIOLIN: "violin",
+        ta.PIANO: "piano",
+        ta.TRUMPET: "trumpet",
+        ta.CLARINET: "clarinet",
+        ta.FINGER_BASS: "finger bass",
+        ta.ACOUSTIC_BASS: "acoustic bass",
+    }
     with ThreadPoolExecutor(max_workers=2) as pool:
         renders = list(pool.map(lambda case: ta.render_case(*case), ta.CASES))
     print(HEADER)
@@ -52,8 +61,7 @@ def main() -> None:
     for name, notes, beats_per_bar, phase in ta.bach_sopranos(args.chorales, start=args.chorale_start):
         for bpm in (80, 97, 120, 150):
             rendered = ta.render_notes(notes, bpm, program=ta.FLUTE, lead_in_s=0.3, beats_per_bar=beats_per_bar)
-            print(_row(f"Bach {name.removesuffix('.mxl')} soprano, flute", str(bpm), rendered,
-                       rendered.beat_times_s + phase * 60.0 / bpm))
+            print(_row(f"Bach {name.removesuffix('.mxl')} soprano, flute", str(bpm), rendered, rendered.beat_times_s + phase * 60.0 / bpm))
     three_minutes = np.tile(renders[ta.CASES.index(("drums", 0, 120))].samples.mean(axis=0), 10)[: 180 * 44100]
     estimate_beats(three_minutes[:44100], 44100)
     cpu_s, wall_s = [], []

@@ -6,13 +6,11 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 
 from plugin_core.io.audio import probe_audio, read_audio, write_audio
 from tests.bundles import tone_melody
-
 from tests.paths import ROOT
 
 
@@ -26,8 +24,14 @@ def test_the_readme_python_example_runs_as_written_from_another_folder(tmp_path)
     assert len(blocks) == 1, "the README should hold one Python example, the one this test runs"
     melody = tone_melody(4.0, 100.0, seed=3)
     write_audio(tmp_path / "a.wav", np.concatenate([melody, 0.5 * melody]), 44100)  # A: 4 s of stereo notes
-    result = subprocess.run([sys.executable, "-c", blocks[0]], cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # this checkout's code, not an installed copy
+    result = subprocess.run(
+        [sys.executable, "-c", blocks[0]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )  # this checkout's code, not an installed copy
     assert result.returncode == 0, result.stderr[-3000:]
     latency = int(result.stdout.split()[0])
     assert latency > 0

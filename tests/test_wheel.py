@@ -16,9 +16,9 @@ import pytest
 
 from plugin_core.io.audio import probe_audio, write_audio
 from tests.bundles import tone_melody
+from tests.paths import ROOT
 from tests.test_readme_example import readme_python_blocks
 
-from tests.paths import ROOT
 PACKAGES = {"plugin_core", "export", "host_scripts", "presets"}
 NOT_SOURCE = (".git", ".venv", "out", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
 
@@ -31,8 +31,12 @@ def wheel(tmp_path_factory) -> Path:
     source = tmp_path_factory.mktemp("source") / "countertrack"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("wheel")
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(out)],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     wheels = list(out.glob("countertrack-*.whl"))
     assert len(wheels) == 1
@@ -43,14 +47,25 @@ def test_the_wheel_holds_the_cards_packages_and_the_shipped_data_only(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     dist_info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
     assert {n.split("/")[0] for n in names} == PACKAGES | {dist_info}  # no benchmarks, no tests
-    shipped = sorted(f"presets/{p.relative_to(ROOT / 'presets').as_posix()}" for p in (ROOT / "presets").rglob("*")
-                     if p.is_file() and "__pycache__" not in p.parts)
+    shipped = sorted(
+        f"presets/{p.relative_to(ROOT / 'presets').as_posix()}"
+        for p in (ROOT / "presets").rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
     assert [n for n in shipped if n not in names] == []
-    for name in ("presets/default.ctbundle/manifest.json", "presets/default.ctbundle/golden/expected.json",
-                 "presets/default.ctbundle/memory/grains.json", "presets/ambient.json", "presets/example_a.flac"):
+    for name in (
+        "presets/default.ctbundle/manifest.json",
+        "presets/default.ctbundle/golden/expected.json",
+        "presets/default.ctbundle/memory/grains.json",
+        "presets/ambient.json",
+        "presets/example_a.flac",
+    ):
         assert name in names
     assert sorted(n for n in names if n.startswith("presets/") and n.endswith(".json") and n.count("/") == 1) == [
-        "presets/ambient.json", "presets/faithful.json", "presets/loose.json"]
+        "presets/ambient.json",
+        "presets/faithful.json",
+        "presets/loose.json",
+    ]
     metadata = zipfile.ZipFile(wheel).read(f"{dist_info}/METADATA").decode()
     assert "License-Expression: GPL-3.0-or-later" in metadata
     assert {f"{dist_info}/licenses/LICENSE", f"{dist_info}/licenses/NOTICE"} <= set(names)
@@ -61,8 +76,9 @@ def installed(wheel, tmp_path_factory) -> Path:
     """A fresh venv (no system site-packages) with the wheel and its runtime dependencies from the index."""
     venv = tmp_path_factory.mktemp("venv") / "runtime"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
-    result = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-                            capture_output=True, text=True, timeout=1200)
+    result = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)], capture_output=True, text=True, timeout=1200
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return venv
 
@@ -77,8 +93,12 @@ def test_the_installed_package_renders_with_shipped_data_from_any_folder(install
         return subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=_clean_env())
 
     python, countertrack = str(installed / "bin" / "python"), str(installed / "bin" / "countertrack")
-    probe = run(python, "-c", "import importlib.util as u, json; print(json.dumps([u.find_spec(m) is None for m in "
-                              "('torch', 'transformers', 'benchmarks', 'tests')]))")
+    probe = run(
+        python,
+        "-c",
+        "import importlib.util as u, json; print(json.dumps([u.find_spec(m) is None for m in "
+        "('torch', 'transformers', 'benchmarks', 'tests')]))",
+    )
     assert json.loads(probe.stdout) == [True, True, True, True], probe.stderr
     melody = tone_melody(6.0, 100.0, seed=5)
     write_audio(tmp_path / "a.wav", np.concatenate([melody, melody]), 44100)

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from torch import nn
 
+from export.model.encoders import Encoder
 from export.onnx.perception_export import encode_spans
-from plugin_core.io.atomic import atomic_path
 from plugin_core.bundle.load import sha256_of
+from plugin_core.errors import CountertrackError
+from plugin_core.io.atomic import atomic_path
 from plugin_core.io.cache import cache_folder
 from plugin_core.io.corpus import Corpus, Pair, load_pair_audio
 from plugin_core.perception.descriptors import describe_segments
-from plugin_core.errors import CountertrackError
 from plugin_core.perception.labeller import PerceptionSpec, encoder_input
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
@@ -66,24 +66,37 @@ def pair_segmentation(config: SegmentationConfig, corpus: Corpus, pair: Pair) ->
 
 def encode_corpus(
     corpus: Corpus,
-    encoder: nn.Module,
+    encoder: Encoder,
     encoder_settings: dict,
     segmentation: SegmentationConfig,
     *,
     progress: Callable[[Iterable[Pair]], Iterable[Pair]] = lambda it: it,
 ) -> list[PairFeatures]:
     """Features of every pair (from the cache where possible), in corpus order."""
-    probe = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
-                           vocab_size=0, segmentation=segmentation, encoder=encoder_settings)
+    probe = PerceptionSpec(
+        sample_rate=encoder.sample_rate,
+        min_samples=encoder.min_samples,
+        embedding_dim=encoder.output_dim,
+        vocab_size=0,
+        segmentation=segmentation,
+        encoder=encoder_settings,
+    )
     folder = cache_folder("embeddings")
     features = []
     for pair in progress(corpus.pairs):
         settings = pair_segmentation(segmentation, corpus, pair)
-        key_source = json.dumps({
-            "version": CACHE_VERSION, "encoder": encoder_settings, "segmentation": segmentation.to_dict(),
-            "guide": sha256_of(corpus.path_of(pair.guide)), "response": sha256_of(corpus.path_of(pair.response)),
-            "tempo_map": sha256_of(Path(settings.tempo_map)) if settings.tempo_map else None, "samples": pair.num_samples,
-        }, sort_keys=True)
+        key_source = json.dumps(
+            {
+                "version": CACHE_VERSION,
+                "encoder": encoder_settings,
+                "segmentation": segmentation.to_dict(),
+                "guide": sha256_of(corpus.path_of(pair.guide)),
+                "response": sha256_of(corpus.path_of(pair.response)),
+                "tempo_map": sha256_of(Path(settings.tempo_map)) if settings.tempo_map else None,
+                "samples": pair.num_samples,
+            },
+            sort_keys=True,
+        )
         key = hashlib.sha256(key_source.encode()).hexdigest()[:32]
         cached = _read_cache(folder / f"{key}.npz")
         if cached is None:
@@ -115,6 +128,6 @@ def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            np.savez(handle, **arrays)
+            np.savez(handle, allow_pickle=False, **arrays)
     except (OSError, CountertrackError):
         pass  # caching is an optimisation: a read-only cache folder must not fail training

@@ -140,7 +140,7 @@ def _music21_to_midi(source: str) -> mido.MidiFile:
 
 
 def _parts_of(midi: mido.MidiFile) -> tuple[ScorePart, ...]:
-    parts = []
+    parts: list[ScorePart] = []
     for track_index, track in enumerate(midi.tracks):
         if not any(m.type == "note_on" and m.velocity > 0 for m in track):
             continue

@@ -18,14 +18,16 @@ from pathlib import Path
 from typing import Any
 
 from export.data.datasets import LAYOUTS, Layout
+from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import AUDIO_EXTENSIONS
 from plugin_core.io.corpus import Corpus, load_corpus
-from plugin_core.errors import CountertrackError
 
 USER_ORIGIN = "supplied by the user"
 UNKNOWN_LICENCE = "unknown"
-MUSIC21_LICENCE = ("the music is in the public domain; music21 states that its corpus encodings are public domain or used by "
-                   "permission (music21 README, 'License Coverage and Other/Prior Licenses'); music21's code is BSD-3-Clause")
+MUSIC21_LICENCE = (
+    "the music is in the public domain; music21 states that its corpus encodings are public domain or used by "
+    "permission (music21 README, 'License Coverage and Other/Prior Licenses'); music21's code is BSD-3-Clause"
+)
 SOUNDFONTS = {
     "FluidR3_GM.sf2": ("FluidR3_GM General MIDI SoundFont, Copyright 2000-2002, 2008 Frank Wen (Debian package fluid-soundfont-gm)", "MIT"),
     "TimGM6mb.sf2": ("TimGM6mb General MIDI SoundFont by Tim Brechbill, as bundled with pretty_midi", "not stated by pretty_midi; unknown"),
@@ -46,9 +48,14 @@ class DataOrigin:
         return {**asdict(self), "files": list(self.files)}
 
 
-def data_licences(training_corpus: str | os.PathLike[str] | None, memory: Sequence[str] | None = None, *,
-                  memory_pairs: Sequence[str] | None = None, golden_input: str | os.PathLike[str] | None = None,
-                  golden_source: str | None = None) -> list[dict[str, Any]]:
+def data_licences(
+    training_corpus: str | os.PathLike[str] | None,
+    memory: Sequence[str] | None = None,
+    *,
+    memory_pairs: Sequence[str] | None = None,
+    golden_input: str | os.PathLike[str] | None = None,
+    golden_source: str | None = None,
+) -> list[dict[str, Any]]:
     """The origin and licence of the data a bundle was made from, as manifest-ready dicts.
 
     The training corpus (the model and codebooks are learned from it); the memory (``memory`` as
@@ -60,15 +67,18 @@ def data_licences(training_corpus: str | os.PathLike[str] | None, memory: Sequen
     if training is not None:
         origins += corpus_origins(training, "training")
     elif training_corpus is not None:
-        origins.append(DataOrigin("training", "recordings", (Path(training_corpus).name,), "a corpus no longer readable at export",
-                                  UNKNOWN_LICENCE))
+        origins.append(
+            DataOrigin("training", "recordings", (Path(training_corpus).name,), "a corpus no longer readable at export", UNKNOWN_LICENCE)
+        )
     if not memory:
         if training is not None:
             origins += corpus_origins(training, "memory", pair_ids=memory_pairs, responses_only=True)
     else:
         for item in memory:
             corpus = _corpus_or_none(item) if (Path(item) / "corpus.json").is_file() else None
-            origins += corpus_origins(corpus, "memory", responses_only=True) if corpus else [user_origin(_audio_names(Path(item)), "memory")]
+            origins += (
+                corpus_origins(corpus, "memory", responses_only=True) if corpus else [user_origin(_audio_names(Path(item)), "memory")]
+            )
     if golden_input is not None:
         if golden_source:
             soundfont = training.provenance.get("soundfont") if training is not None else None
@@ -79,8 +89,9 @@ def data_licences(training_corpus: str | os.PathLike[str] | None, memory: Sequen
     return [origin.to_dict() for origin in origins]
 
 
-def corpus_origins(corpus: Corpus, used_for: str, *, pair_ids: Sequence[str] | None = None,
-                   responses_only: bool = False) -> list[DataOrigin]:
+def corpus_origins(
+    corpus: Corpus, used_for: str, *, pair_ids: Sequence[str] | None = None, responses_only: bool = False
+) -> list[DataOrigin]:
     """A corpus rendered from scores: its scores and SoundFont; any other corpus: the user's
     recordings, named 'pair id/file name'. ``pair_ids`` keeps only those pairs."""
     keep = None if pair_ids is None else set(pair_ids)

@@ -21,10 +21,10 @@ import numpy as np
 
 from export.data.midi_parts import Score, at_constant_tempo, extract_part, load_score
 from export.data.synth import SynthSettings, find_soundfont, render_midi
+from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path
 from plugin_core.io.audio import write_audio
 from plugin_core.io.corpus import Corpus, Pair, save_corpus
-from plugin_core.errors import CountertrackError
 from plugin_core.io.stopping import run_task, worker_pool
 
 DEFAULT_GUIDE_PROGRAM = 73  # GM flute: a clear melodic line
@@ -92,7 +92,7 @@ def build_from_scores(
     problems: list[str] = []
     render = functools.partial(_load_and_render, request=request, settings=settings, out=out)
     with contextlib.ExitStack() as stack:
-        mapper = map
+        mapper: Callable[..., Iterator[Pair | str]] = map
         if jobs > 1:  # spawn, not fork: the caller may hold torch's threads; stopped, the workers stop too
             mapper = stack.enter_context(worker_pool(jobs, mp_context=multiprocessing.get_context("spawn"))).map
             render = functools.partial(run_task, render)
@@ -107,7 +107,10 @@ def build_from_scores(
                 yield from mapper(render, wave)
 
         for result in progress(results()):
-            (pairs if isinstance(result, Pair) else problems).append(result)
+            if isinstance(result, Pair):
+                pairs.append(result)
+            else:
+                problems.append(result)
     corpus = Corpus(
         root=out,
         guide="+".join(request.guide_parts),

@@ -20,9 +20,9 @@ from pathlib import Path
 from export.data.datasets import Layout, Song, Stem, layout_of
 from export.data.datasets.mixdown import SILENCE_DBFS, check_channels, check_lengths, check_rates, peak_dbfs, probe_all, sum_files
 from export.data.datasets.selection import OTHERS, Selection, choose_stems, selection_for
+from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import to_mono, write_audio
 from plugin_core.io.corpus import MANIFEST_NAME, Corpus, Pair, relative_to_root, save_corpus
-from plugin_core.errors import CountertrackError
 from plugin_core.io.outputs import Output, plan_outputs
 
 __all__ = ["OTHERS", "StemsRequest", "build_from_stems"]
@@ -59,8 +59,12 @@ def build_from_stems(
     request = StemsRequest(tuple(guide_patterns), tuple(response_patterns), layout, tolerance_s)
     found = layout_of(root, layout)
     selection = selection_for(found, request.guide, request.response, root)
-    output = Output(out, folder=True, replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
-                    not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder")
+    output = Output(
+        out,
+        folder=True,
+        replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
+        not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder",
+    )
     with plan_outputs([output], [root], force=force) as outputs:
         staged = outputs.staged(out)
         songs = [folder for folder in found.song_folders(root) if not _same_folder(folder, out)]
@@ -69,18 +73,27 @@ def build_from_stems(
             detail = "; ".join(problems[:3]) if problems else "no song folders"
             raise CountertrackError(f"no usable song ({detail})", root)
         corpus = Corpus(
-            root=staged, guide=",".join(request.guide), response=",".join(request.response),
-            pairs=tuple(pairs), problems=tuple(problems),
-            provenance={"builder": "from-stems", "layout": found.name, "dataset": found.title,
-                        "stems_root": relative_to_root(root, staged), "tolerance_s": tolerance_s},
+            root=staged,
+            guide=",".join(request.guide),
+            response=",".join(request.response),
+            pairs=tuple(pairs),
+            problems=tuple(problems),
+            provenance={
+                "builder": "from-stems",
+                "layout": found.name,
+                "dataset": found.title,
+                "stems_root": relative_to_root(root, staged),
+                "tolerance_s": tolerance_s,
+            },
         )
         save_corpus(corpus)
         outputs.commit()
     return Corpus(out, corpus.guide, corpus.response, corpus.pairs, corpus.problems, corpus.provenance), problems
 
 
-def _pair_songs(songs: Iterable[Path], layout: Layout, selection: Selection, request: StemsRequest,
-                out: Path) -> tuple[list[Pair], list[str]]:
+def _pair_songs(
+    songs: Iterable[Path], layout: Layout, selection: Selection, request: StemsRequest, out: Path
+) -> tuple[list[Pair], list[str]]:
     """Every song's pair, and one problem line per song skipped; pair ids are unique (a song whose
     name repeats, in another split or provider folder, is named with its parent folder too)."""
     pairs: list[Pair] = []

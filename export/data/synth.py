@@ -92,13 +92,28 @@ def render_midi(midi: mido.MidiFile, settings: SynthSettings, *, name: str | Non
         except ValueError as exc:  # mido cannot time type-2 files
             raise CountertrackError(f"cannot time this MIDI ({exc})", name) from exc
         command = [
-            binary, "-n", "-i", "-q",
-            "-R", "0", "-C", "0",
-            "-g", f"{settings.gain}",
-            "-r", str(settings.sample_rate),
-            "-T", "raw", "-O", "float", "-E", "little",
-            "-F", str(raw_path),
-            settings.soundfont, str(midi_path),
+            binary,
+            "-n",
+            "-i",
+            "-q",
+            "-R",
+            "0",
+            "-C",
+            "0",
+            "-g",
+            f"{settings.gain}",
+            "-r",
+            str(settings.sample_rate),
+            "-T",
+            "raw",
+            "-O",
+            "float",
+            "-E",
+            "little",
+            "-F",
+            str(raw_path),
+            settings.soundfont,
+            str(midi_path),
         ]
         returncode = _run_bounded(command, raw_path, Path(tmp) / "fluidsynth.log", bounds, name)
         if returncode != 0 or not raw_path.is_file():
@@ -124,16 +139,25 @@ def render_bounds(music_s: float, sample_rate: int) -> RenderBounds:
     a hang, even on a loaded machine), and the stereo float32 bytes of ``SIZE_FACTOR`` times the music
     plus ``SIZE_MARGIN_S`` (it stops about 2 s after the end; a runaway writes on without end)."""
     bytes_per_s = sample_rate * 2 * 4
-    return RenderBounds(music_s=music_s, wall_s=WALL_BASE_S + WALL_PER_MUSIC_S * music_s,
-                        max_bytes=int((SIZE_FACTOR * music_s + SIZE_MARGIN_S) * bytes_per_s))
+    return RenderBounds(
+        music_s=music_s,
+        wall_s=WALL_BASE_S + WALL_PER_MUSIC_S * music_s,
+        max_bytes=int((SIZE_FACTOR * music_s + SIZE_MARGIN_S) * bytes_per_s),
+    )
 
 
 def _run_bounded(command: list[str], raw_path: Path, log_path: Path, bounds: RenderBounds, name: str | None) -> int:
     """Run ``command`` in its own process group, polling the size of ``raw_path`` and the time; kill
     the group (and raise) on a breach, and in any case before returning or raising (Ctrl-C, SIGTERM)."""
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "LC_ALL": "C"}, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "LC_ALL": "C"},
+            start_new_session=True,
+        )
     started = time.monotonic()
     try:
         while True:
@@ -143,11 +167,15 @@ def _run_bounded(command: list[str], raw_path: Path, log_path: Path, bounds: Ren
                 pass
             size = raw_path.stat().st_size if raw_path.exists() else 0
             if size > bounds.max_bytes:
-                raise CountertrackError(f"fluidsynth wrote {size / 1e6:.1f} MB for {bounds.music_s:.0f} s of music (limit "
-                                        f"{bounds.max_bytes / 1e6:.1f} MB) and was stopped: it would not end", name)
+                raise CountertrackError(
+                    f"fluidsynth wrote {size / 1e6:.1f} MB for {bounds.music_s:.0f} s of music (limit "
+                    f"{bounds.max_bytes / 1e6:.1f} MB) and was stopped: it would not end",
+                    name,
+                )
             if time.monotonic() - started > bounds.wall_s:
-                raise CountertrackError(f"fluidsynth ran {bounds.wall_s:.0f} s for {bounds.music_s:.0f} s of music and was stopped: "
-                                        "it would not end", name)
+                raise CountertrackError(
+                    f"fluidsynth ran {bounds.wall_s:.0f} s for {bounds.music_s:.0f} s of music and was stopped: it would not end", name
+                )
     finally:
         if process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):

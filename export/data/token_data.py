@@ -76,4 +76,8 @@ def make_windows(pairs: list[TokenPair], length: int, hop: int, lookahead: int, 
             a_rows.append(a)
             b_rows.append(b_in)
             target_rows.append(target)
-    return {"a": torch.from_numpy(np.stack(a_rows)), "b_in": torch.from_numpy(np.stack(b_rows)), "target": torch.from_numpy(np.stack(target_rows))}
+    return {
+        "a": torch.from_numpy(np.stack(a_rows)),
+        "b_in": torch.from_numpy(np.stack(b_rows)),
+        "target": torch.from_numpy(np.stack(target_rows)),
+    }

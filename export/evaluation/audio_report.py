@@ -21,14 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from plugin_core.io.audio import Audio
 from plugin_core.bundle.load import Bundle
-from plugin_core.perception.codebook import Codebook
+from plugin_core.io.audio import Audio
 from plugin_core.io.corpus import Corpus, Pair, load_pair_audio
+from plugin_core.perception.codebook import Codebook
 from plugin_core.perception.descriptors import HOP_S, hz_to_midi, pitch_track, to_analysis_rate
 from plugin_core.perception.labeller import encoder_input
-from plugin_core.render.offline import render_audio
 from plugin_core.perception.segmentation import SegmentationConfig, detect_onsets, make_grid, tempo_map_beats_s
+from plugin_core.render.offline import render_audio
 
 BEAT_TOLERANCE_S = 0.035
 CONSONANT_CLASSES = (0, 3, 4, 7, 8, 9)
@@ -117,8 +117,10 @@ def consonance(a_midi: np.ndarray, b_midi: np.ndarray) -> float | None:
 def chance_consonance(a_midi: np.ndarray, b_midi: np.ndarray) -> float | None:
     """Consonance of B shifted in time by each of CHANCE_SHIFTS_S (circularly), averaged."""
     frame_s = HOP_S
-    values = [consonance(a_midi, np.roll(b_midi, int(round(shift / frame_s)))) for shift in CHANCE_SHIFTS_S if shift / frame_s < b_midi.size]
-    values = [v for v in values if v is not None]
+    measured = [
+        consonance(a_midi, np.roll(b_midi, int(round(shift / frame_s)))) for shift in CHANCE_SHIFTS_S if shift / frame_s < b_midi.size
+    ]
+    values = [v for v in measured if v is not None]
     return float(np.mean(values)) if values else None
 
 
@@ -170,8 +172,14 @@ def report_song(bundle: Bundle, corpus: Corpus, pair: Pair, *, seed: int = 0, re
     consonant["chance"] = chance_consonance(a_pitch, pitches["true"])
     jumps = np.asarray([d.start for d in model.decisions[1:] if not d.continued], dtype=np.int64)
     seam = level_steps_db(mono["model"], a.sample_rate, jumps)
-    return SongReport(pair_id=pair.id, beats=int(beats.size), on_beat=on_beat, consonance=consonant,
-                      seam_step_db=float(np.median(seam)) if seam.size else None, memory_step_db=memory_steps_db(bundle))
+    return SongReport(
+        pair_id=pair.id,
+        beats=int(beats.size),
+        on_beat=on_beat,
+        consonance=consonant,
+        seam_step_db=float(np.median(seam)) if seam.size else None,
+        memory_step_db=memory_steps_db(bundle),
+    )
 
 
 _memory_steps: dict[str, float | None] = {}
@@ -183,7 +191,7 @@ def memory_steps_db(bundle: Bundle, limit: int = 400) -> float | None:
     if key not in _memory_steps:
         grains, memory = bundle.memory.grains, bundle.memory
         joins = np.flatnonzero(memory.successor >= 0)[:limit]
-        steps = []
+        steps: list[float] = []
         for index in joins:
             position = int(grains.end[index])
             probe = int(round(SEAM_PROBE_S * memory.sample_rate))
@@ -195,6 +203,7 @@ def memory_steps_db(bundle: Bundle, limit: int = 400) -> float | None:
 
 def summarise(songs: list[SongReport]) -> dict:
     """Means over songs per measure and kind, and each render's progress from chance to the true B."""
+
     def mean(values: list[float | None]) -> float | None:
         kept = [v for v in values if v is not None]
         return float(np.mean(kept)) if kept else None
@@ -203,22 +212,31 @@ def summarise(songs: list[SongReport]) -> dict:
     for measure in ("on_beat", "consonance"):
         means = {kind: mean([getattr(song, measure)[kind] for song in songs]) for kind in KINDS}
         progress = {}
+        true, chance = means["true"], means["chance"]
         for kind in ("model", "oracle"):
-            if None not in (means[kind], means["true"], means["chance"]) and abs(means["true"] - means["chance"]) > 1e-9:
-                progress[kind] = (means[kind] - means["chance"]) / (means["true"] - means["chance"])
+            value = means[kind]
+            if value is not None and true is not None and chance is not None and abs(true - chance) > 1e-9:
+                progress[kind] = (value - chance) / (true - chance)
         summary[measure] = {"mean": means, "progress": progress}
     summary["seam_step_db"] = mean([song.seam_step_db for song in songs])
     summary["memory_step_db"] = mean([song.memory_step_db for song in songs])
     return summary
 
 
-def audio_report(bundle: Bundle, corpus: Corpus, pair_ids: list[str], *, seed: int = 0,
-                 progress: Callable = lambda it, desc, total: it) -> dict:
+def audio_report(
+    bundle: Bundle, corpus: Corpus, pair_ids: list[str], *, seed: int = 0, progress: Callable = lambda it, desc, total: it
+) -> dict:
     """The report of every held-out pair, and its summary, as a JSON-able dict."""
     pairs = [p for p in corpus.pairs if p.id in set(pair_ids)]
-    songs = [report_song(bundle, corpus, pair, seed=seed + i) for i, pair in enumerate(progress(pairs, "rendering held-out songs", len(pairs)))]
-    return {"songs": [asdict(song) for song in songs], "summary": summarise(songs), "beat_tolerance_s": BEAT_TOLERANCE_S,
-            "consonant_classes": list(CONSONANT_CLASSES)}
+    songs = [
+        report_song(bundle, corpus, pair, seed=seed + i) for i, pair in enumerate(progress(pairs, "rendering held-out songs", len(pairs)))
+    ]
+    return {
+        "songs": [asdict(song) for song in songs],
+        "summary": summarise(songs),
+        "beat_tolerance_s": BEAT_TOLERANCE_S,
+        "consonant_classes": list(CONSONANT_CLASSES),
+    }
 
 
 def markdown_audio_table(report: dict) -> str:
@@ -228,16 +246,24 @@ def markdown_audio_table(report: dict) -> str:
     def cell(value: float | None, percent: bool = True) -> str:
         return "n/a" if value is None else (f"{100 * value:.1f} %" if percent else f"{value:.3f}")
 
-    lines = [f"Audio of {len(report['songs'])} held-out songs (onsets within {1000 * report['beat_tolerance_s']:.0f} ms of A's beats; "
-             "consonant interval classes 0, 3, 4, 7, 8, 9)", "",
-             "| measure | model | oracle tokens | true B | chance | model: way from chance to true | oracle: way |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"Audio of {len(report['songs'])} held-out songs (onsets within {1000 * report['beat_tolerance_s']:.0f} ms of A's beats; "
+        "consonant interval classes 0, 3, 4, 7, 8, 9)",
+        "",
+        "| measure | model | oracle tokens | true B | chance | model: way from chance to true | oracle: way |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for measure, name in (("on_beat", "B onsets on A's beats"), ("consonance", "consonant A/B frames")):
         means, progress = summary[measure]["mean"], summary[measure]["progress"]
-        lines.append(f"| {name} | {cell(means['model'])} | {cell(means['oracle'])} | {cell(means['true'])} | {cell(means['chance'])} | "
-                     f"{cell(progress.get('model'))} | {cell(progress.get('oracle'))} |")
-    lines += ["", f"Seams: median level step {cell(summary['seam_step_db'], False)} dB where the render jumps in the memory, "
-                  f"{cell(summary['memory_step_db'], False)} dB at the memory's own grain boundaries."]
+        lines.append(
+            f"| {name} | {cell(means['model'])} | {cell(means['oracle'])} | {cell(means['true'])} | {cell(means['chance'])} | "
+            f"{cell(progress.get('model'))} | {cell(progress.get('oracle'))} |"
+        )
+    lines += [
+        "",
+        f"Seams: median level step {cell(summary['seam_step_db'], False)} dB where the render jumps in the memory, "
+        f"{cell(summary['memory_step_db'], False)} dB at the memory's own grain boundaries.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -265,14 +291,21 @@ def plot_audio_report(report: dict, path: str | Path) -> None:
     plt.close(figure)
 
 
-def audio_report_for_run(run, corpus_dir: str, *, bundle: str | None = None, seed: int = 0, memory_limit_s: float = 200.0,
-                         progress: Callable = lambda it, desc, total: it) -> dict:
+def audio_report_for_run(
+    run,
+    corpus_dir: str,
+    *,
+    bundle: str | None = None,
+    seed: int = 0,
+    memory_limit_s: float = 200.0,
+    progress: Callable = lambda it, desc, total: it,
+) -> dict:
     """The audio report of ``run`` on its held-out songs of ``corpus_dir``: rendered with ``bundle``,
     else with the run exported into a temporary bundle (its training B tracks as memory)."""
     import tempfile
 
-    from export.onnx.bundle_export import export_bundle
     from export.evaluation.paper_metrics import held_out_ids
+    from export.onnx.bundle_export import export_bundle
     from plugin_core.bundle.load import load_bundle
     from plugin_core.io.corpus import load_corpus
 

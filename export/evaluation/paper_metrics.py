@@ -10,21 +10,22 @@ The table knows the harmony of one segment; only context can beat it.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from export.onnx.decision_export import TorchStepper
-from export.model.encoders import EncoderSpec, build_encoder
 from export.data.features import encode_corpus
 from export.data.token_data import TokenPair
+from export.model.encoders import EncoderSpec, build_encoder
+from export.onnx.decision_export import TorchStepper
 from export.train.run import Run, one_torch_thread, token_pairs
-from plugin_core.io.atomic import atomic_path, write_bytes_atomic, write_json_atomic
-from plugin_core.io.corpus import Corpus, load_corpus
+from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.decision.session import generate
 from plugin_core.errors import CountertrackError
-from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.io.atomic import atomic_path, write_bytes_atomic, write_json_atomic
+from plugin_core.io.corpus import Corpus, load_corpus
 from plugin_core.perception.segmentation import SegmentationConfig
 
 
@@ -56,7 +57,13 @@ def entropy_bits(tokens: np.ndarray, vocab: int) -> float:
 def score(name: str, kind: str, predictions: list[np.ndarray], truths: list[np.ndarray], vocab: int) -> Score:
     predicted, true = np.concatenate(predictions), np.concatenate(truths)
     runs = np.concatenate([longest_common_prefix_runs(p, t) for p, t in zip(predictions, truths)])
-    return Score(name=name, kind=kind, tpp=100.0 * float((predicted == true).mean()), lcp=float(runs.mean()), entropy_bits=entropy_bits(predicted, vocab))
+    return Score(
+        name=name,
+        kind=kind,
+        tpp=100.0 * float((predicted == true).mean()),
+        lcp=float(runs.mean()),
+        entropy_bits=entropy_bits(predicted, vocab),
+    )
 
 
 class Baselines:
@@ -88,8 +95,13 @@ class Baselines:
         raise ValueError(name)
 
 
-BASELINES = (("majority label", "argmax"), ("table p(B|A) argmax", "argmax"),
-             ("uniform random", "sampled"), ("unigram of B", "sampled"), ("table p(B|A) sampled", "sampled"))
+BASELINES = (
+    ("majority label", "argmax"),
+    ("table p(B|A) argmax", "argmax"),
+    ("uniform random", "sampled"),
+    ("unigram of B", "sampled"),
+    ("table p(B|A) sampled", "sampled"),
+)
 
 
 def run_tokens(run: Run, corpus: Corpus, ids: set[str]) -> list[TokenPair]:
@@ -128,17 +140,36 @@ def _evaluate(run: Run, corpus_dir: str, seed: int, top_p: float) -> dict:
     stepper = TorchStepper(run.model)
     scores = [
         score("model, greedy", "argmax", [generate(stepper, p.guide, SamplingConfig(greedy=True), seed) for p in held_out], truths, vocab),
-        score(f"model, top-p {top_p}", "sampled", [generate(stepper, p.guide, SamplingConfig(top_p=top_p), seed + i) for i, p in enumerate(held_out)], truths, vocab),
-        score(f"model, top-p {top_p}, constrained to B's labels", "sampled",
-              [generate(stepper, p.guide, SamplingConfig(top_p=top_p), seed + i, allowed=np.unique(p.response)) for i, p in enumerate(held_out)], truths, vocab),
+        score(
+            f"model, top-p {top_p}",
+            "sampled",
+            [generate(stepper, p.guide, SamplingConfig(top_p=top_p), seed + i) for i, p in enumerate(held_out)],
+            truths,
+            vocab,
+        ),
+        score(
+            f"model, top-p {top_p}, constrained to B's labels",
+            "sampled",
+            [
+                generate(stepper, p.guide, SamplingConfig(top_p=top_p), seed + i, allowed=np.unique(p.response))
+                for i, p in enumerate(held_out)
+            ],
+            truths,
+            vocab,
+        ),
     ]
     baselines = Baselines(train_pairs, vocab)
     rng = np.random.default_rng(seed)
     for name, kind in BASELINES:
         scores.append(score(name, kind, [baselines.predict(name, p.guide, rng) for p in held_out], truths, vocab))
     return {
-        "run": str(run.folder), "corpus": str(corpus_dir), "held_out": ids, "segment_count": int(sum(t.size for t in truths)),
-        "vocab": vocab, "segments": segments_described(run.config.segmentation), "lookahead": run.model.config.lookahead,
+        "run": str(run.folder),
+        "corpus": str(corpus_dir),
+        "held_out": ids,
+        "segment_count": int(sum(t.size for t in truths)),
+        "vocab": vocab,
+        "segments": segments_described(run.config.segmentation),
+        "lookahead": run.model.config.lookahead,
         "scores": [asdict(s) for s in scores],
     }
 
@@ -155,9 +186,13 @@ def segments_described(segmentation: dict) -> str:
 def markdown_table(result: dict) -> str:
     """The scores as a Markdown table, each model row followed by its margin over the best baseline of its kind."""
     scores = result["scores"]
-    lines = [f"Held-out pairs: {len(result['held_out'])} ({result['segment_count']} segments of {result['segments']}), "
-             f"vocabulary {result['vocab']}, lookahead {result['lookahead']}", "",
-             "| predictor | kind | TPP % | LCP | entropy (bits) |", "|---|---|---:|---:|---:|"]
+    lines = [
+        f"Held-out pairs: {len(result['held_out'])} ({result['segment_count']} segments of {result['segments']}), "
+        f"vocabulary {result['vocab']}, lookahead {result['lookahead']}",
+        "",
+        "| predictor | kind | TPP % | LCP | entropy (bits) |",
+        "|---|---|---:|---:|---:|",
+    ]
     for s in scores:
         lines.append(f"| {s['name']} | {s['kind']} | {s['tpp']:.1f} | {s['lcp']:.2f} | {s['entropy_bits']:.2f} |")
     lines.append("")
@@ -166,8 +201,10 @@ def markdown_table(result: dict) -> str:
             continue
         rivals = [b for b in scores if b["kind"] == s["kind"] and not b["name"].startswith("model")]
         best = max(rivals, key=lambda b: b["tpp"])
-        lines.append(f"- {s['name']}: TPP {s['tpp'] - best['tpp']:+.1f} points vs {best['name']} ({best['tpp']:.1f} %), "
-                     f"LCP {s['lcp'] - best['lcp']:+.2f} vs {best['lcp']:.2f}")
+        lines.append(
+            f"- {s['name']}: TPP {s['tpp'] - best['tpp']:+.1f} points vs {best['name']} ({best['tpp']:.1f} %), "
+            f"LCP {s['lcp'] - best['lcp']:+.2f} vs {best['lcp']:.2f}"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -194,8 +231,13 @@ def plot(result: dict, path: str | Path) -> None:
     plt.close(figure)
 
 
-def write_reports(result: dict, json_path: str | None, plot_path: str | None, markdown_path: str | None = None,
-                  audio_plot_path: str | None = None) -> str:
+def write_reports(
+    result: dict,
+    json_path: str | os.PathLike[str] | None,
+    plot_path: str | os.PathLike[str] | None,
+    markdown_path: str | os.PathLike[str] | None = None,
+    audio_plot_path: str | os.PathLike[str] | None = None,
+) -> str:
     """Markdown table (with the audio table when the result has one), JSON, PNG of the scores and
     PNG of the audio measures (default: beside the scores' as NAME.audio.png)."""
     table = markdown_table(result)
@@ -206,9 +248,11 @@ def write_reports(result: dict, json_path: str | None, plot_path: str | None, ma
     if json_path:
         write_json_atomic(json_path, result)
     if plot_path:
-        plot(result, plot_path)
-    if "audio" in result and (audio_plot_path or plot_path):
-        plot_audio_report(result["audio"], audio_plot_path or Path(plot_path).with_suffix(".audio.png"))
+        plot(result, Path(plot_path))
+    if "audio" in result and plot_path:
+        plot_audio_report(result["audio"], Path(audio_plot_path) if audio_plot_path else Path(plot_path).with_suffix(".audio.png"))
+    elif "audio" in result and audio_plot_path:
+        plot_audio_report(result["audio"], Path(audio_plot_path))
     if markdown_path:
         write_bytes_atomic(markdown_path, table.encode("utf-8"))
     return table

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from export.evaluation.paper_metrics import evaluate, write_reports
 from export.train.run import TrainConfig, load_run, train
-from plugin_core.io.atomic import write_bytes_atomic, write_json_atomic
 from plugin_core.errors import CountertrackError
+from plugin_core.io.atomic import write_bytes_atomic, write_json_atomic
 from plugin_core.perception.segmentation import SegmentationConfig
 
 
@@ -24,8 +24,17 @@ def segmentation_for(segment: str) -> SegmentationConfig:
         raise CountertrackError(f"segment {segment!r} is neither a length in seconds nor beat / half-beat") from None
 
 
-def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], epochs: int, seed: int = 0,
-          log: Callable[[str], None] = print, base: TrainConfig | None = None) -> str:
+def sweep(
+    corpus: str,
+    out_dir: str,
+    *,
+    segments: list[str],
+    vocabs: list[int],
+    epochs: int,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+    base: TrainConfig | None = None,
+) -> str:
     """Train one run per configuration under ``out_dir`` (resuming finished ones), evaluate each on
     its held-out songs, and write sweep.md / sweep.json. Returns the Markdown table."""
     out = Path(out_dir)
@@ -41,22 +50,41 @@ def sweep(corpus: str, out_dir: str, *, segments: list[str], vocabs: list[int], 
             config = replace(base, corpus=corpus, vocab=vocab, epochs=epochs, seed=seed, segmentation=segmentation_for(segment).to_dict())
             folder = out / name
             log(f"sweep: {name}")
-            run = load_run(folder) if (folder / "model.safetensors").is_file() and _finished(folder, epochs) else train(config, folder, resume=(folder / "checkpoint.json").is_file(), log=log)
+            run = (
+                load_run(folder)
+                if (folder / "model.safetensors").is_file() and _finished(folder, epochs)
+                else train(config, folder, resume=(folder / "checkpoint.json").is_file(), log=log)
+            )
             result = evaluate(run, corpus, seed=seed)
             write_reports(result, str(folder / "eval.json"), str(folder / "eval.png"), str(folder / "eval.md"))
             scores = {s["name"]: s for s in result["scores"]}
             greedy = scores["model, greedy"]
             table = scores["table p(B|A) argmax"]
             sampled = next(s for n, s in scores.items() if n.startswith("model, top-p") and "constrained" not in n)
-            rows.append({"segment": segment, "vocab": vocab, "greedy_tpp": greedy["tpp"], "greedy_lcp": greedy["lcp"],
-                         "table_tpp": table["tpp"], "table_lcp": table["lcp"], "sampled_tpp": sampled["tpp"],
-                         "unigram_tpp": scores["unigram of B"]["tpp"], "uniform_tpp": scores["uniform random"]["tpp"],
-                         "entropy_bits": sampled["entropy_bits"], "segment_count": result["segment_count"]})
-    lines = ["| segment | vocab | greedy TPP % | table argmax TPP % | greedy LCP | table LCP | top-p TPP % | unigram TPP % | uniform TPP % | entropy bits |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            rows.append(
+                {
+                    "segment": segment,
+                    "vocab": vocab,
+                    "greedy_tpp": greedy["tpp"],
+                    "greedy_lcp": greedy["lcp"],
+                    "table_tpp": table["tpp"],
+                    "table_lcp": table["lcp"],
+                    "sampled_tpp": sampled["tpp"],
+                    "unigram_tpp": scores["unigram of B"]["tpp"],
+                    "uniform_tpp": scores["uniform random"]["tpp"],
+                    "entropy_bits": sampled["entropy_bits"],
+                    "segment_count": result["segment_count"],
+                }
+            )
+    lines = [
+        "| segment | vocab | greedy TPP % | table argmax TPP % | greedy LCP | table LCP | top-p TPP % | unigram TPP % | uniform TPP % | entropy bits |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['segment']} | {r['vocab']} | {r['greedy_tpp']:.1f} | {r['table_tpp']:.1f} | {r['greedy_lcp']:.2f} | {r['table_lcp']:.2f} | "
-                     f"{r['sampled_tpp']:.1f} | {r['unigram_tpp']:.1f} | {r['uniform_tpp']:.1f} | {r['entropy_bits']:.2f} |")
+        lines.append(
+            f"| {r['segment']} | {r['vocab']} | {r['greedy_tpp']:.1f} | {r['table_tpp']:.1f} | {r['greedy_lcp']:.2f} | {r['table_lcp']:.2f} | "
+            f"{r['sampled_tpp']:.1f} | {r['unigram_tpp']:.1f} | {r['uniform_tpp']:.1f} | {r['entropy_bits']:.2f} |"
+        )
     table_text = "\n".join(lines) + "\n"
     write_json_atomic(out / "sweep.json", rows)
     write_bytes_atomic(out / "sweep.md", table_text.encode("utf-8"))
@@ -79,7 +107,10 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
     vocabs = list(dict.fromkeys(r["vocab"] for r in rows))
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     width = 0.8 / (len(vocabs) * 2)
-    for axis, metric, table_metric, label in ((axes[0], "greedy_tpp", "table_tpp", "TPP (%)"), (axes[1], "greedy_lcp", "table_lcp", "LCP (segments)")):
+    for axis, metric, table_metric, label in (
+        (axes[0], "greedy_tpp", "table_tpp", "TPP (%)"),
+        (axes[1], "greedy_lcp", "table_lcp", "LCP (segments)"),
+    ):
         for j, vocab in enumerate(vocabs):
             values = [next((r[metric] for r in rows if r["segment"] == s and r["vocab"] == vocab), 0.0) for s in segments]
             tables = [next((r[table_metric] for r in rows if r["segment"] == s and r["vocab"] == vocab), 0.0) for s in segments]
@@ -89,8 +120,14 @@ def plot_sweep(rows: list[dict], path: Path) -> None:
         if metric == "greedy_tpp":
             for j, vocab in enumerate(vocabs):
                 uniform = [next((r["uniform_tpp"] for r in rows if r["segment"] == s and r["vocab"] == vocab), 0.0) for s in segments]
-                axis.scatter(np.arange(len(segments)) + (2 * j - len(vocabs)) * width, uniform, marker="_", color="black", s=80,
-                             label="uniform random" if j == 0 else None)
+                axis.scatter(
+                    np.arange(len(segments)) + (2 * j - len(vocabs)) * width,
+                    uniform,
+                    marker="_",
+                    color="black",
+                    s=80,
+                    label="uniform random" if j == 0 else None,
+                )
         axis.set_xticks(np.arange(len(segments)), [f"{s} s" if s[0].isdigit() else s for s in segments])
         axis.set_ylabel(label)
         axis.set_xlabel("segment")

@@ -12,15 +12,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_core.perception.codebook import Codebook
 from plugin_core.errors import CountertrackError
+from plugin_core.perception.codebook import Codebook
 
 MIN_VOCAB, MAX_VOCAB = 2, 1024
 
 # Spectral feature groups and their weights; unknown groups weigh 1.
 DEFAULT_GROUP_WEIGHTS = {
-    "mel": 1.0, "chroma": 1.5, "loudness": 0.75, "shape": 0.5,
-    "mel_std": 0.5, "chroma_std": 0.5, "loudness_std": 0.5, "shape_std": 0.25,
+    "mel": 1.0,
+    "chroma": 1.5,
+    "loudness": 0.75,
+    "shape": 0.5,
+    "mel_std": 0.5,
+    "chroma_std": 0.5,
+    "loudness_std": 0.5,
+    "shape_std": 0.25,
 }
 
 
@@ -35,11 +41,15 @@ class CodebookReport:
     unused: int  # centroids no training segment maps to
 
     def describe(self) -> str:
-        return (f"codebook {self.vocab_size} tokens over {self.segments} segments: entropy {self.entropy_bits:.2f} bits "
-                f"(max {np.log2(self.vocab_size):.2f}), perplexity {self.perplexity:.1f}, {self.unused} unused")
+        return (
+            f"codebook {self.vocab_size} tokens over {self.segments} segments: entropy {self.entropy_bits:.2f} bits "
+            f"(max {np.log2(self.vocab_size):.2f}), perplexity {self.perplexity:.1f}, {self.unused} unused"
+        )
 
 
-def normalisation(embeddings: np.ndarray, groups: dict[str, tuple[int, int]] | None, weights: dict[str, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def normalisation(
+    embeddings: np.ndarray, groups: dict[str, tuple[int, int]] | None, weights: dict[str, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and scale: 1 / std, times weight / sqrt(width) of the dimension's group."""
     weights = DEFAULT_GROUP_WEIGHTS if weights is None else weights
     mean = embeddings.mean(axis=0)
@@ -64,7 +74,9 @@ def fit_codebook(
         raise CountertrackError(f"vocabulary {vocab_size} is out of range {MIN_VOCAB}..{MAX_VOCAB}")
     embeddings = np.asarray(embeddings, dtype=np.float32)
     if embeddings.shape[0] < vocab_size:
-        raise CountertrackError(f"{embeddings.shape[0]} segments cannot fit a vocabulary of {vocab_size}; use more audio or a smaller --vocab")
+        raise CountertrackError(
+            f"{embeddings.shape[0]} segments cannot fit a vocabulary of {vocab_size}; use more audio or a smaller --vocab"
+        )
     mean, scale = normalisation(embeddings, groups, weights)
     z = (embeddings - mean) * scale
     kmeans = KMeans(n_clusters=vocab_size, n_init=3, random_state=seed, max_iter=300)
@@ -80,12 +92,22 @@ def usage_report(codebook: Codebook, embeddings: np.ndarray) -> CodebookReport:
     counts = np.bincount(tokens, minlength=codebook.vocab_size)
     p = counts[counts > 0] / counts.sum()
     entropy = float(-(p * np.log2(p)).sum())
-    return CodebookReport(vocab_size=codebook.vocab_size, segments=int(tokens.size), entropy_bits=entropy,
-                          perplexity=float(2.0**entropy), unused=int((counts == 0).sum()))
+    return CodebookReport(
+        vocab_size=codebook.vocab_size,
+        segments=int(tokens.size),
+        entropy_bits=entropy,
+        perplexity=float(2.0**entropy),
+        unused=int((counts == 0).sum()),
+    )
 
 
 def fit_codebooks(
-    guide: np.ndarray, response: np.ndarray, vocab_size: int, seed: int, *, shared: bool = True,
+    guide: np.ndarray,
+    response: np.ndarray,
+    vocab_size: int,
+    seed: int,
+    *,
+    shared: bool = True,
     groups: dict[str, tuple[int, int]] | None = None,
 ) -> dict[str, tuple[Codebook, CodebookReport]]:
     """Codebooks for the 'guide' and 'response' roles: one fitted on both (shared) or one each."""

@@ -116,6 +116,8 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tenso
 
 
 class DecisionModel(nn.Module):
+    prior: torch.Tensor  # a buffer: log p(B | A) added to the logits
+
     def __init__(self, config: DecisionConfig, token_init: np.ndarray | None = None, prior: np.ndarray | None = None):
         super().__init__()
         self.config = config
@@ -141,12 +143,18 @@ class DecisionModel(nn.Module):
         to d_model by a fixed random orthogonal map and scaled like the default init."""
         generator = torch.Generator().manual_seed(0)
         c = torch.from_numpy(np.asarray(centroids, dtype=np.float32))
-        projection = torch.linalg.qr(torch.randn(max(c.shape[1], self.config.d_model), self.config.d_model, generator=generator))[0][: c.shape[1]]
+        projection = torch.linalg.qr(torch.randn(max(c.shape[1], self.config.d_model), self.config.d_model, generator=generator))[0][
+            : c.shape[1]
+        ]
         vectors = c @ projection
         vectors = vectors / (vectors.std() + 1e-6)
         with torch.no_grad():
             for table in (self.a_embedding, self.b_embedding):
                 table.weight[: self.config.vocab_size] = vectors
+
+    def decoder_layers(self) -> list[DecoderLayer]:
+        """The layers, typed (iterating an nn.ModuleList gives plain Modules)."""
+        return [layer for layer in self.layers if isinstance(layer, DecoderLayer)]
 
     # ---- whole windows (training, evaluation) -------------------------------------------------
     def forward(self, a_tokens: torch.Tensor, b_inputs: torch.Tensor) -> torch.Tensor:
@@ -168,7 +176,7 @@ class DecisionModel(nn.Module):
         self_index = self_distance.clamp(0, config.context - 1)
         cross_index = (cross_offset + config.context - 1).clamp(0, config.context + config.ahead - 1)
         negative = torch.tensor(float("-inf"), device=x.device)
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(self.decoder_layers()):
             self_bias = torch.where(self_ok, self.self_bias[index][:, self_index], negative)
             cross_bias = torch.where(cross_ok, self.cross_bias[index][:, cross_index], negative)
             h = layer.norm_self(x)
@@ -203,7 +211,7 @@ class DecisionModel(nn.Module):
         a_embedded = self.a_embedding(a_new).unsqueeze(0)  # (1, n, d)
         x = (self.b_embedding(b_previous) + self.a_embedding(a_aligned)).unsqueeze(0)  # (1, 1, d)
         new_self_k, new_self_v, new_cross_k, new_cross_v = [], [], [], []
-        for index, layer in enumerate(self.layers):
+        for index, layer in enumerate(self.decoder_layers()):
             h = layer.norm_self(x)
             q, k, v = (layer.split(t) for t in layer.self_qkv(h).chunk(3, dim=-1))
             keys = torch.cat([self_k[index : index + 1], k], dim=2)

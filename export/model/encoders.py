@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from plugin_core.perception.dsp import chroma_filterbank, mel_filterbank
 from plugin_core.errors import CountertrackError
+from plugin_core.perception.dsp import chroma_filterbank, mel_filterbank
 
 ENCODER_SAMPLE_RATE = 16000
 
@@ -39,10 +39,10 @@ class EncoderSpec:
         return cls(backend=data["backend"], path=data.get("path"), layer=data.get("layer"), options=dict(data.get("options", {})))
 
 
-def build_encoder(spec: EncoderSpec) -> nn.Module:
+def build_encoder(spec: EncoderSpec) -> Encoder:
     """Instantiate the encoder ``spec`` names, in eval mode with gradients off."""
     if spec.backend == "spectral":
-        encoder: nn.Module = SpectralEncoder(**spec.options)
+        encoder: Encoder = SpectralEncoder(**spec.options)
     elif spec.backend == "wav2vec2":
         if not spec.path:
             raise CountertrackError("the wav2vec2 encoder needs --encoder-path (a local model folder)")
@@ -74,6 +74,13 @@ class FactoredRealDFT(nn.Module):
     """The DFT of real frames (..., n) for bins 0..n/2, as two small matrix stages (Cooley-Tukey,
     n = n1 * n2) instead of one n x n matrix: a few kB of constants in the ONNX file, not megabytes."""
 
+    c1: torch.Tensor  # buffers: the two stages' cosines and sines and the twiddles between them
+    s1: torch.Tensor
+    ct: torch.Tensor
+    st: torch.Tensor
+    c2: torch.Tensor
+    s2: torch.Tensor
+
     def __init__(self, n: int):
         super().__init__()
         n1 = 1 << (int(math.log2(n)) // 2)
@@ -88,8 +95,14 @@ class FactoredRealDFT(nn.Module):
         stage1 = angles(n1, n1, n1)  # [n1, k1]
         twiddle = angles(n1, n2, n)  # [k1, n2]
         stage2 = angles(n2, n2, n2)  # [n2, k2]
-        for name, values in (("c1", np.cos(stage1)), ("s1", np.sin(stage1)), ("ct", np.cos(twiddle)), ("st", np.sin(twiddle)),
-                             ("c2", np.cos(stage2)), ("s2", np.sin(stage2))):
+        for name, values in (
+            ("c1", np.cos(stage1)),
+            ("s1", np.sin(stage1)),
+            ("ct", np.cos(twiddle)),
+            ("st", np.sin(twiddle)),
+            ("c2", np.cos(stage2)),
+            ("s2", np.sin(stage2)),
+        ):
             self.register_buffer(name, torch.from_numpy(values.astype(np.float32)))
 
     def forward(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,6 +131,16 @@ class SpectralEncoder(nn.Module):
     spread, flatness and roll-off hear brightness and noisiness. Output (batch, 2 * (n_mels + 17)).
     """
 
+    sample_rate: int  # what every encoder tells the rest: its input rate, output size, shortest input
+    output_dim: int
+    min_samples: int
+
+    mel_bank: torch.Tensor  # buffers (exported with the graph)
+    chroma_bank: torch.Tensor
+    bin_hz: torch.Tensor
+    window: torch.Tensor
+    dft: FactoredRealDFT
+
     def __init__(self, n_fft: int = 2048, hop: int = 512, n_mels: int = 40, fmin_hz: float = 30.0, fmax_hz: float = 7600.0):
         super().__init__()
         self.sample_rate = ENCODER_SAMPLE_RATE
@@ -137,8 +160,14 @@ class SpectralEncoder(nn.Module):
         """Index ranges of the output by meaning, so the quantizer can balance them."""
         f, m = self.frame_features, self.n_mels
         return {
-            "mel": (0, m), "chroma": (m, m + 12), "loudness": (m + 12, m + 13), "shape": (m + 13, f),  # means
-            "mel_std": (f, f + m), "chroma_std": (f + m, f + m + 12), "loudness_std": (f + m + 12, f + m + 13), "shape_std": (f + m + 13, 2 * f),
+            "mel": (0, m),
+            "chroma": (m, m + 12),
+            "loudness": (m + 12, m + 13),
+            "shape": (m + 13, f),  # means
+            "mel_std": (f, f + m),
+            "chroma_std": (f + m, f + m + 12),
+            "loudness_std": (f + m + 12, f + m + 13),
+            "shape_std": (f + m + 13, 2 * f),
         }
 
     def _power_spectrum(self, audio: torch.Tensor) -> torch.Tensor:
@@ -172,6 +201,10 @@ class Wav2Vec2Encoder(nn.Module):
     """The paper's perception: a frozen Wav2Vec 2.0 through ``transformers``, one hidden layer,
     frames mean-pooled per segment. Audio is normalised to zero mean, unit variance per segment."""
 
+    sample_rate: int  # what every encoder tells the rest: its input rate, output size, shortest input
+    output_dim: int
+    min_samples: int
+
     def __init__(self, path: str | os.PathLike[str], layer: int | None = None):
         super().__init__()
         model = load_wav2vec2(path)
@@ -197,11 +230,10 @@ class Wav2Vec2Encoder(nn.Module):
         return hidden.mean(dim=1)
 
 
-def load_wav2vec2(path: str | os.PathLike[str]) -> nn.Module:
+def load_wav2vec2(path: str | os.PathLike[str]) -> Any:  # a transformers Wav2Vec2Model
     """``Wav2Vec2Model.from_pretrained`` from a local folder, or from the local cache only: a hub id
     that is not cached fails at once with a message saying how to point at a folder."""
     from transformers import Wav2Vec2Model
-
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
@@ -214,3 +246,6 @@ def load_wav2vec2(path: str | os.PathLike[str]) -> nn.Module:
             "once (e.g. huggingface-cli download ID --local-dir DIR) and pass --encoder-path DIR",
             path,
         ) from exc
+
+
+Encoder = SpectralEncoder | Wav2Vec2Encoder  # what build_encoder gives

@@ -17,26 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from export.onnx.decision_export import check_decision_parity, export_step_graph
-from export.model.encoders import EncoderSpec, build_encoder
-from export.onnx.perception_export import export_perception
 from export.data.provenance import data_licences
+from export.model.encoders import EncoderSpec, build_encoder
+from export.onnx.decision_export import check_decision_parity, export_step_graph
+from export.onnx.perception_export import export_perception
 from export.train.run import Run
 from plugin_core import __version__
-from plugin_core.io.atomic import read_json, write_json_atomic
-from plugin_core.io.audio import AUDIO_EXTENSIONS, read_audio, write_audio
 from plugin_core.bundle.load import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of, validate_manifest
-from plugin_core.io.corpus import load_corpus
+from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS, special_tokens
-from plugin_core.perception.dsp import rms_db
-from plugin_core.errors import CountertrackError
 from plugin_core.engine.grains import EngineConfig
 from plugin_core.engine.memory_build import MemorySource, build_memory, own_grid
+from plugin_core.errors import CountertrackError, InternalError
+from plugin_core.io.atomic import read_json, write_json_atomic
+from plugin_core.io.audio import AUDIO_EXTENSIONS, read_audio, write_audio
+from plugin_core.io.corpus import load_corpus
 from plugin_core.io.outputs import Output, plan_outputs
+from plugin_core.perception.dsp import rms_db
 from plugin_core.perception.labeller import PerceptionSession, PerceptionSpec, encoder_input
-from plugin_core.render.offline import render_audio
-from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
+from plugin_core.render.offline import render_audio
 
 MIN_TOKEN_AGREEMENT = 0.995
 
@@ -44,10 +44,14 @@ MIN_TOKEN_AGREEMENT = 0.995
 def memory_sources(run: Run, memory: list[str] | None) -> list[MemorySource]:
     """Recordings for the memory: the given files and corpora, else the run's training B tracks; a
     corpus pair rendered from a score brings its MIDI, whose tempo map gives the recording's beats."""
+
     def from_corpus(corpus_dir: str | Path, ids: set[str] | None) -> list[MemorySource]:
         corpus = load_corpus(corpus_dir)
-        return [MemorySource(corpus.path_of(p.response), corpus.path_of(p.provenance["midi"]) if p.provenance.get("midi") else None)
-                for p in corpus.pairs if ids is None or p.id in ids]
+        return [
+            MemorySource(corpus.path_of(p.response), corpus.path_of(p.provenance["midi"]) if p.provenance.get("midi") else None)
+            for p in corpus.pairs
+            if ids is None or p.id in ids
+        ]
 
     if not memory:
         return from_corpus(run.config.corpus, set(run.split.train))
@@ -96,13 +100,30 @@ def export_bundle(
     first memory recording's guide counterpart when none is given."""
     out = Path(out_dir)
     zip_path = (out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip") if make_zip else None
-    planned = [Output(out, folder=True, replaceable=lambda p: (p / "manifest.json").is_file(),
-                      not_replaceable="exists and is not a bundle; refusing to replace it"), zip_path]
+    planned = [
+        Output(
+            out,
+            folder=True,
+            replaceable=lambda p: (p / "manifest.json").is_file(),
+            not_replaceable="exists and is not a bundle; refusing to replace it",
+        ),
+        zip_path,
+    ]
     inputs = [run.folder, run.config.corpus, golden_input, *(memory or [])]
     with plan_outputs(planned, inputs, force=force) as outputs:
         staging = outputs.staged(out)
-        _build_bundle(run, staging, memory=memory, memory_limit_s=memory_limit_s, sampling=sampling, engine=engine,
-                      extra_manifest=extra_manifest, golden_input=golden_input, golden_seconds=golden_seconds, log=log)
+        _build_bundle(
+            run,
+            staging,
+            memory=memory,
+            memory_limit_s=memory_limit_s,
+            sampling=sampling,
+            engine=engine,
+            extra_manifest=extra_manifest,
+            golden_input=golden_input,
+            golden_seconds=golden_seconds,
+            log=log,
+        )
         load_bundle(staging)  # the runtime must accept what we wrote
         if zip_path:
             zip_folder(staging, outputs.staged(zip_path), name=out.name)
@@ -110,9 +131,19 @@ def export_bundle(
     return out
 
 
-def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit_s: float | None, sampling: SamplingConfig | None,
-                  engine: EngineConfig | None, extra_manifest: dict[str, Any] | None, golden_input: str | os.PathLike[str] | None,
-                  golden_seconds: float, log: Callable[[str], None]) -> None:
+def _build_bundle(
+    run: Run,
+    out: Path,
+    *,
+    memory: list[str] | None,
+    memory_limit_s: float | None,
+    sampling: SamplingConfig | None,
+    engine: EngineConfig | None,
+    extra_manifest: dict[str, Any] | None,
+    golden_input: str | os.PathLike[str] | None,
+    golden_seconds: float,
+    log: Callable[[str], None],
+) -> None:
     """Write every file of the bundle into the empty (staging) folder ``out``."""
     spec = EncoderSpec.from_dict(run.config.encoder)
     segmentation = SegmentationConfig.from_dict(run.config.segmentation)
@@ -123,13 +154,21 @@ def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit
 
     # perception: one graph with the guide codebook; checked on the first memory recording
     check = read_audio(sources[0].path)
-    probe_spec = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
-                                vocab_size=run.codebooks["guide"].vocab_size, segmentation=segmentation, encoder=spec.to_dict())
+    probe_spec = PerceptionSpec(
+        sample_rate=encoder.sample_rate,
+        min_samples=encoder.min_samples,
+        embedding_dim=encoder.output_dim,
+        vocab_size=run.codebooks["guide"].vocab_size,
+        segmentation=segmentation,
+        encoder=spec.to_dict(),
+    )
     grid = make_grid(check.num_samples, check.sample_rate, own_grid(segmentation, sources[0]), check.samples.mean(axis=0, keepdims=True))
     at_rate, spans = encoder_input(check, grid, probe_spec)
     with tempfile.TemporaryDirectory() as tmp:
         _, parity = export_perception(encoder, run.codebooks["guide"], segmentation, spec.to_dict(), tmp, at_rate, spans)
         shutil.copyfile(Path(tmp) / "perception.onnx", out / "encoder.onnx")
+    if parity is None:  # check audio was given: a report must come back
+        raise InternalError("the perception export returned no parity report")
     log(parity.describe())
     if parity.token_agreement < MIN_TOKEN_AGREEMENT or parity.max_relative_error > 1e-3:
         raise CountertrackError(f"perception graph failed its parity check: {parity.describe()}", out)
@@ -146,9 +185,13 @@ def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit
         book.save(out / f"codebook_{role}.npz")
     if run.compatibility is not None:
         run.compatibility.save(out / "compatibility.npz")
-    table, tracks, memory_rate, channels = build_memory(sources, perception, run.codebooks["response"], out / "memory", limit_s=memory_limit_s)
-    log(f"memory: {len(tracks)} recording(s), {tracks[-1].end / memory_rate:.1f} s, {len(table)} grains, "
-        f"{np.unique(table.label).size} of {decision_spec.vocab_size} labels present")
+    table, tracks, memory_rate, channels = build_memory(
+        sources, perception, run.codebooks["response"], out / "memory", limit_s=memory_limit_s
+    )
+    log(
+        f"memory: {len(tracks)} recording(s), {tracks[-1].end / memory_rate:.1f} s, {len(table)} grains, "
+        f"{np.unique(table.label).size} of {decision_spec.vocab_size} labels present"
+    )
 
     sampling = sampling or SamplingConfig()
     engine = engine or EngineConfig()
@@ -160,33 +203,63 @@ def _build_bundle(run: Run, out: Path, *, memory: list[str] | None, memory_limit
             "graph": "encoder.onnx",
             "spec": probe_spec.to_dict(),
             "inputs": [{"name": "audio", "dtype": "float32", "shape": ["batch", "samples"], "sample_rate": probe_spec.sample_rate}],
-            "outputs": [{"name": "embedding", "dtype": "float32", "shape": ["batch", probe_spec.embedding_dim]},
-                        {"name": "token", "dtype": "int64", "shape": ["batch"]}],
+            "outputs": [
+                {"name": "embedding", "dtype": "float32", "shape": ["batch", probe_spec.embedding_dim]},
+                {"name": "token", "dtype": "int64", "shape": ["batch"]},
+            ],
         },
         "decision": {
             "graph": "decision.onnx",
             "spec": {k: getattr(decision_spec, k) for k in ("vocab_size", "layers", "heads", "head_dim", "context", "lookahead")},
             "special_tokens": special_tokens(decision_spec.vocab_size)._asdict(),
-            "inputs": [{"name": n, "dtype": "int64" if n.startswith(("a_", "b_")) else "float32",
-                        "shape": ["new"] if n == "a_new" else [1] if n.startswith(("a_", "b_")) else ["layers", "heads", "length", "head_dim"]}
-                       for n in STEP_INPUTS],
-            "outputs": [{"name": n, "dtype": "float32", "shape": [decision_spec.vocab_size] if n == "logits" else ["layers", "heads", "length + new", "head_dim"]}
-                        for n in STEP_OUTPUTS],
-            "cache_layout": {"self": "B positions t-context+1 .. t-1 before the step; keep the last context-1 after it",
-                             "cross": "A positions up to t+lookahead; keep the last context+lookahead-1 after the step"},
+            "inputs": [
+                {
+                    "name": n,
+                    "dtype": "int64" if n.startswith(("a_", "b_")) else "float32",
+                    "shape": ["new"] if n == "a_new" else [1] if n.startswith(("a_", "b_")) else ["layers", "heads", "length", "head_dim"],
+                }
+                for n in STEP_INPUTS
+            ],
+            "outputs": [
+                {
+                    "name": n,
+                    "dtype": "float32",
+                    "shape": [decision_spec.vocab_size] if n == "logits" else ["layers", "heads", "length + new", "head_dim"],
+                }
+                for n in STEP_OUTPUTS
+            ],
+            "cache_layout": {
+                "self": "B positions t-context+1 .. t-1 before the step; keep the last context-1 after it",
+                "cross": "A positions up to t+lookahead; keep the last context+lookahead-1 after the step",
+            },
         },
         "codebooks": {"guide": "codebook_guide.npz", "response": "codebook_response.npz"},
         **({"compatibility": "compatibility.npz"} if run.compatibility is not None else {}),
-        "memory": {"folder": "memory", "audio": "memory/memory.wav", "grains": "memory/grains.json", "sample_rate": memory_rate,
-                   "channels": channels, "tracks": [{"name": t.name, "start": t.start, "end": t.end} for t in tracks]},
+        "memory": {
+            "folder": "memory",
+            "audio": "memory/memory.wav",
+            "grains": "memory/grains.json",
+            "sample_rate": memory_rate,
+            "channels": channels,
+            "tracks": [{"name": t.name, "start": t.start, "end": t.end} for t in tracks],
+        },
         "sampling_defaults": sampling.to_dict(),
         "engine_defaults": engine.to_dict(),
-        "provenance": {"run": run.folder.name, "train": portable_config(run.config), "split": run.split.to_dict(),
-                       "corpus": run_corpus_pairs(run),
-                       # a recipe's "example" names the score its golden input was rendered from
-                       "data_licences": data_licences(run.config.corpus, memory, memory_pairs=run.split.train, golden_input=golden_input,
-                                                      golden_source=(extra_manifest or {}).get("example", {}).get("source")),
-                       **(extra_manifest or {})},
+        "provenance": {
+            "run": run.folder.name,
+            "train": portable_config(run.config),
+            "split": run.split.to_dict(),
+            "corpus": run_corpus_pairs(run),
+            # a recipe's "example" names the score its golden input was rendered from
+            "data_licences": data_licences(
+                run.config.corpus,
+                memory,
+                memory_pairs=run.split.train,
+                golden_input=golden_input,
+                golden_source=(extra_manifest or {}).get("example", {}).get("source"),
+            ),
+            **(extra_manifest or {}),
+        },
     }
     _write_manifest(out, manifest)
     write_golden_vector(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)
@@ -221,15 +294,23 @@ def write_golden_vector(out: Path, source: Path, seconds: float) -> None:
     bundle = load_bundle(out)
     golden = read_audio(out / "golden" / "input.wav")
     rendered = render_audio(bundle, golden, seed=0)
-    write_json_atomic(out / "golden" / "expected.json", {
-        "input": "golden/input.wav", "seed": 0, "sample_rate": golden.sample_rate,
-        "sampling": bundle.sampling_defaults.to_dict(), "engine": bundle.engine_defaults.to_dict(),
-        "boundaries": rendered.boundaries.tolist(),
-        "a_tokens": [d.a_token for d in rendered.decisions], "b_tokens": [d.b_token for d in rendered.decisions],
-        "played_labels": [d.played_label for d in rendered.decisions], "grains": [d.grain for d in rendered.decisions],
-        "continued": [d.continued for d in rendered.decisions],
-        "output_rms_db": round(rms_db(rendered.samples), 3),
-    })
+    write_json_atomic(
+        out / "golden" / "expected.json",
+        {
+            "input": "golden/input.wav",
+            "seed": 0,
+            "sample_rate": golden.sample_rate,
+            "sampling": bundle.sampling_defaults.to_dict(),
+            "engine": bundle.engine_defaults.to_dict(),
+            "boundaries": rendered.boundaries.tolist(),
+            "a_tokens": [d.a_token for d in rendered.decisions],
+            "b_tokens": [d.b_token for d in rendered.decisions],
+            "played_labels": [d.played_label for d in rendered.decisions],
+            "grains": [d.grain for d in rendered.decisions],
+            "continued": [d.continued for d in rendered.decisions],
+            "output_rms_db": round(rms_db(rendered.samples), 3),
+        },
+    )
 
 
 def zip_folder(folder: Path, target: Path, *, name: str | None = None) -> Path:

@@ -13,16 +13,18 @@ import torch
 from torch import nn
 
 from export.model.decision_model import DecisionModel
-from plugin_core.io.atomic import atomic_path
-from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS, DecisionSpec, OnnxStepper, generate
 from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS, DecisionSpec, OnnxStepper, generate
+from plugin_core.io.atomic import atomic_path
 
 ONNX_OPSET = 17
 
 
 def decision_spec(model: DecisionModel) -> DecisionSpec:
     c = model.config
-    return DecisionSpec(vocab_size=c.vocab_size, layers=c.layers, heads=c.heads, head_dim=c.d_model // c.heads, context=c.context, lookahead=c.lookahead)
+    return DecisionSpec(
+        vocab_size=c.vocab_size, layers=c.layers, heads=c.heads, head_dim=c.d_model // c.heads, context=c.context, lookahead=c.lookahead
+    )
 
 
 class TorchStepper:
@@ -34,8 +36,12 @@ class TorchStepper:
 
     @torch.inference_mode()
     def __call__(self, a_new, a_aligned, b_previous, caches):
-        outputs = self.model.step(torch.from_numpy(a_new), torch.from_numpy(a_aligned), torch.from_numpy(b_previous),
-                                  *(torch.from_numpy(np.ascontiguousarray(c)) for c in caches))
+        outputs = self.model.step(
+            torch.from_numpy(a_new),
+            torch.from_numpy(a_aligned),
+            torch.from_numpy(b_previous),
+            *(torch.from_numpy(np.ascontiguousarray(c)) for c in caches),
+        )
         return outputs[0].numpy(), tuple(o.numpy() for o in outputs[1:])
 
 
@@ -53,14 +59,38 @@ def export_step_graph(model: DecisionModel, path: str | os.PathLike[str]) -> Dec
     model = model.eval()
     spec = decision_spec(model)
     cache = torch.zeros(spec.layers, spec.heads, 3, spec.head_dim)
-    example = (torch.tensor([1, 2], dtype=torch.int64), torch.tensor([1], dtype=torch.int64), torch.tensor([spec.bos], dtype=torch.int64),
-               cache, cache, torch.zeros(spec.layers, spec.heads, 4, spec.head_dim), torch.zeros(spec.layers, spec.heads, 4, spec.head_dim))
-    dynamic = {"a_new": {0: "new"}, "self_k": {2: "past"}, "self_v": {2: "past"}, "cross_k": {2: "seen"}, "cross_v": {2: "seen"},
-               "self_k_out": {2: "past_plus_one"}, "self_v_out": {2: "past_plus_one"}, "cross_k_out": {2: "seen_plus_new"}, "cross_v_out": {2: "seen_plus_new"}}
+    example = (
+        torch.tensor([1, 2], dtype=torch.int64),
+        torch.tensor([1], dtype=torch.int64),
+        torch.tensor([spec.bos], dtype=torch.int64),
+        cache,
+        cache,
+        torch.zeros(spec.layers, spec.heads, 4, spec.head_dim),
+        torch.zeros(spec.layers, spec.heads, 4, spec.head_dim),
+    )
+    dynamic = {
+        "a_new": {0: "new"},
+        "self_k": {2: "past"},
+        "self_v": {2: "past"},
+        "cross_k": {2: "seen"},
+        "cross_v": {2: "seen"},
+        "self_k_out": {2: "past_plus_one"},
+        "self_v_out": {2: "past_plus_one"},
+        "cross_k_out": {2: "seen_plus_new"},
+        "cross_v_out": {2: "seen_plus_new"},
+    }
     with atomic_path(path) as tmp, warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
-        torch.onnx.export(_StepGraph(model), example, str(tmp), input_names=list(STEP_INPUTS), output_names=list(STEP_OUTPUTS),
-                          dynamic_axes=dynamic, opset_version=ONNX_OPSET, dynamo=False)
+        torch.onnx.export(
+            _StepGraph(model),
+            example,
+            str(tmp),
+            input_names=list(STEP_INPUTS),
+            output_names=list(STEP_OUTPUTS),
+            dynamic_axes=dynamic,
+            opset_version=ONNX_OPSET,
+            dynamo=False,
+        )
     return spec
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from export.model.encoders import Encoder
 from plugin_core.io.atomic import atomic_path, write_json_atomic
 from plugin_core.perception.codebook import Codebook
 from plugin_core.perception.labeller import PerceptionSession, PerceptionSpec, segment_batches
@@ -26,7 +27,7 @@ ONNX_OPSET = 17
 class PerceptionGraph(nn.Module):
     """Encoder followed by the codebook's nearest-centroid search: audio in, (embedding, token) out."""
 
-    def __init__(self, encoder: nn.Module, codebook: Codebook):
+    def __init__(self, encoder: Encoder, codebook: Codebook):
         super().__init__()
         self.encoder = encoder
         self.register_buffer("mean", torch.from_numpy(codebook.mean))
@@ -42,7 +43,7 @@ class PerceptionGraph(nn.Module):
 
 
 @torch.inference_mode()
-def encode_spans(encoder: nn.Module, audio: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+def encode_spans(encoder: Encoder, audio: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """Embeddings (segments, dim) of spans of 1-D audio at the encoder's rate, with PyTorch."""
     embeddings = np.zeros((len(spans), encoder.output_dim), dtype=np.float32)
     for indices, block in segment_batches(audio, spans, encoder.min_samples):
@@ -63,7 +64,7 @@ class ParityReport:
 
 
 def export_perception(
-    encoder: nn.Module,
+    encoder: Encoder,
     codebook: Codebook,
     segmentation: SegmentationConfig,
     encoder_settings: dict,
@@ -79,13 +80,22 @@ def export_perception(
     with atomic_path(out / "perception.onnx") as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            graph, (example,), str(tmp), input_names=["audio"], output_names=["embedding", "token"],
+            graph,
+            (example,),
+            str(tmp),
+            input_names=["audio"],
+            output_names=["embedding", "token"],
             dynamic_axes={"audio": {0: "batch", 1: "samples"}, "embedding": {0: "batch"}, "token": {0: "batch"}},
-            opset_version=ONNX_OPSET, dynamo=False,
+            opset_version=ONNX_OPSET,
+            dynamo=False,
         )
     spec = PerceptionSpec(
-        sample_rate=int(encoder.sample_rate), min_samples=int(encoder.min_samples), embedding_dim=int(encoder.output_dim),
-        vocab_size=codebook.vocab_size, segmentation=segmentation, encoder=encoder_settings,
+        sample_rate=int(encoder.sample_rate),
+        min_samples=int(encoder.min_samples),
+        embedding_dim=int(encoder.output_dim),
+        vocab_size=codebook.vocab_size,
+        segmentation=segmentation,
+        encoder=encoder_settings,
     )
     write_json_atomic(out / "perception.json", spec.to_dict())
     codebook.save(out / "codebook.npz")

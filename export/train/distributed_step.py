@@ -15,9 +15,9 @@ import copy
 import torch
 from torch import nn
 
+from export.data.token_data import IGNORE, TokenPair
 from export.model.decision_model import DecisionModel
 from export.train.distributed import Distributed
-from export.data.token_data import IGNORE, TokenPair
 
 
 def wrap(model: DecisionModel, group: Distributed) -> nn.Module:
@@ -27,8 +27,9 @@ def wrap(model: DecisionModel, group: Distributed) -> nn.Module:
     return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
 
-def sharded_loss(net: nn.Module, a: torch.Tensor, b_in: torch.Tensor, target: torch.Tensor, group: Distributed,
-                 summed: nn.Module, vocab: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+def sharded_loss(
+    net: nn.Module, a: torch.Tensor, b_in: torch.Tensor, target: torch.Tensor, group: Distributed, summed: nn.Module, vocab: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
     """This rank's part of one batch: (loss to backpropagate, its logits, its targets, its summed loss).
     A rank left without a window (a last batch smaller than the group) runs one with weight 0, since
     every rank must take part in the gradient reduction."""
@@ -44,8 +45,9 @@ def sharded_loss(net: nn.Module, a: torch.Tensor, b_in: torch.Tensor, target: to
     return local * (weight * group.world / count), logits, counted, float(local.detach()) * weight
 
 
-def sharded_validation(model: DecisionModel, windows: dict[str, torch.Tensor], pairs: list[TokenPair], group: Distributed,
-                       summed: nn.Module, vocab: int) -> tuple[float, float]:
+def sharded_validation(
+    model: DecisionModel, windows: dict[str, torch.Tensor], pairs: list[TokenPair], group: Distributed, summed: nn.Module, vocab: int
+) -> tuple[float, float]:
     """(validation loss per token, greedy TPP) over all ranks, each scoring its share of the windows and songs."""
     from export.train.run import greedy_counts
 
@@ -58,6 +60,6 @@ def sharded_validation(model: DecisionModel, windows: dict[str, torch.Tensor], p
             loss_sum = float(summed(logits.reshape(-1, vocab), target.reshape(-1).to(group.device)))
         tokens = float((target != IGNORE).sum())
     on_cpu = model if group.device.type == "cpu" else copy.deepcopy(model).cpu()  # greedy generation steps in numpy
-    hits, total = greedy_counts(on_cpu, group.shard(pairs))
-    loss_sum, tokens, hits, total = group.sum(loss_sum, tokens, hits, total)
+    local_hits, local_total = greedy_counts(on_cpu, group.shard(pairs))
+    loss_sum, tokens, hits, total = group.sum(loss_sum, tokens, local_hits, local_total)
     return loss_sum / max(1.0, tokens), hits / max(1.0, total)

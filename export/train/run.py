@@ -23,20 +23,20 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from export.model.codebook_fit import CodebookReport, fit_codebooks
-from export.model.compatibility_fit import fit_compatibility
-from export.onnx.decision_export import TorchStepper
-from export.model.decision_model import DecisionConfig, DecisionModel, table_prior
-from export.model.encoders import EncoderSpec, build_encoder
 from export.data.features import PairFeatures, encode_corpus
 from export.data.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
-from plugin_core.io.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
-from plugin_core.perception.codebook import Codebook
-from plugin_core.engine.compatibility import Compatibility
-from plugin_core.io.corpus import load_corpus
-from plugin_core.decision.session import ANTICIPATE, generate, guide_as_heard
-from plugin_core.errors import CountertrackError
+from export.model.codebook_fit import CodebookReport, fit_codebooks
+from export.model.compatibility_fit import fit_compatibility
+from export.model.decision_model import DecisionConfig, DecisionModel, table_prior
+from export.model.encoders import EncoderSpec, build_encoder
+from export.onnx.decision_export import TorchStepper
 from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.decision.session import ANTICIPATE, generate, guide_as_heard
+from plugin_core.engine.compatibility import Compatibility
+from plugin_core.errors import CountertrackError
+from plugin_core.io.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
+from plugin_core.io.corpus import load_corpus
+from plugin_core.perception.codebook import Codebook
 from plugin_core.perception.segmentation import SegmentationConfig
 
 if TYPE_CHECKING:  # imported when a group is given: one process never loads torch.distributed's machinery
@@ -84,8 +84,16 @@ class TrainConfig:
             raise CountertrackError("epochs, batch size and window must be positive")
 
     def decision(self) -> DecisionConfig:
-        return DecisionConfig(vocab_size=self.vocab, d_model=self.d_model, heads=self.heads, layers=self.layers, ffn=self.ffn,
-                              dropout=self.dropout, context=self.context, lookahead=self.lookahead)
+        return DecisionConfig(
+            vocab_size=self.vocab,
+            d_model=self.d_model,
+            heads=self.heads,
+            layers=self.layers,
+            ffn=self.ffn,
+            dropout=self.dropout,
+            context=self.context,
+            lookahead=self.lookahead,
+        )
 
 
 @dataclass
@@ -104,7 +112,9 @@ def token_pairs(features: list[PairFeatures], codebooks: dict[str, Codebook]) ->
     return [TokenPair(f.pair_id, codebooks["guide"].assign(f.guide), codebooks["response"].assign(f.response)) for f in features]
 
 
-def fit_run_codebooks(features: list[PairFeatures], train_ids: set[str], config: TrainConfig, groups) -> tuple[dict[str, Codebook], dict[str, CodebookReport]]:
+def fit_run_codebooks(
+    features: list[PairFeatures], train_ids: set[str], config: TrainConfig, groups
+) -> tuple[dict[str, Codebook], dict[str, CodebookReport]]:
     guide = np.concatenate([f.guide for f in features if f.pair_id in train_ids])
     response = np.concatenate([f.response for f in features if f.pair_id in train_ids])
     fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=config.codebook == "shared", groups=groups)
@@ -130,9 +140,11 @@ def too_little_data(train_pairs: list[TokenPair], window: int) -> str:
     segments = sum(int(p.response.size) for p in train_pairs)
     if len(train_pairs) >= MIN_TRAINING_SONGS and segments >= MIN_TRAINING_SEGMENTS:
         return ""
-    return (f"only {len(train_pairs)} training song(s), {segments} segments ({max(1, segments // window)} windows of {window}): "
-            f"too little to learn how B answers A reliably (at least {MIN_TRAINING_SONGS} songs and {MIN_TRAINING_SEGMENTS} segments "
-            "are advised); expect held-out scores near the baselines")
+    return (
+        f"only {len(train_pairs)} training song(s), {segments} segments ({max(1, segments // window)} windows of {window}): "
+        f"too little to learn how B answers A reliably (at least {MIN_TRAINING_SONGS} songs and {MIN_TRAINING_SEGMENTS} segments "
+        "are advised); expect held-out scores near the baselines"
+    )
 
 
 def _lr_factor(step: int, warmup: int, total: int) -> float:
@@ -154,7 +166,7 @@ def greedy_counts(model: DecisionModel, pairs: list[TokenPair]) -> tuple[int, in
     hits = total = 0
     for pair in pairs:
         predicted = generate(stepper, pair.guide, SamplingConfig(greedy=True), seed=0)
-        hits += int((predicted == pair.response).sum())
+        hits += int(np.count_nonzero(predicted == pair.response))
         total += pair.response.size
     return hits, total
 
@@ -198,8 +210,9 @@ def train(
     torch.manual_seed(config.seed)
     corpus = load_corpus(config.corpus)
     if len(corpus.pairs) < 2:
-        raise CountertrackError(f"training needs at least 2 songs (one held out for validation); the corpus has {len(corpus.pairs)}",
-                                corpus.root)
+        raise CountertrackError(
+            f"training needs at least 2 songs (one held out for validation); the corpus has {len(corpus.pairs)}", corpus.root
+        )
     folder.mkdir(parents=True, exist_ok=True)
     existing = folder / "config.json"
     previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
@@ -218,14 +231,20 @@ def train(
     encoder = build_encoder(encoder_spec)
     if group is not None:  # this rank's share into the cache; then every rank reads all of it from there
         share = replace(corpus, pairs=tuple(group.shard(corpus.pairs)))
-        encode_corpus(share, encoder, encoder_spec.to_dict(), segmentation,
-                      progress=lambda pairs: progress(pairs, "encoding (this rank's share)", len(share.pairs)))
+        encode_corpus(
+            share,
+            encoder,
+            encoder_spec.to_dict(),
+            segmentation,
+            progress=lambda pairs: progress(pairs, "encoding (this rank's share)", len(share.pairs)),
+        )
         group.barrier()
-    features = encode_corpus(corpus, encoder, encoder_spec.to_dict(), segmentation,
-                             progress=lambda pairs: progress(pairs, "encoding", len(corpus.pairs)))
+    features = encode_corpus(
+        corpus, encoder, encoder_spec.to_dict(), segmentation, progress=lambda pairs: progress(pairs, "encoding", len(corpus.pairs))
+    )
     split = split_by_song([f.pair_id for f in features], config.seed, config.validation_fraction, config.test_fraction)
     if resume and (folder / "codebook_guide.npz").is_file():
-        codebooks, reports = load_codebooks(folder), {}
+        codebooks, reports = load_codebooks(folder), dict[str, CodebookReport]()
     elif writer:
         codebooks, reports = fit_run_codebooks(features, set(split.train), config, getattr(encoder, "feature_groups", None))
         save_codebooks(folder, codebooks)
@@ -237,7 +256,7 @@ def train(
     if group is not None:
         group.barrier()  # rank 0's codebooks are on disk
         if not writer:
-            codebooks, reports = load_codebooks(folder), {}
+            codebooks, reports = load_codebooks(folder), dict[str, CodebookReport]()
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
@@ -246,15 +265,22 @@ def train(
         log(f"warning: {warning}")
     previous_reports = previous.get("codebook_reports") if previous is not None else None
     if writer:
-        write_json_atomic(existing, {
-            "schema_version": RUN_SCHEMA, "train": asdict(config), "decision": config.decision().to_dict(), "split": split.to_dict(),
-            "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
-            "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
-        })
+        write_json_atomic(
+            existing,
+            {
+                "schema_version": RUN_SCHEMA,
+                "train": asdict(config),
+                "decision": config.decision().to_dict(),
+                "split": split.to_dict(),
+                "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
+                "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
+            },
+        )
 
     token_init = codebooks["response"].centroids if config.codebook == "shared" else None
-    fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init,
-                 group=group)
+    fit_decision(
+        config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init, group=group
+    )
     return load_run(folder)
 
 
@@ -278,8 +304,9 @@ def fit_decision(
     were 15-20x slower whenever anything else used a core (measured on 2 cores). One fixed count
     also keeps the float reductions, hence the weights, the same on every machine."""
     with one_torch_thread():
-        return _fit_decision(config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress,
-                             token_init=token_init, group=group)
+        return _fit_decision(
+            config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init, group=group
+        )
 
 
 @contextlib.contextmanager
@@ -311,23 +338,28 @@ def _fit_decision(
         from export.train import distributed_step
     decision = config.decision()
     late = 1 if decision.lookahead == ANTICIPATE else 0  # an anticipating model's prior pairs A at t-1 with B at t
-    prior = table_prior([p.guide[: p.guide.size - late] for p in train_pairs], [p.response[late:] for p in train_pairs], decision) \
-        if config.table_prior else None
+    prior = (
+        table_prior([p.guide[: p.guide.size - late] for p in train_pairs], [p.response[late:] for p in train_pairs], decision)
+        if config.table_prior
+        else None
+    )
     model = DecisionModel(decision, token_init=token_init, prior=prior)
     net = model if group is None else distributed_step.wrap(model, group)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-    heard_train, heard_validation = ([replace(p, guide=guide_as_heard(p.guide, decision.lookahead, decision.bos)) for p in pairs]
-                                     for pairs in (train_pairs, validation_pairs))
+    heard_train, heard_validation = (
+        [replace(p, guide=guide_as_heard(p.guide, decision.lookahead, decision.bos)) for p in pairs]
+        for pairs in (train_pairs, validation_pairs)
+    )
     windows = make_windows(heard_train, config.window, max(1, config.window // 4), decision.ahead, decision.bos, decision.pad)
     validation_windows = make_windows(heard_validation, config.window, config.window, decision.ahead, decision.bos, decision.pad)
     steps_per_epoch = math.ceil(windows["a"].shape[0] / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most
-    state = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0}
+    state: dict[str, Any] = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0}
     if resume and (folder / "checkpoint.json").is_file():
         state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
         tensors = load_file(str(folder / "checkpoint.safetensors"))
-        model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+        model.load_state_dict({k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")})
         _load_optimizer_tensors(optimizer, {k: v for k, v in tensors.items() if k.startswith("optim.")})
         log(f"resuming after epoch {state['epoch']}")
     if writer:
@@ -374,22 +406,34 @@ def _fit_decision(
         if group is None:
             with torch.no_grad():
                 validation_logits = model(validation_windows["a"], validation_windows["b_in"])
-                validation_loss = float(loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1)))
+                validation_loss = float(
+                    loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1))
+                )
             score = greedy_accuracy(model, validation_pairs)
             train_loss = float(np.mean(losses))
         else:  # every rank's share added up: train loss per token (not the mean of batch means), accuracy over all
-            validation_loss, score = distributed_step.sharded_validation(model, validation_windows, validation_pairs, group, summed,
-                                                                         decision.vocab_size)
-            loss_sum, tokens, hits, counted = group.sum(loss_sum, counted, hits, counted)
+            validation_loss, score = distributed_step.sharded_validation(
+                model, validation_windows, validation_pairs, group, summed, decision.vocab_size
+            )
+            loss_sum, tokens, all_hits, all_counted = group.sum(loss_sum, counted, hits, counted)
+            hits, counted = int(all_hits), int(all_counted)
             train_loss = loss_sum / max(1.0, tokens)
-        record = {"epoch": epoch + 1, "train_loss": train_loss, "train_accuracy": hits / max(1, counted),
-                  "validation_loss": validation_loss, "validation_greedy_tpp": score,
-                  "learning_rate": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": train_loss,
+            "train_accuracy": hits / max(1, counted),
+            "validation_loss": validation_loss,
+            "validation_greedy_tpp": score,
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "seconds": time.perf_counter() - started,
+        }
         if hasattr(epochs, "set_postfix"):
             epochs.set_postfix(loss=f"{record['train_loss']:.3f}", acc=f"{record['train_accuracy']:.3f}", val_tpp=f"{score:.3f}")
         if getattr(epochs, "disable", True):  # no progress bar shows it (stderr is a file or a pipe): one line per epoch
-            log(f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f}, accuracy {record['train_accuracy']:.3f}; "
-                f"validation loss {validation_loss:.3f}, greedy TPP {100 * score:.1f} % ({record['seconds']:.1f} s)")
+            log(
+                f"epoch {epoch + 1}/{config.epochs}: train loss {train_loss:.3f}, accuracy {record['train_accuracy']:.3f}; "
+                f"validation loss {validation_loss:.3f}, greedy TPP {100 * score:.1f} % ({record['seconds']:.1f} s)"
+            )
         state["epoch"] = epoch + 1
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
@@ -399,7 +443,10 @@ def _fit_decision(
             state["bad_epochs"] += 1
         if writer:
             _append_metrics(folder / "metrics.jsonl", record)
-            _save_weights(folder / "checkpoint.safetensors", {**{f"model.{k}": v for k, v in model.state_dict().items()}, **_optimizer_tensors(optimizer)})
+            _save_weights(
+                folder / "checkpoint.safetensors",
+                {**{f"model.{k}": v for k, v in model.state_dict().items()}, **_optimizer_tensors(optimizer)},
+            )
             write_json_atomic(folder / "checkpoint.json", state)
     log(f"best validation greedy TPP {100 * state['best_score']:.1f} % at epoch {state['best_epoch']}")
     if group is not None:

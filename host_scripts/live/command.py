@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from host_scripts.extras import needs_live_extra
 from host_scripts.render_cmd import add_render_options, bundle_path
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.io.stopping import Terminated
 
 if TYPE_CHECKING:
@@ -30,24 +30,49 @@ SWITCH_INTERVAL_S = 0.0005  # how soon another Python thread must hand the GIL t
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    live = commands.add_parser("live", help="answer a live input: A from JACK, B to JACK, parameters from MIDI CC",
-                               description="Play B live: A comes in on JACK input ports, B goes out on JACK output ports, "
-                                           "latency_samples later (printed at start). Runs until Ctrl-C or SIGTERM (exit 0) or --duration.")
+    live = commands.add_parser(
+        "live",
+        help="answer a live input: A from JACK, B to JACK, parameters from MIDI CC",
+        description="Play B live: A comes in on JACK input ports, B goes out on JACK output ports, "
+        "latency_samples later (printed at start). Runs until Ctrl-C or SIGTERM (exit 0) or --duration.",
+    )
     add_render_options(live)
-    live.add_argument("--bpm", type=float, metavar="QPM", help="A's tempo in quarter notes per minute (default: none; a beat bundle needs it live)")
-    live.add_argument("--beat-offset", type=float, default=0.0, metavar="SECONDS",
-                      help="with --bpm: time of A's first beat after the start of the stream (default 0)")
+    live.add_argument(
+        "--bpm", type=float, metavar="QPM", help="A's tempo in quarter notes per minute (default: none; a beat bundle needs it live)"
+    )
+    live.add_argument(
+        "--beat-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --bpm: time of A's first beat after the start of the stream (default 0)",
+    )
     live.add_argument("--channels", type=int, default=1, help="audio channels of A and B (default 1: ports in_1 and out_1)")
-    live.add_argument("--input", action="append", default=[], metavar="PORT",
-                      help="connect this JACK output port (e.g. system:capture_1) to in_1, the next to in_2, ... (default: none, connect them later)")
-    live.add_argument("--output", action="append", default=[], metavar="PORT",
-                      help="connect out_1 to this JACK input port (e.g. system:playback_1), the next to out_2, ... (default: none, connect them later)")
+    live.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="connect this JACK output port (e.g. system:capture_1) to in_1, the next to in_2, ... (default: none, connect them later)",
+    )
+    live.add_argument(
+        "--output",
+        action="append",
+        default=[],
+        metavar="PORT",
+        help="connect out_1 to this JACK input port (e.g. system:playback_1), the next to out_2, ... (default: none, connect them later)",
+    )
     live.add_argument("--name", default="countertrack", help="JACK client name (default countertrack)")
     live.add_argument("--server", metavar="NAME", help="JACK server name (default: $JACK_DEFAULT_SERVER, else 'default')")
     live.add_argument("--midi-in", metavar="PORT", help="MIDI input port for --cc control changes (as mido lists it; default: none)")
     live.add_argument("--midi-api", choices=("jack", "alsa"), help="MIDI system of --midi-in (default: mido's, or $MIDO_BACKEND)")
-    live.add_argument("--cc", action="append", default=[], metavar="CC=PARAM:LOW:HIGH",
-                      help=f"map a controller of --midi-in to a parameter (repeatable; default {DEFAULT_CC})")
+    live.add_argument(
+        "--cc",
+        action="append",
+        default=[],
+        metavar="CC=PARAM:LOW:HIGH",
+        help=f"map a controller of --midi-in to a parameter (repeatable; default {DEFAULT_CC})",
+    )
     live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
     live.set_defaults(run=_live)
 
@@ -81,6 +106,7 @@ def _live(args: argparse.Namespace) -> int:
     from plugin_core.bundle.load import load_bundle
     from plugin_core.stream.chain import AnswerChain
     from plugin_core.stream.presets import load_preset
+    from plugin_core.stream.threaded import ThreadedSidechain
 
     mappings = _check_arguments(args)
     audio = JackAudio(args.name, args.server)  # first, so that no server fails before the bundle loads
@@ -89,13 +115,24 @@ def _live(args: argparse.Namespace) -> int:
         audio.check_ports(args.input, outputs=True)
         audio.check_ports(args.output, outputs=False)
         preset = load_preset(args.preset) if args.preset else None
-        chain = AnswerChain(load_bundle(bundle_path(args), threads=1), sample_rate=audio.sample_rate, channels=args.channels,
-                            preset=preset, seed=args.seed, threaded=True, bpm=args.bpm, beat_offset_s=args.beat_offset)
+        chain = AnswerChain(
+            load_bundle(bundle_path(args), threads=1),
+            sample_rate=audio.sample_rate,
+            channels=args.channels,
+            preset=preset,
+            seed=args.seed,
+            threaded=True,
+            bpm=args.bpm,
+            beat_offset_s=args.beat_offset,
+        )
         if args.midi_in:
             controls = ControlInput(mappings, chain.set_parameters)
             controls.open(args.midi_in, args.midi_api)
         bridge = BlockBridge(chain, args.channels, audio.sample_rate)
-        worker = make_realtime(chain.effect.worker_thread_id)
+        effect = chain.effect
+        if not isinstance(effect, ThreadedSidechain):
+            raise InternalError("live runs the chain with its worker thread")
+        worker = make_realtime(effect.worker_thread_id)
         gc.collect()
         gc.freeze()  # what is alive now is never scanned again: collections stay short while playing
         sys.setswitchinterval(SWITCH_INTERVAL_S)
@@ -108,7 +145,7 @@ def _live(args: argparse.Namespace) -> int:
         audio.close()
         if controls is not None:
             controls.close()
-        if chain is not None:
+        if chain is not None and isinstance(chain.effect, ThreadedSidechain):
             chain.effect.close()
     _print_report(stopped_by, audio, bridge, controls)
     return 0
@@ -120,10 +157,15 @@ def _ports(names: list[str], connected: list[str], word: str) -> str:
 
 def _print_start(args: argparse.Namespace, audio: JackAudio, bridge: BlockBridge, latency_samples: int, worker: str) -> None:
     rate = audio.sample_rate
-    print(f"countertrack live: A into {_ports(audio.input_names, args.input, 'from')}, B out of {_ports(audio.output_names, args.output, 'to')}; "
-          f"{rate} Hz, {audio.block_size}-sample blocks", flush=True)
-    print(f"latency: {latency_samples} samples ({latency_samples / rate:.3f} s): B answers A's sample n at sample n + {latency_samples}",
-          flush=True)
+    print(
+        f"countertrack live: A into {_ports(audio.input_names, args.input, 'from')}, B out of {_ports(audio.output_names, args.output, 'to')}; "
+        f"{rate} Hz, {audio.block_size}-sample blocks",
+        flush=True,
+    )
+    print(
+        f"latency: {latency_samples} samples ({latency_samples / rate:.3f} s): B answers A's sample n at sample n + {latency_samples}",
+        flush=True,
+    )
     print(f"stream started at JACK frame {bridge.start_frame}; the chain's worker thread runs at {worker}", flush=True)
     if args.midi_in:
         print(f"MIDI CC from {args.midi_in}: " + ", ".join(args.cc or [DEFAULT_CC]), flush=True)
@@ -147,9 +189,12 @@ def _play(args: argparse.Namespace, audio: JackAudio, bridge: BlockBridge) -> st
 
 def _print_report(stopped_by: str, audio: JackAudio, bridge: BlockBridge, controls: ControlInput | None) -> None:
     block_ms = 1000.0 * audio.block_size / audio.sample_rate
-    print(f"stopped ({stopped_by}) after {bridge.samples / audio.sample_rate:.1f} s of audio, {bridge.blocks} blocks: "
-          f"{audio.xruns} xruns ({bridge.frames_filled} frames skipped by the server heard as silence, "
-          f"{bridge.blocks_repeated} repeated blocks played as silence); callback p50 {bridge.percentile_share(50):.0%}, p99 {bridge.percentile_share(99):.0%}, "
-          f"max {bridge.max_share:.0%} of a {block_ms:.2f} ms block", flush=True)
+    print(
+        f"stopped ({stopped_by}) after {bridge.samples / audio.sample_rate:.1f} s of audio, {bridge.blocks} blocks: "
+        f"{audio.xruns} xruns ({bridge.frames_filled} frames skipped by the server heard as silence, "
+        f"{bridge.blocks_repeated} repeated blocks played as silence); callback p50 {bridge.percentile_share(50):.0%}, p99 {bridge.percentile_share(99):.0%}, "
+        f"max {bridge.max_share:.0%} of a {block_ms:.2f} ms block",
+        flush=True,
+    )
     if controls is not None:
         print(f"MIDI: {controls.summary()}", flush=True)

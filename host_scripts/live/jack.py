@@ -35,7 +35,9 @@ class JackAudio:
             jack.set_error_function(None)
             jack.set_info_function(None)
             where = f"JACK server {server!r}" if server else "a JACK server"
-            raise CountertrackError(f"cannot connect to {where}: is it running? (start one with e.g. 'jackd -d alsa' or 'jackd -d dummy')") from None
+            raise CountertrackError(
+                f"cannot connect to {where}: is it running? (start one with e.g. 'jackd -d alsa' or 'jackd -d dummy')"
+            ) from None
         self.sample_rate = int(self.client.samplerate)
         self.block_size = int(self.client.blocksize)
         self.xruns = 0
@@ -51,7 +53,9 @@ class JackAudio:
         for name in names:
             ports = self.client.get_ports(is_audio=True, is_output=outputs, is_input=not outputs)
             if name not in [port.name for port in ports]:
-                flag, kind = ("--input", "an audio output port (to read A from)") if outputs else ("--output", "an audio input port (to send B to)")
+                flag, kind = (
+                    ("--input", "an audio output port (to read A from)") if outputs else ("--output", "an audio input port (to send B to)")
+                )
                 known = ", ".join(port.name for port in ports) or "none"
                 raise CountertrackError(f"{flag} {name!r} is not {kind} of this JACK server; there are: {known}")
 

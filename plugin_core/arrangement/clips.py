@@ -21,15 +21,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
 from plugin_core.engine.grains import SeamWriter, Slot, linear_curves, seam_curves
 from plugin_core.engine.memory import Memory
+from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.stream.sidechain import Decision
 
 EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
 MEMORY = "memory"  # the source name of clips that read the memory itself
-NOT_ARRANGEABLE = ("an anticipating bundle's answer cannot be arranged yet: its last grain is laid past the end of A and "
-                   "faded where A ends, which the clips do not say")
+NOT_ARRANGEABLE = (
+    "an anticipating bundle's answer cannot be arranged yet: its last grain is laid past the end of A and "
+    "faded where A ends, which the clips do not say"
+)
 TEMPO_TOLERANCE_S = 0.001  # the tempo map puts every boundary of A within this of its beat
 
 
@@ -109,7 +111,10 @@ class ClipList:
         points: list[TempoPoint] = []
         first, time = 0, float(seconds[0])
         while first < seconds.size - 1:
-            last, bpm = first + 1, fitting(first, first + 1, time)
+            two = fitting(first, first + 1, time)
+            if two is None:  # the exact tempo between two boundaries always lands them
+                raise InternalError("no tempo lands two consecutive grid boundaries")
+            last, bpm = first + 1, two
             while last + 1 < seconds.size and (wider := fitting(first, last + 1, time)) is not None:
                 last, bpm = last + 1, wider
             points.append(TempoPoint(time, float(beats[first]), float(bpm)))
@@ -162,16 +167,33 @@ def fade_weights(fade: Fade, fading_in: bool) -> np.ndarray:
     return fade_in if fading_in else fade_out
 
 
-def build_clip_list(decisions: Sequence[Decision], boundaries: np.ndarray, memory: Memory, *, sample_rate: int, channels: int,
-                    length: int, segments_per_beat: int | None = None) -> ClipList:
+def build_clip_list(
+    decisions: Sequence[Decision],
+    boundaries: np.ndarray,
+    memory: Memory,
+    *,
+    sample_rate: int,
+    channels: int,
+    length: int,
+    segments_per_beat: int | None = None,
+) -> ClipList:
     """The clips that mix to the rendered B, from the render's decisions (each with its crossfade)."""
     if not decisions:
         raise CountertrackError("the render decided no segment: there is no answer to arrange")
     if decisions[-1].stop > length:
         raise CountertrackError(NOT_ARRANGEABLE)
     crossfades = [d.crossfade for d in decisions]
-    slots = [Slot(start=d.start, stop=d.stop, source=memory.to_rate(int(memory.grains.start[d.grain]), sample_rate), gain=d.gain,
-                  continued=d.continued, ratio=d.ratio) for d in decisions]
+    slots = [
+        Slot(
+            start=d.start,
+            stop=d.stop,
+            source=memory.to_rate(int(memory.grains.start[d.grain]), sample_rate),
+            gain=d.gain,
+            continued=d.continued,
+            ratio=d.ratio,
+        )
+        for d in decisions
+    ]
     count = len(slots)
     lengths = [slot.stop - slot.start for slot in slots]
     seams = [0] + [min(crossfades[t - 1], lengths[t - 1] // 2, lengths[t] // 2) for t in range(1, count)]
@@ -204,11 +226,31 @@ def build_clip_list(decisions: Sequence[Decision], boundaries: np.ndarray, memor
             rendered[source] = writer.slot_audio(head, -seams[first], lengths[first]).copy()  # the engine's own stretch
         elif offset < 0 or offset + clip_length > memory.to_rate(memory.frames, sample_rate):
             source, offset = rendered_name(first), 0  # reads silence beyond the memory's ends, which no file holds
-            rendered[source] = SeamWriter(memory, sample_rate, channels, 0).slot_audio(head, -seams[first], clip_length - seams[first]).copy()
-        clips.append(Clip(start=start, length=clip_length, source=source, offset=offset, gain=head.gain, fade_in=fade_in,
-                          fade_out=fade_out, segments=tuple(d.segment for d in decisions[first : last + 1]),
-                          grains=tuple(d.grain for d in decisions[first : last + 1]), ratio=head.ratio))
+            rendered[source] = (
+                SeamWriter(memory, sample_rate, channels, 0).slot_audio(head, -seams[first], clip_length - seams[first]).copy()
+            )
+        clips.append(
+            Clip(
+                start=start,
+                length=clip_length,
+                source=source,
+                offset=offset,
+                gain=head.gain,
+                fade_in=fade_in,
+                fade_out=fade_out,
+                segments=tuple(d.segment for d in decisions[first : last + 1]),
+                grains=tuple(d.grain for d in decisions[first : last + 1]),
+                ratio=head.ratio,
+            )
+        )
         first = last + 1
     boundaries = np.asarray(boundaries, dtype=np.int64)
-    return ClipList(sample_rate=sample_rate, channels=channels, length=length, boundaries=boundaries,
-                    beats=beat_positions(boundaries, sample_rate, segments_per_beat), clips=tuple(clips), rendered=rendered)
+    return ClipList(
+        sample_rate=sample_rate,
+        channels=channels,
+        length=length,
+        boundaries=boundaries,
+        beats=beat_positions(boundaries, sample_rate, segments_per_beat),
+        clips=tuple(clips),
+        rendered=rendered,
+    )

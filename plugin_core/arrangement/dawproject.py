@@ -27,9 +27,9 @@ import numpy as np
 from plugin_core import __version__
 from plugin_core.arrangement.clips import MEMORY, Clip, ClipList, rendered_name
 from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, clip_audio, memory_channels, memory_frames, write_float_wav
-from plugin_core.io.audio import AudioInfo
-from plugin_core.errors import CountertrackError
 from plugin_core.engine.memory import Memory
+from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import AudioInfo
 
 GAIN_FOLDER = f"{AUDIO_FOLDER}/gain"
 
@@ -50,8 +50,9 @@ class _Ids:
         return f"id{self.count - 1}"
 
 
-def _channel(track: ET.Element, ids: _Ids, channels: int, volume: float, *, role: str = "regular",
-             destination: str | None = None) -> ET.Element:
+def _channel(
+    track: ET.Element, ids: _Ids, channels: int, volume: float, *, role: str = "regular", destination: str | None = None
+) -> ET.Element:
     """A track's mixer channel: unmuted, centred, at ``volume`` (linear), routed to ``destination``."""
     attributes = {"id": ids(), "role": role, "audioChannels": str(channels), "solo": "false"}
     if destination:
@@ -59,15 +60,25 @@ def _channel(track: ET.Element, ids: _Ids, channels: int, volume: float, *, role
     channel = ET.SubElement(track, "Channel", attributes)
     ET.SubElement(channel, "Mute", {"id": ids(), "name": "Mute", "value": "false"})
     ET.SubElement(channel, "Pan", {"id": ids(), "name": "Pan", "unit": "normalized", "min": "0.0", "max": "1.0", "value": "0.5"})
-    ET.SubElement(channel, "Volume", {"id": ids(), "name": "Volume", "unit": "linear", "min": "0.0", "max": "2.0",
-                                      "value": _number(volume)})
+    ET.SubElement(
+        channel, "Volume", {"id": ids(), "name": "Volume", "unit": "linear", "min": "0.0", "max": "2.0", "value": _number(volume)}
+    )
     return channel
 
 
 def _audio(parent: ET.Element, ids: _Ids, path: str, frames: int, sample_rate: int, channels: int) -> None:
     """An ``Audio`` timeline on the zip member ``path``."""
-    audio = ET.SubElement(parent, "Audio", {"id": ids(), "timeUnit": "seconds", "duration": _number(frames / sample_rate),
-                                            "sampleRate": str(sample_rate), "channels": str(channels)})
+    audio = ET.SubElement(
+        parent,
+        "Audio",
+        {
+            "id": ids(),
+            "timeUnit": "seconds",
+            "duration": _number(frames / sample_rate),
+            "sampleRate": str(sample_rate),
+            "channels": str(channels),
+        },
+    )
     ET.SubElement(audio, "File", {"path": path})
 
 
@@ -75,17 +86,30 @@ def _clip_element(clips_element: ET.Element, clip: Clip, clips: ClipList, positi
     """A ``Clip`` at ``position`` (time, duration) on the arrangement, its content in seconds of its file."""
     rate = clips.sample_rate
     start_s = clip.offset / rate
-    return ET.SubElement(clips_element, "Clip", {
-        "time": _number(position[0]), "duration": _number(position[1]), "contentTimeUnit": "seconds",
-        "playStart": _number(start_s), "playStop": _number(start_s + clip.length / rate),
-        "fadeTimeUnit": "seconds", "fadeInTime": _number(clip.fade_in.samples / rate), "fadeOutTime": _number(clip.fade_out.samples / rate),
-        "name": clip.name, "comment": clip_comment(clip)})
+    return ET.SubElement(
+        clips_element,
+        "Clip",
+        {
+            "time": _number(position[0]),
+            "duration": _number(position[1]),
+            "contentTimeUnit": "seconds",
+            "playStart": _number(start_s),
+            "playStop": _number(start_s + clip.length / rate),
+            "fadeTimeUnit": "seconds",
+            "fadeInTime": _number(clip.fade_in.samples / rate),
+            "fadeOutTime": _number(clip.fade_out.samples / rate),
+            "name": clip.name,
+            "comment": clip_comment(clip),
+        },
+    )
 
 
 def clip_comment(clip: Clip) -> str:
     """What the format cannot hold, for people and for readers: A's segments, the engine's fade curves, the gain."""
-    return (f"countertrack: A segments {clip.segments[0]}-{clip.segments[-1]}; fade-in {clip.fade_in.shape}; "
-            f"fade-out {clip.fade_out.shape}; gain {clip.gain!r}")
+    return (
+        f"countertrack: A segments {clip.segments[0]}-{clip.segments[-1]}; fade-in {clip.fade_in.shape}; "
+        f"fade-out {clip.fade_out.shape}; gain {clip.gain!r}"
+    )
 
 
 def project_xml(clips: ClipList, a_info: AudioInfo, a_name: str, memory: Memory, *, wet: float) -> ET.Element:
@@ -97,8 +121,9 @@ def project_xml(clips: ClipList, a_info: AudioInfo, a_name: str, memory: Memory,
     tempo = clips.tempo_map()
     transport = ET.SubElement(project, "Transport")
     tempo_id = ids()
-    ET.SubElement(transport, "Tempo", {"id": tempo_id, "name": "Tempo", "unit": "bpm", "min": "20.0", "max": "999.0",
-                                       "value": _number(tempo[0].bpm)})
+    ET.SubElement(
+        transport, "Tempo", {"id": tempo_id, "name": "Tempo", "unit": "bpm", "min": "20.0", "max": "999.0", "value": _number(tempo[0].bpm)}
+    )
     ET.SubElement(transport, "TimeSignature", {"id": ids(), "numerator": "4", "denominator": "4"})
     structure = ET.SubElement(project, "Structure")
     master = ET.Element("Track", {"id": ids(), "name": "Master", "contentType": "audio", "loaded": "true"})
@@ -119,25 +144,43 @@ def project_xml(clips: ClipList, a_info: AudioInfo, a_name: str, memory: Memory,
         begin, end = clips.to_beats(np.array([start, start + length]))
         return float(begin), float(end - begin)
 
-    b_lane = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": b_track.get("id")})
+    b_lane = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": b_track.attrib["id"]})
     b_clips = ET.SubElement(b_lane, "Clips", {"id": ids()})
     for clip in clips.clips:
         element = _clip_element(b_clips, clip, clips, place(clip.start, clip.length))
         if clip.source == MEMORY and clip.gain == 1.0:
-            _audio(element, ids, f"{AUDIO_FOLDER}/{MEMORY_FILE}", memory_frames(memory, clips.sample_rate), clips.sample_rate,
-                   memory_channels(memory, clips.channels))
+            _audio(
+                element,
+                ids,
+                f"{AUDIO_FOLDER}/{MEMORY_FILE}",
+                memory_frames(memory, clips.sample_rate),
+                clips.sample_rate,
+                memory_channels(memory, clips.channels),
+            )
         else:
             element.set("playStart", "0.0")
             element.set("playStop", _number(clip.length / clips.sample_rate))
             channels = memory_channels(memory, clips.channels) if clip.source == MEMORY else clips.channels
             _audio(element, ids, _file_of(clip), clip.length, clips.sample_rate, channels)
-    a_lane = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": a_track.get("id")})
+    a_lane = ET.SubElement(lanes, "Lanes", {"id": ids(), "track": a_track.attrib["id"]})
     a_clips = ET.SubElement(a_lane, "Clips", {"id": ids()})
-    a_clip = ET.SubElement(a_clips, "Clip", {"time": "0.0", "duration": _number(place(0, clips.length)[1]), "contentTimeUnit": "seconds",
-                                             "playStart": "0.0", "playStop": _number(a_info.num_samples / a_info.sample_rate), "name": a_name})
+    a_clip = ET.SubElement(
+        a_clips,
+        "Clip",
+        {
+            "time": "0.0",
+            "duration": _number(place(0, clips.length)[1]),
+            "contentTimeUnit": "seconds",
+            "playStart": "0.0",
+            "playStop": _number(a_info.num_samples / a_info.sample_rate),
+            "name": a_name,
+        },
+    )
     _audio(a_clip, ids, f"{AUDIO_FOLDER}/{a_name}", a_info.num_samples, a_info.sample_rate, a_info.num_channels)
 
-    tempo_points = ET.SubElement(arrangement, "TempoAutomation", {"id": ids(), "timeUnit": "beats" if in_beats else "seconds", "unit": "bpm"})
+    tempo_points = ET.SubElement(
+        arrangement, "TempoAutomation", {"id": ids(), "timeUnit": "beats" if in_beats else "seconds", "unit": "bpm"}
+    )
     ET.SubElement(tempo_points, "Target", {"parameter": tempo_id})
     for point in tempo:
         when = point.beat if in_beats else point.seconds
@@ -157,23 +200,31 @@ def metadata_xml(a_name: str) -> ET.Element:
     """metadata.xml: a title and a comment that says what the session is."""
     metadata = ET.Element("MetaData")
     ET.SubElement(metadata, "Title").text = f"countertrack answer to {a_name}"
-    ET.SubElement(metadata, "Comment").text = ("B is the answer countertrack rendered for A, one clip per grain or run of grains "
-                                               "into the memory's audio; move, mute or swap them.")
+    ET.SubElement(
+        metadata, "Comment"
+    ).text = (
+        "B is the answer countertrack rendered for A, one clip per grain or run of grains into the memory's audio; move, mute or swap them."
+    )
     return metadata
 
 
-def write_dawproject(clips: ClipList, memory: Memory, a_info: AudioInfo, a_name: str, folder: Path, target: Path, *,
-                     wet: float) -> None:
+def write_dawproject(clips: ClipList, memory: Memory, a_info: AudioInfo, a_name: str, folder: Path, target: Path, *, wet: float) -> None:
     """The session as a .dawproject zip at ``target``, holding the audio ``write_media`` put in
     ``folder / audio`` and the gain-baked clips (written through a scratch file in ``folder``)."""
     audio = folder / AUDIO_FOLDER
     scratch = folder / ".gain-scratch.wav"
     try:
         with zipfile.ZipFile(target, "w") as archive:
-            for name, element in (("project.xml", project_xml(clips, a_info, a_name, memory, wet=wet)), ("metadata.xml", metadata_xml(a_name))):
+            for name, element in (
+                ("project.xml", project_xml(clips, a_info, a_name, memory, wet=wet)),
+                ("metadata.xml", metadata_xml(a_name)),
+            ):
                 ET.indent(element)
-                archive.writestr(name, b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + ET.tostring(element, encoding="utf-8"),
-                                 compress_type=zipfile.ZIP_DEFLATED)
+                archive.writestr(
+                    name,
+                    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + ET.tostring(element, encoding="utf-8"),
+                    compress_type=zipfile.ZIP_DEFLATED,
+                )
             archive.write(audio / MEMORY_FILE, f"{AUDIO_FOLDER}/{MEMORY_FILE}")
             archive.write(audio / a_name, f"{AUDIO_FOLDER}/{a_name}")
             for clip in clips.clips:

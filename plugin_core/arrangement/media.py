@@ -17,8 +17,8 @@ import numpy as np
 import soundfile
 
 from plugin_core.arrangement.clips import MEMORY, Clip, ClipList
-from plugin_core.errors import CountertrackError
 from plugin_core.engine.memory import Memory
+from plugin_core.errors import CountertrackError
 
 CHUNK = 1 << 20
 AUDIO_FOLDER = "audio"
@@ -42,8 +42,9 @@ def write_memory(memory: Memory, sample_rate: int, channels: int, path: Path) ->
             shutil.copyfile(memory.path, path)
             return
         frames = memory_frames(memory, sample_rate)
-        with soundfile.SoundFile(str(path), "w", samplerate=sample_rate, channels=memory_channels(memory, channels),
-                                 subtype="FLOAT", format="WAV") as sink:
+        with soundfile.SoundFile(
+            str(path), "w", samplerate=sample_rate, channels=memory_channels(memory, channels), subtype="FLOAT", format="WAV"
+        ) as sink:
             for start in range(0, frames, CHUNK):
                 piece = memory.read(start, min(frames, start + CHUNK), sample_rate)
                 if piece.shape[0] != memory_channels(memory, channels):

@@ -18,8 +18,8 @@ from plugin_core.arrangement.clips import ClipList, build_clip_list
 from plugin_core.arrangement.dawproject import write_dawproject
 from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, write_media
 from plugin_core.arrangement.reaper import write_rpp
-from plugin_core.io.audio import AudioInfo
 from plugin_core.engine.memory import Memory
+from plugin_core.io.audio import AudioInfo
 from plugin_core.io.outputs import Output
 from plugin_core.stream.sidechain import Decision
 
@@ -36,15 +36,36 @@ def is_session(folder: Path) -> bool:
 
 def session_output(target: str | os.PathLike[str]) -> Output:
     """The session folder as an output of a transaction."""
-    return Output(Path(target), folder=True, replaceable=is_session,
-                  not_replaceable="exists and is not a countertrack session; refusing to replace it")
+    return Output(
+        Path(target),
+        folder=True,
+        replaceable=is_session,
+        not_replaceable="exists and is not a countertrack session; refusing to replace it",
+    )
 
 
-def write_session(decisions: list[Decision], boundaries, memory: Memory, a_path: str | os.PathLike[str], a_info: AudioInfo,
-                  folder: Path, name: str, *, wet: float = 1.0, segments_per_beat: int | None = None) -> ClipList:
+def write_session(
+    decisions: list[Decision],
+    boundaries,
+    memory: Memory,
+    a_path: str | os.PathLike[str],
+    a_info: AudioInfo,
+    folder: Path,
+    name: str,
+    *,
+    wet: float = 1.0,
+    segments_per_beat: int | None = None,
+) -> ClipList:
     """Both session files and their audio into ``folder`` (a staged, empty folder); returns the clips."""
-    clips = build_clip_list(decisions, boundaries, memory, sample_rate=a_info.sample_rate, channels=a_info.num_channels,
-                            length=a_info.num_samples, segments_per_beat=segments_per_beat)
+    clips = build_clip_list(
+        decisions,
+        boundaries,
+        memory,
+        sample_rate=a_info.sample_rate,
+        channels=a_info.num_channels,
+        length=a_info.num_samples,
+        segments_per_beat=segments_per_beat,
+    )
     a_name = write_media(clips, memory, a_path, folder)
     write_rpp(clips, a_info, a_name, folder / f"{name}.rpp", wet=wet)
     write_dawproject(clips, memory, a_info, a_name, folder, folder / f"{name}.dawproject", wet=wet)

@@ -23,11 +23,11 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from plugin_core.io.atomic import give_mode, make_temp, remove, sweep_stale, temp_affixes
 from plugin_core.bundle.files import MAX_FILES, Stamp, safe_member, verify_files
 from plugin_core.bundle.manifest import MAX_MANIFEST_BYTES, parse_manifest
-from plugin_core.io.cache import cache_folder
 from plugin_core.errors import BundleError
+from plugin_core.io.atomic import give_mode, make_temp, remove, sweep_stale, temp_affixes
+from plugin_core.io.cache import cache_folder
 
 MARKER = ".countertrack-extraction"  # in the root of every folder we extract a zip into
 _BLOCK = 1 << 20
@@ -38,7 +38,7 @@ def extract_zip(zip_path: Path, target: Path | None = None) -> tuple[Path, dict[
     """The verified bundle folder inside the extraction of ``zip_path`` (default: ``NAME.zip.d`` beside it),
     and its files' stamps. An earlier extraction of the same bundle is reused when it verifies."""
     explicit = target is not None
-    target = Path(target) if explicit else zip_path.with_name(zip_path.name + ".d")
+    target = target if target is not None else zip_path.with_name(zip_path.name + ".d")
     try:
         archive = zipfile.ZipFile(zip_path)
     except _ZIP_ERRORS as exc:
@@ -46,7 +46,11 @@ def extract_zip(zip_path: Path, target: Path | None = None) -> tuple[Path, dict[
     with archive:
         files, top, manifest_bytes = _checked_entries(archive, zip_path)
         manifest = parse_manifest(_json(manifest_bytes, zip_path), zip_path)
-        candidates = [target] if explicit else [target, cache_folder("bundles") / f"{zip_path.stem}-{hashlib.sha256(manifest_bytes).hexdigest()[:16]}.d"]
+        candidates = (
+            [target]
+            if explicit
+            else [target, cache_folder("bundles") / f"{zip_path.stem}-{hashlib.sha256(manifest_bytes).hexdigest()[:16]}.d"]
+        )
         problems = []
         for place in candidates:
             reused = _reuse(place, top, manifest_bytes, manifest)
@@ -86,7 +90,7 @@ def _checked_entries(archive: zipfile.ZipFile, zip_path: Path) -> tuple[dict[str
         if relative in seen:
             raise BundleError(f"holds {info.filename!r} twice", zip_path)
         seen[relative] = info.is_dir()
-    for name, is_folder in seen.items():
+    for name, _is_folder in seen.items():
         for parent in name.parents:
             if parent != PurePosixPath(".") and seen.get(parent) is False:
                 raise BundleError(f"holds {parent.as_posix()!r} both as a file and as a folder", zip_path)
@@ -104,7 +108,7 @@ def _checked_entries(archive: zipfile.ZipFile, zip_path: Path) -> tuple[dict[str
         raise BundleError(f"cannot read its manifest ({' '.join(str(exc).split())[:120]})", zip_path) from exc
     manifest = parse_manifest(_json(manifest_bytes, zip_path), zip_path)
     listed = manifest.get("files")
-    sizes = manifest.get("sizes") if isinstance(manifest.get("sizes"), dict) else {}
+    sizes: dict[str, Any] = manifest["sizes"] if isinstance(manifest.get("sizes"), dict) else {}
     if not isinstance(listed, dict) or not listed:
         raise BundleError("its manifest lists no files", zip_path)
     files: dict[str, zipfile.ZipInfo] = {}
@@ -112,12 +116,12 @@ def _checked_entries(archive: zipfile.ZipFile, zip_path: Path) -> tuple[dict[str
         if info.is_dir() or info is manifest_info:
             continue
         relative = PurePosixPath(safe_member(root, info.filename, zip_path).relative_to(root).as_posix())
-        name = relative.relative_to(top).as_posix() if top in relative.parents else None
-        if name is None or name not in listed:
+        if top not in relative.parents or relative.relative_to(top).as_posix() not in listed:
             raise BundleError(f"holds {info.filename!r}, which its manifest does not list; refusing to extract", zip_path)
-        if name in sizes and sizes[name] != info.file_size:
-            raise BundleError(f"declares {info.filename!r} as {info.file_size} bytes; its manifest says {sizes[name]}", zip_path)
-        files[name] = info
+        member = relative.relative_to(top).as_posix()
+        if member in sizes and sizes[member] != info.file_size:
+            raise BundleError(f"declares {info.filename!r} as {info.file_size} bytes; its manifest says {sizes[member]}", zip_path)
+        files[member] = info
     missing = sorted(set(listed) - set(files))
     if missing:
         raise BundleError(f"is missing {missing[0]}, which its manifest lists", zip_path)
@@ -142,8 +146,15 @@ def _ours_or_free(place: Path) -> bool:
     return place.is_dir() and not place.is_symlink() and (place / MARKER).is_file()
 
 
-def _extract(archive: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo], top: PurePosixPath, manifest_bytes: bytes,
-             manifest: dict[str, Any], place: Path, zip_path: Path) -> None:
+def _extract(
+    archive: zipfile.ZipFile,
+    files: dict[str, zipfile.ZipInfo],
+    top: PurePosixPath,
+    manifest_bytes: bytes,
+    manifest: dict[str, Any],
+    place: Path,
+    zip_path: Path,
+) -> None:
     """Extract into a staging folder beside ``place``, hashing as we go, then rename it into place."""
     place.parent.mkdir(parents=True, exist_ok=True)
     sweep_stale(place.parent)  # staging folders of a run that was killed

@@ -19,23 +19,34 @@ from typing import Any
 
 import numpy as np
 
-from plugin_core.bundle.files import ALLOWED_SUFFIXES, Stamp, check_listed, check_unchanged, safe_member, sha256_of, verify_files
-from plugin_core.bundle.manifest import (BUNDLE_FORMAT, BUNDLE_SCHEMA, check_manifest, read_manifest, referenced_files,
-                                         validate_manifest)
 from plugin_core.bundle.archive import extract_zip
-from plugin_core.perception.codebook import Codebook
-from plugin_core.engine.compatibility import Compatibility
+from plugin_core.bundle.files import ALLOWED_SUFFIXES, Stamp, check_listed, check_unchanged, safe_member, sha256_of, verify_files
+from plugin_core.bundle.manifest import BUNDLE_FORMAT, BUNDLE_SCHEMA, check_manifest, read_manifest, referenced_files, validate_manifest
+from plugin_core.bundle.onnx_check import check_io, external_data, external_data_names
+from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.decision.session import DecisionSpec, OnnxStepper
-from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.engine.compatibility import Compatibility
 from plugin_core.engine.grain_table import check_against
 from plugin_core.engine.grains import EngineConfig
 from plugin_core.engine.memory import Memory, load_memory
-from plugin_core.bundle.onnx_check import check_io, external_data, external_data_names
+from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.perception.codebook import Codebook
 from plugin_core.perception.labeller import PerceptionSession, PerceptionSpec
-from plugin_core.decision.sampling import SamplingConfig
 
-__all__ = ["ALLOWED_SUFFIXES", "BUNDLE_FORMAT", "BUNDLE_SCHEMA", "Bundle", "extract_zip", "load_bundle", "perception_threads",
-           "read_manifest", "safe_member", "sha256_of", "validate_manifest", "verify_files"]
+__all__ = [
+    "ALLOWED_SUFFIXES",
+    "BUNDLE_FORMAT",
+    "BUNDLE_SCHEMA",
+    "Bundle",
+    "extract_zip",
+    "load_bundle",
+    "perception_threads",
+    "read_manifest",
+    "safe_member",
+    "sha256_of",
+    "validate_manifest",
+    "verify_files",
+]
 
 
 @dataclass
@@ -66,8 +77,9 @@ def perception_threads(encoder: dict[str, Any], cores: int | None = None) -> int
     return 1 if encoder.get("backend", "spectral") == "spectral" else max(1, min(cores, 8))
 
 
-def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, extract_to: str | os.PathLike[str] | None = None,
-                cores: int | None = None) -> Bundle:
+def load_bundle(
+    path: str | os.PathLike[str], *, threads: int | None = None, extract_to: str | os.PathLike[str] | None = None, cores: int | None = None
+) -> Bundle:
     """Load a bundle folder or zip, trusting nothing in it until checked: the manifest (schema, ranges,
     consistency), then every file it names (listed, inside the bundle, sha256), then each graph's
     inputs and outputs and the memory's tables against the manifest. Zips extract to ``extract_to``
@@ -96,7 +108,9 @@ def load_bundle(path: str | os.PathLike[str], *, threads: int | None = None, ext
     for role in ("perception graph", "decision graph"):
         for name in external_data_names(named[role], external_data(folder / named[role]), folder):
             if name not in stamps:
-                raise BundleError(f"{named[role]} keeps weights in {name}, which the manifest does not list with its sha256", folder / "manifest.json")
+                raise BundleError(
+                    f"{named[role]} keeps weights in {name}, which the manifest does not list with its sha256", folder / "manifest.json"
+                )
     try:
         bundle = _assemble(folder, manifest, named, stamps, threads, cores)
     except (KeyError, TypeError) as exc:
@@ -113,8 +127,9 @@ def _checked(manifest: dict[str, Any], folder: Path) -> dict[str, str]:
     return referenced_files(manifest, path)
 
 
-def _assemble(folder: Path, manifest: dict[str, Any], named: dict[str, str], stamps: dict[str, Stamp], threads: int | None,
-              cores: int | None) -> Bundle:
+def _assemble(
+    folder: Path, manifest: dict[str, Any], named: dict[str, str], stamps: dict[str, Stamp], threads: int | None, cores: int | None
+) -> Bundle:
     """Open the verified files and check each against the manifest."""
     manifest_path = folder / "manifest.json"
     try:
@@ -130,18 +145,38 @@ def _assemble(folder: Path, manifest: dict[str, Any], named: dict[str, str], sta
     decision = OnnxStepper(folder / named["decision graph"], decision_spec, threads=1)
     check_io(decision._session, manifest["decision"]["inputs"], manifest["decision"]["outputs"], folder / named["decision graph"])
     audio, grains = named["memory audio"], named["memory grain table"]
-    memory = load_memory(folder / manifest["memory"]["folder"], audio=Path(audio).name, grains=Path(grains).name,
-                         stamp=stamps[audio], content_sha256=manifest["files"][audio])
+    memory = load_memory(
+        folder / manifest["memory"]["folder"],
+        audio=Path(audio).name,
+        grains=Path(grains).name,
+        stamp=stamps[audio],
+        content_sha256=manifest["files"][audio],
+    )
     if (memory.sample_rate, memory.channels) != (manifest["memory"]["sample_rate"], manifest["memory"]["channels"]):
-        raise BundleError(f"memory audio is {memory.channels} channel(s) at {memory.sample_rate} Hz; the manifest says "
-                          f"{manifest['memory']['channels']} at {manifest['memory']['sample_rate']} Hz", memory.path)
+        raise BundleError(
+            f"memory audio is {memory.channels} channel(s) at {memory.sample_rate} Hz; the manifest says "
+            f"{manifest['memory']['channels']} at {manifest['memory']['sample_rate']} Hz",
+            memory.path,
+        )
     check_against(memory.grains.label, memory.grains.track, decision_spec.vocab_size, len(manifest["memory"]["tracks"]), folder / grains)
     guide = Codebook.load(folder / named["guide codebook"])
     response = Codebook.load(folder / named["response codebook"])
-    for role, book, vocab in (("guide codebook", guide, perception_spec.vocab_size), ("response codebook", response, decision_spec.vocab_size)):
+    for role, book, vocab in (
+        ("guide codebook", guide, perception_spec.vocab_size),
+        ("response codebook", response, decision_spec.vocab_size),
+    ):
         if book.vocab_size != vocab:
             raise BundleError(f"holds {book.vocab_size} centroids; the vocabulary is {vocab}", folder / named[role])
     compatibility = Compatibility.load(folder / named["compatibility"]) if "compatibility" in named else None
-    return Bundle(folder=folder, manifest=manifest, perception=perception, decision=decision, decision_spec=decision_spec,
-                  memory=memory, response_centroids=response.centroids, sampling_defaults=sampling, engine_defaults=engine,
-                  compatibility=compatibility)
+    return Bundle(
+        folder=folder,
+        manifest=manifest,
+        perception=perception,
+        decision=decision,
+        decision_spec=decision_spec,
+        memory=memory,
+        response_centroids=response.centroids,
+        sampling_defaults=sampling,
+        engine_defaults=engine,
+        compatibility=compatibility,
+    )

@@ -12,13 +12,13 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from plugin_core.io.atomic import read_json
-from plugin_core.decision.session import ANTICIPATE, STEP_INPUTS, STEP_OUTPUTS
-from plugin_core.errors import BundleError, CountertrackError
-from plugin_core.engine.grains import EngineConfig
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.perception.segmentation import SegmentationConfig
+from plugin_core.decision.session import ANTICIPATE, STEP_INPUTS, STEP_OUTPUTS
+from plugin_core.engine.grains import EngineConfig
+from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.io.atomic import read_json
 from plugin_core.io.validation import finite_numbers, whole_number
+from plugin_core.perception.segmentation import SegmentationConfig
 
 BUNDLE_FORMAT = "countertrack-bundle"
 BUNDLE_SCHEMA = 2  # 2: beat grains with descriptors, the learned compatibility
@@ -47,7 +47,9 @@ def parse_manifest(manifest: Any, path: str | os.PathLike[str]) -> dict[str, Any
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise BundleError(f"bundle schema version {version!r} is not a positive whole number", path)
     if version > BUNDLE_SCHEMA:
-        raise BundleError(f"bundle schema version {version!r} is newer than this countertrack reads ({BUNDLE_SCHEMA}); upgrade countertrack", path)
+        raise BundleError(
+            f"bundle schema version {version!r} is newer than this countertrack reads ({BUNDLE_SCHEMA}); upgrade countertrack", path
+        )
     return manifest
 
 
@@ -65,9 +67,14 @@ def validate_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) ->
 def referenced_files(manifest: dict[str, Any], path: str | os.PathLike[str]) -> dict[str, str]:
     """role -> bundle-relative name of every file the manifest names (graphs, codebooks, compatibility,
     memory audio and grain table); the memory's files must lie in its folder."""
-    named = {"perception graph": manifest["perception"]["graph"], "decision graph": manifest["decision"]["graph"],
-             "guide codebook": manifest["codebooks"]["guide"], "response codebook": manifest["codebooks"]["response"],
-             "memory audio": manifest["memory"]["audio"], "memory grain table": manifest["memory"]["grains"]}
+    named = {
+        "perception graph": manifest["perception"]["graph"],
+        "decision graph": manifest["decision"]["graph"],
+        "guide codebook": manifest["codebooks"]["guide"],
+        "response codebook": manifest["codebooks"]["response"],
+        "memory audio": manifest["memory"]["audio"],
+        "memory grain table": manifest["memory"]["grains"],
+    }
     if manifest.get("compatibility"):
         named["compatibility"] = manifest["compatibility"]
     folder = PurePosixPath(manifest["memory"]["folder"])
@@ -88,17 +95,22 @@ def check_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> No
     whole_number(perception["min_samples"], 1, MAX_MIN_SAMPLES_S * rate, "perception.spec.min_samples", path, BundleError)
     whole_number(perception["embedding_dim"], 1, 1 << 16, "perception.spec.embedding_dim", path, BundleError)
     vocab = whole_number(decision["vocab_size"], 2, 1024, "decision.spec.vocab_size", path, BundleError)
-    whole_number(perception["vocab_size"], 2, vocab, "perception.spec.vocab_size (A tokens share the decision's vocabulary)", path, BundleError)
+    whole_number(
+        perception["vocab_size"], 2, vocab, "perception.spec.vocab_size (A tokens share the decision's vocabulary)", path, BundleError
+    )
     layers = whole_number(decision["layers"], 1, 64, "decision.spec.layers", path, BundleError)
     heads = whole_number(decision["heads"], 1, 64, "decision.spec.heads", path, BundleError)
     head_dim = whole_number(decision["head_dim"], 1, 1024, "decision.spec.head_dim", path, BundleError)
     context = whole_number(decision["context"], 2, 4096, "decision.spec.context", path, BundleError)
-    lookahead = whole_number(decision["lookahead"], ANTICIPATE, min(64, context - 1), "decision.spec.lookahead (segments; -1 anticipates)",
-                             path, BundleError)
+    lookahead = whole_number(
+        decision["lookahead"], ANTICIPATE, min(64, context - 1), "decision.spec.lookahead (segments; -1 anticipates)", path, BundleError
+    )
     steps = context + max(0, lookahead)
     if 4 * layers * heads * head_dim * steps > MAX_CACHE_FLOATS:
-        raise BundleError(f"decision caches of {layers} layers x {heads} heads x {steps} steps x {head_dim} would exceed "
-                          f"{MAX_CACHE_FLOATS * 4 >> 20} MB", path)
+        raise BundleError(
+            f"decision caches of {layers} layers x {heads} heads x {steps} steps x {head_dim} would exceed {MAX_CACHE_FLOATS * 4 >> 20} MB",
+            path,
+        )
     special = manifest["decision"]["special_tokens"]
     if (special.get("bos"), special.get("pad"), special.get("mask")) != (vocab, vocab + 1, vocab + 2):
         raise BundleError(f"decision.special_tokens must be bos {vocab}, pad {vocab + 1}, mask {vocab + 2} (after the vocabulary)", path)
@@ -109,8 +121,11 @@ def check_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> No
         raise BundleError(f"decision.outputs logits must have the shape [{vocab}] (the vocabulary), not {logits}", path)
     embedding = next(item["shape"] for item in manifest["perception"]["outputs"] if item["name"] == perception["output_names"][0])
     if len(embedding) != 2 or embedding[1] != perception["embedding_dim"]:
-        raise BundleError(f"perception.outputs {perception['output_names'][0]} must have the shape [batch, {perception['embedding_dim']}], "
-                          f"not {embedding}", path)
+        raise BundleError(
+            f"perception.outputs {perception['output_names'][0]} must have the shape [batch, {perception['embedding_dim']}], "
+            f"not {embedding}",
+            path,
+        )
     whole_number(memory["sample_rate"], 8000, 384000, "memory.sample_rate (Hz)", path, BundleError)
     whole_number(memory["channels"], 1, 2, "memory.channels", path, BundleError)
     if len(memory["tracks"]) > MAX_TRACKS or any(track["start"] >= track["end"] for track in memory["tracks"]):

@@ -10,7 +10,7 @@ ranks, element types, fixed sizes) with what the manifest declares.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -29,8 +29,16 @@ _CHILDREN = {
 }
 _TENSOR_EXTERNAL_DATA, _ENTRY_KEY, _ENTRY_VALUE = 13, 1, 2
 MAX_NESTING = 64
-ELEMENT_TYPES = {"tensor(float)": "float32", "tensor(int64)": "int64", "tensor(double)": "float64", "tensor(int32)": "int32",
-                 "tensor(float16)": "float16", "tensor(bool)": "bool", "tensor(uint8)": "uint8", "tensor(int8)": "int8"}
+ELEMENT_TYPES = {
+    "tensor(float)": "float32",
+    "tensor(int64)": "int64",
+    "tensor(double)": "float64",
+    "tensor(int32)": "int32",
+    "tensor(float16)": "float16",
+    "tensor(bool)": "bool",
+    "tensor(uint8)": "uint8",
+    "tensor(int8)": "int8",
+}
 
 
 def external_data(graph_path: str | os.PathLike[str]) -> list[str]:
@@ -61,12 +69,13 @@ def _varint(data: memoryview, at: int) -> tuple[int, int]:
             raise ValueError("a varint runs past 64 bits")
 
 
-def _fields(data: memoryview):
+def _fields(data: memoryview) -> Iterator[tuple[int, int, int | memoryview]]:
     """(field number, wire type, value) of one message: ints for varints, memoryviews for the rest."""
     at = 0
     while at < len(data):
         key, at = _varint(data, at)
         number, wire = key >> 3, key & 7
+        value: int | memoryview
         if wire == 0:
             value, at = _varint(data, at)
         elif wire == 1 or wire == 5:
@@ -87,14 +96,14 @@ def _walk(data: memoryview, kind: int, depth: int, locations: list[str]) -> None
         raise ValueError(f"graphs nested more than {MAX_NESTING} deep")
     if kind == _TENSOR:
         for number, wire, value in _fields(data):
-            if number == _TENSOR_EXTERNAL_DATA and wire == 2:
+            if number == _TENSOR_EXTERNAL_DATA and wire == 2 and isinstance(value, memoryview):
                 entry = {n: bytes(v).decode("utf-8") for n, w, v in _fields(value) if w == 2}
                 if entry.get(_ENTRY_KEY) == "location":
                     locations.append(entry.get(_ENTRY_VALUE, ""))
         return
     children = _CHILDREN[kind]
     for number, wire, value in _fields(data):
-        if wire == 2 and number in children:
+        if wire == 2 and isinstance(value, memoryview) and number in children:
             _walk(value, children[number], depth + 1, locations)
 
 

@@ -61,8 +61,9 @@ def example_a_path() -> Path:
 
 def shipped_preset_names() -> list[str]:
     """Names of the shipped presets, sorted (``faithful``, ``loose``, ...)."""
-    return sorted(item.name[: -len(PRESET_SUFFIX)] for item in shipped_files().iterdir()
-                  if item.name.endswith(PRESET_SUFFIX) and item.is_file())
+    return sorted(
+        item.name[: -len(PRESET_SUFFIX)] for item in shipped_files().iterdir() if item.name.endswith(PRESET_SUFFIX) and item.is_file()
+    )
 
 
 def is_preset_name(name_or_path: str | os.PathLike[str]) -> TypeGuard[str]:
@@ -76,6 +77,7 @@ def shipped_preset_path(name: str) -> Path:
     """The JSON file of the shipped preset ``name``; the error lists the shipped ones."""
     names = shipped_preset_names()
     if name not in names:
-        raise CountertrackError(f"no shipped preset of this name (shipped presets: {', '.join(names)}; a file is named by a path, "
-                                f"e.g. ./{name}.json)", name)
+        raise CountertrackError(
+            f"no shipped preset of this name (shipped presets: {', '.join(names)}; a file is named by a path, e.g. ./{name}.json)", name
+        )
     return shipped_path(name + PRESET_SUFFIX)

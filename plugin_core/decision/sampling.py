@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
 from plugin_core.decision.rng import PortableRandom
+from plugin_core.errors import CountertrackError
 
 
 @dataclass(frozen=True)

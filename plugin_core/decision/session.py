@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, overload
 
 import numpy as np
 
-from plugin_core.errors import BundleError
 from plugin_core.bundle.onnx_session import open_session, run_session
-from plugin_core.bundle.onnx_session import open_session
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.decision.sampling import SamplingConfig, allowed_mask, choose
+from plugin_core.errors import BundleError
 
 ANTICIPATE = -1  # the lookahead of a model that answers segment t from A up to t-1 (play-along)
 
@@ -78,7 +77,9 @@ class Stepper(Protocol):
 
     spec: DecisionSpec
 
-    def __call__(self, a_new: np.ndarray, a_aligned: np.ndarray, b_previous: np.ndarray, caches: tuple[np.ndarray, ...]) -> tuple[np.ndarray, tuple[np.ndarray, ...]]: ...
+    def __call__(
+        self, a_new: np.ndarray, a_aligned: np.ndarray, b_previous: np.ndarray, caches: tuple[np.ndarray, ...]
+    ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]: ...
 
 
 class OnnxStepper:
@@ -94,7 +95,11 @@ class OnnxStepper:
         logits, *new_caches = run_session(self._session, list(STEP_OUTPUTS), feeds, self.path)
         logits = np.asarray(logits)
         if logits.shape != (self.spec.vocab_size,) or not np.isfinite(logits).all():
-            problem = f"gave logits shaped {logits.shape}" if logits.shape != (self.spec.vocab_size,) else "gave logits that are not finite numbers"
+            problem = (
+                f"gave logits shaped {logits.shape}"
+                if logits.shape != (self.spec.vocab_size,)
+                else "gave logits that are not finite numbers"
+            )
             raise BundleError(f"the decision step {problem}; its vocabulary is {self.spec.vocab_size}", self.path)
         spec, added = self.spec, int(np.asarray(a_new).shape[0])
         wanted = [(spec.layers, spec.heads, caches[i].shape[2] + (1 if i < 2 else added), spec.head_dim) for i in range(4)]
@@ -149,11 +154,39 @@ def decode_step(stepper: Stepper, state: DecisionState, a_tokens: list[int] | np
     a_new = np.array([a_at(i) for i in new_positions], dtype=np.int64)
     logits, caches = stepper(a_new, np.array([a_at(t)], dtype=np.int64), np.array([state.previous], dtype=np.int64), state.caches)
     self_keep, cross_keep = spec.context - 1, spec.context + k - 1
-    state.caches = (caches[0][:, :, -self_keep:], caches[1][:, :, -self_keep:], caches[2][:, :, -cross_keep:], caches[3][:, :, -cross_keep:])
+    state.caches = (
+        caches[0][:, :, -self_keep:],
+        caches[1][:, :, -self_keep:],
+        caches[2][:, :, -cross_keep:],
+        caches[3][:, :, -cross_keep:],
+    )
     token = choose_token(np.asarray(logits))
     state.previous = token
     state.position += 1
     return token
+
+
+@overload
+def generate(
+    stepper: Stepper,
+    a_tokens: np.ndarray,
+    sampling: SamplingConfig,
+    seed: int,
+    allowed: np.ndarray | list[int] | None = None,
+    return_logits: Literal[False] = False,
+) -> np.ndarray: ...
+
+
+@overload
+def generate(
+    stepper: Stepper,
+    a_tokens: np.ndarray,
+    sampling: SamplingConfig,
+    seed: int,
+    allowed: np.ndarray | list[int] | None = None,
+    *,
+    return_logits: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 def generate(

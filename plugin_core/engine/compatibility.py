@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from plugin_core.io.atomic import atomic_path
-from plugin_core.perception.descriptors import RHYTHM_BINS, SegmentDescriptor
 from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.io.atomic import atomic_path
 from plugin_core.io.validation import read_npz
+from plugin_core.perception.descriptors import RHYTHM_BINS, SegmentDescriptor
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,10 @@ class Compatibility:
 
     def __post_init__(self) -> None:
         if self.intervals.shape != (12,) or self.onsets.shape != (RHYTHM_BINS, RHYTHM_BINS):
-            raise CountertrackError(f"compatibility tables have shapes {self.intervals.shape} and {self.onsets.shape}, "
-                                    f"expected (12,) and ({RHYTHM_BINS}, {RHYTHM_BINS})")
+            raise CountertrackError(
+                f"compatibility tables have shapes {self.intervals.shape} and {self.onsets.shape}, "
+                f"expected (12,) and ({RHYTHM_BINS}, {RHYTHM_BINS})"
+            )
         if not (np.isfinite(self.intervals).all() and np.isfinite(self.onsets).all()):
             raise CountertrackError("compatibility tables hold a value that is not a finite number")
         if np.abs(self.intervals).max(initial=0.0) > 50 or np.abs(self.onsets).max(initial=0.0) > 50:

@@ -86,8 +86,9 @@ def _numbers(column: Any, name: str, shape: tuple[int, ...], low: float, high: f
     bad = ~(np.isfinite(values) & (values >= low) & (values <= high))
     if bad.any():
         where = np.argwhere(bad)[0]
-        raise BundleError(f"grain table {name}{list(int(i) for i in where)} is {values[tuple(where)]}, not a finite number within "
-                          f"{low:g}..{high:g}", path)
+        raise BundleError(
+            f"grain table {name}{list(int(i) for i in where)} is {values[tuple(where)]}, not a finite number within {low:g}..{high:g}", path
+        )
 
 
 def _shown(value: Any) -> str:

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pedalboard
 
-from plugin_core.engine.compatibility import Compatibility
-from plugin_core.perception.descriptors import SegmentDescriptor
-from plugin_core.errors import CountertrackError
-from plugin_core.engine.memory import Memory
 from plugin_core.decision.rng import PortableRandom
+from plugin_core.engine.compatibility import Compatibility
+from plugin_core.engine.memory import Memory
+from plugin_core.errors import CountertrackError
+from plugin_core.perception.descriptors import SegmentDescriptor
 
 STRETCH_TOLERANCE = 1.02  # a slot up to 2 % longer than its grain reads on into the memory instead
 ATTACK_KEPT_S = 0.02  # a stretched grain keeps its first 20 ms as recorded (its attack)...
@@ -97,8 +97,7 @@ class GrainPicker:
 
     CLASH = 1.0  # a continuation is dropped when a candidate goes this much better with A (weighted score)
 
-    def __init__(self, memory: Memory, centroids: np.ndarray, config: EngineConfig, seed: int,
-                 compatibility: Compatibility | None = None):
+    def __init__(self, memory: Memory, centroids: np.ndarray, config: EngineConfig, seed: int, compatibility: Compatibility | None = None):
         if len(memory.grains) == 0:
             raise CountertrackError("the memory holds no grains", memory.path)
         self.memory, self.config, self.compatibility = memory, config, compatibility
@@ -123,7 +122,9 @@ class GrainPicker:
         for label, weight in zip(self.substitute[labels], weights):  # a label the memory lacks plays its nearest present one
             prior[int(label)] = prior.get(int(label), 0.0) + float(weight)
         candidates = np.concatenate([self.memory.by_label[label] for label in prior])
-        log_prior = np.concatenate([np.full(self.memory.by_label[label].size, np.log(max(weight, 1e-12))) for label, weight in prior.items()])
+        log_prior = np.concatenate(
+            [np.full(self.memory.by_label[label].size, np.log(max(weight, 1e-12))) for label, weight in prior.items()]
+        )
         fit = self._fit(candidates, moment)
         follower = int(self.memory.successor[self.previous]) if self.previous >= 0 else -1
         continued = False
@@ -139,7 +140,7 @@ class GrainPicker:
         if moment.level_db > -60.0:
             self.a_levels.append(moment.level_db)
         self.previous = choice
-        self.recent = (self.recent + [choice])[-max(1, self.config.avoid_recent):]
+        self.recent = (self.recent + [choice])[-max(1, self.config.avoid_recent) :]
         return Pick(grain=choice, label=int(grains.label[choice]), continued=continued)
 
     def target_db(self, a_loudness_db: float) -> float:
@@ -153,7 +154,9 @@ class GrainPicker:
         if self.compatibility is None or moment.descriptor is None or self.config.harmony == 0.0:
             return np.zeros(candidates.size)
         grains = self.memory.grains
-        return self.config.harmony * self.compatibility.score(moment.descriptor, grains.pitch_classes[candidates], grains.onsets[candidates])
+        return self.config.harmony * self.compatibility.score(
+            moment.descriptor, grains.pitch_classes[candidates], grains.onsets[candidates]
+        )
 
     def _draw(self, candidates: np.ndarray, score: np.ndarray, a_loudness_db: float) -> int:
         levels = self.memory.grains.loudness_db[candidates]
@@ -193,8 +196,12 @@ class Slot:
 
     def follows_directly(self, previous: Slot) -> bool:
         """Whether this slot's audio is the memory right after ``previous``'s, unstretched: no seam at all."""
-        return (self.continued and self.ratio == 1.0 and previous.ratio == 1.0
-                and self.source == previous.source + (previous.stop - previous.start))
+        return (
+            self.continued
+            and self.ratio == 1.0
+            and previous.ratio == 1.0
+            and self.source == previous.source + (previous.stop - previous.start)
+        )
 
 
 def stretch_ratio(grain_samples: int, slot_samples: int, enabled: bool = True) -> float:
@@ -246,8 +253,9 @@ class SeamWriter:
             recorded = self._read(slot.source - margin, slot.source + attack + blend)
             fade_out, fade_in = linear_curves(blend)
             stretched[:, : margin + attack] = recorded[:, : margin + attack]
-            stretched[:, margin + attack : margin + attack + blend] = (recorded[:, margin + attack :] * fade_out
-                                                                      + stretched[:, margin + attack : margin + attack + blend] * fade_in)
+            stretched[:, margin + attack : margin + attack + blend] = (
+                recorded[:, margin + attack :] * fade_out + stretched[:, margin + attack : margin + attack + blend] * fade_in
+            )
             self._stretched[slot] = stretched
             while len(self._stretched) > 4:  # a slot is read by its own write and the next one's
                 self._stretched.popitem(last=False)
@@ -273,7 +281,9 @@ class SeamWriter:
             seam = self.pending_seam
             incoming = self.slot_audio(slot, -seam, 0)
             if slot.follows_directly(previous):
-                ramp = np.linspace(previous.gain, slot.gain, seam, dtype=np.float32) if previous.gain != slot.gain else np.float32(slot.gain)
+                ramp = (
+                    np.linspace(previous.gain, slot.gain, seam, dtype=np.float32) if previous.gain != slot.gain else np.float32(slot.gain)
+                )
                 self._put(output, offset, slot.start - seam, incoming * ramp)
             else:
                 previous_length = previous.stop - previous.start

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 from pedalboard.io import StreamResampler
 
-from plugin_core.io.atomic import make_temp, read_json, sweep_stale
 from plugin_core.bundle.files import Stamp, sha256_of_fd
+from plugin_core.engine.grain_table import check_grain_columns
+from plugin_core.errors import BundleError, CountertrackError
+from plugin_core.io.atomic import make_temp, read_json, sweep_stale
 from plugin_core.io.cache import cache_folder
 from plugin_core.perception.descriptors import RHYTHM_BINS
-from plugin_core.errors import BundleError, CountertrackError
-from plugin_core.engine.grain_table import check_grain_columns
 
 RESAMPLED_VERSION = 2  # bump when the resampling (or the cache's naming) changes, so old cache files are not reused
 RESAMPLE_CHUNK = 1 << 20
@@ -53,9 +53,12 @@ class GrainTable:
         return int(self.start.size)
 
     def to_json(self) -> dict:
-        return {**{name: getattr(self, name).tolist() for name in GRAIN_COLUMNS},
-                "pitch_classes": np.round(self.pitch_classes, 5).tolist(), "onsets": np.round(self.onsets, 5).tolist(),
-                "pitch_midi": np.round(self.pitch_midi, 3).tolist()}
+        return {
+            **{name: getattr(self, name).tolist() for name in GRAIN_COLUMNS},
+            "pitch_classes": np.round(self.pitch_classes, 5).tolist(),
+            "onsets": np.round(self.onsets, 5).tolist(),
+            "pitch_midi": np.round(self.pitch_midi, 3).tolist(),
+        }
 
     @classmethod
     def from_json(cls, data: dict, path: str | os.PathLike[str] | None = None) -> GrainTable:
@@ -64,12 +67,16 @@ class GrainTable:
         labels and loudness."""
         columns = check_grain_columns(data, RHYTHM_BINS, path)
         count = len(columns["start"])
-        return cls(track=np.asarray(columns["track"], np.int64), start=np.asarray(columns["start"], np.int64),
-                   end=np.asarray(columns["end"], np.int64), label=np.asarray(columns["label"], np.int64),
-                   loudness_db=np.asarray(columns["loudness_db"], np.float32),
-                   pitch_classes=np.asarray(columns.get("pitch_classes", np.zeros((count, 12))), np.float32).reshape(count, 12),
-                   onsets=np.asarray(columns.get("onsets", np.zeros((count, RHYTHM_BINS))), np.float32).reshape(count, RHYTHM_BINS),
-                   pitch_midi=np.asarray(columns.get("pitch_midi", [-1.0] * count), np.float32))
+        return cls(
+            track=np.asarray(columns["track"], np.int64),
+            start=np.asarray(columns["start"], np.int64),
+            end=np.asarray(columns["end"], np.int64),
+            label=np.asarray(columns["label"], np.int64),
+            loudness_db=np.asarray(columns["loudness_db"], np.float32),
+            pitch_classes=np.asarray(columns.get("pitch_classes", np.zeros((count, 12))), np.float32).reshape(count, 12),
+            onsets=np.asarray(columns.get("onsets", np.zeros((count, RHYTHM_BINS))), np.float32).reshape(count, RHYTHM_BINS),
+            pitch_midi=np.asarray(columns.get("pitch_midi", [-1.0] * count), np.float32),
+        )
 
     def successors(self) -> np.ndarray:
         """Index of the grain that follows each grain in its track (the continuity link), or -1."""
@@ -103,7 +110,9 @@ def _wav_data_layout(path: Path) -> tuple[int, int, int, int, np.dtype]:
                         raise BundleError("memory WAV has data before its format", path)
                     channels, rate, dtype = fmt
                     if handle.tell() + size > file_size:
-                        raise BundleError(f"memory audio is shorter than its header says ({file_size - handle.tell()} of {size} data bytes)", path)
+                        raise BundleError(
+                            f"memory audio is shorter than its header says ({file_size - handle.tell()} of {size} data bytes)", path
+                        )
                     return handle.tell(), size // (channels * dtype.itemsize), channels, rate, dtype
                 else:
                     handle.seek(size + (size & 1), 1)
@@ -119,6 +128,7 @@ def _wav_format(body: bytes, size: int, path: Path) -> tuple[int, int, np.dtype]
     bits = struct.unpack("<H", body[14:16])[0]
     if format_tag == 0xFFFE and len(body) >= 26:
         format_tag = struct.unpack("<H", body[24:26])[0]
+    dtype: np.dtype
     if (format_tag, bits) == (1, 16):
         dtype = np.dtype("<i2")
     elif (format_tag, bits) == (3, 32):
@@ -141,8 +151,17 @@ class _PcmFile:
     is checked at every read, so a memory rewritten or replaced during a render is an error, not noise
     in B. Float samples are checked to be finite as they are read."""
 
-    def __init__(self, path: Path, offset: int, frames: int, channels: int, dtype: np.dtype, scale: np.float32,
-                 expected: Stamp | None = None, fd: int | None = None):
+    def __init__(
+        self,
+        path: Path,
+        offset: int,
+        frames: int,
+        channels: int,
+        dtype: np.dtype,
+        scale: np.float32,
+        expected: Stamp | None = None,
+        fd: int | None = None,
+    ):
         self.path, self.offset, self.frames, self.channels, self.dtype, self.scale = path, offset, frames, channels, np.dtype(dtype), scale
         try:
             self._fd = os.open(path, os.O_RDONLY) if fd is None else fd
@@ -172,8 +191,9 @@ class _PcmFile:
 
     def check_unchanged(self) -> None:
         if Stamp.of(os.fstat(self._fd)) != self.stamp:
-            raise BundleError("memory audio changed during the render (rewritten in place); render again with the bundle "
-                              "left as it is", self.path)
+            raise BundleError(
+                "memory audio changed during the render (rewritten in place); render again with the bundle left as it is", self.path
+            )
 
 
 class _InRam:
@@ -189,7 +209,9 @@ class _InRam:
 class Memory:
     """Memory audio (read by position, never loaded whole) plus its grain table and the lookups the engine needs."""
 
-    def __init__(self, audio_path: str | os.PathLike[str], grains: GrainTable, *, stamp: Stamp | None = None, content_sha256: str | None = None):
+    def __init__(
+        self, audio_path: str | os.PathLike[str], grains: GrainTable, *, stamp: Stamp | None = None, content_sha256: str | None = None
+    ):
         """``stamp``: the audio file as it was verified (it must not change from then on); ``content_sha256``:
         its verified hash, which names its resampled copies in the cache."""
         self.path = Path(audio_path)
@@ -312,8 +334,14 @@ class Memory:
         return int(round(position * sample_rate / self.sample_rate))
 
 
-def load_memory(folder: str | os.PathLike[str], *, audio: str = "memory.wav", grains: str = "grains.json", stamp: Stamp | None = None,
-                content_sha256: str | None = None) -> Memory:
+def load_memory(
+    folder: str | os.PathLike[str],
+    *,
+    audio: str = "memory.wav",
+    grains: str = "grains.json",
+    stamp: Stamp | None = None,
+    content_sha256: str | None = None,
+) -> Memory:
     """The memory in ``folder``: its audio and grain table (names inside the folder), see ``Memory``."""
     folder = Path(folder)
     table_path = folder / grains

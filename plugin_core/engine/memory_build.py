@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from plugin_core.engine.memory import GrainTable
+from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import write_json_atomic
-from plugin_core.io.audio import read_audio, to_mono, write_audio
+from plugin_core.io.audio import Audio, read_audio, to_mono, write_audio
 from plugin_core.perception.codebook import Codebook
 from plugin_core.perception.descriptors import describe_segments
 from plugin_core.perception.dsp import rms_db
-from plugin_core.errors import CountertrackError
-from plugin_core.engine.memory import GrainTable
 from plugin_core.perception.labeller import PerceptionSession, encoder_input
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
@@ -55,11 +55,11 @@ def build_memory(
     Returns the grain table, the tracks, the rate and the channel count."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sources = [s if isinstance(s, MemorySource) else MemorySource(Path(s)) for s in sources]
-    paths = [s.path for s in sources]
+    memory_sources = [s if isinstance(s, MemorySource) else MemorySource(Path(s)) for s in sources]
+    paths = [s.path for s in memory_sources]
     if not paths:
         raise CountertrackError("no memory recordings given")
-    audios = []
+    audios: list[Audio] = []
     total = 0
     for path in paths:
         audio = read_audio(path)
@@ -75,7 +75,7 @@ def build_memory(
     columns: dict[str, list] = {k: [] for k in ("track", "start", "end", "label", "loudness_db", "pitch_classes", "onsets", "pitch_midi")}
     tracks, pieces, offset = [], [], 0
     budget = None if limit_s is None else int(limit_s * rate)
-    for index, (source, audio) in enumerate(zip(sources, audios)):
+    for index, (source, audio) in enumerate(zip(memory_sources, audios)):
         path = source.path
         samples = audio.samples if channels == 2 else to_mono(audio.samples)
         if budget is not None:
@@ -102,11 +102,16 @@ def build_memory(
         pieces.append(samples)
         offset += samples.shape[1]
     write_audio(out / "memory.wav", np.concatenate(pieces, axis=1), rate, subtype=subtype)
-    table = GrainTable(track=np.asarray(columns["track"], np.int64), start=np.asarray(columns["start"], np.int64),
-                       end=np.asarray(columns["end"], np.int64), label=np.asarray(columns["label"], np.int64),
-                       loudness_db=np.asarray(columns["loudness_db"], np.float32),
-                       pitch_classes=np.stack(columns["pitch_classes"]).astype(np.float32),
-                       onsets=np.stack(columns["onsets"]).astype(np.float32), pitch_midi=np.asarray(columns["pitch_midi"], np.float32))
+    table = GrainTable(
+        track=np.asarray(columns["track"], np.int64),
+        start=np.asarray(columns["start"], np.int64),
+        end=np.asarray(columns["end"], np.int64),
+        label=np.asarray(columns["label"], np.int64),
+        loudness_db=np.asarray(columns["loudness_db"], np.float32),
+        pitch_classes=np.stack(columns["pitch_classes"]).astype(np.float32),
+        onsets=np.stack(columns["onsets"]).astype(np.float32),
+        pitch_midi=np.asarray(columns["pitch_midi"], np.float32),
+    )
     write_json_atomic(out / "grains.json", table.to_json())
     return table, tracks, rate, channels
 

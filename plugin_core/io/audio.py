@@ -16,8 +16,8 @@ import numpy as np
 import soundfile
 from pedalboard.io import AudioFile, StreamResampler
 
-from plugin_core.io.atomic import atomic_path
 from plugin_core.errors import CountertrackError
+from plugin_core.io.atomic import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 MAX_CHANNELS = 2
@@ -201,7 +201,9 @@ def probe_writer(tmp: Path, name: Path, sample_rate: int, channels: int) -> None
             pass
     except (ValueError, RuntimeError, OSError) as exc:
         reason = _MP3_RATES if name.suffix.lower() == ".mp3" and "sample rate" in str(exc) else _short(exc)
-        raise CountertrackError(f"cannot write {name.suffix[1:].upper()} at {sample_rate} Hz, {channels} channel(s) ({reason})", name) from exc
+        raise CountertrackError(
+            f"cannot write {name.suffix[1:].upper()} at {sample_rate} Hz, {channels} channel(s) ({reason})", name
+        ) from exc
 
 
 def write_audio_file(tmp: Path, samples: np.ndarray, sample_rate: int, subtype: str, *, name: Path) -> None:
@@ -244,10 +246,14 @@ def _verify_written(tmp: Path, shape: tuple[int, ...], sample_rate: int, name: P
         raise CountertrackError(f"what was written does not read back ({_write_problem(exc, tmp)})", name) from exc
     slack = _MP3_PADDING if name.suffix.lower() == ".mp3" else 0
     if found[2] < frames:
-        raise CountertrackError(f"was cut short: {found[2]} of {frames} samples written ({_disk_problem(tmp) or 'the writer stopped early'})", name)
+        raise CountertrackError(
+            f"was cut short: {found[2]} of {frames} samples written ({_disk_problem(tmp) or 'the writer stopped early'})", name
+        )
     if found[:2] != (channels, int(sample_rate)) or found[2] > frames + slack:
-        raise CountertrackError(f"reads back as {found[2]} samples, {found[0]} channel(s) at {found[1]} Hz instead of "
-                                f"{frames}, {channels} at {sample_rate} Hz", name)
+        raise CountertrackError(
+            f"reads back as {found[2]} samples, {found[0]} channel(s) at {found[1]} Hz instead of {frames}, {channels} at {sample_rate} Hz",
+            name,
+        )
 
 
 def _disk_problem(tmp: Path) -> str:
@@ -276,9 +282,7 @@ def _check_shape(info: AudioInfo, max_channels: int) -> None:
     if info.num_samples <= 0:
         raise CountertrackError("holds zero samples of audio", info.path)
     if not 1 <= info.num_channels <= max_channels:
-        raise CountertrackError(
-            f"has {info.num_channels} channels; countertrack reads 1 to {max_channels} (mix it down first)", info.path
-        )
+        raise CountertrackError(f"has {info.num_channels} channels; countertrack reads 1 to {max_channels} (mix it down first)", info.path)
     if info.sample_rate < 8000 or info.sample_rate > 384000:
         raise CountertrackError(f"unsupported sample rate {info.sample_rate} Hz", info.path)
 

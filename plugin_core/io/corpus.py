@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import read_json, write_json_atomic
 from plugin_core.io.audio import Audio, read_audio, resample
-from plugin_core.errors import CountertrackError
 
 MANIFEST_NAME = "corpus.json"
 SCHEMA_VERSION = 1
@@ -131,7 +131,9 @@ def load_pair_audio(corpus: Corpus, pair: Pair, *, sample_rate: int | None = Non
     for role in (pair.guide, pair.response):
         audio = read_audio(corpus.path_of(role), mono=True)
         if audio.num_samples < pair.num_samples:
-            raise CountertrackError(f"is shorter ({audio.num_samples} samples) than the manifest says ({pair.num_samples})", corpus.path_of(role))
+            raise CountertrackError(
+                f"is shorter ({audio.num_samples} samples) than the manifest says ({pair.num_samples})", corpus.path_of(role)
+            )
         samples = audio.samples[:, : pair.num_samples]
         rate = audio.sample_rate
         if sample_rate is not None and sample_rate != rate:

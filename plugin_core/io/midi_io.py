@@ -15,12 +15,12 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from plugin_core.io.atomic import atomic_path
-from plugin_core.errors import ConfigurationError, CountertrackError
-from plugin_core.io.midi_read import read_midi
-from plugin_core.engine.grains import EngineConfig
-from plugin_core.stream.parameters import AutomationEvent, Parameters
 from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.engine.grains import EngineConfig
+from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.io.atomic import atomic_path
+from plugin_core.io.midi_read import read_midi
+from plugin_core.stream.parameters import AutomationEvent, Parameters
 from plugin_core.stream.sidechain import Decision
 
 TICKS_PER_BEAT = 480
@@ -82,8 +82,15 @@ def read_automation(path: str | os.PathLike[str], mappings: list[CCMapping], sam
     return events
 
 
-def write_answer_midi(decisions: list[Decision], boundaries: np.ndarray, sample_rate: int, path: str | os.PathLike[str],
-                      *, segments_per_beat: int | None = None, overwrite: bool = True) -> None:
+def write_answer_midi(
+    decisions: list[Decision],
+    boundaries: np.ndarray,
+    sample_rate: int,
+    path: str | os.PathLike[str],
+    *,
+    segments_per_beat: int | None = None,
+    overwrite: bool = True,
+) -> None:
     """The answer as a type-1 MIDI file a DAW can use, written atomically.
 
     Track 1 holds one note per played grain at its real pitch (from the memory's analysis; grains
@@ -95,8 +102,9 @@ def write_answer_midi(decisions: list[Decision], boundaries: np.ndarray, sample_
     midi = mido.MidiFile(type=1, ticks_per_beat=TICKS_PER_BEAT)
     conductor = mido.MidiTrack([mido.MetaMessage("track_name", name="tempo (A)", time=0)])
     ticks = _segment_ticks(np.asarray(boundaries, dtype=np.int64), sample_rate, segments_per_beat, conductor)
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name="countertrack answer", time=0),
-                            mido.Message("program_change", program=32, time=0)])
+    track = mido.MidiTrack(
+        [mido.MetaMessage("track_name", name="countertrack answer", time=0), mido.Message("program_change", program=32, time=0)]
+    )
     events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = []
     held: tuple[int, int, int] | None = None  # (note, on tick, velocity) of the note sounding now
     for decision in decisions:

@@ -51,15 +51,21 @@ def read_midi(path: str | os.PathLike[str]) -> mido.MidiFile:
     except _PARSE_ERRORS as exc:
         raise ConfigurationError(f"not a readable MIDI file ({' '.join(str(exc).split())[:120] or type(exc).__name__})", path) from exc
     if not 1 <= midi.ticks_per_beat <= 32767:
-        raise ConfigurationError(f"its time division ({midi.ticks_per_beat} ticks per beat) is not 1..32767 ticks per quarter note "
-                                 "(SMPTE time is not supported)", path)
+        raise ConfigurationError(
+            f"its time division ({midi.ticks_per_beat} ticks per beat) is not 1..32767 ticks per quarter note "
+            "(SMPTE time is not supported)",
+            path,
+        )
     if midi.type == 2:
         raise ConfigurationError("is a type 2 MIDI file (independent sequences, no single timeline); save it as type 0 or 1", path)
     for track in midi.tracks:
         for message in track:
             if message.type == "set_tempo" and not MIN_TEMPO_US <= message.tempo <= MAX_TEMPO_US:
-                raise ConfigurationError(f"holds a tempo of {message.tempo} microseconds per beat; tempos must be "
-                                         f"{MIN_TEMPO_US}..{MAX_TEMPO_US} (1000 down to 3.6 quarter notes a minute)", path)
+                raise ConfigurationError(
+                    f"holds a tempo of {message.tempo} microseconds per beat; tempos must be "
+                    f"{MIN_TEMPO_US}..{MAX_TEMPO_US} (1000 down to 3.6 quarter notes a minute)",
+                    path,
+                )
     return midi
 
 
@@ -73,7 +79,9 @@ def _check_chunks(data: bytes, path: Path) -> None:
         name, size = data[position : position + 4], struct.unpack(">I", data[position + 4 : position + 8])[0]
         if size > len(data) - position - 8:
             shown = name.decode("latin-1") if name.isascii() and name.decode("latin-1").isprintable() else name.hex()
-            raise ConfigurationError(f"not a readable MIDI file (its {shown} chunk claims {size} bytes; {len(data) - position - 8} follow)", path)
+            raise ConfigurationError(
+                f"not a readable MIDI file (its {shown} chunk claims {size} bytes; {len(data) - position - 8} follow)", path
+            )
         position += 8 + size
 
 

@@ -22,8 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugin_core.io.atomic import give_mode, make_temp, place_file, remove, sweep_stale, undo_file
 from plugin_core.errors import CountertrackError
+from plugin_core.io.atomic import give_mode, make_temp, place_file, remove, sweep_stale, undo_file
 
 PathLike = str | os.PathLike[str]
 
@@ -68,7 +68,7 @@ class OutputSet:
     def commit(self) -> None:
         """Move every staged output onto its target, all or none."""
         done: list[tuple[Output, Path | None]] = []
-        current = None
+        current = self._outputs[0] if self._outputs else None
         try:
             for current in self._outputs:
                 tmp = self._staged[current.target]
@@ -79,7 +79,7 @@ class OutputSet:
             for output, backup in reversed(done):
                 (_undo_folder if output.folder else undo_file)(output.target, backup, self._staged[output.target])
             if isinstance(exc, OSError):
-                raise CountertrackError(f"cannot write the output ({exc.strerror or exc})", current.target) from exc
+                raise CountertrackError(f"cannot write the output ({exc.strerror or exc})", current.target if current else None) from exc
             raise
         for _, backup in done:
             if backup is not None:

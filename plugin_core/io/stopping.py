@@ -66,8 +66,9 @@ def run_task(task: Callable[..., T], *args: Any) -> T:
 
 
 @contextlib.contextmanager
-def worker_pool(max_workers: int, *, initializer: Callable[..., None] = init_worker, initargs: tuple = (),
-                mp_context: Any = None) -> Iterator[ProcessPoolExecutor]:
+def worker_pool(
+    max_workers: int, *, initializer: Callable[..., None] = init_worker, initargs: tuple = (), mp_context: Any = None
+) -> Iterator[ProcessPoolExecutor]:
     """A process pool that stops with its command: on any exception in the block (Ctrl-C, SIGTERM, an
     error) the tasks not started are cancelled and the workers stopped (``stop_pool``), not awaited.
     ``initializer`` must call ``init_worker`` (the default does)."""

@@ -28,14 +28,18 @@ PathLike = str | os.PathLike[str] | None
 def check_stream_format(sample_rate: Any, channels: Any) -> tuple[int, int]:
     """(rate, channels) as ints if the rate is a whole number of Hz within 8000..384000 and the channels
     a whole number within 1..8 (the same line ``SidechainEffect`` gives), else a ConfigurationError."""
-    if not (isinstance(sample_rate, (int, np.integer)) and not isinstance(sample_rate, bool) and MIN_RATE_HZ <= int(sample_rate) <= MAX_RATE_HZ):
+    if not (
+        isinstance(sample_rate, (int, np.integer)) and not isinstance(sample_rate, bool) and MIN_RATE_HZ <= int(sample_rate) <= MAX_RATE_HZ
+    ):
         raise ConfigurationError(f"sample rate {sample_rate!r} is not a whole number of Hz within {MIN_RATE_HZ}..{MAX_RATE_HZ}")
     if not (isinstance(channels, (int, np.integer)) and not isinstance(channels, bool) and 1 <= int(channels) <= MAX_CHANNELS):
         raise ConfigurationError(f"channel count {channels!r} is not a whole number within 1..{MAX_CHANNELS}")
     return int(sample_rate), int(channels)
 
 
-def whole_number(value: Any, low: int, high: int, what: str, path: PathLike = None, error: type[CountertrackError] = CountertrackError) -> int:
+def whole_number(
+    value: Any, low: int, high: int, what: str, path: PathLike = None, error: type[CountertrackError] = CountertrackError
+) -> int:
     """``value`` if it is an integer (not a bool, not a float) within ``low..high``; else one line naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise error(f"{what} must be a whole number, not {_shown(value)}", path)
@@ -44,7 +48,9 @@ def whole_number(value: Any, low: int, high: int, what: str, path: PathLike = No
     return int(value)
 
 
-def number_in(value: Any, low: float, high: float, what: str, path: PathLike = None, error: type[CountertrackError] = CountertrackError) -> float:
+def number_in(
+    value: Any, low: float, high: float, what: str, path: PathLike = None, error: type[CountertrackError] = CountertrackError
+) -> float:
     """``value`` as a float if it is a finite number within ``low..high``; else one line naming ``what``."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise error(f"{what} must be a number, not {_shown(value)}", path)
@@ -73,8 +79,9 @@ def check_segment_count(count: float, duration_s: float, what: str, path: PathLi
     (plus a few): checked before the grid is built, so a runaway tempo costs nothing."""
     limit = MAX_SEGMENTS_PER_S * max(duration_s, 0.0) + 4
     if not count <= limit:
-        raise ConfigurationError(f"{what} would cut {duration_s:.3g} s into {count:.3g} segments; at most {MAX_SEGMENTS_PER_S} a second "
-                                 "are allowed", path)
+        raise ConfigurationError(
+            f"{what} would cut {duration_s:.3g} s into {count:.3g} segments; at most {MAX_SEGMENTS_PER_S} a second are allowed", path
+        )
 
 
 def _shown(value: Any) -> str:
@@ -85,8 +92,13 @@ def _shown(value: Any) -> str:
 MAX_NPZ_BYTES = 256 << 20
 
 
-def read_npz(path: str | os.PathLike[str], names: tuple[str, ...], what: str, error: type[CountertrackError] = CountertrackError,
-             max_bytes: int = MAX_NPZ_BYTES) -> dict[str, np.ndarray]:
+def read_npz(
+    path: str | os.PathLike[str],
+    names: tuple[str, ...],
+    what: str,
+    error: type[CountertrackError] = CountertrackError,
+    max_bytes: int = MAX_NPZ_BYTES,
+) -> dict[str, np.ndarray]:
     """float32 arrays ``names`` of a ``.npz`` (never unpickled), each finite; the archive's declared sizes
     are checked before anything is decompressed, so a small file cannot unpack into gigabytes."""
     import zipfile
@@ -95,7 +107,8 @@ def read_npz(path: str | os.PathLike[str], names: tuple[str, ...], what: str, er
         with np.load(path, allow_pickle=False) as data:
             if not isinstance(data, np.lib.npyio.NpzFile):
                 raise error(f"not {what} (an .npz archive expected)", path)
-            declared = sum(info.file_size for info in data.zip.infolist())
+            archive = data.zip
+            declared = sum(int(info.file_size) for info in archive.infolist()) if archive is not None else 0
             if declared > max_bytes:
                 raise error(f"not {what}: its arrays declare {declared} bytes, more than {max_bytes}", path)
             arrays = {}
@@ -117,5 +130,10 @@ def effect_parameters(plugin_class: type) -> tuple[str, ...]:
     (a preset setting ``process`` or ``reset`` is refused, not a traceback)."""
     import inspect
 
-    return tuple(key for key in dir(plugin_class) if not key.startswith("_")
-                 and isinstance(inspect.getattr_static(plugin_class, key), property) and inspect.getattr_static(plugin_class, key).fset is not None)
+    return tuple(
+        key
+        for key in dir(plugin_class)
+        if not key.startswith("_")
+        and isinstance(inspect.getattr_static(plugin_class, key), property)
+        and inspect.getattr_static(plugin_class, key).fset is not None
+    )

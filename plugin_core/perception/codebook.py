@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from plugin_core.io.atomic import atomic_path
 from plugin_core.errors import BundleError
+from plugin_core.io.atomic import atomic_path
 from plugin_core.io.validation import read_npz
 
 

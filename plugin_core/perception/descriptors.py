@@ -98,7 +98,7 @@ def pitch_track(x: np.ndarray, rate: float) -> PitchTrack:
     cumulative = np.cumsum(difference[:, 1:], axis=1)
     normalised = np.ones_like(difference)
     normalised[:, 1:] = difference[:, 1:] * lags[1:] / np.maximum(cumulative, 1e-12)
-    search = normalised[:, min_lag : max_lag]
+    search = normalised[:, min_lag:max_lag]
     below = search < YIN_THRESHOLD
     first = np.where(below.any(axis=1), below.argmax(axis=1), search.argmin(axis=1))
     # the bottom of the dip that starts at the first crossing: the first lag after it where the
@@ -183,5 +183,6 @@ def describe(x: np.ndarray, rate: float, start: int, stop: int) -> SegmentDescri
     track = pitch_track(np.concatenate([piece, np.zeros(max(0, frame - piece.size))]) if piece.size < frame else piece, rate)
     voiced = track.voiced
     pitch = float(np.median(hz_to_midi(track.hz[voiced]))) if voiced.sum() >= 2 else float("nan")
-    return SegmentDescriptor(pitch_classes=pitch_class_profile(track), onsets=onset_profile(x, rate, start, stop),
-                             pitch_midi=pitch, level_db=max(-120.0, level))
+    return SegmentDescriptor(
+        pitch_classes=pitch_class_profile(track), onsets=onset_profile(x, rate, start, stop), pitch_midi=pitch, level_db=max(-120.0, level)
+    )

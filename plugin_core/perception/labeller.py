@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from plugin_core.bundle.onnx_session import open_session, run_session
+from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.io.atomic import read_json
 from plugin_core.io.audio import Audio, read_audio, resample, to_mono
-from plugin_core.errors import BundleError, CountertrackError
-from plugin_core.bundle.onnx_session import open_session, run_session
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
 PERCEPTION_SCHEMA = 1
@@ -132,8 +132,11 @@ class PerceptionSession:
         embedding, token = run_session(self._session, list(self.spec.output_names), {self.spec.input_name: batch}, self.path)
         embedding, token = np.asarray(embedding), np.asarray(token)
         if embedding.shape != (batch.shape[0], self.spec.embedding_dim) or token.shape != (batch.shape[0],):
-            raise BundleError(f"the encoder gave shapes {embedding.shape} and {token.shape} for {batch.shape[0]} segments; "
-                              f"its manifest says ({batch.shape[0]}, {self.spec.embedding_dim}) and ({batch.shape[0]},)", self.path)
+            raise BundleError(
+                f"the encoder gave shapes {embedding.shape} and {token.shape} for {batch.shape[0]} segments; "
+                f"its manifest says ({batch.shape[0]}, {self.spec.embedding_dim}) and ({batch.shape[0]},)",
+                self.path,
+            )
         if token.size and (token.min() < 0 or token.max() >= self.spec.vocab_size):
             bad = int(token.max()) if token.max() >= self.spec.vocab_size else int(token.min())
             raise BundleError(f"the encoder emitted token {bad}, outside its vocabulary of {self.spec.vocab_size}", self.path)
@@ -154,7 +157,9 @@ class PerceptionSession:
             boundaries = make_grid(audio.num_samples, audio.sample_rate, self.spec.segmentation, mono)
         at_rate, spans = encoder_input(audio, boundaries, self.spec)
         tokens, embeddings = self.label_spans(at_rate, spans)
-        return Labels(boundaries=np.asarray(boundaries, dtype=np.int64), sample_rate=audio.sample_rate, tokens=tokens, embeddings=embeddings)
+        return Labels(
+            boundaries=np.asarray(boundaries, dtype=np.int64), sample_rate=audio.sample_rate, tokens=tokens, embeddings=embeddings
+        )
 
     def label_file(self, path: str | os.PathLike[str]) -> Labels:
         return self.label_audio(read_audio(path))

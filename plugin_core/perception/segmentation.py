@@ -70,8 +70,9 @@ class SegmentationConfig:
         return cls(**data)
 
 
-def with_tempo(config: SegmentationConfig, bpm: float | None = None, offset_s: float = 0.0,
-               tempo_map: str | None = None) -> SegmentationConfig | None:
+def with_tempo(
+    config: SegmentationConfig, bpm: float | None = None, offset_s: float = 0.0, tempo_map: str | None = None
+) -> SegmentationConfig | None:
     """A bundle's segmentation unit (beats and their subdivision, or its uniform hop) on A's beats
     from ``tempo_map`` or ``bpm``; None when neither is given (a beat bundle then finds A's beats)."""
     if bpm is not None and tempo_map:
@@ -80,12 +81,14 @@ def with_tempo(config: SegmentationConfig, bpm: float | None = None, offset_s: f
         if offset_s:
             raise CountertrackError("a beat offset needs a tempo (bpm)")
         return None
-    return SegmentationConfig.from_dict({**config.to_dict(), "strategy": "beats", "bpm": bpm, "offset_s": offset_s,
-                                         "tempo_map": tempo_map or None})
+    return SegmentationConfig.from_dict(
+        {**config.to_dict(), "strategy": "beats", "bpm": bpm, "offset_s": offset_s, "tempo_map": tempo_map or None}
+    )
 
 
-def make_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None, *,
-              merge_tail: bool = True) -> np.ndarray:
+def make_grid(
+    num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None, *, merge_tail: bool = True
+) -> np.ndarray:
     """The boundaries of ``config``'s strategy for a signal of ``num_samples`` at ``sample_rate``.
 
     ``audio`` (mono, 1-D or (1, samples)) is needed only for ``onsets``. ``merge_tail=False`` keeps a
@@ -154,8 +157,9 @@ def uniform_grid(num_samples: int, sample_rate: int, hop_s: float, *, merge_tail
     return _close(boundaries, num_samples, hop if merge_tail else 0)
 
 
-def grid_from_times(times_s: np.ndarray, num_samples: int, sample_rate: int, *, min_segment_s: float | None = None,
-                    merge_tail: bool = True) -> np.ndarray:
+def grid_from_times(
+    times_s: np.ndarray, num_samples: int, sample_rate: int, *, min_segment_s: float | None = None, merge_tail: bool = True
+) -> np.ndarray:
     """Boundaries at the given times (seconds), plus 0 and the end; too-close boundaries dropped.
 
     Segments shorter than ``min_segment_s`` (default: half the median segment) are merged into the

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_core.perception.dsp import mel_filterbank
 from plugin_core.errors import CountertrackError
+from plugin_core.perception.dsp import mel_filterbank
 
 HOP_S = 0.01
 WINDOW_S = 0.046
@@ -161,8 +161,9 @@ def _decimate(mono: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-def estimate_tempo(envelope: np.ndarray, frame_rate: float, *, min_bpm: float = 60.0, max_bpm: float = 180.0,
-                   prior_bpm: float = DEFAULT_PRIOR_BPM) -> float:
+def estimate_tempo(
+    envelope: np.ndarray, frame_rate: float, *, min_bpm: float = 60.0, max_bpm: float = 180.0, prior_bpm: float = DEFAULT_PRIOR_BPM
+) -> float:
     """The dominant tempo (quarter notes per minute) of an onset envelope, within ``[min_bpm, max_bpm]``.
 
     ``prior_bpm`` breaks near-ties between unrelated periods (a log-Gaussian of one octave) and is
@@ -200,8 +201,7 @@ def _mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
         raise CountertrackError(f"sample rate {sample_rate!r} is outside {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz")
     array = np.asarray(samples)
     if array.ndim not in (1, 2) or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise CountertrackError(
-            f"audio must be numbers shaped (samples,) or (channels, samples), got {array.dtype} {array.shape}")
+        raise CountertrackError(f"audio must be numbers shaped (samples,) or (channels, samples), got {array.dtype} {array.shape}")
     if array.ndim == 2 and array.shape[0] > MAX_CHANNELS:
         raise CountertrackError(f"audio has {array.shape[0]} channels; pass it shaped (channels, samples)")
     mono = array.astype(np.float32, copy=False) if array.ndim == 1 else array.mean(axis=0, dtype=np.float32)
@@ -384,8 +384,7 @@ def _track_beats(envelope: np.ndarray, periods: np.ndarray, period: float) -> np
     return np.array(beats[::-1], dtype=np.int64)
 
 
-def _place_beats(envelope: np.ndarray, beats: np.ndarray, frame_rate: float,
-                 periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _place_beats(envelope: np.ndarray, beats: np.ndarray, frame_rate: float, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Sub-frame beat positions and local periods (frames), from the first to the last beat that has
     an onset near it: each beat lies on a curve fitted through the onsets of its neighbours, so one
     late or soft onset does not pull it and a drifting tempo is followed; beats in short rests lie on
@@ -444,8 +443,7 @@ def _half_rise(envelope: np.ndarray, peak: int, max_frames: int) -> float:
     return frame - 1 + (half - below) / (above - below) if frame > 0 and above > below and below <= half else float(frame)
 
 
-def _local_curves(offsets: np.ndarray, weights: np.ndarray, positions: np.ndarray,
-                  period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _local_curves(offsets: np.ndarray, weights: np.ndarray, positions: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For each row (a beat, its neighbours at ``offsets`` beats away), the weighted least-squares
     parabola through ``positions`` (a parabola, so an accelerando does not bias the middle), its
     slope drawn towards ``period`` and its curvature towards 0 (ridges, so a few jittery onsets

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugin_core.io.atomic import sweep_stale, write_json_atomic
 from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.io.atomic import sweep_stale, write_json_atomic
 from plugin_core.io.stopping import init_worker, run_task, worker_pool
 
 _worker_bundle = None
@@ -72,8 +72,9 @@ def output_path(input_path: Path, out_dir: Path) -> Path:
 
 def targets_for(relative: Path, out_dir: Path, options: BatchOptions) -> BatchTargets:
     b = output_path(relative, out_dir)
-    return BatchTargets(b=b, mix=b.with_name(f"{b.stem}.mix{b.suffix}") if options.mix else None,
-                        midi=b.with_suffix(".mid") if options.midi else None)
+    return BatchTargets(
+        b=b, mix=b.with_name(f"{b.stem}.mix{b.suffix}") if options.mix else None, midi=b.with_suffix(".mid") if options.midi else None
+    )
 
 
 def relative_inputs(inputs: list[Path]) -> list[Path]:
@@ -99,15 +100,26 @@ def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
         _worker_error = str(exc)
 
 
-def render_with_options(bundle: Any, preset: Any, input_path: Path, targets: BatchTargets, options: BatchOptions,
-                        tempo_map: str | None = None) -> None:
+def render_with_options(
+    bundle: Any, preset: Any, input_path: Path, targets: BatchTargets, options: BatchOptions, tempo_map: str | None = None
+) -> None:
     """One file of a batch, with the batch's options (``tempo_map``: where the map is on this machine)."""
     from plugin_core.perception.segmentation import with_tempo
     from plugin_core.render.offline import render_file
 
     segmentation = with_tempo(bundle.perception.spec.segmentation, options.bpm, options.beat_offset, tempo_map)
-    render_file(bundle, input_path, targets.b, seed=options.seed, preset=preset, segmentation=segmentation, mix_path=targets.mix,
-                midi_path=targets.midi, force=options.force, parameters=options.parameters or None)
+    render_file(
+        bundle,
+        input_path,
+        targets.b,
+        seed=options.seed,
+        preset=preset,
+        segmentation=segmentation,
+        mix_path=targets.mix,
+        midi_path=targets.midi,
+        force=options.force,
+        parameters=options.parameters or None,
+    )
 
 
 def _render_one(input_path: str, targets: BatchTargets, options: BatchOptions) -> str:
@@ -127,8 +139,16 @@ def worker_count(jobs: int) -> int:
     return min(jobs, os.cpu_count() or 1)
 
 
-def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int = 2, options: BatchOptions | None = None,
-              summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None) -> BatchSummary:
+def run_batch(
+    inputs: list[Path],
+    bundle_path: str,
+    out_dir: Path,
+    *,
+    jobs: int = 2,
+    options: BatchOptions | None = None,
+    summary_path: Path | None = None,
+    on_done: Callable[[], None] = lambda: None,
+) -> BatchSummary:
     """Render every input into ``out_dir`` (below it, the sub-folders the inputs have below the folder
     they share); returns (and writes) the summary. The bundle, preset and tempo map are checked here
     first, so a bad one is one line before any worker starts; ``jobs`` is capped at the cores
@@ -139,8 +159,9 @@ def run_batch(inputs: list[Path], bundle_path: str, out_dir: Path, *, jobs: int 
     check_batch_inputs(bundle_path, options)
     summary, todo = plan_batch(inputs, out_dir, options, on_done)
     if todo:
-        with worker_pool(jobs, initializer=_init_worker,
-                         initargs=(bundle_path, options.preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))) as pool:
+        with worker_pool(
+            jobs, initializer=_init_worker, initargs=(bundle_path, options.preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))
+        ) as pool:
             futures = {pool.submit(run_task, _render_one, str(path), targets, options): path for path, targets in todo}
             for future in concurrent.futures.as_completed(futures):
                 path = futures[future]
@@ -175,8 +196,9 @@ def check_batch_inputs(bundle_path: str, options: BatchOptions) -> None:
         read_midi(options.tempo_map)  # a bad map is one line here, not one per file
 
 
-def plan_batch(inputs: list[Path], out_dir: Path, options: BatchOptions | None = None,
-               on_done: Callable[[], None] = lambda: None) -> tuple[BatchSummary, list[tuple[Path, BatchTargets]]]:
+def plan_batch(
+    inputs: list[Path], out_dir: Path, options: BatchOptions | None = None, on_done: Callable[[], None] = lambda: None
+) -> tuple[BatchSummary, list[tuple[Path, BatchTargets]]]:
     """Create ``out_dir`` and decide each input's fate before any work: (input, its targets) to render;
     inputs whose B exists are skipped (unless ``options.force``) and two inputs that would write one
     output fail. Shared by the local pool and the Ray batch (``plugin_core.render.ray_batch``), so both

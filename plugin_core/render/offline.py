@@ -15,17 +15,17 @@ import numpy as np
 
 from plugin_core.arrangement.clips import NOT_ARRANGEABLE
 from plugin_core.arrangement.session import session_name, session_output, write_session
-from plugin_core.io.audio import Audio, output_subtype, probe_audio, probe_writer, read_audio, write_audio_file
 from plugin_core.bundle.load import Bundle
 from plugin_core.errors import CountertrackError, InternalError
+from plugin_core.io.audio import Audio, output_subtype, probe_audio, probe_writer, read_audio, write_audio_file
 from plugin_core.io.midi_io import write_answer_midi
 from plugin_core.io.outputs import plan_outputs
-from plugin_core.perception.segmentation import SegmentationConfig, check_grid, make_grid, open_grid
 from plugin_core.io.validation import check_segment_count, check_stream_format
+from plugin_core.perception.segmentation import SegmentationConfig, check_grid, make_grid, open_grid
 from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.parameters import AutomationEvent
-from plugin_core.stream.sidechain import Decision
 from plugin_core.stream.presets import Preset
+from plugin_core.stream.sidechain import Decision
 
 BLOCK = 1 << 16
 
@@ -40,10 +40,18 @@ class Rendered:
     boundaries: np.ndarray
 
 
-def render_audio(bundle: Bundle, a: Audio, *, seed: int | None = None, preset: Preset | None = None,
-                 segmentation: SegmentationConfig | None = None, automation: Sequence[AutomationEvent] = (),
-                 boundaries: np.ndarray | None = None, forced_tokens: np.ndarray | None = None,
-                 parameters: dict[str, Any] | None = None) -> Rendered:
+def render_audio(
+    bundle: Bundle,
+    a: Audio,
+    *,
+    seed: int | None = None,
+    preset: Preset | None = None,
+    segmentation: SegmentationConfig | None = None,
+    automation: Sequence[AutomationEvent] = (),
+    boundaries: np.ndarray | None = None,
+    forced_tokens: np.ndarray | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> Rendered:
     """B for the whole of ``a``: grid from the bundle's segmentation (or ``segmentation``, or the
     given ``boundaries``), then the chain (preset effects around the sidechain effect, ``parameters``
     by name over the preset's, e.g. ``{"temperature": 1.4, "wet": 0.8}``) fed block by
@@ -81,12 +89,22 @@ def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.nd
     return [AutomationEvent(start, changes) for start, changes in sorted(merged.items())]
 
 
-def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | os.PathLike[str], *, seed: int | None = None,
-                preset: Preset | None = None, segmentation: SegmentationConfig | None = None,
-                mix_path: str | os.PathLike[str] | None = None, midi_path: str | os.PathLike[str] | None = None,
-                force: bool = False, automation: Sequence[AutomationEvent] = (),
-                inputs: Sequence[str | os.PathLike[str]] = (), arrangement_path: str | os.PathLike[str] | None = None,
-                parameters: dict[str, Any] | None = None) -> Rendered:
+def render_file(
+    bundle: Bundle,
+    a_path: str | os.PathLike[str],
+    out_path: str | os.PathLike[str],
+    *,
+    seed: int | None = None,
+    preset: Preset | None = None,
+    segmentation: SegmentationConfig | None = None,
+    mix_path: str | os.PathLike[str] | None = None,
+    midi_path: str | os.PathLike[str] | None = None,
+    force: bool = False,
+    automation: Sequence[AutomationEvent] = (),
+    inputs: Sequence[str | os.PathLike[str]] = (),
+    arrangement_path: str | os.PathLike[str] | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> Rendered:
     """Render B for the file ``a_path`` into ``out_path`` (A + B into ``mix_path``, the answer as MIDI
     into ``midi_path``, the answer as a DAW session folder into ``arrangement_path``) as one transaction
     (``plugin_core.io.outputs``).
@@ -102,12 +120,16 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
     if arrangement_path and bundle.decision_spec.anticipates:
         raise CountertrackError(NOT_ARRANGEABLE, arrangement_path)
     session = session_output(arrangement_path) if arrangement_path else None
-    with plan_outputs([*audio_outputs, midi_path, session], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force) as outputs:
+    with plan_outputs(
+        [*audio_outputs, midi_path, session], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force
+    ) as outputs:
         subtypes = {p: output_subtype(p, info.subtype) for p in audio_outputs}
         for path in audio_outputs:
             probe_writer(outputs.staged(path), path, info.sample_rate, info.num_channels)
         a = read_audio(a_path)
-        rendered = render_audio(bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation, parameters=parameters)
+        rendered = render_audio(
+            bundle, a, seed=seed, preset=preset, segmentation=segmentation, automation=automation, parameters=parameters
+        )
         if not np.isfinite(rendered.samples).all():  # A, the bundle and the preset were checked: this is ours, not the output's
             raise InternalError("the render produced samples that are not finite numbers")
         out_path = Path(out_path)
@@ -115,18 +137,33 @@ def render_file(bundle: Bundle, a_path: str | os.PathLike[str], out_path: str | 
         if mix_path:
             mix = a.samples + rendered.samples
             peak = float(np.abs(mix).max())
-            write_audio_file(outputs.staged(mix_path), mix / peak if peak > 1.0 else mix, a.sample_rate, subtypes[Path(mix_path)],
-                             name=Path(mix_path))
+            write_audio_file(
+                outputs.staged(mix_path), mix / peak if peak > 1.0 else mix, a.sample_rate, subtypes[Path(mix_path)], name=Path(mix_path)
+            )
         used = segmentation or bundle.perception.spec.segmentation
         segments_per_beat = used.subdivision if used.strategy == "beats" else None
         if midi_path:
             try:
-                write_answer_midi(rendered.decisions, rendered.boundaries, rendered.sample_rate, outputs.staged(midi_path),
-                                  segments_per_beat=segments_per_beat)
+                write_answer_midi(
+                    rendered.decisions,
+                    rendered.boundaries,
+                    rendered.sample_rate,
+                    outputs.staged(midi_path),
+                    segments_per_beat=segments_per_beat,
+                )
             except OSError as exc:
                 raise CountertrackError(f"cannot write MIDI ({exc.strerror or exc})", midi_path) from exc
         if session is not None:
-            write_session(rendered.decisions, rendered.boundaries, bundle.memory, a_path, a.info, outputs.staged(session.target),
-                          session_name(session.target), wet=preset.wet if preset else 1.0, segments_per_beat=segments_per_beat)
+            write_session(
+                rendered.decisions,
+                rendered.boundaries,
+                bundle.memory,
+                a_path,
+                a.info,
+                outputs.staged(session.target),
+                session_name(session.target),
+                wet=preset.wet if preset else 1.0,
+                segments_per_beat=segments_per_beat,
+            )
         outputs.commit()
     return rendered

@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from plugin_core.render.batch import BatchOptions, BatchSummary, BatchTargets, check_batch_inputs, finish_batch, plan_batch
 from plugin_core.errors import CountertrackError
 from plugin_core.io.outputs import plan_outputs
+from plugin_core.render.batch import BatchOptions, BatchSummary, BatchTargets, check_batch_inputs, finish_batch, plan_batch
 from plugin_core.render.ray_worker import RayJob, bundle_payload, render_bytes
 
 DEFAULT_TIMEOUT_S = 3600.0  # no result from the cluster for this long: it is stuck, stop waiting
@@ -43,8 +43,9 @@ def connected(address: str) -> Iterator[Any]:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, **options)
     except Exception as exc:  # ConnectionError, ValueError, RuntimeError: Ray's message, on one line
         detail = " ".join(str(exc).split())[:200]
-        raise CountertrackError(f"cannot connect to the Ray cluster at {address!r} ({detail}); start one with "
-                                "'ray start --head' or pass its address") from exc
+        raise CountertrackError(
+            f"cannot connect to the Ray cluster at {address!r} ({detail}); start one with 'ray start --head' or pass its address"
+        ) from exc
     try:
         yield ray
     finally:
@@ -62,13 +63,24 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
     try:
         socket.create_connection((host, int(port)), timeout=timeout_s).close()
     except OSError as exc:
-        raise CountertrackError(f"cannot connect to the Ray cluster at {address!r} ({exc.strerror or 'no answer'}); start one with "
-                                "'ray start --head' or pass its address") from exc
+        raise CountertrackError(
+            f"cannot connect to the Ray cluster at {address!r} ({exc.strerror or 'no answer'}); start one with "
+            "'ray start --head' or pass its address"
+        ) from exc
 
 
-def run_batch_ray(inputs: list[Path], bundle_path: str, out_dir: Path, *, address: str = "auto", options: BatchOptions | None = None,
-                  summary_path: Path | None = None, on_done: Callable[[], None] = lambda: None,
-                  max_in_flight: int | None = None, timeout_s: float = DEFAULT_TIMEOUT_S) -> BatchSummary:
+def run_batch_ray(
+    inputs: list[Path],
+    bundle_path: str,
+    out_dir: Path,
+    *,
+    address: str = "auto",
+    options: BatchOptions | None = None,
+    summary_path: Path | None = None,
+    on_done: Callable[[], None] = lambda: None,
+    max_in_flight: int | None = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> BatchSummary:
     """Render every input into ``out_dir`` on the Ray cluster at ``address``; returns (and writes) the
     summary, like ``plugin_core.render.batch.run_batch``, with the same options and output names.
     ``timeout_s`` bounds the wait for any one result: past it the files still out are reported as
@@ -88,8 +100,16 @@ def run_batch_ray(inputs: list[Path], bundle_path: str, out_dir: Path, *, addres
     return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
 
-def _render_all(ray: Any, todo: list[tuple[Path, BatchTargets]], payload: Any, job: RayJob, summary: BatchSummary,
-                on_done: Callable[[], None], max_in_flight: int | None, timeout_s: float) -> None:
+def _render_all(
+    ray: Any,
+    todo: list[tuple[Path, BatchTargets]],
+    payload: Any,
+    job: RayJob,
+    summary: BatchSummary,
+    on_done: Callable[[], None],
+    max_in_flight: int | None,
+    timeout_s: float,
+) -> None:
     """Submit the files a window at a time, write each result as it comes back; cancel what is out on
     any exception (Ctrl-C, SIGTERM) so the cluster stops too."""
     remote = ray.remote(num_cpus=1, max_retries=1)(render_bytes)
@@ -136,7 +156,7 @@ def _collect(ray: Any, ref: Any, path: Path, targets: BatchTargets, force: bool)
         return f"a Ray worker failed ({type(exc).__name__}); run the batch again to finish it"
     if error:
         return error
-    written = {"b": targets.b, "mix": targets.mix, "midi": targets.midi}
+    written = {kind: path for kind, path in (("b", targets.b), ("mix", targets.mix), ("midi", targets.midi)) if path is not None}
     try:
         with plan_outputs(targets.all(), [path], force=force) as outputs:
             for kind, data in files.items():

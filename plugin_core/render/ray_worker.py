@@ -123,8 +123,9 @@ def render_bytes(boxed_ref: list[Any], job: RayJob, name: str, data: bytes) -> t
         targets = targets_for(Path(source.name), Path(tmp) / "out", job.options)
         targets.b.parent.mkdir()
         try:
-            render_with_options(worker_bundle(boxed_ref, job.bundle_key), job.preset, source, targets, job.options,
-                                str(tempo_map) if tempo_map else None)
+            render_with_options(
+                worker_bundle(boxed_ref, job.bundle_key), job.preset, source, targets, job.options, str(tempo_map) if tempo_map else None
+            )
         except CountertrackError as exc:
             message = str(exc).replace(str(source), name)
             for target in targets.all():

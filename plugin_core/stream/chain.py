@@ -16,17 +16,16 @@ import numpy as np
 import pedalboard
 
 from plugin_core.bundle.load import Bundle
-from plugin_core.stream.delay import DelayLine
-from plugin_core.perception.dsp import silence_non_finite
 from plugin_core.errors import ConfigurationError, CountertrackError
-from plugin_core.stream.presets import Preset, build_effects
-from plugin_core.perception.segmentation import with_tempo
-from plugin_core.stream.parameters import MIX_NAMES, Parameters
-from plugin_core.stream.sidechain import SidechainEffect
-from plugin_core.stream.contract import process_whole
-from plugin_core.stream.threaded import ThreadedSidechain
 from plugin_core.io.validation import check_stream_format
-
+from plugin_core.perception.dsp import silence_non_finite
+from plugin_core.perception.segmentation import with_tempo
+from plugin_core.stream.contract import process_whole
+from plugin_core.stream.delay import DelayLine
+from plugin_core.stream.parameters import MIX_NAMES, Parameters
+from plugin_core.stream.presets import Preset, build_effects
+from plugin_core.stream.sidechain import SidechainEffect
+from plugin_core.stream.threaded import ThreadedSidechain
 
 EFFECT_BLOCK = 8192
 
@@ -51,9 +50,20 @@ class AnswerChain:
     thread (``ThreadedSidechain``) for live use, one segment later. ``bpm`` (and ``beat_offset_s``)
     lay a beat bundle's segments on A's tempo in a stream, where A's beats cannot be found ahead."""
 
-    def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, preset: Preset | None = None, seed: int | None = None,
-                 boundaries: np.ndarray | None = None, threaded: bool = False, forced_tokens: np.ndarray | None = None,
-                 bpm: float | None = None, beat_offset_s: float = 0.0):
+    def __init__(
+        self,
+        bundle: Bundle,
+        sample_rate: int,
+        channels: int,
+        *,
+        preset: Preset | None = None,
+        seed: int | None = None,
+        boundaries: np.ndarray | None = None,
+        threaded: bool = False,
+        forced_tokens: np.ndarray | None = None,
+        bpm: float | None = None,
+        beat_offset_s: float = 0.0,
+    ):
         self.sample_rate, self.channels = check_stream_format(sample_rate, channels)  # before any effect is prepared
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
         self.wet, self.dry = 1.0, 0.0
@@ -65,9 +75,16 @@ class AnswerChain:
         self._preset_source = preset.source if preset is not None else None
         self.pre = _primed(build_effects(preset.pre, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
         self.post = _primed(build_effects(preset.post, preset.source) if preset else pedalboard.Pedalboard([]), sample_rate, channels)
-        effect = SidechainEffect(bundle, sample_rate, channels, seed=seed, parameters=Parameters(sampling=sampling, engine=engine),
-                                 boundaries=boundaries, forced_tokens=forced_tokens,
-                                 segmentation=with_tempo(bundle.perception.spec.segmentation, bpm, beat_offset_s))
+        effect = SidechainEffect(
+            bundle,
+            sample_rate,
+            channels,
+            seed=seed,
+            parameters=Parameters(sampling=sampling, engine=engine),
+            boundaries=boundaries,
+            forced_tokens=forced_tokens,
+            segmentation=with_tempo(bundle.perception.spec.segmentation, bpm, beat_offset_s),
+        )
         self.effect: SidechainEffect | ThreadedSidechain = ThreadedSidechain(effect) if threaded else effect
         self.latency_samples = self.effect.latency_samples
         self._dry_delay = DelayLine(channels, self.latency_samples)
@@ -116,8 +133,9 @@ class AnswerChain:
         """``board`` over ``audio``; finite audio that comes out not finite is the preset's doing (an extreme parameter)."""
         out = _run_effects(board, audio, self.sample_rate)
         if len(board) and not np.isfinite(out).all() and np.isfinite(audio).all():
-            raise ConfigurationError(f"the preset's {where} effects turn the audio into NaN or Inf samples; check their parameters",
-                                     self._preset_source)
+            raise ConfigurationError(
+                f"the preset's {where} effects turn the audio into NaN or Inf samples; check their parameters", self._preset_source
+            )
         return out
 
     def _mix(self, dry_in: np.ndarray, wet: np.ndarray) -> np.ndarray:

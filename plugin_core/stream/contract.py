@@ -39,8 +39,9 @@ class StreamingEffect(Protocol):
         """Change parameters from the segment of A starting at or after ``position`` (samples)."""
 
 
-def process_whole(effect: StreamingEffect, audio: np.ndarray, sample_rate: float, *, reset: bool = True,
-                  block_size: int = 1 << 16) -> np.ndarray:
+def process_whole(
+    effect: StreamingEffect, audio: np.ndarray, sample_rate: float, *, reset: bool = True, block_size: int = 1 << 16
+) -> np.ndarray:
     """pedalboard's convention: B for the whole ``audio`` (1-D, or (channels, n)), the same shape,
     aligned with it (latency removed). ``reset=True`` starts a new track first and ends it after;
     ``reset=False`` continues the stream and returns the next ``n`` samples of it (latency included),

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from plugin_core.errors import CountertrackError
-from plugin_core.engine.grains import EngineConfig
 from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.engine.grains import EngineConfig
+from plugin_core.errors import CountertrackError
 
 SAMPLING_NAMES = tuple(f.name for f in fields(SamplingConfig))
 ENGINE_NAMES = tuple(f.name for f in fields(EngineConfig))

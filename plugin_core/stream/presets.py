@@ -16,16 +16,34 @@ from typing import Any
 
 import pedalboard
 
-from plugin_core.io.atomic import read_json
-from plugin_core.errors import ConfigurationError, CountertrackError
-from plugin_core.engine.grains import EngineConfig
-from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.io.validation import effect_parameters, finite_numbers
 from plugin_core.bundle.shipped import is_preset_name, shipped_preset_path
+from plugin_core.decision.sampling import SamplingConfig
+from plugin_core.engine.grains import EngineConfig
+from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.io.atomic import read_json
+from plugin_core.io.validation import effect_parameters, finite_numbers
 
 # pedalboard's built-in effects a preset may name (containers and external hosts excluded)
-BUILTIN_EFFECTS = ("Bitcrush", "Chorus", "Clipping", "Compressor", "Delay", "Distortion", "Gain", "HighShelfFilter", "HighpassFilter",
-                   "LadderFilter", "Limiter", "LowShelfFilter", "LowpassFilter", "NoiseGate", "PeakFilter", "Phaser", "PitchShift", "Reverb")
+BUILTIN_EFFECTS = (
+    "Bitcrush",
+    "Chorus",
+    "Clipping",
+    "Compressor",
+    "Delay",
+    "Distortion",
+    "Gain",
+    "HighShelfFilter",
+    "HighpassFilter",
+    "LadderFilter",
+    "Limiter",
+    "LowShelfFilter",
+    "LowpassFilter",
+    "NoiseGate",
+    "PeakFilter",
+    "Phaser",
+    "PitchShift",
+    "Reverb",
+)
 
 
 @dataclass(frozen=True)
@@ -70,9 +88,18 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
         name = effect["plugin"]
         if name not in BUILTIN_EFFECTS and not name.lower().endswith((".vst3", ".component")):
             raise CountertrackError(f"unknown effect {name!r}; use one of {', '.join(BUILTIN_EFFECTS)} or a .vst3 path", source)
-    return Preset(name=data["name"], description=data.get("description", ""), seed=data.get("seed"), sampling=data.get("sampling", {}),
-                  engine=data.get("engine", {}), wet=data.get("wet", 1.0), dry=data.get("dry", 0.0),
-                  pre=tuple(data.get("pre", [])), post=tuple(data.get("post", [])), source=str(source))
+    return Preset(
+        name=data["name"],
+        description=data.get("description", ""),
+        seed=data.get("seed"),
+        sampling=data.get("sampling", {}),
+        engine=data.get("engine", {}),
+        wet=data.get("wet", 1.0),
+        dry=data.get("dry", 0.0),
+        pre=tuple(data.get("pre", [])),
+        post=tuple(data.get("post", [])),
+        source=str(source),
+    )
 
 
 def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
@@ -94,8 +121,9 @@ def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> peda
                 plugin = getattr(pedalboard, name)()
                 for key, value in params.items():
                     if key not in effect_parameters(type(plugin)):
-                        raise ConfigurationError(f"effect {name} has no parameter {key!r} (it has {', '.join(effect_parameters(type(plugin)))})",
-                                                 source or None)
+                        raise ConfigurationError(
+                            f"effect {name} has no parameter {key!r} (it has {', '.join(effect_parameters(type(plugin)))})", source or None
+                        )
                     setattr(plugin, key, value)
             else:
                 plugin = pedalboard.load_plugin(name, parameter_values=params)

@@ -36,8 +36,16 @@ class Schedule:
     margin: int  # a stream's boundary is final once this many samples follow it (0 offline)
 
     @classmethod
-    def plan(cls, boundaries: np.ndarray | None, segmentation: SegmentationConfig, sample_rate: int, *, lead: int,
-             window_samples: int | None, crossfade_samples: int) -> Schedule:
+    def plan(
+        cls,
+        boundaries: np.ndarray | None,
+        segmentation: SegmentationConfig,
+        sample_rate: int,
+        *,
+        lead: int,
+        window_samples: int | None,
+        crossfade_samples: int,
+    ) -> Schedule:
         """The schedule for a known grid (offline) or for the strategy's grid in a stream."""
         if lead < 1 and lead != ANTICIPATING_LEAD:
             raise CountertrackError(f"decision lead {lead} must be at least 1 segment, or {ANTICIPATING_LEAD} (anticipating)")

@@ -17,18 +17,18 @@ from typing import Any
 import numpy as np
 
 from plugin_core.bundle.load import Bundle
-from plugin_core.decision.session import DecisionState, decode_step
-from plugin_core.perception.dsp import rms_db, silence_non_finite
-from plugin_core.errors import CountertrackError
-from plugin_core.perception.descriptors import PREROLL_S, describe_piece
-from plugin_core.engine.grains import GrainPicker, Moment, SeamWriter, Slot, seam_curves, stretch_ratio
-from plugin_core.stream.parameters import AutomationEvent, Parameters
-from plugin_core.perception.labeller import segment_at_encoder_rate
 from plugin_core.decision.sampling import allowed_mask, nucleus
-from plugin_core.stream.schedule import ANTICIPATING_LEAD, Schedule
+from plugin_core.decision.session import DecisionState, decode_step
+from plugin_core.engine.grains import GrainPicker, Moment, SeamWriter, Slot, seam_curves, stretch_ratio
+from plugin_core.errors import CountertrackError
+from plugin_core.io.validation import check_stream_format
+from plugin_core.perception.descriptors import PREROLL_S, describe_piece
+from plugin_core.perception.dsp import rms_db, silence_non_finite
+from plugin_core.perception.labeller import segment_at_encoder_rate
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid, open_grid
 from plugin_core.stream.contract import process_whole
-from plugin_core.io.validation import check_stream_format
+from plugin_core.stream.parameters import AutomationEvent, Parameters
+from plugin_core.stream.schedule import ANTICIPATING_LEAD, Schedule
 
 
 class _Timeline:
@@ -110,20 +110,35 @@ class SidechainEffect:
     the stream goes, which needs a strategy whose grid is known ahead (uniform or beats from a BPM).
     """
 
-    def __init__(self, bundle: Bundle, sample_rate: int, channels: int, *, seed: int = 0, parameters: Parameters | None = None,
-                 boundaries: np.ndarray | None = None, allowed_labels: np.ndarray | None = None,
-                 forced_tokens: np.ndarray | None = None, segmentation: SegmentationConfig | None = None):
+    def __init__(
+        self,
+        bundle: Bundle,
+        sample_rate: int,
+        channels: int,
+        *,
+        seed: int = 0,
+        parameters: Parameters | None = None,
+        boundaries: np.ndarray | None = None,
+        allowed_labels: np.ndarray | None = None,
+        forced_tokens: np.ndarray | None = None,
+        segmentation: SegmentationConfig | None = None,
+    ):
         sample_rate, channels = check_stream_format(sample_rate, channels)
         self.bundle, self.sample_rate, self.channels, self.seed = bundle, int(sample_rate), int(channels), int(seed)
         self.parameters = parameters or Parameters(sampling=bundle.sampling_defaults, engine=bundle.engine_defaults)
         self._base_parameters = self.parameters  # what a reset returns to: automation applies within one stream
         self.segmentation = segmentation or bundle.perception.spec.segmentation  # e.g. the bundle's beats at a given bpm
         self._fixed_grid = None if boundaries is None else np.asarray(boundaries, dtype=np.int64)
-        needs_whole_track = (self.segmentation.strategy == "onsets" or bool(self.segmentation.tempo_map)
-                             or (self.segmentation.strategy == "beats" and self.segmentation.bpm is None))
+        needs_whole_track = (
+            self.segmentation.strategy == "onsets"
+            or bool(self.segmentation.tempo_map)
+            or (self.segmentation.strategy == "beats" and self.segmentation.bpm is None)
+        )
         if self._fixed_grid is None and needs_whole_track:
-            raise CountertrackError(f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: "
-                                    "render offline, or give a tempo (bpm)")
+            raise CountertrackError(
+                f"{self.segmentation.strategy} segmentation from the audio or a tempo map needs the whole track: "
+                "render offline, or give a tempo (bpm)"
+            )
         allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
         self._mask = allowed_mask(bundle.decision_spec.vocab_size, allowed)  # labels the memory can play
         self._forced = None if forced_tokens is None else np.asarray(forced_tokens, dtype=np.int64)
@@ -134,8 +149,14 @@ class SidechainEffect:
         window = self.segmentation.window_s
         self._window_samples = None if window is None else int(round(window * self.sample_rate))
         self._preroll = int(round(PREROLL_S * self.sample_rate))
-        self.schedule_plan = Schedule.plan(self._fixed_grid, self.segmentation, self.sample_rate, lead=self._lead,
-                                           window_samples=self._window_samples, crossfade_samples=self.crossfade_samples)
+        self.schedule_plan = Schedule.plan(
+            self._fixed_grid,
+            self.segmentation,
+            self.sample_rate,
+            lead=self._lead,
+            window_samples=self._window_samples,
+            crossfade_samples=self.crossfade_samples,
+        )
         self.nominal_segment_samples = self.schedule_plan.longest_segment
         self._margin = self.schedule_plan.margin
         self.latency_samples = self.schedule_plan.latency_samples
@@ -156,8 +177,9 @@ class SidechainEffect:
         self._tokens: list[int] = []
         self._moments: list[Moment] = []
         self._state = DecisionState(self.bundle.decision_spec)
-        self._picker = GrainPicker(self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed,
-                                   self.bundle.compatibility)
+        self._picker = GrainPicker(
+            self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed, self.bundle.compatibility
+        )
         self._writer = SeamWriter(self.bundle.memory, self.sample_rate, self.channels, self.crossfade_samples)
         self._writer.crossfade = self._usable_crossfade()
         self._slots: list[Slot] = []
@@ -321,10 +343,23 @@ class SidechainEffect:
         self._writer.write(self._output.data, self._output.origin, slot, next_length)
         self._slots.append(slot)
         self._final = stop - self._writer.pending_seam
-        self.decisions.append(Decision(segment=i, start=start, stop=stop, a_token=self._tokens[heard] if heard >= 0 else -1, b_token=int(label),
-                                       played_label=pick.label, grain=pick.grain, continued=slot.continued, gain=gain, ratio=ratio,
-                                       pitch_midi=float(grains.pitch_midi[pick.grain]), level_db=float(grains.loudness_db[pick.grain]),
-                                       crossfade=self._writer.crossfade))
+        self.decisions.append(
+            Decision(
+                segment=i,
+                start=start,
+                stop=stop,
+                a_token=self._tokens[heard] if heard >= 0 else -1,
+                b_token=int(label),
+                played_label=pick.label,
+                grain=pick.grain,
+                continued=slot.continued,
+                gain=gain,
+                ratio=ratio,
+                pitch_midi=float(grains.pitch_midi[pick.grain]),
+                level_db=float(grains.loudness_db[pick.grain]),
+                crossfade=self._writer.crossfade,
+            )
+        )
 
     def _end_anticipated(self) -> None:
         """A has ended: the last slot, laid expecting another after it, is written out whole, and B
@@ -343,7 +378,7 @@ class SidechainEffect:
             raise CountertrackError("internal: output requested before it was decided (latency too small)")
         wet = self._output.view(start, stop)
         if total is not None:
-            wet[:, max(0, total - start):] = 0.0  # past the end of A: silence
+            wet[:, max(0, total - start) :] = 0.0  # past the end of A: silence
         out = wet
         self._emitted = stop
         self._output.drop_before(stop)

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 from plugin_core.errors import CountertrackError
-from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.contract import process_whole
+from plugin_core.stream.sidechain import Decision, SidechainEffect
 
 _FLUSH = "flush"
 
@@ -93,6 +93,7 @@ class _Shared:
                 items = list(self.inbox)
                 self.inbox.clear()
                 self.busy = True
+            failure: BaseException | None
             try:
                 outputs = self._work(items)
             except BaseException as exc:  # handed to the caller's thread, which raises it
@@ -174,7 +175,7 @@ class ThreadedSidechain:
         return self._thread.native_id
 
     @property
-    def decisions(self) -> list[dict]:
+    def decisions(self) -> list[Decision]:
         """What was decided so far (complete after ``flush``)."""
         return self.effect.decisions
 

@@ -14,8 +14,12 @@ def _verdict_rows(text: str) -> list[str]:
 
 def test_render_figures_cover_offline_and_streaming(tiny_bundle):
     rows = render_speed.measure(str(tiny_bundle), repeats=1, seconds=4.0, stream_seconds=1.0, log=lambda _: None)
-    assert [name.split(",")[0] for name, *_ in rows] == ["offline render", "streaming 256-sample blocks", "streaming 256-sample blocks",
-                                                        "streaming 256-sample blocks"]
+    assert [name.split(",")[0] for name, *_ in rows] == [
+        "offline render",
+        "streaming 256-sample blocks",
+        "streaming 256-sample blocks",
+        "streaming 256-sample blocks",
+    ]
     offline, p50, p99, worst = (value for _, value, _, _ in rows)
     assert offline > 1.0 and 0.0 <= p50 <= p99 <= worst
 

@@ -34,8 +34,15 @@ def test_outputs_keep_the_song_folders_and_extra_files_sit_beside_b(songs, tmp_p
     out = tmp_path / "out"
     assert _batch(songs, out, "--mix", "--midi-out", "--bpm", "120") == 0
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    assert written == ["batch-summary.json", "first song/melody.mid", "first song/melody.mix.wav", "first song/melody.wav",
-                       "second/melody.mid", "second/melody.mix.wav", "second/melody.wav"]
+    assert written == [
+        "batch-summary.json",
+        "first song/melody.mid",
+        "first song/melody.mix.wav",
+        "first song/melody.wav",
+        "second/melody.mid",
+        "second/melody.mix.wav",
+        "second/melody.wav",
+    ]
     for song in ("first song", "second"):
         a = read_audio(songs[0] / "songs" / song / "melody.wav").samples
         b = read_audio(out / song / "melody.wav").samples
@@ -48,8 +55,25 @@ def test_the_same_song_renders_the_same_b_in_a_batch_and_alone(songs, tmp_path):
     out = tmp_path / "out"
     assert _batch(songs, out, "--bpm", "120", "--seed", "5", "--temperature", "1.3") == 0
     alone = tmp_path / "alone.wav"
-    assert main(["render", str(folder / "songs" / "second" / "melody.wav"), "--bundle", str(bundle), "-o", str(alone), "--bpm", "120",
-                 "--seed", "5", "--temperature", "1.3"]) == 0
+    assert (
+        main(
+            [
+                "render",
+                str(folder / "songs" / "second" / "melody.wav"),
+                "--bundle",
+                str(bundle),
+                "-o",
+                str(alone),
+                "--bpm",
+                "120",
+                "--seed",
+                "5",
+                "--temperature",
+                "1.3",
+            ]
+        )
+        == 0
+    )
     np.testing.assert_array_equal(read_audio(out / "second" / "melody.wav").samples, read_audio(alone).samples)
 
 
@@ -60,7 +84,8 @@ def test_existing_outputs_are_skipped_unless_forced(songs, tmp_path):
     b.write_bytes(b"not audio: replaced only with --force")
     assert _batch(songs, out, "--bpm", "120") == 0
     assert json.loads((out / "batch-summary.json").read_text())["skipped"] == sorted(
-        str(songs[0] / "songs" / s / "melody.wav") for s in ("first song", "second"))
+        str(songs[0] / "songs" / s / "melody.wav") for s in ("first song", "second")
+    )
     assert b.read_bytes().startswith(b"not audio")
     assert _batch(songs, out, "--bpm", "120", "--force") == 0
     assert read_audio(b).num_samples == 4 * RATE

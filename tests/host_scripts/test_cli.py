@@ -48,26 +48,52 @@ CASES = {
     "bpm-nan": (lambda f: ["--bpm", "nan"], 2, "argument --bpm: 'nan' is not a finite number"),
     "beat-offset-inf": (lambda f: ["--bpm", "120", "--beat-offset", "inf"], 2, "argument --beat-offset: 'inf' is not a finite number"),
     "automation-type-2": (lambda f: ["--automation", _midi(f, file_type=2)], 1, "m.mid: is a type 2 MIDI file"),
-    "automation-ticks-per-beat-0": (lambda f: ["--automation", _midi(f, ticks_per_beat=0)], 1, "m.mid: its time division (0 ticks per beat)"),
+    "automation-ticks-per-beat-0": (
+        lambda f: ["--automation", _midi(f, ticks_per_beat=0)],
+        1,
+        "m.mid: its time division (0 ticks per beat)",
+    ),
     "automation-tempo-0": (lambda f: ["--automation", _midi(f, tempos=(0,))], 1, "m.mid: holds a tempo of 0 microseconds per beat"),
-    "automation-garbage": (lambda f: ["--automation", _bytes(f / "m.mid", b"MThd\0\0\0\6\0\1\0\2\1\xe0MTrk\xff\xff\xff\xff")], 1,
-                           "m.mid: not a readable MIDI file"),
+    "automation-garbage": (
+        lambda f: ["--automation", _bytes(f / "m.mid", b"MThd\0\0\0\6\0\1\0\2\1\xe0MTrk\xff\xff\xff\xff")],
+        1,
+        "m.mid: not a readable MIDI file",
+    ),
     "cc-without-automation": (lambda f: ["--cc", "1=temperature:0.3:2.0"], 2, "--cc maps controllers of an --automation MIDI file"),
     "cc-out-of-range": (lambda f: ["--automation", _midi(f), "--cc", "1=temperature:0:5"], 1, "temperature 0.0 is out of range 0.01..10"),
     "cc-nan": (lambda f: ["--automation", _midi(f), "--cc", "1=top_p:nan:1"], 1, "top_p bounds must be finite numbers, not nan"),
     "preset-nested-100k-deep": (lambda f: _preset(f, "[" * 100_000 + "]" * 100_000), 1, "p.json: not valid JSON (nested too deeply)"),
-    "preset-param-process": (lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"process": 1}}]}), 1,
-                             "p.json: effect Gain has no parameter 'process' (it has gain_db)"),
-    "preset-param-reset": (lambda f: _preset(f, {"pre": [{"plugin": "Reverb", "params": {"reset": True}}]}), 1,
-                           "p.json: effect Reverb has no parameter 'reset'"),
-    "preset-loudness-match-nan": (lambda f: _preset(f, '{"name": "p", "engine": {"loudness_match": NaN}}'), 1,
-                                  "p.json: engine/loudness_match is nan, not a finite number"),
+    "preset-param-process": (
+        lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"process": 1}}]}),
+        1,
+        "p.json: effect Gain has no parameter 'process' (it has gain_db)",
+    ),
+    "preset-param-reset": (
+        lambda f: _preset(f, {"pre": [{"plugin": "Reverb", "params": {"reset": True}}]}),
+        1,
+        "p.json: effect Reverb has no parameter 'reset'",
+    ),
+    "preset-loudness-match-nan": (
+        lambda f: _preset(f, '{"name": "p", "engine": {"loudness_match": NaN}}'),
+        1,
+        "p.json: engine/loudness_match is nan, not a finite number",
+    ),
     "preset-wet-nan": (lambda f: _preset(f, '{"name": "p", "wet": NaN}'), 1, "p.json: wet is nan, not a finite number"),
-    "preset-effect-turning-b-into-inf": (lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"gain_db": 1e9}}]}), 1,
-                                         "p.json: the preset's post effects turn the audio into NaN or Inf samples"),
-    "preset-param-of-a-wrong-type": (lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"gain_db": "loud"}}]}), 1,
-                                     "p.json: cannot load effect 'Gain'"),
-    "preset-a-bare-name-not-shipped": (lambda f: ["--preset", "nosuch"], 1, "nosuch: no shipped preset of this name (shipped presets: ambient, faithful, loose"),
+    "preset-effect-turning-b-into-inf": (
+        lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"gain_db": 1e9}}]}),
+        1,
+        "p.json: the preset's post effects turn the audio into NaN or Inf samples",
+    ),
+    "preset-param-of-a-wrong-type": (
+        lambda f: _preset(f, {"post": [{"plugin": "Gain", "params": {"gain_db": "loud"}}]}),
+        1,
+        "p.json: cannot load effect 'Gain'",
+    ),
+    "preset-a-bare-name-not-shipped": (
+        lambda f: ["--preset", "nosuch"],
+        1,
+        "nosuch: no shipped preset of this name (shipped presets: ambient, faithful, loose",
+    ),
 }
 
 
@@ -114,7 +140,10 @@ def test_a_file_named_like_a_shipped_preset_does_not_replace_it(synthetic_bundle
 BATCH_CASES = {
     "output-an-existing-file": (lambda f, b: ["-o", _bytes(f / "results", b"my notes")], "results: exists and is not a folder"),
     "a-bad-bundle": (lambda f, b: ["-o", f / "out", "--bundle", _broken(f, b)], "broken.ctbundle: decision.onnx does not match its sha256"),
-    "a-bad-preset": (lambda f, b: ["-o", f / "out", "--preset", _preset(f, {"wet": 9})[1]], "p.json: wet: 9 is greater than the maximum of 4"),
+    "a-bad-preset": (
+        lambda f, b: ["-o", f / "out", "--preset", _preset(f, {"wet": 9})[1]],
+        "p.json: wet: 9 is greater than the maximum of 4",
+    ),
     "a-glob-matching-nothing": (lambda f, b: ["-o", f / "out"], "nothing-*.wav: matches no file"),
 }
 
@@ -143,6 +172,7 @@ def test_a_batch_that_cannot_start_is_one_line_before_any_worker(synthetic_bundl
 def test_a_bug_is_exit_3_in_one_line_that_says_so_and_blames_no_file(synthetic_bundle, folder, capsys, monkeypatch):
     def broken(*args, **kwargs):
         raise ValueError("an index went astray")
+
     monkeypatch.setattr(plugin_core.render.offline, "render_audio", broken)
     before = Unchanged(folder)
     code, err = _render(folder, synthetic_bundle, capsys)
@@ -160,6 +190,7 @@ def test_non_finite_samples_out_of_a_render_are_our_bug_not_the_outputs(syntheti
         rendered = real(*args, **kwargs)
         rendered.samples[0, 100] = np.nan
         return rendered
+
     monkeypatch.setattr(plugin_core.render.offline, "render_audio", render_audio)
     before = Unchanged(folder)
     code, err = _render(folder, synthetic_bundle, capsys)
@@ -172,20 +203,25 @@ def test_non_finite_samples_out_of_a_render_are_our_bug_not_the_outputs(syntheti
 
 def test_coalesced_automation_makes_the_same_decisions_as_every_event_scheduled(synthetic_bundle, monkeypatch):
     """Coalescing is only a cost cut: B and every decision stay bit-identical to scheduling each event."""
-    from plugin_core.io.audio import Audio, AudioInfo
     from plugin_core.bundle.load import load_bundle
-    from plugin_core.stream.parameters import AutomationEvent
+    from plugin_core.io.audio import Audio, AudioInfo
     from plugin_core.render.offline import render_audio
+    from plugin_core.stream.parameters import AutomationEvent
 
     bundle = load_bundle(synthetic_bundle)
     samples = tone(220, 3.0)
-    a = Audio(samples=samples, sample_rate=44100, info=AudioInfo(path="a.wav", sample_rate=44100, num_channels=samples.shape[0],
-                                                                    num_samples=samples.shape[1], subtype="PCM_16"))
+    a = Audio(
+        samples=samples,
+        sample_rate=44100,
+        info=AudioInfo(path="a.wav", sample_rate=44100, num_channels=samples.shape[0], num_samples=samples.shape[1], subtype="PCM_16"),
+    )
     starts = render_audio(bundle, a, seed=3).boundaries[:-1]
     rng = np.random.default_rng(7)
     sharp = [{"top_k": 1, "temperature": 1.0}, {"top_k": 0, "temperature": 5.0}]  # one label only, or nearly any
-    automation = [AutomationEvent(int(p), {"temperature": float(rng.uniform(0.3, 2.0)), "top_k": int(rng.integers(0, 3))})
-                  for p in rng.integers(0, samples.shape[1] + 4410, 300)]  # between the starts, and past the last one
+    automation = [
+        AutomationEvent(int(p), {"temperature": float(rng.uniform(0.3, 2.0)), "top_k": int(rng.integers(0, 3))})
+        for p in rng.integers(0, samples.shape[1] + 4410, 300)
+    ]  # between the starts, and past the last one
     automation += [AutomationEvent(int(s), sharp[i % 2]) for i, s in enumerate(starts)]  # exactly at each start: these win
     automation += [AutomationEvent(int(starts[1]), {"temperature": 0.05})]  # same position, given later: wins too
     coalesced = render_audio(bundle, a, seed=3, automation=automation)

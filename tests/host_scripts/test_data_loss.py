@@ -23,7 +23,6 @@ from host_scripts.cli import main
 from plugin_core.io.audio import probe_audio, write_audio
 from tests.conftest import tone
 from tests.disk import entries, file_size_limit, small_disk, snapshot
-
 from tests.paths import ROOT
 
 
@@ -80,8 +79,9 @@ def test_an_export_that_fails_late_leaves_no_staging_and_the_old_bundle(tiny_run
     write_audio(tmp_path / "bad.wav", tone(220, 2.0), 44100)
     (tmp_path / "bad.wav").write_bytes((tmp_path / "bad.wav").read_bytes()[:-4000])  # cut short: read only when the memory is built
     before, names = snapshot(tmp_path), entries(tmp_path)
-    code, err = _cli(["export", tiny_run.folder, "-o", my_bundle, "--zip", "--force", "--memory", tmp_path / "good.wav",
-                      tmp_path / "bad.wav"], capsys)
+    code, err = _cli(
+        ["export", tiny_run.folder, "-o", my_bundle, "--zip", "--force", "--memory", tmp_path / "good.wav", tmp_path / "bad.wav"], capsys
+    )
     assert code == 1
     _assert_one_line(err.splitlines()[-1], "bad.wav: truncated")  # after the parity lines export logs
     assert snapshot(tmp_path) == before and entries(tmp_path) == names
@@ -217,8 +217,13 @@ def test_a_full_disk_is_one_line_and_the_old_output_stays(tiny_bundle, tmp_path,
         if mounted:
             code, err = _cli(argv, capsys)
         else:
-            result = subprocess.run([sys.executable, "-m", "host_scripts", *map(str, argv)], cwd=ROOT, capture_output=True, text=True,
-                                    preexec_fn=file_size_limit(16 * 1024))
+            result = subprocess.run(
+                [sys.executable, "-m", "host_scripts", *map(str, argv)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                preexec_fn=file_size_limit(16 * 1024),
+            )
             code, err = result.returncode, result.stderr.strip()
         assert code == 1
         _assert_one_line(err, f"b{extension}: ")
@@ -258,11 +263,15 @@ def test_a_corpus_is_never_written_over_its_inputs(tmp_path, capsys, case):
     write_audio(tmp_path / "songs" / "one" / "drums.wav", tone(880, 1.0), 44100)
     (tmp_path / "score.mid").write_bytes(b"MThd a user's score")
     if case == "from-stems-into-its-stems":
-        argv, named = ["corpus", "from-stems", tmp_path / "songs", "--guide", "others", "--response", "bass*", "-o", tmp_path / "songs"], \
-            "songs: is also an input"
+        argv, named = (
+            ["corpus", "from-stems", tmp_path / "songs", "--guide", "others", "--response", "bass*", "-o", tmp_path / "songs"],
+            "songs: is also an input",
+        )
     else:
-        argv, named = ["corpus", "from-scores", tmp_path / "score.mid", "--guide", "0", "--response", "1", "-o", tmp_path / "score.mid"], \
-            "score.mid: exists and is not a folder"
+        argv, named = (
+            ["corpus", "from-scores", tmp_path / "score.mid", "--guide", "0", "--response", "1", "-o", tmp_path / "score.mid"],
+            "score.mid: exists and is not a folder",
+        )
     before, names = snapshot(tmp_path), entries(tmp_path)
     code, err = _cli(argv, capsys)
     assert code == 1
@@ -310,8 +319,9 @@ def test_sigterm_stops_a_command_and_leaves_nothing_behind(tiny_bundle, tiny_run
         shutil.copytree(tiny_bundle, tmp_path / "b.ctbundle")
         argv = ["export", tiny_run.folder, "-o", tmp_path / "b.ctbundle", "--force", "--memory", tmp_path / "a.wav"]
     before, names = snapshot(tmp_path), entries(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "host_scripts", *map(str, argv)], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "host_scripts", *map(str, argv)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     assert _wait_for(lambda: any(".part" in p.name for p in tmp_path.iterdir())), "never started to write"
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=120)
@@ -328,8 +338,13 @@ def test_sigterm_stops_a_batch_and_its_workers_and_leaves_no_temporary_file(tiny
         write_audio(inputs / f"take{index}.wav", tone(110 + 20 * index, 30.0), 44100)
     out = tmp_path / "out"
     out.mkdir()
-    process = subprocess.Popen([sys.executable, "-m", "host_scripts", "batch", str(inputs / "*.wav"), "--bundle", str(tiny_bundle),
-                                "-o", str(out), "--jobs", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "host_scripts", "batch", str(inputs / "*.wav"), "--bundle", str(tiny_bundle), "-o", str(out), "--jobs", "2"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert _wait_for(lambda: any(".part" in p.name for p in out.iterdir())), "never started to write"
     workers = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()
     process.send_signal(signal.SIGTERM)

@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from host_scripts import corpus_cmd
 from host_scripts.cli import main
 from host_scripts.extras import INSTALL_TRAIN, TRAIN_MODULES
-
 from tests.paths import ROOT
 
 COMMANDS = {
@@ -44,8 +42,14 @@ print(json.dumps(results))
 @pytest.fixture(scope="module")
 def blocked_results(tmp_path_factory) -> dict[str, list]:
     folder = tmp_path_factory.mktemp("runtime-only")
-    result = subprocess.run([sys.executable, "-c", BLOCKED], cwd=folder, capture_output=True, text=True, timeout=300,
-                            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    result = subprocess.run(
+        [sys.executable, "-c", BLOCKED],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert list(folder.iterdir()) == []  # nothing started, nothing written
     return json.loads(result.stdout.splitlines()[-1])

@@ -18,7 +18,6 @@ from host_scripts.cli import main
 from plugin_core.io.audio import probe_audio, write_audio
 from tests.conftest import tone
 from tests.disk import without_root_file_access
-
 from tests.paths import ROOT
 
 
@@ -27,8 +26,11 @@ def _render(bundle, source, target, capsys):
     return code, capsys.readouterr().err.strip()
 
 
-@pytest.mark.parametrize(("rate", "seconds"), [(8000, 2.0), (192000, 1.5), (44100, 1 / 44100), (44100, 0.2)],
-                         ids=["8kHz", "192kHz", "one-sample", "shorter-than-a-segment"])
+@pytest.mark.parametrize(
+    ("rate", "seconds"),
+    [(8000, 2.0), (192000, 1.5), (44100, 1 / 44100), (44100, 0.2)],
+    ids=["8kHz", "192kHz", "one-sample", "shorter-than-a-segment"],
+)
 def test_extreme_but_valid_inputs_render_at_their_own_format(tiny_bundle, tmp_path, capsys, rate, seconds):
     source = tmp_path / "a.wav"
     samples = tone(330, seconds, rate) if seconds * rate > 10 else np.full((1, max(1, round(seconds * rate))), 0.1, np.float32)
@@ -91,10 +93,23 @@ def test_a_read_only_output_folder_fails_cleanly_and_changes_nothing(tiny_bundle
         target.write_bytes(b"an earlier take")
     folder.chmod(0o555)
     try:
-        command = [sys.executable, "-m", "host_scripts.cli", "render", str(source), "--bundle", str(tiny_bundle), "-o", str(target), "--force"]
+        command = [
+            sys.executable,
+            "-m",
+            "host_scripts.cli",
+            "render",
+            str(source),
+            "--bundle",
+            str(tiny_bundle),
+            "-o",
+            str(target),
+            "--force",
+        ]
         as_root = os.geteuid() == 0
         try:
-            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, preexec_fn=without_root_file_access if as_root else None)
+            result = subprocess.run(
+                command, cwd=ROOT, capture_output=True, text=True, preexec_fn=without_root_file_access if as_root else None
+            )
         except subprocess.SubprocessError as exc:
             pytest.skip(f"cannot make a folder read-only for root here ({exc})")
         err = result.stderr.strip()
@@ -127,6 +142,7 @@ def _bad_preset(data: dict):
     def make(folder: Path) -> list[str]:
         (folder / "bad.json").write_text(json.dumps({"name": "x", **data}))
         return ["--preset", str(folder / "bad.json")]
+
     return make
 
 
@@ -136,6 +152,7 @@ def _bad_bundle(change):
         shutil.copytree(tiny_bundle, copy)
         change(copy)
         return ["--bundle", str(copy)]
+
     return make
 
 
@@ -164,8 +181,11 @@ def _garbage_tempo_map(folder: Path) -> list[str]:
     return ["--tempo-map", str(folder / "garbage.mid")]
 
 
-INPUT_CASES = {"truncated-header": (_truncate_header, "a.wav"), "truncated-data": (_truncate_data, "a.wav"),
-               "zero-samples": (_zero_samples, "a.wav")}
+INPUT_CASES = {
+    "truncated-header": (_truncate_header, "a.wav"),
+    "truncated-data": (_truncate_data, "a.wav"),
+    "zero-samples": (_zero_samples, "a.wav"),
+}
 OPTION_CASES = {
     "preset-unknown-key": (_bad_preset({"colour": "blue"}), "bad.json"),
     "preset-wrong-type": (_bad_preset({"sampling": {"temperature": "hot"}}), "bad.json"),

@@ -7,7 +7,6 @@ consistent, so the crafted content is what gets refused, with one line naming th
 
 from __future__ import annotations
 
-from tests.paths import ROOT
 import json
 import os
 from pathlib import Path
@@ -16,11 +15,30 @@ import numpy as np
 import pytest
 
 import plugin_core.render.offline
-from plugin_core.io.audio import write_audio
 from plugin_core.bundle.load import load_bundle
+from plugin_core.io.audio import write_audio
 from tests.conftest import tone
-from tests.crafted import (Unchanged, add_to_output, assert_one_line, cli, copy_bundle, edit_grains, edit_graph, edit_manifest, flip_byte,
-                           manifest_of, memory_samples, rehash, rename_tensor, replace_memory_audio, unlist, wav_bytes, widen_output, widen_output_by_input)
+from tests.crafted import (
+    Unchanged,
+    add_to_output,
+    assert_one_line,
+    cli,
+    copy_bundle,
+    edit_grains,
+    edit_graph,
+    edit_manifest,
+    flip_byte,
+    manifest_of,
+    memory_samples,
+    rehash,
+    rename_tensor,
+    replace_memory_audio,
+    unlist,
+    wav_bytes,
+    widen_output,
+    widen_output_by_input,
+)
+from tests.paths import ROOT
 
 
 def _symlink_memory_out(bundle: Path, outside: Path) -> None:
@@ -41,12 +59,14 @@ def _fifo_memory(bundle: Path) -> None:
 
 def _external_outside(bundle: Path) -> None:
     """The encoder's weights in a file it names outside the bundle (the file exists there)."""
+
     def change(model) -> None:
         from onnx import external_data_helper, numpy_helper
 
         tensor = next(t for t in model.graph.initializer if numpy_helper.to_array(t).size > 4)
         external_data_helper.set_external_data(tensor, location="../weights.data")
         tensor.data_location = 1
+
     raw = b"\0" * 1024
     (bundle.parent / "weights.data").write_bytes(raw)
     edit_graph(bundle, "encoder.onnx", change)
@@ -77,12 +97,14 @@ def _codebook(bundle: Path, name: str, **arrays) -> None:
 def _first(key: str, value):
     def change(table: dict) -> None:
         table[key][0] = value
+
     return change
 
 
 def _spec(section: str, key: str, value):
     def change(manifest: dict) -> None:
         manifest[section]["spec"][key] = value
+
     return lambda bundle: edit_manifest(bundle, change)
 
 
@@ -92,6 +114,7 @@ def _set(path: tuple[str, ...], value):
         for key in path[:-1]:
             node = node[key]
         node[path[-1]] = value
+
     return lambda bundle: edit_manifest(bundle, change)
 
 
@@ -103,41 +126,58 @@ def _both_renamed(bundle: Path) -> None:
 # name -> (change(bundle), what the one line must say)
 CASES = {
     # every file the manifest names is listed, so it is hashed
-    "unlisted-decision-graph-with-a-flipped-byte": (lambda b: (unlist(b, "decision.onnx"), flip_byte(b / "decision.onnx")),
-                                                    "manifest names decision.onnx (decision graph) but does not list it"),
+    "unlisted-decision-graph-with-a-flipped-byte": (
+        lambda b: (unlist(b, "decision.onnx"), flip_byte(b / "decision.onnx")),
+        "manifest names decision.onnx (decision graph) but does not list it",
+    ),
     "unlisted-perception-graph": (lambda b: unlist(b, "encoder.onnx"), "encoder.onnx (perception graph)"),
     "unlisted-memory-audio": (lambda b: unlist(b, "memory/memory.wav"), "memory/memory.wav (memory audio)"),
     "unlisted-grain-table": (lambda b: unlist(b, "memory/grains.json"), "memory/grains.json (memory grain table)"),
     "unlisted-response-codebook": (lambda b: unlist(b, "codebook_response.npz"), "codebook_response.npz (response codebook)"),
     "unlisted-compatibility": (lambda b: unlist(b, "compatibility.npz"), "compatibility.npz (compatibility)"),
     "memory-audio-outside-the-memory-folder": (_set(("memory", "audio"), "encoder.onnx"), "is not in the memory folder"),
-    "unlisted-external-weights": (lambda b: (edit_graph(b, "encoder.onnx", lambda m: None, external="encoder.onnx.data"),
-                                             unlist(b, "encoder.onnx.data")), "keeps weights in encoder.onnx.data, which the manifest does not list"),
+    "unlisted-external-weights": (
+        lambda b: (edit_graph(b, "encoder.onnx", lambda m: None, external="encoder.onnx.data"), unlist(b, "encoder.onnx.data")),
+        "keeps weights in encoder.onnx.data, which the manifest does not list",
+    ),
     "external-weights-outside-the-bundle": (_external_outside, "outside the bundle"),
     # links and special files
     "memory-a-link-leading-outside": (lambda b: _symlink_memory_out(b, b.parent / "elsewhere.wav"), "leads outside the bundle"),
     "memory-folder-a-link-leading-outside": (lambda b: _symlink_memory_folder_out(b, b.parent / "elsewhere"), "leads outside the bundle"),
     "memory-a-fifo": (_fifo_memory, "memory/memory.wav is not a regular file"),
     # each graph's tensors against the manifest, at load and at run time
-    "decision-input-renamed-in-the-graph": (lambda b: edit_graph(b, "decision.onnx", lambda m: rename_tensor(m, "a_new", "a_fresh")),
-                                            "decision.onnx: the graph's inputs are"),
+    "decision-input-renamed-in-the-graph": (
+        lambda b: edit_graph(b, "decision.onnx", lambda m: rename_tensor(m, "a_new", "a_fresh")),
+        "decision.onnx: the graph's inputs are",
+    ),
     "decision-input-renamed-in-graph-and-manifest": (_both_renamed, "decision.inputs are"),
-    "decision-logits-of-another-size": (lambda b: edit_graph(b, "decision.onnx", lambda m: widen_output(m, "logits", 1)),
-                                        "logits has size 9 on axis 0; its manifest declares 8"),
-    "decision-logits-of-another-size-at-run-time": (lambda b: edit_graph(b, "decision.onnx", lambda m: widen_output_by_input(m, "logits", "a_new")),
-                                                    "decision.onnx: the decision step gave logits shaped (10,)"),
-    "encoder-emitting-token-1000": (lambda b: edit_graph(b, "encoder.onnx", lambda m: add_to_output(m, "token", 1000)),
-                                    "encoder.onnx: the encoder emitted token 100"),
+    "decision-logits-of-another-size": (
+        lambda b: edit_graph(b, "decision.onnx", lambda m: widen_output(m, "logits", 1)),
+        "logits has size 9 on axis 0; its manifest declares 8",
+    ),
+    "decision-logits-of-another-size-at-run-time": (
+        lambda b: edit_graph(b, "decision.onnx", lambda m: widen_output_by_input(m, "logits", "a_new")),
+        "decision.onnx: the decision step gave logits shaped (10,)",
+    ),
+    "encoder-emitting-token-1000": (
+        lambda b: edit_graph(b, "encoder.onnx", lambda m: add_to_output(m, "token", 1000)),
+        "encoder.onnx: the encoder emitted token 100",
+    ),
     # manifest numbers in the ranges the runtime can afford
     "encoder-rate-1e8-hz": (_spec("perception", "sample_rate", 100_000_000), "perception.spec.sample_rate (Hz) 100000000 is out of range"),
-    "lookahead-5000": (_spec("decision", "lookahead", 5000), "decision.spec.lookahead (segments; -1 anticipates) 5000 is out of range -1..7"),
+    "lookahead-5000": (
+        _spec("decision", "lookahead", 5000),
+        "decision.spec.lookahead (segments; -1 anticipates) 5000 is out of range -1..7",
+    ),
     "context-a-million": (_spec("decision", "context", 10**6), "decision.spec.context 1000000 is out of range"),
     "min-samples-a-billion": (_spec("perception", "min_samples", 10**9), "perception.spec.min_samples 1000000000 is out of range"),
     "lookahead-a-fraction": (_spec("decision", "lookahead", 1.5), "manifest does not follow the bundle schema"),
     "perception-vocabulary-beyond-the-decision": (_spec("perception", "vocab_size", 16), "perception.spec.vocab_size"),
     "special-tokens-elsewhere": (_set(("decision", "special_tokens", "bos"), 3), "special_tokens must be bos 8"),
-    "segmentation-names-a-tempo-map": (lambda b: edit_manifest(b, lambda m: m["perception"]["spec"]["segmentation"].update(tempo_map="/etc/passwd")),
-                                       "tempo_map must be null in a bundle"),
+    "segmentation-names-a-tempo-map": (
+        lambda b: edit_manifest(b, lambda m: m["perception"]["spec"]["segmentation"].update(tempo_map="/etc/passwd")),
+        "tempo_map must be null in a bundle",
+    ),
     "segmentation-hop-zero": (lambda b: edit_manifest(b, lambda m: m["perception"]["spec"]["segmentation"].update(hop_s=0)), "hop_s"),
     "engine-default-nan": (_set(("engine_defaults", "loudness_match"), float("nan")), "engine_defaults/loudness_match is nan"),
     "sampling-default-out-of-range": (_set(("sampling_defaults", "temperature"), 0.0), "temperature 0.0 is out of range"),
@@ -154,7 +194,10 @@ CASES = {
     "grain-past-the-memory": (lambda b: edit_grains(b, _first("end", 10**9)), "points past the end of the memory audio"),
     "grain-of-an-unknown-track": (lambda b: edit_grains(b, _first("track", 99)), "holds track 99; the manifest lists 1"),
     "pitch-classes-misshapen": (lambda b: edit_grains(b, _first("pitch_classes", [0.1] * 11)), "'pitch_classes' is not a table of numbers"),
-    "onsets-five-wide": (lambda b: edit_grains(b, lambda t: t.update(onsets=[row + [0.0] for row in t["onsets"]])), "'onsets' is not a table"),
+    "onsets-five-wide": (
+        lambda b: edit_grains(b, lambda t: t.update(onsets=[row + [0.0] for row in t["onsets"]])),
+        "'onsets' is not a table",
+    ),
     "no-grain": (lambda b: edit_grains(b, lambda t: [t[k].clear() for k in t]), "grain table holds no grain"),
     "columns-of-unequal-length": (lambda b: edit_grains(b, lambda t: t["label"].pop()), "column 'label' has"),
     "grain-table-a-list": (lambda b: edit_grains(b, lambda t: None, raw=lambda text: "[1, 2, 3]"), "not a JSON object of columns"),
@@ -164,15 +207,25 @@ CASES = {
     "memory-at-0-hz": (lambda b: replace_memory_audio(b, wav_bytes(memory_samples(b)[0], 0)), "is at 0 Hz"),
     "memory-shorter-than-its-header": (_memory_data_past_the_end, "memory/memory.wav: memory audio is shorter than its header says"),
     "memory-of-8-bits": (lambda b: replace_memory_audio(b, wav_bytes(memory_samples(b)[0], 44100, bits=8)), "16-bit PCM or 32-bit float"),
-    "memory-stereo-manifest-mono": (lambda b: replace_memory_audio(b, wav_bytes(np.repeat(memory_samples(b)[0], 2, 0), 44100)),
-                                    "memory audio is 2 channel(s) at 44100 Hz; the manifest says 1"),
+    "memory-stereo-manifest-mono": (
+        lambda b: replace_memory_audio(b, wav_bytes(np.repeat(memory_samples(b)[0], 2, 0), 44100)),
+        "memory audio is 2 channel(s) at 44100 Hz; the manifest says 1",
+    ),
     "memory-float-with-nan-samples": (_float_memory_with_nan, "memory.wav: memory audio holds a sample that is not a finite number"),
     # codebooks and the compatibility table
-    "codebook-of-7-centroids": (lambda b: _codebook(b, "codebook_response.npz", centroids=np.zeros((7, 114), np.float32)),
-                                "codebook_response.npz: holds 7 centroids; the vocabulary is 8"),
-    "codebook-with-nan": (lambda b: _codebook(b, "codebook_guide.npz", mean=np.full(114, np.nan, np.float32)), "mean holds a value that is not"),
+    "codebook-of-7-centroids": (
+        lambda b: _codebook(b, "codebook_response.npz", centroids=np.zeros((7, 114), np.float32)),
+        "codebook_response.npz: holds 7 centroids; the vocabulary is 8",
+    ),
+    "codebook-with-nan": (
+        lambda b: _codebook(b, "codebook_guide.npz", mean=np.full(114, np.nan, np.float32)),
+        "mean holds a value that is not",
+    ),
     "compatibility-with-inf": (lambda b: _codebook(b, "compatibility.npz", intervals=np.full(12, np.inf, np.float32)), "compatibility.npz"),
-    "compatibility-pickled": (lambda b: _codebook(b, "compatibility.npz", intervals=np.array([{"x": 1}], dtype=object)), "compatibility.npz: not a"),
+    "compatibility-pickled": (
+        lambda b: _codebook(b, "compatibility.npz", intervals=np.array([{"x": 1}], dtype=object)),
+        "compatibility.npz: not a",
+    ),
 }
 
 
@@ -216,6 +269,7 @@ def _rewrite_memory_in_place(bundle: Path, monkeypatch) -> None:
             handle.seek(44)
             handle.write(np.random.default_rng(0).integers(-32768, 32767, (size - 44) // 2, dtype=np.int16).tobytes())
         return real(*args, **kwargs)
+
     monkeypatch.setattr(plugin_core.render.offline, "render_audio", render_audio)
 
 
@@ -231,7 +285,12 @@ def test_a_memory_rewritten_during_the_render_is_one_line_not_noise_in_b(synthet
     assert code == 1, err
     assert_one_line(err, "memory/memory.wav: memory audio changed during the render")
     assert (tmp_path / "out.wav").read_bytes() == b"last week's take"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "b.ctbundle", *(["b.ctbundle.cache"] if rate != 44100 else []), "out.wav"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.wav",
+        "b.ctbundle",
+        *(["b.ctbundle.cache"] if rate != 44100 else []),
+        "out.wav",
+    ]
     assert not [p for p in tmp_path.rglob("*.part*")]
 
 
@@ -248,6 +307,7 @@ def test_a_memory_replaced_during_the_render_keeps_playing_the_verified_one(synt
         noise.write_bytes(wav_bytes(np.random.default_rng(0).uniform(-1, 1, (1, 1058400)), 44100))
         noise.replace(bundle / "memory" / "memory.wav")
         return real(*args, **kwargs)
+
     monkeypatch.setattr(plugin_core.render.offline, "render_audio", render_audio)
     code, err = cli(["render", tmp_path / "a.wav", "--bundle", bundle, "-o", tmp_path / "out.wav"], capsys)
     assert code == 0, err
@@ -266,6 +326,7 @@ def test_a_memory_changed_between_verification_and_use_is_refused(synthetic_bund
         path = Path(folder) / "memory.wav"
         path.write_bytes(path.read_bytes())  # same bytes, a new modification time
         return real(folder, **kwargs)
+
     monkeypatch.setattr(bundle_module, "load_memory", load_memory)
     with pytest.raises(BundleError, match="memory audio changed after it was verified"):
         load_bundle(bundle)

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from plugin_core.io.audio import Audio, AudioInfo, write_audio
 from plugin_core.bundle.load import load_bundle
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.io.audio import Audio, AudioInfo, write_audio
 from plugin_core.render.offline import render_audio
+from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
 from tests.conftest import tone
@@ -34,8 +34,10 @@ def test_a_runaway_tempo_map_is_one_line_at_once(synthetic_bundle, tmp_path, cap
     write_audio(tmp_path / "a.wav", tone(220, 3.0), 44100)
     before = Unchanged(tmp_path)
     with within(10):
-        code, err = cli(["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, "--tempo-map", tmp_path / "map.mid",
-                         "-o", tmp_path / "b.wav"], capsys)
+        code, err = cli(
+            ["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, "--tempo-map", tmp_path / "map.mid", "-o", tmp_path / "b.wav"],
+            capsys,
+        )
     assert code == 1
     assert_one_line(err, "map.mid: ", fragment)
     before.check()
@@ -49,7 +51,9 @@ def test_a_grid_finer_than_the_limit_is_refused_before_it_is_built(synthetic_bun
     write_audio(tmp_path / "a.wav", tone(220, 3.0), 44100)
     before = Unchanged(tmp_path)
     with within(10):
-        code, err = cli(["render", tmp_path / "a.wav", "--bundle", bundle, "--tempo-map", tmp_path / "map.mid", "-o", tmp_path / "b.wav"], capsys)
+        code, err = cli(
+            ["render", tmp_path / "a.wav", "--bundle", bundle, "--tempo-map", tmp_path / "map.mid", "-o", tmp_path / "b.wav"], capsys
+        )
     assert code == 1
     assert_one_line(err, "map.mid: the tempo map would cut 3 s into", "at most 120 a second")
     before.check()
@@ -60,13 +64,16 @@ def test_a_tempo_map_longer_than_a_short_a_costs_only_a(synthetic_bundle, tmp_pa
     import mido
 
     midi = mido.MidiFile(ticks_per_beat=480)
-    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0),
-                                       mido.MetaMessage("set_tempo", tempo=400000, time=10**8)]))
+    midi.tracks.append(
+        mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000, time=0), mido.MetaMessage("set_tempo", tempo=400000, time=10**8)])
+    )
     midi.save(str(tmp_path / "song.mid"))
     write_audio(tmp_path / "a.wav", tone(220, 3.0), 44100)
     with within(20):
-        code, err = cli(["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, "--tempo-map", tmp_path / "song.mid",
-                         "-o", tmp_path / "b.wav"], capsys)
+        code, err = cli(
+            ["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, "--tempo-map", tmp_path / "song.mid", "-o", tmp_path / "b.wav"],
+            capsys,
+        )
     assert code == 0, err
 
 
@@ -91,8 +98,9 @@ def test_a_midi_chunk_claiming_gigabytes_is_one_line_not_an_allocation(synthetic
     (tmp_path / "m.mid").write_bytes(bytes(data))
     write_audio(tmp_path / "a.wav", tone(220, 1.0), 44100)
     before = Unchanged(tmp_path)
-    outcome = bounded.run(["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, use, tmp_path / "m.mid", "-o", tmp_path / "b.wav"],
-                          timeout_s=60)
+    outcome = bounded.run(
+        ["render", tmp_path / "a.wav", "--bundle", synthetic_bundle, use, tmp_path / "m.mid", "-o", tmp_path / "b.wav"], timeout_s=60
+    )
     assert outcome.code == 1, outcome.err
     assert_one_line(outcome.err.strip(), "m.mid: not a readable MIDI file (", fragment)
     before.check()
@@ -118,8 +126,15 @@ def test_batch_jobs_below_one_is_a_usage_error(synthetic_bundle, tmp_path, capsy
     before.check()
 
 
-STREAMS = {"0-hz": (0, 2), "negative-rate": (-44100, 2), "fractional-rate": (44100.5, 2), "rate-a-string": ("44100", 2),
-           "no-channels": (44100, 0), "channels-a-float": (44100, 2.0), "a-million-hz": (10**6, 1)}
+STREAMS = {
+    "0-hz": (0, 2),
+    "negative-rate": (-44100, 2),
+    "fractional-rate": (44100.5, 2),
+    "rate-a-string": ("44100", 2),
+    "no-channels": (44100, 0),
+    "channels-a-float": (44100, 2.0),
+    "a-million-hz": (10**6, 1),
+}
 
 
 @pytest.mark.parametrize("case", STREAMS)
@@ -129,8 +144,11 @@ def test_a_stream_of_an_impossible_format_is_one_line_before_any_work(synthetic_
     rate, channels = STREAMS[case]
     messages = set()
     with within(10):
-        for make in (lambda: AnswerChain(bundle, rate, channels), lambda: AnswerChain(bundle, rate, channels, threaded=True),
-                     lambda: ThreadedSidechain(SidechainEffect(bundle, rate, channels))):
+        for make in (
+            lambda: AnswerChain(bundle, rate, channels),
+            lambda: AnswerChain(bundle, rate, channels, threaded=True),
+            lambda: ThreadedSidechain(SidechainEffect(bundle, rate, channels)),
+        ):
             with pytest.raises(CountertrackError) as info:
                 make()
             messages.add(str(info.value))

@@ -15,8 +15,8 @@ from safetensors.numpy import load_file
 
 from host_scripts.cli import main
 from plugin_core.io.cache import cache_folder
-
 from tests.paths import ROOT
+
 TINY = ["--vocab", "8", "--d-model", "32", "--layers", "1", "--heads", "2", "--context", "8", "--lookahead", "1", "--batch-size", "8"]
 
 
@@ -32,8 +32,15 @@ def tiny_run(chorale_corpus, tmp_path_factory) -> Path:
 
 
 def test_train_writes_a_complete_run(tiny_run):
-    for name in ("config.json", "metrics.jsonl", "model.safetensors", "checkpoint.safetensors", "checkpoint.json",
-                 "codebook_guide.npz", "codebook_response.npz"):
+    for name in (
+        "config.json",
+        "metrics.jsonl",
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "checkpoint.json",
+        "codebook_guide.npz",
+        "codebook_response.npz",
+    ):
         assert (tiny_run / name).is_file(), name
     config = json.loads((tiny_run / "config.json").read_text())
     split = config["split"]
@@ -63,7 +70,9 @@ def test_run_killed_mid_training_resumes_to_the_same_weights(chorale_corpus, tmp
     """SIGKILL a training process after its first epoch; --resume must end where an uninterrupted run ends."""
     argv = ["train", str(chorale_corpus), "--epochs", "8", *TINY]
     command = [sys.executable, "-m", "host_scripts"]
-    killed = subprocess.Popen([*command, *argv, "-o", str(tmp_path / "killed")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        [*command, *argv, "-o", str(tmp_path / "killed")], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     metrics = tmp_path / "killed" / "metrics.jsonl"
     deadline = time.monotonic() + 120
     while killed.poll() is None and time.monotonic() < deadline:
@@ -90,8 +99,20 @@ def test_resume_refuses_changed_settings(tiny_run, chorale_corpus, capsys):
 
 def test_eval_reports_table_json_and_plot(tiny_run, chorale_corpus, tmp_path, capsys):
     out = tmp_path
-    code = main(["eval", str(tiny_run), "--corpus", str(chorale_corpus), "--json", str(out / "e.json"), "--plot", str(out / "e.png"),
-                 "--markdown", str(out / "e.md")])
+    code = main(
+        [
+            "eval",
+            str(tiny_run),
+            "--corpus",
+            str(chorale_corpus),
+            "--json",
+            str(out / "e.json"),
+            "--plot",
+            str(out / "e.png"),
+            "--markdown",
+            str(out / "e.md"),
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     for row in ("model, greedy", "uniform random", "unigram of B", "majority label", "table p(B|A) argmax", "table p(B|A) sampled"):
@@ -106,8 +127,19 @@ def test_eval_reports_table_json_and_plot(tiny_run, chorale_corpus, tmp_path, ca
 
 @pytest.mark.slow
 def test_eval_audio_renders_held_out_songs_and_measures_them(tiny_run, chorale_corpus, tmp_path, capsys):
-    code = main(["eval", str(tiny_run), "--corpus", str(chorale_corpus), "--audio", "--json", str(tmp_path / "e.json"),
-                 "--plot", str(tmp_path / "e.png")])
+    code = main(
+        [
+            "eval",
+            str(tiny_run),
+            "--corpus",
+            str(chorale_corpus),
+            "--audio",
+            "--json",
+            str(tmp_path / "e.json"),
+            "--plot",
+            str(tmp_path / "e.png"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     table = capsys.readouterr().out
     assert "B onsets on A's beats" in table and "consonant A/B frames" in table
@@ -138,8 +170,21 @@ def test_train_on_a_one_song_corpus_fails_clearly(tmp_path, chorale_corpus, caps
 
 
 def test_sweep_trains_and_tabulates_each_configuration(chorale_corpus, tmp_path, capsys):
-    code = main(["eval", "--sweep", str(tmp_path / "sweep"), "--corpus", str(chorale_corpus), "--segments", "0.5,beat", "--vocabs", "8",
-                 "--epochs", "1"])
+    code = main(
+        [
+            "eval",
+            "--sweep",
+            str(tmp_path / "sweep"),
+            "--corpus",
+            str(chorale_corpus),
+            "--segments",
+            "0.5,beat",
+            "--vocabs",
+            "8",
+            "--epochs",
+            "1",
+        ]
+    )
     assert code == 0
     table = capsys.readouterr().out
     assert "| 0.5 | 8 |" in table and "| beat | 8 |" in table

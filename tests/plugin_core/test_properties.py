@@ -10,12 +10,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from plugin_core.io.audio import Audio
 from plugin_core.bundle.load import load_bundle, validate_manifest
-from plugin_core.errors import CountertrackError
 from plugin_core.engine.grains import seam_curves
-from plugin_core.stream.presets import parse_preset
+from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import Audio
 from plugin_core.render.offline import render_audio
+from plugin_core.stream.presets import parse_preset
 
 
 @given(length=st.integers(1, 20000))
@@ -36,8 +36,13 @@ def _bundle(path):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(samples=st.integers(1, 60000), rate=st.sampled_from([8000, 22050, 44100, 48000, 96000]), channels=st.integers(1, 2),
-       seed=st.integers(0, 1000), level=st.floats(0.0, 1.0))
+@given(
+    samples=st.integers(1, 60000),
+    rate=st.sampled_from([8000, 22050, 44100, 48000, 96000]),
+    channels=st.integers(1, 2),
+    seed=st.integers(0, 1000),
+    level=st.floats(0.0, 1.0),
+)
 def test_renders_keep_length_and_stay_finite(tiny_bundle, samples, rate, channels, seed, level):
     rng = np.random.default_rng(seed)
     a = (level * rng.standard_normal((channels, samples))).astype(np.float32)
@@ -47,14 +52,24 @@ def test_renders_keep_length_and_stay_finite(tiny_bundle, samples, rate, channel
     assert len(rendered.decisions) == len(rendered.boundaries) - 1
 
 
-_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 2000), st.floats(-5, 5, allow_nan=False), st.text(max_size=8),
-                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 2000),
+    st.floats(-5, 5, allow_nan=False),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(data=st.dictionaries(st.sampled_from(["name", "description", "seed", "sampling", "engine", "wet", "dry", "pre", "post", "other"]),
-                            _VALUES, max_size=6),
-       sampling=st.dictionaries(st.sampled_from(["temperature", "top_k", "top_p", "greedy", "bogus"]), _VALUES, max_size=3))
+@given(
+    data=st.dictionaries(
+        st.sampled_from(["name", "description", "seed", "sampling", "engine", "wet", "dry", "pre", "post", "other"]), _VALUES, max_size=6
+    ),
+    sampling=st.dictionaries(st.sampled_from(["temperature", "top_k", "top_p", "greedy", "bogus"]), _VALUES, max_size=3),
+)
 def test_preset_parsing_accepts_or_names_the_problem(data, sampling):
     data = {**data, "sampling": sampling} if "sampling" in data else data
     try:
@@ -66,9 +81,30 @@ def test_preset_parsing_accepts_or_names_the_problem(data, sampling):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.lists(st.sampled_from(["perception", "decision", "memory", "spec", "files", "codebooks", "inputs", "sampling_defaults",
-                                      "engine_defaults", "graph", "context", "lookahead"]), min_size=1, max_size=3),
-       value=_VALUES, delete=st.booleans())
+@given(
+    path=st.lists(
+        st.sampled_from(
+            [
+                "perception",
+                "decision",
+                "memory",
+                "spec",
+                "files",
+                "codebooks",
+                "inputs",
+                "sampling_defaults",
+                "engine_defaults",
+                "graph",
+                "context",
+                "lookahead",
+            ]
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    value=_VALUES,
+    delete=st.booleans(),
+)
 def test_manifest_validation_only_raises_countertrack_errors(tiny_bundle, path, value, delete):
     manifest = json.loads((tiny_bundle / "manifest.json").read_text())
     mutated = copy.deepcopy(manifest)

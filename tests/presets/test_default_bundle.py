@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from plugin_core.io.audio import probe_audio
 from plugin_core.bundle.load import load_bundle
 from plugin_core.bundle.shipped import default_bundle_path, example_a_path
-
+from plugin_core.io.audio import probe_audio
 from tests.paths import ROOT
+
 DEFAULT = default_bundle_path()
 EXAMPLE = example_a_path()
 
@@ -54,8 +53,14 @@ def test_readme_main_command_works_from_a_clean_folder(tmp_path):
     readme = (ROOT / "README.md").read_text()
     assert "./scripts/quickstart.sh" in readme and "./scripts/test.sh" in readme
     out = tmp_path / "out"
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "quickstart.sh"), str(out)], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, "PYTHON": os.environ.get("PYTHON", "python3")}, timeout=600)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "quickstart.sh"), str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": os.environ.get("PYTHON", "python3")},
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     b, a = probe_audio(out / "B.wav"), probe_audio(EXAMPLE)
     assert (b.num_samples, b.sample_rate) == (a.num_samples, a.sample_rate)

@@ -89,10 +89,12 @@ def nested_songs(root: Path, marker: str) -> list[Path]:
 def has_marked_song(root: Path, is_song: Callable[[Path], bool]) -> bool:
     """Whether some folder directly under ``root`` or one level down is a song by ``is_song``; stops at
     the first one found."""
+
     def candidates() -> Iterator[Path]:
         for folder in subfolders(root):
             yield folder
             yield from subfolders(folder)
+
     return any(is_song(folder) for folder in candidates())
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from plugin_core.io.audio import AudioInfo, probe_audio, read_audio
 from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import AudioInfo, probe_audio, read_audio
 
 SILENCE_DBFS = -60.0  # a side whose peak stays below this holds nothing to learn from
 
@@ -30,8 +30,11 @@ def check_rates(infos: Sequence[AudioInfo]) -> int:
     first = infos[0]
     for info in infos[1:]:
         if info.sample_rate != first.sample_rate:
-            raise CountertrackError(f"is at sample rate {info.sample_rate} Hz but {Path(first.path).name} is at "
-                                    f"{first.sample_rate} Hz; the stems of a pair must share one rate", info.path)
+            raise CountertrackError(
+                f"is at sample rate {info.sample_rate} Hz but {Path(first.path).name} is at "
+                f"{first.sample_rate} Hz; the stems of a pair must share one rate",
+                info.path,
+            )
     return first.sample_rate
 
 
@@ -40,8 +43,11 @@ def check_channels(infos: Sequence[AudioInfo]) -> None:
     first = infos[0]
     for info in infos[1:]:
         if info.num_channels != first.num_channels:
-            raise CountertrackError(f"has {info.num_channels} channel(s) but {Path(first.path).name} has "
-                                    f"{first.num_channels}; files summed into one stem must match", info.path)
+            raise CountertrackError(
+                f"has {info.num_channels} channel(s) but {Path(first.path).name} has "
+                f"{first.num_channels}; files summed into one stem must match",
+                info.path,
+            )
 
 
 def check_lengths(infos: Sequence[AudioInfo], tolerance_s: float, song: Path) -> int:

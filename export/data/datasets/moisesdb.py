@@ -46,9 +46,15 @@ class MoisesDB:
                     raise CountertrackError(f"{path.relative_to(folder)} (listed in data.json) is missing", folder)
                 sources.setdefault(stem_name, []).append((path, str(track.get("trackType", ""))))
         stems = tuple(
-            Stem(name=name, files=tuple(path for path, _ in tracks), kind=name,
-                 details={"sources": [path.relative_to(folder).as_posix() for path, _ in tracks],
-                          "track_types": [track_type for _, track_type in tracks]})
+            Stem(
+                name=name,
+                files=tuple(path for path, _ in tracks),
+                kind=name,
+                details={
+                    "sources": [path.relative_to(folder).as_posix() for path, _ in tracks],
+                    "track_types": [track_type for _, track_type in tracks],
+                },
+            )
             for name, tracks in sorted(sources.items())
         )
         provenance = {"provider": folder.parent.name}  # the moisesdb package's <data_path>/<provider>/<track id>

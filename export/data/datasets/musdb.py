@@ -44,8 +44,9 @@ class Musdb(Folders):
         present = [path for path in sources if path.is_file()]
         if not present:
             raise CountertrackError(f"has none of MUSDB18's sources ({', '.join(p.name for p in sources)})", folder)
-        return Song(id=folder.name, folder=folder, stems=tuple(file_stem(path) for path in present),
-                    provenance={"split": folder.parent.name})
+        return Song(
+            id=folder.name, folder=folder, stems=tuple(file_stem(path) for path in present), provenance={"split": folder.parent.name}
+        )
 
 
 def _subset_songs(root: Path) -> list[Path]:
@@ -64,5 +65,8 @@ def refuse_stem_mp4(root: Path) -> None:
     for subset in SUBSETS:
         folder = root / subset
         if folder.is_dir() and any(path.name.endswith(".stem.mp4") for path in folder.iterdir()):
-            raise CountertrackError("holds MUSDB18's .stem.mp4 files, which are not read here: use MUSDB18-HQ, "
-                                    "or decode them to WAV folders with musdb's musdbconvert", folder)
+            raise CountertrackError(
+                "holds MUSDB18's .stem.mp4 files, which are not read here: use MUSDB18-HQ, "
+                "or decode them to WAV folders with musdb's musdbconvert",
+                folder,
+            )

@@ -33,8 +33,9 @@ def selection_for(layout: Layout, guide: tuple[str, ...], response: tuple[str, .
     def usable(selectors: tuple[str, ...], option: str) -> tuple[str, ...]:
         kept = tuple(s for s in selectors if s.lower() == OTHERS or layout.accepts(s))
         if not kept:
-            raise CountertrackError(f"{option} {','.join(selectors)!r} chooses no stem of {layout.title}, "
-                                    f"whose stems are chosen by {layout.selectors}", root)
+            raise CountertrackError(
+                f"{option} {','.join(selectors)!r} chooses no stem of {layout.title}, whose stems are chosen by {layout.selectors}", root
+            )
         return kept
 
     return Selection(usable(guide, "--guide"), usable(response, "--response"))

@@ -17,8 +17,8 @@ from types import ModuleType
 from typing import Any
 
 from export.data.datasets.base import Song, Stem, glob_match, has_marked_song, nested_songs, plain_name
-from plugin_core.io.audio import AUDIO_EXTENSIONS
 from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import AUDIO_EXTENSIONS
 
 METADATA = "metadata.yaml"
 CLASS = "class:"
@@ -57,10 +57,13 @@ class Slakh:
             if not isinstance(inst_class, str):
                 raise CountertrackError(f"metadata.yaml gives stem {name} no inst_class", folder)
             audio = _stem_audio(audio_dir, name, folder)
-            midi = midi_dir / f"{name}.mid"
-            midi = midi if entry.get("midi_saved", True) and midi.is_file() else None
-            details = {field: entry[field] for field in ("inst_class", "program_num", "midi_program_name", "is_drum")
-                       if isinstance(entry.get(field), (str, int, float, bool))}  # plain values only: they go into JSON
+            saved = midi_dir / f"{name}.mid"
+            midi = saved if entry.get("midi_saved", True) and saved.is_file() else None
+            details = {
+                field: entry[field]
+                for field in ("inst_class", "program_num", "midi_program_name", "is_drum")
+                if isinstance(entry.get(field), (str, int, float, bool))
+            }  # plain values only: they go into JSON
             details["audio"] = audio.relative_to(folder).as_posix()
             if midi is not None:
                 details["midi"] = midi.relative_to(folder).as_posix()
@@ -69,8 +72,9 @@ class Slakh:
         if isinstance(metadata.get("UUID"), str):
             provenance["lakh_uuid"] = metadata["UUID"]
         all_src = folder / "all_src.mid"
-        return Song(id=folder.name, folder=folder, stems=tuple(stems), provenance=provenance,
-                    tempo_midi=all_src if all_src.is_file() else None)
+        return Song(
+            id=folder.name, folder=folder, stems=tuple(stems), provenance=provenance, tempo_midi=all_src if all_src.is_file() else None
+        )
 
     def accepts(self, selector: str) -> bool:
         return bool(_class_pattern(selector))
@@ -85,7 +89,7 @@ class Slakh:
 def _class_pattern(selector: str) -> str:
     """The instrument-class pattern of a selector, without its optional ``class:`` prefix."""
     text = selector.strip()
-    return text[len(CLASS):].strip() if text.lower().startswith(CLASS) else text
+    return text[len(CLASS) :].strip() if text.lower().startswith(CLASS) else text
 
 
 def _dir_name(metadata: dict[str, Any], key: str, default: str, folder: Path) -> str:

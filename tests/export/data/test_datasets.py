@@ -15,9 +15,9 @@ from export.data.stems_corpus import build_from_stems
 from host_scripts.cli import main
 from host_scripts.corpus_cmd import LAYOUT_NAMES
 from host_scripts.extras import INSTALL_TRAIN
+from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import read_audio, to_mono
 from plugin_core.io.corpus import load_corpus, load_pair_audio
-from plugin_core.errors import CountertrackError
 from tests.dataset_layouts import RATE, moisesdb_song, musdb_song, slakh_track, write
 
 
@@ -33,10 +33,18 @@ def _summed(paths: list[Path]) -> np.ndarray:
 
 # --- MoisesDB -------------------------------------------------------------------------------------
 
+
 def test_moisesdb_sums_a_stem_types_sources_and_reports_a_song_lacking_the_response(tmp_path, capsys):
     root = tmp_path / "moisesdb"
-    song = moisesdb_song(root, {"drums": [("kick_drum", 60.0), ("snare_drum", 180.0)], "bass": [("bass_guitar", 55.0)],
-                                "guitar": [("clean_electric_guitar", 330.0)]}, song="Full")
+    song = moisesdb_song(
+        root,
+        {
+            "drums": [("kick_drum", 60.0), ("snare_drum", 180.0)],
+            "bass": [("bass_guitar", 55.0)],
+            "guitar": [("clean_electric_guitar", 330.0)],
+        },
+        song="Full",
+    )
     lacking = moisesdb_song(root, {"drums": [("kick_drum", 60.0)], "vocals": [("lead_female_singer", 440.0)]})
     code = main(["corpus", "from-stems", str(root), "--guide", "drums", "--response", "bass", "-o", str(tmp_path / "c")])
     assert code == 0
@@ -47,7 +55,9 @@ def test_moisesdb_sums_a_stem_types_sources_and_reports_a_song_lacking_the_respo
     assert corpus.provenance["layout"] == "moisesdb"
     [pair] = corpus.pairs
     assert pair.id == song.name and corpus.path_of(pair.provenance["song"]).resolve() == song.resolve()
-    assert pair.provenance["artist"] == "An Artist" and pair.provenance["title"] == "Full" and pair.provenance["provider"] == "moisesdb_v0.1"
+    assert (
+        pair.provenance["artist"] == "An Artist" and pair.provenance["title"] == "Full" and pair.provenance["provider"] == "moisesdb_v0.1"
+    )
     assert pair.provenance["guide_stems"][0]["track_types"] == ["kick_drum", "snare_drum"]
     guide, response = load_pair_audio(corpus, pair)
     np.testing.assert_allclose(guide.samples, _summed(_sources(song, "drums")), atol=1e-6)  # kick + snare
@@ -58,8 +68,7 @@ def test_moisesdb_sums_a_stem_types_sources_and_reports_a_song_lacking_the_respo
 
 def test_moisesdb_others_is_every_stem_type_but_the_response(tmp_path):
     root = tmp_path / "moisesdb"
-    song = moisesdb_song(root, {"drums": [("kick_drum", 60.0)], "bass": [("bass_guitar", 55.0)],
-                                "piano": [("grand_piano", 262.0)]})
+    song = moisesdb_song(root, {"drums": [("kick_drum", 60.0)], "bass": [("bass_guitar", 55.0)], "piano": [("grand_piano", 262.0)]})
     corpus, problems = build_from_stems(root, ("others",), ("bass",), tmp_path / "c")
     assert problems == []
     pair = corpus.pairs[0]
@@ -98,6 +107,7 @@ def test_moisesdb_metadata_that_leads_outside_the_song_or_is_not_json_is_reporte
 
 # --- MUSDB18-HQ -----------------------------------------------------------------------------------
 
+
 def test_musdb_pairs_every_song_of_both_subsets_without_the_mixture(tmp_path):
     root = tmp_path / "musdb18hq"
     first = musdb_song(root, "train", "A Band - A Song")
@@ -135,7 +145,9 @@ def test_musdb_a_silent_response_is_reported_and_skipped(tmp_path, capsys):
 def test_musdb_compressed_stems_are_refused_with_how_to_convert(tmp_path, capsys):
     (tmp_path / "musdb18" / "train").mkdir(parents=True)
     (tmp_path / "musdb18" / "train" / "A Band - A Song.stem.mp4").write_bytes(b"\0" * 64)
-    assert main(["corpus", "from-stems", str(tmp_path / "musdb18"), "--guide", "drums", "--response", "bass", "-o", str(tmp_path / "c")]) == 1
+    assert (
+        main(["corpus", "from-stems", str(tmp_path / "musdb18"), "--guide", "drums", "--response", "bass", "-o", str(tmp_path / "c")]) == 1
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "musdbconvert" in err and "MUSDB18-HQ" in err
 
@@ -196,8 +208,10 @@ def test_slakh_metadata_is_read_safely(tmp_path):
 def test_a_named_layout_that_does_not_fit_is_one_line(tmp_path, capsys):
     root = tmp_path / "slakh2100"
     slakh_track(root, "Track00001", SLAKH_BAND)
-    assert main(["corpus", "from-stems", str(root), "--layout", "musdb", "--guide", "piano", "--response", "bass",
-                 "-o", str(tmp_path / "c")]) == 1
+    assert (
+        main(["corpus", "from-stems", str(root), "--layout", "musdb", "--guide", "piano", "--response", "bass", "-o", str(tmp_path / "c")])
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not laid out as MUSDB18" in err
 
@@ -213,6 +227,7 @@ def test_slakh_without_pyyaml_says_how_to_install_the_extra_in_one_line(tmp_path
 
 
 # --- the corpus folder is one output transaction --------------------------------------------------
+
 
 def test_an_existing_corpus_is_replaced_only_with_force_and_a_failed_run_changes_nothing(tmp_path, capsys):
     root = tmp_path / "musdb18hq"

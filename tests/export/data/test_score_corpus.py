@@ -27,7 +27,7 @@ def test_bass_stem_sounds_lower_than_the_soprano_stem(chorale_corpus):
     pair = corpus.pairs[0]
 
     def centroid(path: Path) -> float:
-        x = read_audio(path).samples[0, :44100 * 8]
+        x = read_audio(path).samples[0, : 44100 * 8]
         spectrum = np.abs(np.fft.rfft(x))
         freqs = np.fft.rfftfreq(x.size, 1 / 44100)
         return float((spectrum * freqs).sum() / spectrum.sum())
@@ -39,8 +39,28 @@ def test_rendering_twice_in_parallel_gives_identical_files(chorale_corpus, tmp_p
     """The fixture rendered one score at a time; this renders two at a time, with an unreadable
     score first, so the limit needs a second wave: same pairs, same order, same bytes."""
     missing = str(tmp_path / "missing.mid")
-    assert main(["corpus", "from-scores", missing, "--composer", "bach", "--limit", "3", "--jobs", "2", "--guide", "soprano", "--response", "bass",
-                 "-o", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "corpus",
+                "from-scores",
+                missing,
+                "--composer",
+                "bach",
+                "--limit",
+                "3",
+                "--jobs",
+                "2",
+                "--guide",
+                "soprano",
+                "--response",
+                "bass",
+                "-o",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     first = load_corpus(chorale_corpus)
     again = load_corpus(tmp_path)
     assert [p.id for p in again.pairs] == [p.id for p in first.pairs[:3]]

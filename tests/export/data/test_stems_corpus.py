@@ -49,7 +49,9 @@ def test_lengths_within_tolerance_pair_at_the_shorter_length(tmp_path):
     stems = tmp_path / "stems"
     folder = _song(stems, "song", {"drums.wav": (200, 1.0)})
     write_tone(folder / "bass.wav", 55, 1.0 - 20 / 44100)  # 20 samples = 0.45 ms short
-    corpus, problems = __import__("export.data.stems_corpus", fromlist=["x"]).build_from_stems(stems, ("drums.wav",), ("bass.wav",), tmp_path / "c")
+    corpus, problems = __import__("export.data.stems_corpus", fromlist=["x"]).build_from_stems(
+        stems, ("drums.wav",), ("bass.wav",), tmp_path / "c"
+    )
     assert problems == []
     guide, response = load_pair_audio(corpus, corpus.pairs[0])
     assert guide.num_samples == response.num_samples == 44100 - 20
@@ -112,7 +114,15 @@ def test_newer_manifest_schema_is_refused(tmp_path, capsys):
     assert "newer" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv", [["corpus"], ["corpus", "from-stems", "x"], ["nope"], ["corpus", "from-scores", "--guide", "s", "--response", "b", "-o", "x", "--limit", "0"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["corpus"],
+        ["corpus", "from-stems", "x"],
+        ["nope"],
+        ["corpus", "from-scores", "--guide", "s", "--response", "b", "-o", "x", "--limit", "0"],
+    ],
+)
 def test_usage_errors_exit_with_2(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

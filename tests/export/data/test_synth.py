@@ -22,8 +22,8 @@ import pytest
 import export.data.synth
 from host_scripts.cli import main
 from plugin_core.io.corpus import load_corpus
-
 from tests.paths import ROOT
+
 REAL_FLUIDSYNTH = shutil.which("fluidsynth")
 pytestmark = pytest.mark.skipif(REAL_FLUIDSYNTH is None, reason="fluidsynth is not installed")
 
@@ -112,8 +112,22 @@ def test_a_runaway_render_is_stopped_named_and_the_corpus_goes_on(fake_fluidsynt
     bad = _score(tmp_path / "madrigal.mid", "runaway" if runaway == "writes-without-end" else "hang")
     good = _score(tmp_path / "chorale.mid")
     started = time.monotonic()
-    code = main(["corpus", "from-scores", str(bad), str(good), "--guide", "soprano", "--response", "bass", "--jobs", "1",
-                 "-o", str(tmp_path / "corpus")])
+    code = main(
+        [
+            "corpus",
+            "from-scores",
+            str(bad),
+            str(good),
+            "--guide",
+            "soprano",
+            "--response",
+            "bass",
+            "--jobs",
+            "1",
+            "-o",
+            str(tmp_path / "corpus"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 0, err
     assert time.monotonic() - started < 30
@@ -137,9 +151,29 @@ def test_stopping_corpus_from_scores_stops_everything_it_started(fake_fluidsynth
     """Two workers, each in a FluidSynth that hangs: stopped, the command leaves no FluidSynth, no
     worker and no countertrack-synth-* folder behind."""
     scores = [str(_score(tmp_path / f"hang{index}.mid", "hang")) for index in range(3)]
-    process = subprocess.Popen([sys.executable, "-m", "host_scripts", "corpus", "from-scores", *scores, "--guide", "soprano",
-                                "--response", "bass", "--jobs", "2", "-o", str(tmp_path / "corpus")],
-                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host_scripts",
+            "corpus",
+            "from-scores",
+            *scores,
+            "--guide",
+            "soprano",
+            "--response",
+            "bass",
+            "--jobs",
+            "2",
+            "-o",
+            str(tmp_path / "corpus"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while len(_started(fake_fluidsynth)) < 4 and time.monotonic() < deadline:  # two fakes, each with its sleep
         time.sleep(0.05)

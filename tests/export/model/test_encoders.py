@@ -12,8 +12,8 @@ import torch
 from export.model.codebook_fit import fit_codebook, fit_codebooks
 from export.model.encoders import EncoderSpec, FactoredRealDFT, build_encoder, chroma_filterbank, frame_signal
 from export.onnx.perception_export import encode_spans
-from plugin_core.perception.codebook import Codebook
 from plugin_core.errors import CountertrackError
+from plugin_core.perception.codebook import Codebook
 
 
 def test_factored_dft_equals_numpy_rfft():
@@ -35,7 +35,10 @@ def test_frames_are_centred_and_counted_from_the_hop():
 
 def test_chroma_filters_put_a_note_in_its_pitch_class():
     bank = chroma_filterbank(16000, 2048)
-    bin_of = lambda hz: int(round(hz * 2048 / 16000))
+
+    def bin_of(hz):
+        return int(round(hz * 2048 / 16000))
+
     assert np.argmax(bank[:, bin_of(440.0)]) == 9  # A
     assert np.argmax(bank[:, bin_of(261.63)]) == 0  # C
 
@@ -121,10 +124,14 @@ def test_wav2vec2_loads_offline_from_a_folder_and_pools_a_layer(tiny_wav2vec2):
     out = encoder(audio)
     assert out.shape == (3, 32)
     full = build_encoder(EncoderSpec(backend="wav2vec2", path=str(tiny_wav2vec2), layer=None))
-    direct = full.model(
-        (audio - audio.mean(1, keepdim=True)) / torch.sqrt(audio.var(1, unbiased=False, keepdim=True) + 1e-7),
-        output_hidden_states=True,
-    ).hidden_states[1].mean(dim=1)
+    direct = (
+        full.model(
+            (audio - audio.mean(1, keepdim=True)) / torch.sqrt(audio.var(1, unbiased=False, keepdim=True) + 1e-7),
+            output_hidden_states=True,
+        )
+        .hidden_states[1]
+        .mean(dim=1)
+    )
     torch.testing.assert_close(out, direct, rtol=1e-5, atol=1e-5)
 
 

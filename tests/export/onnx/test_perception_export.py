@@ -14,13 +14,12 @@ import pytest
 from export.model.codebook_fit import fit_codebooks
 from export.model.encoders import EncoderSpec, build_encoder
 from export.onnx.perception_export import encode_spans, export_perception
+from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import read_audio, resample, write_audio
 from plugin_core.io.corpus import load_corpus, load_pair_audio
-from plugin_core.errors import CountertrackError
 from plugin_core.perception.labeller import PerceptionSession, PerceptionSpec, encoder_input
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from tests.conftest import tone
-
 from tests.paths import ROOT
 
 
@@ -28,8 +27,14 @@ def _perceive(corpus_dir: Path, spec: EncoderSpec, segmentation: SegmentationCon
     """Encode every pair of the corpus with PyTorch, fit a shared codebook, export, check parity on all of it."""
     corpus = load_corpus(corpus_dir)
     encoder = build_encoder(spec)
-    probe = PerceptionSpec(sample_rate=encoder.sample_rate, min_samples=encoder.min_samples, embedding_dim=encoder.output_dim,
-                           vocab_size=vocab, segmentation=segmentation, encoder=spec.to_dict())
+    probe = PerceptionSpec(
+        sample_rate=encoder.sample_rate,
+        min_samples=encoder.min_samples,
+        embedding_dim=encoder.output_dim,
+        vocab_size=vocab,
+        segmentation=segmentation,
+        encoder=spec.to_dict(),
+    )
     tracks, embeddings = [], {"guide": [], "response": []}
     for pair in corpus.pairs:
         guide, response = load_pair_audio(corpus, pair)
@@ -38,14 +43,18 @@ def _perceive(corpus_dir: Path, spec: EncoderSpec, segmentation: SegmentationCon
             at_rate, spans = encoder_input(audio, grid, probe)
             tracks.append((at_rate, spans))
             embeddings[role].append(encode_spans(encoder, at_rate, spans))
-    books = fit_codebooks(np.concatenate(embeddings["guide"]), np.concatenate(embeddings["response"]), vocab, seed=0, groups=encoder.feature_groups)
+    books = fit_codebooks(
+        np.concatenate(embeddings["guide"]), np.concatenate(embeddings["response"]), vocab, seed=0, groups=encoder.feature_groups
+    )
     audio = np.concatenate([t[0] for t in tracks])
     offsets = np.cumsum([0] + [t[0].size for t in tracks[:-1]])
     spans = [(start + o, stop + o) for (_, track_spans), o in zip(tracks, offsets) for start, stop in track_spans]
     return export_perception(encoder, books["guide"][0], segmentation, spec.to_dict(), out, audio, spans)
 
 
-@pytest.mark.parametrize("segmentation", [SegmentationConfig("uniform", hop_s=0.5), SegmentationConfig("onsets", min_segment_s=0.15)], ids=["uniform", "onsets"])
+@pytest.mark.parametrize(
+    "segmentation", [SegmentationConfig("uniform", hop_s=0.5), SegmentationConfig("onsets", min_segment_s=0.15)], ids=["uniform", "onsets"]
+)
 def test_spectral_onnx_matches_pytorch_on_chorales(chorale_corpus, tmp_path, segmentation):
     _, report = _perceive(chorale_corpus, EncoderSpec(), segmentation, 64, tmp_path)
     assert report.segments > 400
@@ -54,8 +63,13 @@ def test_spectral_onnx_matches_pytorch_on_chorales(chorale_corpus, tmp_path, seg
 
 
 def test_wav2vec2_onnx_matches_pytorch_on_chorales(chorale_corpus, tiny_wav2vec2, tmp_path):
-    _, report = _perceive(chorale_corpus, EncoderSpec(backend="wav2vec2", path=str(tiny_wav2vec2), layer=2),
-                          SegmentationConfig("uniform", hop_s=0.5), 16, tmp_path)
+    _, report = _perceive(
+        chorale_corpus,
+        EncoderSpec(backend="wav2vec2", path=str(tiny_wav2vec2), layer=2),
+        SegmentationConfig("uniform", hop_s=0.5),
+        16,
+        tmp_path,
+    )
     assert report.token_agreement >= 0.995, report.describe()
     assert report.max_relative_error <= 1e-4, report.describe()
 

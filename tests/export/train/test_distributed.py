@@ -13,10 +13,26 @@ from pathlib import Path
 import pytest
 
 from host_scripts.torchrun import torchrun_command, without_nproc
-
 from tests.paths import ROOT
-TINY = ["--vocab", "8", "--d-model", "32", "--heads", "2", "--layers", "1", "--context", "8", "--lookahead", "1",
-        "--batch-size", "8", "--segmentation", "uniform"]
+
+TINY = [
+    "--vocab",
+    "8",
+    "--d-model",
+    "32",
+    "--heads",
+    "2",
+    "--layers",
+    "1",
+    "--context",
+    "8",
+    "--lookahead",
+    "1",
+    "--batch-size",
+    "8",
+    "--segmentation",
+    "uniform",
+]
 
 
 def test_the_workers_run_the_same_command_without_nproc():
@@ -29,8 +45,14 @@ def test_the_workers_run_the_same_command_without_nproc():
 
 def _train(corpus: Path, run: Path, *extra: str) -> subprocess.CompletedProcess:
     """``countertrack train --nproc 2`` in a fresh process (the test's private cache inherited), bounded."""
-    return subprocess.run([sys.executable, "-m", "host_scripts", "train", str(corpus), "-o", str(run), "--nproc", "2", *TINY, *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    return subprocess.run(
+        [sys.executable, "-m", "host_scripts", "train", str(corpus), "-o", str(run), "--nproc", "2", *TINY, *extra],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 @pytest.mark.slow
@@ -64,10 +86,10 @@ def test_the_ranks_losses_average_to_the_whole_batchs_mean_loss():
     one-process loss of the whole batch (so its gradient is too), including a rank left without a window."""
     import torch
 
+    from export.data.token_data import IGNORE
     from export.model.decision_model import DecisionConfig, DecisionModel
     from export.train.distributed import Distributed
     from export.train.distributed_step import sharded_loss
-    from export.data.token_data import IGNORE
 
     config = DecisionConfig(vocab_size=8, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=1)
     torch.manual_seed(0)
@@ -80,6 +102,7 @@ def test_the_ranks_losses_average_to_the_whole_batchs_mean_loss():
         target = torch.randint(0, 8, (rows, 10))
         target[0, :3] = IGNORE
         whole = mean(model(a, b_in).reshape(-1, 8), target.reshape(-1))
-        parts = [sharded_loss(model, a, b_in, target, Distributed(rank, world, rank, torch.device("cpu")), summed, 8)[0]
-                 for rank in range(world)]
+        parts = [
+            sharded_loss(model, a, b_in, target, Distributed(rank, world, rank, torch.device("cpu")), summed, 8)[0] for rank in range(world)
+        ]
         assert torch.allclose(sum(parts) / world, whole, atol=1e-6), (rows, world)

@@ -25,7 +25,7 @@ class Echo:
     def process(self, block: np.ndarray) -> np.ndarray:
         self.heard.append(block.copy())
         joined = np.concatenate([self._pending, block], axis=1)
-        self._pending = joined[:, block.shape[1]:]
+        self._pending = joined[:, block.shape[1] :]
         return joined[:, : block.shape[1]]
 
 
@@ -76,8 +76,9 @@ def test_a_failing_effect_is_kept_for_the_main_thread_and_the_callback_plays_sil
 
 def test_mapped_control_changes_set_parameters_and_the_rest_is_ignored():
     applied: list[dict] = []
-    controls = ControlInput([parse_cc_mapping("1=temperature:0.3:2.0"), parse_cc_mapping("74=top_k:1:17")],
-                            lambda **changes: applied.append(changes))
+    controls = ControlInput(
+        [parse_cc_mapping("1=temperature:0.3:2.0"), parse_cc_mapping("74=top_k:1:17")], lambda **changes: applied.append(changes)
+    )
     controls.handle(mido.Message("control_change", control=1, value=127))
     controls.handle(mido.Message("control_change", control=74, value=64))
     controls.handle(mido.Message("control_change", control=7, value=10))  # not mapped

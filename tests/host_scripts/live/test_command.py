@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.jack_harness import jack_available, jack_server
-
 from tests.paths import ROOT
+
 RUN_TIMEOUT_S = 120.0
 
 unavailable = jack_available()
@@ -27,8 +27,9 @@ def _live(args: list[str], *, server: str | None = None, timeout: float = RUN_TI
     env = {**os.environ, "JACK_NO_START_SERVER": "1"}
     if server:
         env["JACK_DEFAULT_SERVER"] = server
-    return subprocess.run([sys.executable, "-m", "host_scripts.cli", "live", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "host_scripts.cli", "live", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _one_line_error(result: subprocess.CompletedProcess, fragment: str) -> None:
@@ -43,15 +44,18 @@ def server(tmp_path_factory) -> str:
         yield name
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--channels", "0"], "--channels 0 is out of range 1..8"),
-    (["--input", "a:b", "--input", "c:d"], "2 --input ports for 1 channel(s)"),
-    (["--duration", "0"], "--duration 0.0 must be more than 0 seconds"),
-    (["--bpm", "1000"], "--bpm 1000.0 is out of range 20..400"),
-    (["--cc", "1=temperature:0.3:2.0"], "--cc maps controllers of a MIDI input: give --midi-in PORT"),
-    (["--midi-in", "x", "--cc", "1=volume:0:1"], "cannot automate 'volume'"),
-    (["--midi-in", "x", "--cc", "1:temperature"], "must read CC=PARAMETER:LOW:HIGH"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--channels", "0"], "--channels 0 is out of range 1..8"),
+        (["--input", "a:b", "--input", "c:d"], "2 --input ports for 1 channel(s)"),
+        (["--duration", "0"], "--duration 0.0 must be more than 0 seconds"),
+        (["--bpm", "1000"], "--bpm 1000.0 is out of range 20..400"),
+        (["--cc", "1=temperature:0.3:2.0"], "--cc maps controllers of a MIDI input: give --midi-in PORT"),
+        (["--midi-in", "x", "--cc", "1=volume:0:1"], "cannot automate 'volume'"),
+        (["--midi-in", "x", "--cc", "1:temperature"], "must read CC=PARAMETER:LOW:HIGH"),
+    ],
+)
 def test_bad_arguments_are_one_line_before_any_server_is_asked(args, fragment):
     _one_line_error(_live(["--server", "ct-test-none", *args]), fragment)
 
@@ -61,8 +65,13 @@ def test_no_server_running_is_one_line():
 
 
 def test_an_unknown_port_is_one_line_naming_the_ports_there_are(server):
-    _one_line_error(_live(["--bpm", "100", "--input", "nosuch:out"], server=server), "--input 'nosuch:out' is not an audio output port (to read A from) of this JACK server; there are: system:capture_1")
-    _one_line_error(_live(["--bpm", "100", "--output", "nosuch:in"], server=server), "--output 'nosuch:in' is not an audio input port (to send B to)")
+    _one_line_error(
+        _live(["--bpm", "100", "--input", "nosuch:out"], server=server),
+        "--input 'nosuch:out' is not an audio output port (to read A from) of this JACK server; there are: system:capture_1",
+    )
+    _one_line_error(
+        _live(["--bpm", "100", "--output", "nosuch:in"], server=server), "--output 'nosuch:in' is not an audio input port (to send B to)"
+    )
 
 
 def test_an_unknown_midi_port_is_one_line(server):
@@ -74,10 +83,15 @@ def test_a_beat_bundle_without_a_tempo_is_one_line(server):
 
 
 def test_without_the_live_extra_it_says_how_to_install_it(tmp_path):
-    code = ("import sys; sys.modules['jack'] = None\n"
-            "from host_scripts.cli import main\nsys.exit(main(['live', '--bpm', '100']))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                            capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    code = "import sys; sys.modules['jack'] = None\nfrom host_scripts.cli import main\nsys.exit(main(['live', '--bpm', '100']))"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+    )
     _one_line_error(result, "live needs the live extra (jack not installed): pip install 'countertrack[live]'")
 
 
@@ -92,9 +106,28 @@ def test_a_short_run_applies_midi_cc_and_stops_cleanly_on_sigterm(server, tmp_pa
     out_path, err_path = tmp_path / "out.txt", tmp_path / "err.txt"
     env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
     with open(out_path, "w") as out, open(err_path, "w") as err:
-        process = subprocess.Popen([sys.executable, "-m", "host_scripts.cli", "live", "--bpm", "100", "--midi-in", "RtMidiOut Client:ct-test-cc",
-                                    "--midi-api", "jack", "--cc", "1=temperature:0.3:2.0", "--cc", "74=top_k:1:17"],
-                                   cwd=ROOT, env=env, stdout=out, stderr=err)
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "host_scripts.cli",
+                "live",
+                "--bpm",
+                "100",
+                "--midi-in",
+                "RtMidiOut Client:ct-test-cc",
+                "--midi-api",
+                "jack",
+                "--cc",
+                "1=temperature:0.3:2.0",
+                "--cc",
+                "74=top_k:1:17",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
     try:
         _wait_for(out_path, "playing", process)
         keyboard.send(mido.Message("control_change", control=74, value=127))

@@ -31,13 +31,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from plugin_core.io.audio import read_audio
 from plugin_core.bundle.load import load_bundle
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.bundle.shipped import default_bundle_path, example_a_path
+from plugin_core.io.audio import read_audio
+from plugin_core.stream.chain import AnswerChain
 from tests.jack_harness import PERIOD, RATE, Player, Recorder, jack_available, jack_server
-
 from tests.paths import ROOT
+
 SECONDS = 60.0
 BPM, SEED = 100.0, 3
 BASELINE_S = 3.0
@@ -96,14 +96,33 @@ def _run_live(a: np.ndarray, folder: Path, *, freewheel: bool = False) -> LiveRu
                 settled = player.xruns
                 time.sleep(BASELINE_S)
                 if player.xruns > settled:
-                    pytest.skip(f"this machine is too busy for real-time audio: {player.xruns - settled} xruns in {BASELINE_S:.0f} s "
-                                "with only the test's own JACK clients")
+                    pytest.skip(
+                        f"this machine is too busy for real-time audio: {player.xruns - settled} xruns in {BASELINE_S:.0f} s "
+                        "with only the test's own JACK clients"
+                    )
             out_path, err_path = folder / "live.txt", folder / "live-err.txt"
             env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
             with open(out_path, "w") as out, open(err_path, "w") as err:
-                process = subprocess.Popen([sys.executable, "-m", "host_scripts.cli", "live", "--bpm", str(BPM), "--seed", str(SEED),
-                                            "--input", player.port.name, "--output", recorder.port.name],
-                                           cwd=ROOT, env=env, stdout=out, stderr=err)
+                process = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "host_scripts.cli",
+                        "live",
+                        "--bpm",
+                        str(BPM),
+                        "--seed",
+                        str(SEED),
+                        "--input",
+                        player.port.name,
+                        "--output",
+                        recorder.port.name,
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=out,
+                    stderr=err,
+                )
             try:
                 text = _wait_for_line(out_path, r"^playing", process)
                 latency = int(re.search(r"^latency: (\d+) samples", text, re.M).group(1))
@@ -126,8 +145,9 @@ def _run_live(a: np.ndarray, folder: Path, *, freewheel: bool = False) -> LiveRu
                 if process.poll() is None:
                     process.kill()
                     process.wait()
-            return LiveRun(out_path.read_text(), err_path.read_text(), latency, start - first,
-                           recorder.frames(first, end - first).copy(), client_xruns)
+            return LiveRun(
+                out_path.read_text(), err_path.read_text(), latency, start - first, recorder.frames(first, end - first).copy(), client_xruns
+            )
         finally:
             player.close()
             recorder.close()
@@ -139,11 +159,17 @@ def test_live_on_a_jack_server_plays_the_offline_render_delayed_by_its_latency_w
     if run.xruns or run.client_xruns:  # a burst of load from elsewhere: one more try, on a fresh server
         run = _run_live(a, tmp_path / "second")
     if run.client_xruns:  # the test's own clients missed deadlines too: the machine, not countertrack, is late
-        pytest.skip(f"this machine could not keep real time during the run: the test's own clients saw {run.client_xruns} xruns "
-                    f"(countertrack's report: {run.report.strip()[-160:]})")
+        pytest.skip(
+            f"this machine could not keep real time during the run: the test's own clients saw {run.client_xruns} xruns "
+            f"(countertrack's report: {run.report.strip()[-160:]})"
+        )
     assert run.errors == ""
-    assert re.search(r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: 0 xruns \(0 frames skipped by the server heard as "
-                     r"silence, 0 repeated blocks played as silence\)", run.report, re.M), run.report
+    assert re.search(
+        r"^stopped \(SIGTERM\) after [\d.]+ s of audio, \d+ blocks: 0 xruns \(0 frames skipped by the server heard as "
+        r"silence, 0 repeated blocks played as silence\)",
+        run.report,
+        re.M,
+    ), run.report
     assert run.client_xruns == 0
     _assert_offline_render_delayed(run, a)
 
@@ -169,6 +195,8 @@ def _assert_offline_render_delayed(run: LiveRun, a: np.ndarray) -> None:
     chain.effect.close()
     expected = np.concatenate([np.zeros(run.latency, dtype=np.float32), offline])[: run.recording.size]
     different = np.flatnonzero(run.recording != expected)
-    assert different.size == 0, (f"{different.size} samples differ, the first at stream sample {different[0]} "
-                                 f"(A starts at {run.a_start}); largest difference {np.abs(run.recording - expected).max()}")
+    assert different.size == 0, (
+        f"{different.size} samples differ, the first at stream sample {different[0]} "
+        f"(A starts at {run.a_start}); largest difference {np.abs(run.recording - expected).max()}"
+    )
     assert np.abs(expected[run.latency + run.a_start :]).max() > 0.01  # an answer was played, not silence

@@ -15,13 +15,13 @@ import soundfile
 from host_scripts.cli import main
 from plugin_core.arrangement.reaper import quote
 from plugin_core.arrangement.session import write_session
-from plugin_core.io.audio import read_audio, write_audio
 from plugin_core.bundle.load import load_bundle
 from plugin_core.decision.session import ANTICIPATE
 from plugin_core.errors import CountertrackError
-from plugin_core.stream.parameters import AutomationEvent
-from plugin_core.render.offline import render_audio
+from plugin_core.io.audio import read_audio, write_audio
 from plugin_core.perception.segmentation import SegmentationConfig
+from plugin_core.render.offline import render_audio
+from plugin_core.stream.parameters import AutomationEvent
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 from tests.sessions import mix, parse_rpp, read_dawproject, read_rpp
 
@@ -31,23 +31,44 @@ def bundle_path(tmp_path_factory) -> Path:
     return make_synthetic_bundle(tmp_path_factory.mktemp("arrangement"), memory_bpm=120.0, memory_seconds=30.0)
 
 
-def _render(bundle_path: Path, folder: Path, *, bpm: float, channels: int, engine: dict, extra: tuple[str, ...] = (),
-            a_name: str = "a.wav") -> tuple[int, Path]:
+def _render(
+    bundle_path: Path, folder: Path, *, bpm: float, channels: int, engine: dict, extra: tuple[str, ...] = (), a_name: str = "a.wav"
+) -> tuple[int, Path]:
     a = np.repeat(tone_melody(8.0, bpm, seed=3), channels, axis=0)
     write_audio(folder / a_name, a, RATE, subtype="FLOAT" if a_name.endswith(".wav") else "PCM_24")
     preset = folder / "preset.json"
     preset.write_text(json.dumps({"name": "test", "engine": engine, "wet": 0.8}))
-    code = main(["render", str(folder / a_name), "-o", str(folder / "b.wav"), "--bundle", str(bundle_path), "--bpm", str(bpm),
-                 "--preset", str(preset), "--seed", "2", "--arrangement", str(folder / "song"), *extra])
+    code = main(
+        [
+            "render",
+            str(folder / a_name),
+            "-o",
+            str(folder / "b.wav"),
+            "--bundle",
+            str(bundle_path),
+            "--bpm",
+            str(bpm),
+            "--preset",
+            str(preset),
+            "--seed",
+            "2",
+            "--arrangement",
+            str(folder / "song"),
+            *extra,
+        ]
+    )
     return code, folder / "song"
 
 
-@pytest.mark.parametrize(("bpm", "channels", "engine"), [
-    (97.0, 2, {"follow_loudness": 0.5}),  # grains stretched to A's slower beats, gains that follow A (ramps between them)
-    (120.0, 1, {"continuity": 1.0, "crossfade_s": 0.03}),  # A on the memory's tempo: runs of grains as one clip
-    (120.0, 2, {"continuity": 1.0, "follow_loudness": 0.5}),  # runs whose gain changes: the engine ramps it across the seam
-    (150.0, 2, {"continuity": 0.5}),  # grains cut at A's faster beats
-])
+@pytest.mark.parametrize(
+    ("bpm", "channels", "engine"),
+    [
+        (97.0, 2, {"follow_loudness": 0.5}),  # grains stretched to A's slower beats, gains that follow A (ramps between them)
+        (120.0, 1, {"continuity": 1.0, "crossfade_s": 0.03}),  # A on the memory's tempo: runs of grains as one clip
+        (120.0, 2, {"continuity": 1.0, "follow_loudness": 0.5}),  # runs whose gain changes: the engine ramps it across the seam
+        (150.0, 2, {"continuity": 0.5}),  # grains cut at A's faster beats
+    ],
+)
 def test_the_sessions_clips_mix_to_the_rendered_b(bundle_path, tmp_path, bpm, channels, engine):
     code, session = _render(bundle_path, tmp_path, bpm=bpm, channels=channels, engine=engine)
     assert code == 0
@@ -99,8 +120,21 @@ def test_an_existing_session_is_replaced_only_with_force_and_another_folder_neve
     other = tmp_path / "other"
     other.mkdir()
     (other / "notes.txt").write_text("mine")
-    code = main(["render", str(tmp_path / "a.wav"), "-o", str(tmp_path / "b2.wav"), "--bundle", str(bundle_path), "--bpm", "120",
-                 "--arrangement", str(other), "--force"])
+    code = main(
+        [
+            "render",
+            str(tmp_path / "a.wav"),
+            "-o",
+            str(tmp_path / "b2.wav"),
+            "--bundle",
+            str(bundle_path),
+            "--bpm",
+            "120",
+            "--arrangement",
+            str(other),
+            "--force",
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 1 and "not a countertrack session" in error and len(error.strip().splitlines()) == 1
     assert (other / "notes.txt").read_text() == "mine" and not (tmp_path / "b2.wav").exists()
@@ -109,30 +143,38 @@ def test_an_existing_session_is_replaced_only_with_force_and_another_folder_neve
 def test_an_arrangement_in_a_missing_folder_fails_before_the_render(bundle_path, tmp_path, capsys):
     a = tmp_path / "a.wav"
     write_audio(a, tone_melody(2.0, 120.0), RATE)
-    code = main(["render", str(a), "-o", str(tmp_path / "b.wav"), "--bundle", str(bundle_path), "--arrangement", str(tmp_path / "no" / "song")])
+    code = main(
+        ["render", str(a), "-o", str(tmp_path / "b.wav"), "--bundle", str(bundle_path), "--arrangement", str(tmp_path / "no" / "song")]
+    )
     assert code == 1 and "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "b.wav").exists()
 
 
-@pytest.mark.parametrize("text", ["plain", "with space", 'say "hi"', "it's \"both\"", "all ` ' \" three"])
+@pytest.mark.parametrize("text", ["plain", "with space", 'say "hi"', 'it\'s "both"', "all ` ' \" three"])
 def test_rpp_strings_read_back(text):
     chunk = parse_rpp(f"<ROOT\n  NAME {quote(text)}\n>\n")
     assert chunk.first("NAME") == [text if not all(mark in text for mark in "\"'`") else text.replace("`", "'")]
 
 
-SEAM_MARGIN_BUG = ("engine bug, not the session's: SeamWriter.slot_audio indexes a cached stretched grain with the current "
-                   "crossfade's margin, so when automation changes crossfade_s right after a stretched slot, the seam reads "
-                   "that grain shifted by the difference (B has a glitch the session does not reproduce)")
+SEAM_MARGIN_BUG = (
+    "engine bug, not the session's: SeamWriter.slot_audio indexes a cached stretched grain with the current "
+    "crossfade's margin, so when automation changes crossfade_s right after a stretched slot, the seam reads "
+    "that grain shifted by the difference (B has a glitch the session does not reproduce)"
+)
 
 
-@pytest.mark.parametrize(("rate", "segmentation", "beats", "automated"), [
-    (48000, SegmentationConfig("beats", bpm=110.0, offset_s=0.23, subdivision=2), 2, True),  # the memory resampled; a pickup
-    (44100, SegmentationConfig("uniform", hop_s=0.37), None, True),  # no beat grid: seconds, 120 qpm
-    (44100, SegmentationConfig("beats"), 1, False),  # beats tracked in A (stretched grains): a tempo map of several tempos
-    pytest.param(44100, SegmentationConfig("beats"), 1, True, marks=pytest.mark.xfail(strict=True, reason=SEAM_MARGIN_BUG)),
-])
-def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_to_b(bundle_path, tmp_path, rate, segmentation, beats,
-                                                                                     automated):
+@pytest.mark.parametrize(
+    ("rate", "segmentation", "beats", "automated"),
+    [
+        (48000, SegmentationConfig("beats", bpm=110.0, offset_s=0.23, subdivision=2), 2, True),  # the memory resampled; a pickup
+        (44100, SegmentationConfig("uniform", hop_s=0.37), None, True),  # no beat grid: seconds, 120 qpm
+        (44100, SegmentationConfig("beats"), 1, False),  # beats tracked in A (stretched grains): a tempo map of several tempos
+        pytest.param(44100, SegmentationConfig("beats"), 1, True, marks=pytest.mark.xfail(strict=True, reason=SEAM_MARGIN_BUG)),
+    ],
+)
+def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_to_b(
+    bundle_path, tmp_path, rate, segmentation, beats, automated
+):
     bundle = load_bundle(bundle_path)
     samples = np.repeat(tone_melody(6.0, 110.0, sample_rate=rate, seed=5), 2, axis=0)
     write_audio(tmp_path / "a.wav", samples, rate, subtype="FLOAT")
@@ -142,8 +184,9 @@ def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_t
     assert len({d.crossfade for d in rendered.decisions}) == (2 if automated else 1)  # shortened, never lengthened past the first
     folder = tmp_path / "session"
     folder.mkdir()
-    clips = write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s",
-                          segments_per_beat=beats)
+    clips = write_session(
+        rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s", segments_per_beat=beats
+    )
     if beats is not None:  # every boundary of A within a millisecond of its beat on the session's ruler
         landed = clips.to_beats(rendered.boundaries)
         tempo = np.array([p.bpm for p in clips.tempo_map()])
@@ -160,8 +203,20 @@ def test_an_anticipating_bundles_answer_is_refused_in_one_line_before_any_work(t
     not model yet: --arrangement says so before rendering, and the clip list refuses such a render."""
     bundle_path = make_synthetic_bundle(tmp_path / "bundle", lookahead=ANTICIPATE, memory_bpm=120.0)
     write_audio(tmp_path / "a.wav", tone_melody(5.3, 100.0, seed=7), RATE, subtype="FLOAT")
-    code = main(["render", str(tmp_path / "a.wav"), "-o", str(tmp_path / "b.wav"), "--bundle", str(bundle_path), "--bpm", "100",
-                 "--arrangement", str(tmp_path / "song")])
+    code = main(
+        [
+            "render",
+            str(tmp_path / "a.wav"),
+            "-o",
+            str(tmp_path / "b.wav"),
+            "--bundle",
+            str(bundle_path),
+            "--bpm",
+            "100",
+            "--arrangement",
+            str(tmp_path / "song"),
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 1 and "anticipating" in error and len(error.strip().splitlines()) == 1
     assert not (tmp_path / "b.wav").exists() and not (tmp_path / "song").exists()

@@ -20,8 +20,8 @@ from plugin_core.io.audio import write_audio
 from tests.conftest import tone
 from tests.crafted import Unchanged, assert_one_line, cli, copy_bundle, declare_size, edit_manifest, zip_bundle
 from tests.disk import without_root_file_access
-
 from tests.paths import ROOT
+
 GIB = 1 << 30
 
 
@@ -58,15 +58,20 @@ def _no_sizes(change):
     def make(folder: Path) -> Path:
         edit_manifest(_source(folder), lambda m: m.pop("sizes"))
         return change(folder)
+
     return make
 
 
 ZIP_CASES = {
     "an-unlisted-1-gib-entry": (lambda f: _declared_huge(f), "holds 'b.ctbundle/huge.wav', which its manifest does not list"),
-    "an-entry-twice": (lambda f: zip_bundle(_source(f), f / "b.zip", extra={"b.ctbundle/decision.onnx": b"again"}),
-                       "holds 'b.ctbundle/decision.onnx' twice"),
-    "a-file-and-a-folder-of-one-name": (lambda f: zip_bundle(_source(f), f / "b.zip", extra={"b.ctbundle/memory": b"x"}),
-                                        "holds 'b.ctbundle/memory' both as a file and as a folder"),
+    "an-entry-twice": (
+        lambda f: zip_bundle(_source(f), f / "b.zip", extra={"b.ctbundle/decision.onnx": b"again"}),
+        "holds 'b.ctbundle/decision.onnx' twice",
+    ),
+    "a-file-and-a-folder-of-one-name": (
+        lambda f: zip_bundle(_source(f), f / "b.zip", extra={"b.ctbundle/memory": b"x"}),
+        "holds 'b.ctbundle/memory' both as a file and as a folder",
+    ),
     "an-entry-leaving-the-folder": (lambda f: zip_bundle(_source(f), f / "b.zip", extra={"../escape.txt": b"x"}), "'../escape.txt'"),
     "a-symbolic-link": (lambda f: _with_link(f), "refuses the symbolic link"),
     "a-size-unlike-the-manifest": (_lying_size, "declares 'b.ctbundle/encoder.onnx' as 1000 bytes; its manifest says"),
@@ -93,7 +98,7 @@ def _with_link(folder: Path) -> Path:
     archive = zip_bundle(_source(folder), folder / "b.zip")
     with zipfile.ZipFile(archive, "a") as handle:
         info = zipfile.ZipInfo("b.ctbundle/memory/link.wav")
-        info.external_attr = (0o120777 << 16)
+        info.external_attr = 0o120777 << 16
         handle.writestr(info, "/etc/passwd")
     return archive
 
@@ -117,7 +122,9 @@ def test_a_bad_zip_is_refused_before_anything_is_extracted(folder, capsys, case,
     archive = make(folder)
     extracted: list[str] = []
     real = plugin_core.bundle.archive._copy_entry
-    monkeypatch.setattr(plugin_core.bundle.archive, "_copy_entry", lambda archive, info, *a: (extracted.append(info.filename), real(archive, info, *a)))
+    monkeypatch.setattr(
+        plugin_core.bundle.archive, "_copy_entry", lambda archive, info, *a: (extracted.append(info.filename), real(archive, info, *a))
+    )
     before = Unchanged(folder)
     code, err = _render(folder, archive, capsys)
     assert code == 1, err
@@ -174,7 +181,9 @@ def test_an_older_extraction_of_ours_is_replaced(folder, capsys):
     assert _render(folder, archive, capsys)[0] == 0
     (folder / "b.zip.d" / "b.ctbundle" / "memory" / "grains.json").write_text("{}")  # damaged since
     assert _render(folder, archive, capsys)[0] == 0
-    assert (folder / "b.zip.d" / "b.ctbundle" / "memory" / "grains.json").read_bytes() == (_source(folder) / "memory" / "grains.json").read_bytes()
+    assert (folder / "b.zip.d" / "b.ctbundle" / "memory" / "grains.json").read_bytes() == (
+        _source(folder) / "memory" / "grains.json"
+    ).read_bytes()
     assert sorted(p.name for p in folder.iterdir()) == ["a.wav", "b.zip", "b.zip.d", "out.wav"]
 
 
@@ -209,11 +218,27 @@ def test_a_zip_in_a_read_only_folder_renders_from_the_cache(folder, tmp_path_fac
     cache = tmp_path_factory.mktemp("cache-ro")
     locked.chmod(0o555)
     try:
-        command = [sys.executable, "-m", "host_scripts.cli", "render", str(folder / "a.wav"), "--bundle", str(archive),
-                   "-o", str(folder / "new.wav")]
+        command = [
+            sys.executable,
+            "-m",
+            "host_scripts.cli",
+            "render",
+            str(folder / "a.wav"),
+            "--bundle",
+            str(archive),
+            "-o",
+            str(folder / "new.wav"),
+        ]
         try:
-            result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "COUNTERTRACK_CACHE": str(cache)},
-                                    preexec_fn=without_root_file_access if os.geteuid() == 0 else None, timeout=120)
+            result = subprocess.run(
+                command,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                env={**os.environ, "COUNTERTRACK_CACHE": str(cache)},
+                preexec_fn=without_root_file_access if os.geteuid() == 0 else None,
+                timeout=120,
+            )
         except subprocess.SubprocessError as exc:
             pytest.skip(f"cannot make a folder read-only for root here ({exc})")
         assert result.returncode == 0, result.stderr
@@ -241,14 +266,16 @@ def test_a_stale_staging_folder_of_a_killed_run_is_swept_and_a_look_alike_kept(f
 def test_sigterm_during_the_extraction_leaves_no_staging_folder(folder):
     """The stop is raised as an exception: the staging folder is removed on the way out (exit 143)."""
     archive = zip_bundle(_source(folder), folder / "b.zip")
-    script = ("import sys, time, signal, os\n"
-              "import plugin_core.bundle.archive as z\n"
-              "real = z._copy_entry\n"
-              "def slow(*args):\n"
-              "    real(*args); print('extracting', flush=True); time.sleep(30)\n"
-              "z._copy_entry = slow\n"
-              "from host_scripts.cli import main\n"
-              f"sys.exit(main(['render', {str(folder / 'a.wav')!r}, '--bundle', {str(archive)!r}, '-o', {str(folder / 'new.wav')!r}]))\n")
+    script = (
+        "import sys, time, signal, os\n"
+        "import plugin_core.bundle.archive as z\n"
+        "real = z._copy_entry\n"
+        "def slow(*args):\n"
+        "    real(*args); print('extracting', flush=True); time.sleep(30)\n"
+        "z._copy_entry = slow\n"
+        "from host_scripts.cli import main\n"
+        f"sys.exit(main(['render', {str(folder / 'a.wav')!r}, '--bundle', {str(archive)!r}, '-o', {str(folder / 'new.wav')!r}]))\n"
+    )
     process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stdout.readline().strip() == "extracting"
     process.terminate()

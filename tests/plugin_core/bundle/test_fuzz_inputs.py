@@ -8,10 +8,9 @@ render leaves its folder as it was. The small runs are part of the fast suite; t
 
 from __future__ import annotations
 
-import os
-
 import json
 import math
+import os
 import re
 import shutil
 import tempfile
@@ -24,23 +23,67 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from plugin_core.io.audio import write_audio
-from plugin_core.stream.presets import BUILTIN_EFFECTS
 from plugin_core.io.validation import effect_parameters
+from plugin_core.stream.presets import BUILTIN_EFFECTS
 from tests.conftest import tone
 from tests.crafted import Unchanged, declare_size, memory_samples, midi_bytes, rehash, wav_bytes, zip_bundle
 from tests.fuzz_harness import CommandRunner
 
 SMALL, LARGE = 5, 150  # the large runs draw new examples each time, except under CI (reproducible: a submission must not hinge on luck)
-INTERESTING = [0, 1, -1, 2, 7, 8, 9, 16, 1023, 1024, 1025, 5000, 44100, 100_000_000, 2**31, 2**63, -(2**63), 10**30,
-               0.5, 1.5, -0.0, 1e-300, 1e20, 1e308, math.nan, math.inf, -math.inf]
-scalars = (st.none() | st.booleans() | st.sampled_from(INTERESTING) | st.integers(-(2**70), 2**70) | st.floats()
-           | st.text(max_size=12))
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=12)
+INTERESTING = [
+    0,
+    1,
+    -1,
+    2,
+    7,
+    8,
+    9,
+    16,
+    1023,
+    1024,
+    1025,
+    5000,
+    44100,
+    100_000_000,
+    2**31,
+    2**63,
+    -(2**63),
+    10**30,
+    0.5,
+    1.5,
+    -0.0,
+    1e-300,
+    1e20,
+    1e308,
+    math.nan,
+    math.inf,
+    -math.inf,
+]
+scalars = st.none() | st.booleans() | st.sampled_from(INTERESTING) | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12)
+json_values = st.recursive(
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=12
+)
 
 
-NAMES = ["uniform", "beats", "onsets", "encoder.onnx", "decision.onnx", "memory", "memory/memory.wav", "memory/grains.json", "../x",
-         "/etc/passwd", "a_new", "logits", "token", "float32", "int64", "", "memory/../encoder.onnx"]
+NAMES = [
+    "uniform",
+    "beats",
+    "onsets",
+    "encoder.onnx",
+    "decision.onnx",
+    "memory",
+    "memory/memory.wav",
+    "memory/grains.json",
+    "../x",
+    "/etc/passwd",
+    "a_new",
+    "logits",
+    "token",
+    "float32",
+    "int64",
+    "",
+    "memory/../encoder.onnx",
+]
 numbers = st.sampled_from(INTERESTING) | st.integers(-(10**6), 10**6) | st.floats()
 
 
@@ -125,11 +168,17 @@ OUTCOMES: dict[str, int] = {}  # what the examples ended with (print it to see w
 
 
 def _run(examples: int, body: Callable[[st.DataObject], None]) -> None:
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=examples <= SMALL or bool(os.environ.get("CI")),
-              suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=examples <= SMALL or bool(os.environ.get("CI")),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
     @given(st.data())
     def property_(data):
         body(data)
+
     property_()
 
 
@@ -178,11 +227,13 @@ def fuzz_grain_table(data: st.DataObject, folder: Path, bundle: Path, a_track: P
 
 def fuzz_memory_header(data: st.DataObject, folder: Path, bundle: Path, a_track: Path, runner: CommandRunner) -> None:
     samples, rate = memory_samples(bundle)
-    fields = dict(fmt_size=data.draw(st.sampled_from([0, 2, 4, 15, 16, 17, 18, 40, 1 << 20]), label="fmt size"),
-                  format_tag=data.draw(st.sampled_from([0, 1, 3, 0xFFFE, 7]), label="format"),
-                  bits=data.draw(st.sampled_from([0, 8, 16, 24, 32, 64]), label="bits"),
-                  channels=data.draw(st.sampled_from([0, 1, 2, 3, 255, 65535]), label="channels"),
-                  declared_data=data.draw(st.none() | st.sampled_from([0, 1, 3, 2**32 - 1]) | st.integers(0, 2**32 - 1), label="data size"))
+    fields = dict(
+        fmt_size=data.draw(st.sampled_from([0, 2, 4, 15, 16, 17, 18, 40, 1 << 20]), label="fmt size"),
+        format_tag=data.draw(st.sampled_from([0, 1, 3, 0xFFFE, 7]), label="format"),
+        bits=data.draw(st.sampled_from([0, 8, 16, 24, 32, 64]), label="bits"),
+        channels=data.draw(st.sampled_from([0, 1, 2, 3, 255, 65535]), label="channels"),
+        declared_data=data.draw(st.none() | st.sampled_from([0, 1, 3, 2**32 - 1]) | st.integers(0, 2**32 - 1), label="data size"),
+    )
     audio_rate = data.draw(st.sampled_from([0, 1, 7999, 8000, 22050, 44100, 384001, 2**32 - 1]), label="rate")
     try:
         raw = wav_bytes(samples, audio_rate, **fields)
@@ -198,33 +249,77 @@ def fuzz_zip(data: st.DataObject, folder: Path, bundle: Path, a_track: Path, run
     names = sorted(p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file())
     extra = {}
     for _ in range(data.draw(st.integers(0, 3), label="extra entries")):
-        name = data.draw(st.sampled_from([f"b.ctbundle/{n}" for n in names] + ["b.ctbundle/memory", "b.ctbundle", "../x", "/abs", "b.ctbundle/new.wav",
-                                                                               "other/manifest.json", "b.ctbundle/memory/memory.wav/x"])
-                         | st.text(min_size=1, max_size=12).filter(lambda n: "\x00" not in n),  # zipfile cuts a name at NUL
-                         label="entry")
+        name = data.draw(
+            st.sampled_from(
+                [f"b.ctbundle/{n}" for n in names]
+                + [
+                    "b.ctbundle/memory",
+                    "b.ctbundle",
+                    "../x",
+                    "/abs",
+                    "b.ctbundle/new.wav",
+                    "other/manifest.json",
+                    "b.ctbundle/memory/memory.wav/x",
+                ]
+            )
+            | st.text(min_size=1, max_size=12).filter(lambda n: "\x00" not in n),  # zipfile cuts a name at NUL
+            label="entry",
+        )
         extra[name] = data.draw(st.binary(max_size=64), label="bytes")
     archive = zip_bundle(bundle, folder / "b.zip", extra=extra)
     shutil.rmtree(bundle)
     with zipfile.ZipFile(archive) as handle:
         entries = [info.filename for info in handle.infolist()]
     if data.draw(st.booleans(), label="lie about a size"):
-        declare_size(archive, data.draw(st.sampled_from(entries), label="entry"), data.draw(st.sampled_from([0, 1, 100, 2**31, 2**32 - 1]), label="size"))
+        declare_size(
+            archive,
+            data.draw(st.sampled_from(entries), label="entry"),
+            data.draw(st.sampled_from([0, 1, 100, 2**31, 2**32 - 1]), label="size"),
+        )
     _render(runner, folder, a_track, archive, allowed=("b.zip.d",))
 
 
 def fuzz_preset(data: st.DataObject, folder: Path, bundle: Path, a_track: Path, runner: CommandRunner) -> None:
     shutil.rmtree(bundle)
-    effects = st.builds(lambda plugin, params: {"plugin": plugin, "params": params},
-                        st.sampled_from([*BUILTIN_EFFECTS, "Nope", "x.vst3"]),
-                        st.dictionaries(st.sampled_from(sorted({k for e in BUILTIN_EFFECTS for k in effect_parameters(__import__("pedalboard").__dict__[e])}
-                                                               | {"process", "reset", "is_effect", "__class__"})),
-                                        scalars, max_size=3))
-    preset = data.draw(st.fixed_dictionaries({"name": st.text(max_size=5) | scalars}, optional={
-        "seed": scalars, "description": scalars, "wet": numbers, "dry": numbers,
-        "sampling": st.dictionaries(st.sampled_from(["temperature", "top_k", "top_p", "greedy", "other"]), numbers | st.booleans(), max_size=4),
-        "engine": st.dictionaries(st.sampled_from(["crossfade_s", "continuity", "max_run", "avoid_recent", "loudness_match", "follow_loudness",
-                                                   "harmony", "other"]), numbers, max_size=4),
-        "pre": st.lists(effects, max_size=2), "post": st.lists(effects, max_size=2)}) | json_values, label="preset")
+    effects = st.builds(
+        lambda plugin, params: {"plugin": plugin, "params": params},
+        st.sampled_from([*BUILTIN_EFFECTS, "Nope", "x.vst3"]),
+        st.dictionaries(
+            st.sampled_from(
+                sorted(
+                    {k for e in BUILTIN_EFFECTS for k in effect_parameters(__import__("pedalboard").__dict__[e])}
+                    | {"process", "reset", "is_effect", "__class__"}
+                )
+            ),
+            scalars,
+            max_size=3,
+        ),
+    )
+    preset = data.draw(
+        st.fixed_dictionaries(
+            {"name": st.text(max_size=5) | scalars},
+            optional={
+                "seed": scalars,
+                "description": scalars,
+                "wet": numbers,
+                "dry": numbers,
+                "sampling": st.dictionaries(
+                    st.sampled_from(["temperature", "top_k", "top_p", "greedy", "other"]), numbers | st.booleans(), max_size=4
+                ),
+                "engine": st.dictionaries(
+                    st.sampled_from(
+                        ["crossfade_s", "continuity", "max_run", "avoid_recent", "loudness_match", "follow_loudness", "harmony", "other"]
+                    ),
+                    numbers,
+                    max_size=4,
+                ),
+                "pre": st.lists(effects, max_size=2),
+                "post": st.lists(effects, max_size=2),
+            },
+        )
+        | json_values,
+        label="preset",
+    )
     text = json.dumps(preset)
     if data.draw(st.booleans(), label="nest it"):
         depth = data.draw(st.sampled_from([10, 900, 5000, 100_000]), label="depth")
@@ -235,17 +330,26 @@ def fuzz_preset(data: st.DataObject, folder: Path, bundle: Path, a_track: Path, 
 
 def fuzz_midi(data: st.DataObject, folder: Path, bundle: Path, a_track: Path, runner: CommandRunner) -> None:
     shutil.rmtree(bundle)
-    raw = bytearray(midi_bytes(ticks_per_beat=data.draw(st.sampled_from([0, 1, 96, 480, 32767, -1, -6400]) | st.integers(-32768, 32767), label="tpb"),
-                               tempos=tuple(data.draw(st.lists(st.integers(0, 2**24 - 1) | st.sampled_from([0, 1, 60000, 500000]), min_size=1, max_size=4),
-                                                      label="tempos")),
-                               file_type=data.draw(st.integers(0, 3), label="type"), cc=data.draw(st.integers(0, 40), label="cc events")))
+    raw = bytearray(
+        midi_bytes(
+            ticks_per_beat=data.draw(st.sampled_from([0, 1, 96, 480, 32767, -1, -6400]) | st.integers(-32768, 32767), label="tpb"),
+            tempos=tuple(
+                data.draw(
+                    st.lists(st.integers(0, 2**24 - 1) | st.sampled_from([0, 1, 60000, 500000]), min_size=1, max_size=4), label="tempos"
+                )
+            ),
+            file_type=data.draw(st.integers(0, 3), label="type"),
+            cc=data.draw(st.integers(0, 40), label="cc events"),
+        )
+    )
     for _ in range(data.draw(st.integers(0, 4), label="flipped bytes")):
         raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
     cut = data.draw(st.none() | st.integers(0, len(raw)), label="cut at")
     (folder / "m.mid").write_bytes(bytes(raw if cut is None else raw[:cut]))
     use = data.draw(st.sampled_from(["--tempo-map", "--automation", "both"]), label="use")
-    options = (["--tempo-map", folder / "m.mid"] if use in ("--tempo-map", "both") else []) + \
-              (["--automation", folder / "m.mid", "--cc", "1=temperature:0.5:2.0"] if use in ("--automation", "both") else [])
+    options = (["--tempo-map", folder / "m.mid"] if use in ("--tempo-map", "both") else []) + (
+        ["--automation", folder / "m.mid", "--cc", "1=temperature:0.5:2.0"] if use in ("--automation", "both") else []
+    )
     _render(runner, folder, a_track, _bundle_of(folder), *options)
 
 
@@ -257,8 +361,14 @@ def _bundle_of(folder: Path) -> Path:
     return _SHARED["bundle"]
 
 
-TARGETS = {"manifest": fuzz_manifest, "grain-table": fuzz_grain_table, "memory-header": fuzz_memory_header, "zip": fuzz_zip,
-           "preset": fuzz_preset, "midi": fuzz_midi}
+TARGETS = {
+    "manifest": fuzz_manifest,
+    "grain-table": fuzz_grain_table,
+    "memory-header": fuzz_memory_header,
+    "zip": fuzz_zip,
+    "preset": fuzz_preset,
+    "midi": fuzz_midi,
+}
 
 
 def _fuzz(target: str, examples: int, synthetic_bundle: Path, a_track: Path, runner: CommandRunner) -> None:
@@ -270,6 +380,7 @@ def _fuzz(target: str, examples: int, synthetic_bundle: Path, a_track: Path, run
             bundle = folder / "b.ctbundle"
             shutil.copytree(synthetic_bundle, bundle)
             TARGETS[target](data, folder, bundle, a_track, runner)
+
     _run(examples, body)
 
 

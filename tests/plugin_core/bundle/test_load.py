@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 
 from host_scripts.cli import main
-from plugin_core.io.audio import resample
 from plugin_core.bundle.load import load_bundle, perception_threads, sha256_of
 from plugin_core.errors import CountertrackError
-
+from plugin_core.io.audio import resample
 from tests.paths import ROOT
 
 
@@ -31,9 +30,24 @@ def bundle_copy(tiny_bundle, tmp_path) -> Path:
 def test_bundle_holds_everything_listed_with_hashes(tiny_bundle):
     manifest = json.loads((tiny_bundle / "manifest.json").read_text())
     files = set(manifest["files"])
-    assert {"encoder.onnx", "decision.onnx", "codebook_guide.npz", "codebook_response.npz", "memory/memory.wav", "memory/grains.json"} <= files
+    assert {
+        "encoder.onnx",
+        "decision.onnx",
+        "codebook_guide.npz",
+        "codebook_response.npz",
+        "memory/memory.wav",
+        "memory/grains.json",
+    } <= files
     assert manifest["decision"]["spec"]["lookahead"] == 1
-    assert [i["name"] for i in manifest["decision"]["inputs"]] == ["a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v"]
+    assert [i["name"] for i in manifest["decision"]["inputs"]] == [
+        "a_new",
+        "a_aligned",
+        "b_previous",
+        "self_k",
+        "self_v",
+        "cross_k",
+        "cross_v",
+    ]
     assert manifest["memory"]["sample_rate"] == 44100
     assert not [p for p in tiny_bundle.rglob("*") if p.suffix in (".pkl", ".pt", ".py", ".pickle")]
     bundle = load_bundle(tiny_bundle)

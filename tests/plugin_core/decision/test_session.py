@@ -9,15 +9,15 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from export.onnx.decision_export import TorchStepper, check_decision_parity, export_step_graph
-from export.model.decision_model import DecisionConfig, DecisionModel
-from export.evaluation.paper_metrics import Baselines, longest_common_prefix_runs, score
 from export.data.token_data import IGNORE, TokenPair, make_windows, split_by_song
+from export.evaluation.paper_metrics import Baselines, longest_common_prefix_runs, score
+from export.model.decision_model import DecisionConfig, DecisionModel
+from export.onnx.decision_export import TorchStepper, check_decision_parity, export_step_graph
 from export.train.run import TrainConfig, fit_decision
-from plugin_core.decision.session import OnnxStepper, generate
-from plugin_core.errors import CountertrackError
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.decision.sampling import SamplingConfig, allowed_mask, choose
+from plugin_core.decision.session import OnnxStepper, generate
+from plugin_core.errors import CountertrackError
 
 
 def _random_model(lookahead: int, vocab: int = 16, context: int = 8) -> DecisionModel:
@@ -47,7 +47,7 @@ def test_cached_steps_equal_the_full_forward(lookahead):
 
     state = DecisionState(stepper.spec)
     stepped = []
-    for t in range(length):
+    for _t in range(length):
         decode_step(stepper, state, a, lambda logits: stepped.append(logits) or int(b[len(stepped) - 1]))
     np.testing.assert_allclose(np.stack(stepped), full, atol=1e-5)
 
@@ -61,8 +61,24 @@ def trained_context_model(tmp_path_factory):
         a = rng.integers(0, 8, n)
         return TokenPair("s", a, np.concatenate([[0], a[:-1]]))
 
-    config = TrainConfig(corpus="-", vocab=8, d_model=32, heads=2, layers=2, ffn=64, context=8, lookahead=0, window=32,
-                         epochs=40, batch_size=16, learning_rate=3e-3, warmup_steps=20, patience=40, history_dropout=0.25, seed=0)
+    config = TrainConfig(
+        corpus="-",
+        vocab=8,
+        d_model=32,
+        heads=2,
+        layers=2,
+        ffn=64,
+        context=8,
+        lookahead=0,
+        window=32,
+        epochs=40,
+        batch_size=16,
+        learning_rate=3e-3,
+        warmup_steps=20,
+        patience=40,
+        history_dropout=0.25,
+        seed=0,
+    )
     folder = tmp_path_factory.mktemp("context-run")
     train = [song(120) for _ in range(12)]
     validation = [song(120) for _ in range(2)]
@@ -113,8 +129,15 @@ def test_same_seed_same_tokens_twice_in_pytorch_and_onnxruntime(tmp_path):
 
 
 @settings(max_examples=200, deadline=None)
-@given(logits=st.lists(st.floats(-30, 30), min_size=16, max_size=16), allowed=st.sets(st.integers(0, 15), min_size=1, max_size=16),
-       top_p=st.floats(0.05, 1.0), top_k=st.integers(0, 16), temperature=st.floats(0.05, 5.0), greedy=st.booleans(), seed=st.integers(0, 2**31))
+@given(
+    logits=st.lists(st.floats(-30, 30), min_size=16, max_size=16),
+    allowed=st.sets(st.integers(0, 15), min_size=1, max_size=16),
+    top_p=st.floats(0.05, 1.0),
+    top_k=st.integers(0, 16),
+    temperature=st.floats(0.05, 5.0),
+    greedy=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 def test_constrained_choice_never_leaves_the_allowed_set(logits, allowed, top_p, top_k, temperature, greedy, seed):
     config = SamplingConfig(temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
     token = choose(np.array(logits), config, PortableRandom(seed), allowed_mask(16, sorted(allowed)))

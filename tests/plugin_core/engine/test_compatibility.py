@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export.model.compatibility_fit import fit_compatibility
 from export.data.features import PairFeatures
+from export.model.compatibility_fit import fit_compatibility
 from plugin_core.engine.compatibility import Compatibility
-from plugin_core.perception.descriptors import RHYTHM_BINS, SegmentDescriptor
 from plugin_core.errors import CountertrackError
+from plugin_core.perception.descriptors import RHYTHM_BINS, SegmentDescriptor
 
 
 def one_hot(classes: np.ndarray, size: int) -> np.ndarray:
@@ -22,11 +22,17 @@ def one_hot(classes: np.ndarray, size: int) -> np.ndarray:
 def pair(guide_classes, response_classes, guide_onsets, response_onsets, pitched=True) -> PairFeatures:
     n = len(guide_classes)
     zeros = np.zeros((n, 12), np.float32)
-    return PairFeatures(pair_id="p", boundaries=np.arange(n + 1), sample_rate=44100, guide=np.zeros((n, 2)), response=np.zeros((n, 2)),
-                        guide_pitch_classes=one_hot(np.asarray(guide_classes), 12) if pitched else zeros,
-                        guide_onsets=one_hot(np.asarray(guide_onsets), RHYTHM_BINS),
-                        response_pitch_classes=one_hot(np.asarray(response_classes), 12),
-                        response_onsets=one_hot(np.asarray(response_onsets), RHYTHM_BINS))
+    return PairFeatures(
+        pair_id="p",
+        boundaries=np.arange(n + 1),
+        sample_rate=44100,
+        guide=np.zeros((n, 2)),
+        response=np.zeros((n, 2)),
+        guide_pitch_classes=one_hot(np.asarray(guide_classes), 12) if pitched else zeros,
+        guide_onsets=one_hot(np.asarray(guide_onsets), RHYTHM_BINS),
+        response_pitch_classes=one_hot(np.asarray(response_classes), 12),
+        response_onsets=one_hot(np.asarray(response_onsets), RHYTHM_BINS),
+    )
 
 
 def test_a_bass_a_fifth_or_octave_below_the_melody_is_learned():
@@ -59,7 +65,9 @@ def test_score_prefers_the_learned_interval():
     intervals = np.full(12, -1.0, np.float32)
     intervals[7] = 2.0
     table = Compatibility(intervals, np.zeros((RHYTHM_BINS, RHYTHM_BINS), np.float32))
-    a = SegmentDescriptor(pitch_classes=one_hot(np.array([2]), 12)[0], onsets=np.zeros(RHYTHM_BINS, np.float32), pitch_midi=62.0, level_db=-20)
+    a = SegmentDescriptor(
+        pitch_classes=one_hot(np.array([2]), 12)[0], onsets=np.zeros(RHYTHM_BINS, np.float32), pitch_midi=62.0, level_db=-20
+    )
     grains = one_hot(np.arange(12), 12)
     scores = table.score(a, grains, np.zeros((12, RHYTHM_BINS), np.float32))
     assert int(np.argmax(scores)) == 9  # D + 7 semitones = A

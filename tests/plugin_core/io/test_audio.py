@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import soundfile
 
+from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path
 from plugin_core.io.audio import probe_audio, read_audio, resample, to_mono, write_audio
-from plugin_core.errors import CountertrackError
 from tests.conftest import tone
 from tests.disk import entries, small_disk
 

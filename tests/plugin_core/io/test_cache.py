@@ -14,7 +14,6 @@ import pytest
 from plugin_core.io.audio import write_audio
 from tests.conftest import tone
 from tests.crafted import cli, flip_byte
-
 from tests.paths import ROOT
 
 
@@ -60,18 +59,26 @@ def test_a_stale_part_file_is_swept_and_a_look_alike_kept(synthetic_bundle, tmp_
 
 def test_sigterm_while_the_memory_is_resampled_leaves_no_part_file(synthetic_bundle, tmp_path, cache):
     write_audio(tmp_path / "a.wav", tone(220, 2.0, 48000), 48000)
-    script = ("import sys, time\n"
-              "import plugin_core.engine.memory as m\n"
-              "real = m.Memory._resampled_chunks\n"
-              "def slow(self, *args):\n"
-              "    for chunk in real(self, *args):\n"
-              "        yield chunk\n"
-              "        print('resampling', flush=True); time.sleep(30)\n"
-              "m.Memory._resampled_chunks = slow\n"
-              "from host_scripts.cli import main\n"
-              f"sys.exit(main(['render', {str(tmp_path / 'a.wav')!r}, '--bundle', {str(synthetic_bundle)!r}, '-o', {str(tmp_path / 'b.wav')!r}]))\n")
-    process = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "COUNTERTRACK_CACHE": str(cache.parent)})
+    script = (
+        "import sys, time\n"
+        "import plugin_core.engine.memory as m\n"
+        "real = m.Memory._resampled_chunks\n"
+        "def slow(self, *args):\n"
+        "    for chunk in real(self, *args):\n"
+        "        yield chunk\n"
+        "        print('resampling', flush=True); time.sleep(30)\n"
+        "m.Memory._resampled_chunks = slow\n"
+        "from host_scripts.cli import main\n"
+        f"sys.exit(main(['render', {str(tmp_path / 'a.wav')!r}, '--bundle', {str(synthetic_bundle)!r}, '-o', {str(tmp_path / 'b.wav')!r}]))\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COUNTERTRACK_CACHE": str(cache.parent)},
+    )
     assert process.stdout.readline().strip() == "resampling"
     assert list(cache.glob(".*.part.f32"))  # it is being written
     process.terminate()

@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from plugin_core.io import atomic
 from plugin_core.errors import CountertrackError
+from plugin_core.io import atomic
 from plugin_core.io.outputs import Output, plan_outputs
 from tests.disk import entries, snapshot
 
@@ -70,6 +70,7 @@ def test_a_file_that_appears_during_the_run_is_kept(tmp_path):
 
 def test_without_hard_links_the_commit_still_never_replaces(tmp_path, monkeypatch):
     """File systems without hard links (EPERM from link): an exclusive reservation takes its place."""
+
     def no_links(*args, **kwargs):
         raise OSError(errno.EPERM, "Operation not permitted")
 
@@ -112,17 +113,20 @@ def test_a_folder_filled_during_the_run_is_kept(tmp_path):
     assert snapshot(tmp_path) == {"my.ctbundle/theirs.txt": b"theirs"}
 
 
-@pytest.mark.parametrize(("case", "fragment"), [
-    ("same-output-twice", "named as two outputs"),
-    ("output-is-input", "is also an input"),
-    ("output-is-a-hard-link-of-the-input", "is also an input"),
-    ("output-is-a-symlink-to-the-input", "is also an input"),
-    ("folder-output-holds-an-input", "holds the input"),
-    ("existing-without-force", "already exists"),
-    ("missing-folder", "output folder does not exist"),
-    ("output-is-a-folder", "is a directory"),
-    ("not-ours-to-replace", "is not a bundle"),
-])
+@pytest.mark.parametrize(
+    ("case", "fragment"),
+    [
+        ("same-output-twice", "named as two outputs"),
+        ("output-is-input", "is also an input"),
+        ("output-is-a-hard-link-of-the-input", "is also an input"),
+        ("output-is-a-symlink-to-the-input", "is also an input"),
+        ("folder-output-holds-an-input", "holds the input"),
+        ("existing-without-force", "already exists"),
+        ("missing-folder", "output folder does not exist"),
+        ("output-is-a-folder", "is a directory"),
+        ("not-ours-to-replace", "is not a bundle"),
+    ],
+)
 def test_plans_that_could_lose_data_are_refused_before_any_work(tmp_path, case, fragment):
     a = tmp_path / "a.wav"
     a.write_text("the input")
@@ -150,8 +154,14 @@ def test_plans_that_could_lose_data_are_refused_before_any_work(tmp_path, case, 
     elif case == "not-ours-to-replace":
         (tmp_path / "music").mkdir()
         (tmp_path / "music" / "song.wav").write_text("a user's song")
-        outputs = [Output(tmp_path / "music", folder=True, replaceable=lambda p: (p / "manifest.json").is_file(),
-                          not_replaceable="exists and is not a bundle; refusing to replace it")]
+        outputs = [
+            Output(
+                tmp_path / "music",
+                folder=True,
+                replaceable=lambda p: (p / "manifest.json").is_file(),
+                not_replaceable="exists and is not a bundle; refusing to replace it",
+            )
+        ]
     before = entries(tmp_path), snapshot(tmp_path)
     with pytest.raises(CountertrackError, match=fragment):
         plan_outputs(outputs, inputs, force=force)

@@ -10,7 +10,12 @@ from hypothesis import strategies as st
 
 from plugin_core.errors import CountertrackError
 from plugin_core.perception.segmentation import (
-    SegmentationConfig, check_grid, detect_onsets, make_grid, tempo_map_beats_s, uniform_grid,
+    SegmentationConfig,
+    check_grid,
+    detect_onsets,
+    make_grid,
+    tempo_map_beats_s,
+    uniform_grid,
 )
 
 RATES = st.sampled_from([8000, 16000, 22050, 44100, 48000, 96000, 192000])
@@ -42,11 +47,14 @@ def test_beat_grid_covers_the_signal(num_samples, rate, bpm, offset_s, subdivisi
 
 
 @settings(max_examples=40, deadline=None)
-@given(seconds=st.floats(0.0005, 4.0), rate=st.sampled_from([8000, 22050, 44100]), seed=st.integers(0, 2**32 - 1), min_s=st.floats(0.02, 0.5))
+@given(
+    seconds=st.floats(0.0005, 4.0), rate=st.sampled_from([8000, 22050, 44100]), seed=st.integers(0, 2**32 - 1), min_s=st.floats(0.02, 0.5)
+)
 def test_onset_grid_covers_the_signal(seconds, rate, seed, min_s):
     num_samples = max(1, int(seconds * rate))
     audio = np.random.default_rng(seed).standard_normal(num_samples).astype(np.float32) * np.repeat(
-        np.random.default_rng(seed + 1).uniform(0, 1, num_samples // 1000 + 1), 1000)[:num_samples].astype(np.float32)
+        np.random.default_rng(seed + 1).uniform(0, 1, num_samples // 1000 + 1), 1000
+    )[:num_samples].astype(np.float32)
     grid = make_grid(num_samples, rate, SegmentationConfig("onsets", min_segment_s=min_s), audio)
     _assert_valid(grid, num_samples)
     if grid.size > 2:

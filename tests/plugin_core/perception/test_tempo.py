@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from plugin_core.io.audio import resample
 from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import resample
 from plugin_core.perception.tempo import BeatEstimate, estimate_beats, estimate_tempo, onset_strength
 from tests import tempo_audio as ta
 
@@ -130,8 +130,11 @@ def test_silence_has_no_pulse_and_gets_a_grid_at_the_default_tempo(sample_rate, 
 def test_sound_without_onsets_has_low_confidence(signal):
     sample_rate, seconds = 44100, 10.0
     t = np.arange(int(seconds * sample_rate)) / sample_rate
-    audio = {"white noise": 0.1 * np.random.default_rng(3).standard_normal(t.size),
-             "sine": 0.3 * np.sin(2 * np.pi * 440.0 * t), "dc": np.full(t.size, 0.5)}[signal].astype(np.float32)
+    audio = {
+        "white noise": 0.1 * np.random.default_rng(3).standard_normal(t.size),
+        "sine": 0.3 * np.sin(2 * np.pi * 440.0 * t),
+        "dc": np.full(t.size, 0.5),
+    }[signal].astype(np.float32)
     estimate = estimate_beats(audio, sample_rate)
     assert estimate.confidence < 0.1
     _check_grid(estimate, seconds)
@@ -148,15 +151,18 @@ def test_short_clicks_give_a_finite_grid(seconds):
         assert estimate.bpm == pytest.approx(120.0, rel=TEMPO_TOLERANCE)
 
 
-@pytest.mark.parametrize("audio, sample_rate, bpm_range, problem", [
-    (np.full(1000, np.nan, np.float32), 44100, (60.0, 180.0), "NaN"),
-    (np.zeros((1, 2, 100), np.float32), 44100, (60.0, 180.0), "shaped"),
-    (np.zeros((44100, 2), np.float32), 44100, (60.0, 180.0), "channels"),
-    (np.array(["a", "b"]), 44100, (60.0, 180.0), "numbers"),
-    (np.zeros(1000, np.float32), 4000, (60.0, 180.0), "sample rate"),
-    (np.zeros(1000, np.float32), 44100.0, (60.0, 180.0), "sample rate"),
-    (np.zeros(1000, np.float32), 44100, (180.0, 60.0), "min_bpm"),
-])
+@pytest.mark.parametrize(
+    "audio, sample_rate, bpm_range, problem",
+    [
+        (np.full(1000, np.nan, np.float32), 44100, (60.0, 180.0), "NaN"),
+        (np.zeros((1, 2, 100), np.float32), 44100, (60.0, 180.0), "shaped"),
+        (np.zeros((44100, 2), np.float32), 44100, (60.0, 180.0), "channels"),
+        (np.array(["a", "b"]), 44100, (60.0, 180.0), "numbers"),
+        (np.zeros(1000, np.float32), 4000, (60.0, 180.0), "sample rate"),
+        (np.zeros(1000, np.float32), 44100.0, (60.0, 180.0), "sample rate"),
+        (np.zeros(1000, np.float32), 44100, (180.0, 60.0), "min_bpm"),
+    ],
+)
 def test_bad_input_raises_one_clear_error(audio, sample_rate, bpm_range, problem):
     with pytest.raises(CountertrackError, match=problem):
         estimate_beats(audio, sample_rate, min_bpm=bpm_range[0], max_bpm=bpm_range[1])

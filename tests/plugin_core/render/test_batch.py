@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from tests.paths import ROOT
 import json
 import os
 
 import pytest
 
 from host_scripts.cli import main
-from plugin_core.io.audio import probe_audio, write_audio
-from plugin_core.errors import CountertrackError
-from plugin_core.stream.presets import build_effects, load_preset
 from plugin_core.bundle.shipped import shipped_preset_names
+from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import probe_audio, write_audio
+from plugin_core.stream.presets import build_effects, load_preset
 from tests.conftest import tone
+from tests.paths import ROOT
 
 
 def test_shipped_presets_load_and_differ():
@@ -25,14 +25,17 @@ def test_shipped_presets_load_and_differ():
         build_effects(preset.post)
 
 
-@pytest.mark.parametrize(("data", "fragment"), [
-    ({"name": "x", "engine": {"crossfade": 0.1}}, "unknown key 'crossfade' at engine"),
-    ({"name": "x", "sampling": {"temperature": "hot"}}, "sampling/temperature: 'hot' is not of type 'number'"),
-    ({"name": "x", "sampling": {"top_p": 1.5}}, "sampling/top_p"),
-    ({"name": "x", "wet": -1}, "wet"),
-    ({"name": "x", "colour": "blue"}, "unknown key 'colour'"),
-    ({"name": "x", "post": [{"plugin": "Flanger9000"}]}, "unknown effect 'Flanger9000'"),
-])
+@pytest.mark.parametrize(
+    ("data", "fragment"),
+    [
+        ({"name": "x", "engine": {"crossfade": 0.1}}, "unknown key 'crossfade' at engine"),
+        ({"name": "x", "sampling": {"temperature": "hot"}}, "sampling/temperature: 'hot' is not of type 'number'"),
+        ({"name": "x", "sampling": {"top_p": 1.5}}, "sampling/top_p"),
+        ({"name": "x", "wet": -1}, "wet"),
+        ({"name": "x", "colour": "blue"}, "unknown key 'colour'"),
+        ({"name": "x", "post": [{"plugin": "Flanger9000"}]}, "unknown effect 'Flanger9000'"),
+    ],
+)
 def test_bad_presets_name_the_problem(tmp_path, data, fragment):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(data))
@@ -75,11 +78,27 @@ def test_batch_renders_the_good_reports_the_bad_and_resumes(tiny_bundle, tmp_pat
 def _start_batch(inputs, bundle, out, jobs=2):
     import subprocess
     import sys
-    from pathlib import Path
 
     root = ROOT
-    return subprocess.Popen([sys.executable, "-m", "host_scripts", "batch", str(inputs / "*.wav"), "--bundle", str(bundle), "-o", str(out),
-                             "--jobs", str(jobs)], cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "host_scripts",
+            "batch",
+            str(inputs / "*.wav"),
+            "--bundle",
+            str(bundle),
+            "-o",
+            str(out),
+            "--jobs",
+            str(jobs),
+        ],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_first_output(process, out, timeout_s=120):

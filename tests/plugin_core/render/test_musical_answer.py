@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from host_scripts.cli import main
-from plugin_core.io.audio import Audio, AudioInfo, write_audio
 from plugin_core.bundle.load import load_bundle
-from plugin_core.render.offline import render_audio
+from plugin_core.io.audio import Audio, AudioInfo, write_audio
 from plugin_core.perception.segmentation import SegmentationConfig, detect_onsets
+from plugin_core.render.offline import render_audio
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 
 
@@ -39,7 +39,7 @@ def test_one_note_of_b_starts_on_each_beat_of_a(bundle_path, bpm):
     assert sum(len(found) > 0 for found in after) >= 0.95 * len(beats)
     assert len(onsets) <= len(beats) + 2
     ratios = np.array([d.ratio for d in rendered.decisions])
-    assert (np.all(ratios < 1.0) if bpm < 120 else np.all(ratios == 1.0)), ratios  # slower A: stretched; faster: cut
+    assert np.all(ratios < 1.0) if bpm < 120 else np.all(ratios == 1.0), ratios  # slower A: stretched; faster: cut
 
 
 def test_a_stretched_grain_keeps_its_attack_and_fills_its_slot(bundle_path):
@@ -77,8 +77,20 @@ def test_harmony_makes_b_consonant_with_a(bundle_path):
 
 def test_midi_out_plays_the_grains_pitches_on_a_tempo_map(bundle_path, tmp_path, capsys):
     write_audio(tmp_path / "a.wav", tone_melody(10.0, 97.0, seed=6), RATE)
-    code = main(["render", str(tmp_path / "a.wav"), "--bundle", str(bundle_path), "-o", str(tmp_path / "b.wav"), "--bpm", "97",
-                 "--midi-out", str(tmp_path / "b.mid")])
+    code = main(
+        [
+            "render",
+            str(tmp_path / "a.wav"),
+            "--bundle",
+            str(bundle_path),
+            "-o",
+            str(tmp_path / "b.wav"),
+            "--bpm",
+            "97",
+            "--midi-out",
+            str(tmp_path / "b.mid"),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     midi = mido.MidiFile(str(tmp_path / "b.mid"))
     tempi = {round(mido.tempo2bpm(m.tempo), 1) for m in midi.tracks[0] if m.type == "set_tempo"}

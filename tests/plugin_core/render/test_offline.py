@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from host_scripts.cli import main
-from plugin_core.io.audio import Audio, probe_audio, read_audio, write_audio
 from plugin_core.bundle.load import load_bundle
+from plugin_core.io.audio import Audio, probe_audio, read_audio, write_audio
 from plugin_core.io.corpus import load_corpus
-from plugin_core.stream.presets import load_preset
+from plugin_core.perception.segmentation import SegmentationConfig, make_grid
+from plugin_core.render.offline import render_audio
 from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.parameters import AutomationEvent
-from plugin_core.render.offline import render_audio
-from plugin_core.perception.segmentation import SegmentationConfig, make_grid
+from plugin_core.stream.presets import load_preset
 from plugin_core.stream.sidechain import SidechainEffect
 from tests.conftest import tone
 
@@ -116,8 +116,20 @@ def test_seams_do_not_click(tiny_bundle, chorale_corpus):
 def test_render_keeps_a_length_rate_channels_and_depth(tiny_bundle, tmp_path, capsys):
     stereo = np.concatenate([tone(220, 3.0, 48000), tone(330, 3.0, 48000)])
     write_audio(tmp_path / "a.wav", stereo, 48000, subtype="PCM_16")
-    code = main(["render", str(tmp_path / "a.wav"), "--bundle", str(tiny_bundle), "-o", str(tmp_path / "b.wav"), "--mix", str(tmp_path / "mix.wav"),
-                 "--midi-out", str(tmp_path / "b.mid")])
+    code = main(
+        [
+            "render",
+            str(tmp_path / "a.wav"),
+            "--bundle",
+            str(tiny_bundle),
+            "-o",
+            str(tmp_path / "b.wav"),
+            "--mix",
+            str(tmp_path / "mix.wav"),
+            "--midi-out",
+            str(tmp_path / "b.mid"),
+        ]
+    )
     assert code == 0
     b, a = probe_audio(tmp_path / "b.wav"), probe_audio(tmp_path / "a.wav")
     assert (b.num_samples, b.sample_rate, b.num_channels, b.subtype) == (a.num_samples, a.sample_rate, 2, "PCM_16")
@@ -125,7 +137,9 @@ def test_render_keeps_a_length_rate_channels_and_depth(tiny_bundle, tmp_path, ca
     import mido
 
     notes = [m for m in mido.MidiFile(str(tmp_path / "b.mid")) if m.type == "note_on"]
-    assert 0 < len(notes) <= len(make_grid(a.num_samples, 48000, SegmentationConfig(hop_s=0.5))) - 1  # a continued note is held, not repeated
+    assert (
+        0 < len(notes) <= len(make_grid(a.num_samples, 48000, SegmentationConfig(hop_s=0.5))) - 1
+    )  # a continued note is held, not repeated
 
 
 def test_render_refuses_to_overwrite_without_force(tiny_bundle, tmp_path, capsys):
@@ -150,8 +164,10 @@ def test_automation_changes_decisions_only_after_its_time(tiny_bundle, chorale_c
     a = _chorale_a(chorale_corpus, 10.0)
     plain = render_audio(bundle, a, seed=5).decisions
     switch = a.sample_rate * 5
-    automated = render_audio(bundle, a, seed=5, automation=[AutomationEvent(switch, {"temperature": 5.0, "top_p": 1.0, "continuity": 0.0})]).decisions
+    automated = render_audio(
+        bundle, a, seed=5, automation=[AutomationEvent(switch, {"temperature": 5.0, "top_p": 1.0, "continuity": 0.0})]
+    ).decisions
     before = [d for d in plain if d.start < switch]
     assert [d.b_token for d in automated[: len(before)]] == [d.b_token for d in before]
-    assert [d.b_token for d in automated[len(before):]] != [d.b_token for d in plain[len(before):]]
+    assert [d.b_token for d in automated[len(before) :]] != [d.b_token for d in plain[len(before) :]]
     assert not any(d.continued for d in automated[len(before) + 1 :])

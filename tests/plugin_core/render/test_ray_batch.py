@@ -14,7 +14,6 @@ from host_scripts.cli import main
 from plugin_core.io.audio import write_audio
 from plugin_core.render.batch import run_batch
 from tests.bundles import make_synthetic_bundle, tone_melody
-
 from tests.paths import ROOT
 
 
@@ -22,8 +21,13 @@ from tests.paths import ROOT
 def ray_cluster():
     """A local Ray cluster for this module; its workers import this checkout's code."""
     ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "COUNTERTRACK_CACHE": os.environ.get("COUNTERTRACK_CACHE", "")}})
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env={"env_vars": {"PYTHONPATH": str(ROOT), "COUNTERTRACK_CACHE": os.environ.get("COUNTERTRACK_CACHE", "")}},
+    )
     yield ray
     ray.shutdown()
 
@@ -43,7 +47,9 @@ def _takes(folder: Path, count: int) -> Path:
 def test_an_unreachable_cluster_is_one_line(bundle, tmp_path, capsys):
     pytest.importorskip("ray")
     inputs = _takes(tmp_path / "in", 1)
-    code = main(["batch", str(inputs / "*.wav"), "--bundle", str(bundle), "-o", str(tmp_path / "out"), "--ray", "127.0.0.1:9"])  # nothing listens there
+    code = main(
+        ["batch", str(inputs / "*.wav"), "--bundle", str(bundle), "-o", str(tmp_path / "out"), "--ray", "127.0.0.1:9"]
+    )  # nothing listens there
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err[-1].startswith("countertrack: error: cannot connect to the Ray cluster at '127.0.0.1:9'")
 
@@ -92,7 +98,9 @@ def test_without_ray_the_flag_says_how_to_install_it(tmp_path, capsys, monkeypat
     monkeypatch.setattr(extras, "missing_modules", lambda modules: list(modules))
     code = main(["batch", str(tmp_path / "*.wav"), "-o", str(tmp_path / "out"), "--ray", "auto"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and err == ["countertrack: error: batch --ray needs the cluster extra (ray not installed): pip install 'countertrack[cluster]'"]
+    assert code == 1 and err == [
+        "countertrack: error: batch --ray needs the cluster extra (ray not installed): pip install 'countertrack[cluster]'"
+    ]
 
 
 def test_the_overhead_benchmark_prints_its_ratio_beside_the_target(ray_cluster, bundle):

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from plugin_core.bundle.load import load_bundle
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.errors import CountertrackError
-from plugin_core.stream.sidechain import SidechainEffect
+from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.contract import StreamingEffect
+from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 

@@ -18,7 +18,7 @@ def test_delay_line_equals_shifting_the_whole_signal_whatever_the_blocks(delay):
     expected = np.concatenate([np.zeros((2, delay), dtype=np.float32), signal], axis=1)[:, : signal.shape[1]]
     assert np.array_equal(out, expected)
     line.reset()
-    assert np.array_equal(line.process(signal[:, :delay + 3]), expected[:, : delay + 3])
+    assert np.array_equal(line.process(signal[:, : delay + 3]), expected[:, : delay + 3])
 
 
 def test_delay_line_refuses_a_negative_delay():

@@ -8,11 +8,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from plugin_core.io.audio import Audio, AudioInfo
 from plugin_core.bundle.load import load_bundle
+from plugin_core.io.audio import Audio, AudioInfo
+from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from plugin_core.render.offline import render_audio
 from plugin_core.stream.schedule import Schedule
-from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from plugin_core.stream.sidechain import SidechainEffect
 from tests.bundles import make_synthetic_bundle, tone_melody
 
@@ -45,7 +45,9 @@ SEGMENTATIONS = [
 ]
 
 
-@pytest.mark.parametrize("segmentation", SEGMENTATIONS, ids=lambda s: f"{s.strategy}-{s.hop_s if s.strategy == 'uniform' else s.bpm}-w{s.window_s}-o{s.offset_s}")
+@pytest.mark.parametrize(
+    "segmentation", SEGMENTATIONS, ids=lambda s: f"{s.strategy}-{s.hop_s if s.strategy == 'uniform' else s.bpm}-w{s.window_s}-o{s.offset_s}"
+)
 @pytest.mark.parametrize("rate", [22050, 48000])
 @pytest.mark.parametrize("block", [64, 4097])
 def test_stream_equals_offline_for_every_segmentation(bundle_path, segmentation, rate, block):
@@ -60,8 +62,9 @@ def test_stream_equals_offline_for_every_segmentation(bundle_path, segmentation,
 def test_latency_covers_the_analysis_window():
     rate = 48000
     short = Schedule.plan(None, SegmentationConfig("uniform", hop_s=0.5), rate, lead=2, window_samples=None, crossfade_samples=1920)
-    long = Schedule.plan(None, SegmentationConfig("uniform", hop_s=0.5, window_s=4.0), rate, lead=2, window_samples=4 * rate,
-                         crossfade_samples=1920)
+    long = Schedule.plan(
+        None, SegmentationConfig("uniform", hop_s=0.5, window_s=4.0), rate, lead=2, window_samples=4 * rate, crossfade_samples=1920
+    )
     # segment i+2 is labelled once 4 s from its start are in: 2 hops + 4 s, and a crossfade before the slot
     assert long.latency_samples == int(2 * 0.5 * rate + 4 * rate + 1920)
     # without the window it waits for its end to be final instead: a hop and half a hop of margin

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from plugin_core.io.audio import Audio
 from plugin_core.bundle.load import load_bundle
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.decision.session import ANTICIPATE, DecisionState, decode_step, guide_as_heard
-from plugin_core.render.offline import render_audio
+from plugin_core.io.audio import Audio
 from plugin_core.perception.segmentation import SegmentationConfig
+from plugin_core.render.offline import render_audio
+from plugin_core.stream.chain import AnswerChain
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 
 BPM = 100.0
@@ -92,7 +92,7 @@ def test_the_first_grain_sounds_from_the_first_sample(bundle):
     a = tone_melody(4.0, BPM, seed=6)
     rendered = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=1, segmentation=SegmentationConfig(strategy="beats", bpm=BPM))
     first_beat = int(60.0 / BPM * RATE)
-    assert np.abs(rendered.samples[:, : first_beat]).max() > 0.01
+    assert np.abs(rendered.samples[:, :first_beat]).max() > 0.01
     assert rendered.decisions[0].a_token == -1 and rendered.decisions[1].a_token >= 0
 
 
@@ -101,11 +101,13 @@ def test_torch_and_runtime_agree_on_the_anticipating_step(bundle, tmp_path):
     model's whole-window forward on A read one segment late."""
     from export.model.decision_model import DecisionConfig, DecisionModel
     from export.onnx.decision_export import TorchStepper
-    from plugin_core.decision.session import generate
     from plugin_core.decision.sampling import SamplingConfig
+    from plugin_core.decision.session import generate
 
     torch.manual_seed(0)
-    model = DecisionModel(DecisionConfig(vocab_size=8, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=ANTICIPATE)).eval()
+    model = DecisionModel(
+        DecisionConfig(vocab_size=8, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=ANTICIPATE)
+    ).eval()
     a = np.array([3, 1, 4, 1, 5, 2, 6, 5, 3, 5], dtype=np.int64)
     tokens, logits = generate(TorchStepper(model), a, SamplingConfig(greedy=True), seed=0, return_logits=True)
     heard = guide_as_heard(a, ANTICIPATE, model.config.bos)

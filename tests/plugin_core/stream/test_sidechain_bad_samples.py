@@ -3,8 +3,6 @@ silence, counted, and the output equals the stream of the cleaned input, threade
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from plugin_core.bundle.load import load_bundle
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.errors import CountertrackError
-from plugin_core.stream.presets import load_preset
 from plugin_core.render.offline import render_audio
+from plugin_core.stream.chain import AnswerChain
+from plugin_core.stream.presets import load_preset
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
 from tests.plugin_core.render.test_offline import _chorale_a, _stream
