@@ -222,7 +222,7 @@ class SeamWriter:
         self.crossfade = crossfade_samples
         self.previous: Slot | None = None
         self.pending_seam = 0  # the seam the previous slot's body left before this slot's start
-        self._stretched: OrderedDict[Slot, np.ndarray] = OrderedDict()
+        self._stretched: OrderedDict[Slot, tuple[int, np.ndarray]] = OrderedDict()  # (margin, audio) per slot
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         audio = self.memory.read(start, stop, self.sample_rate)
@@ -238,28 +238,37 @@ class SeamWriter:
         gain and seams. Public so an arrangement can hand a DAW the engine's own stretched audio."""
         if slot.ratio == 1.0:
             return self._read(slot.source + first, slot.source + last)
-        stretched = self._stretched.get(slot)
-        margin = self.crossfade + self.GUARD
-        if stretched is None:
-            length = slot.stop - slot.start + 2 * margin
-            source_start = slot.source - int(round(margin * slot.ratio))
-            source = self._read(source_start, source_start + int(round(length * slot.ratio)))
-            out = pedalboard.time_stretch(source, float(self.sample_rate), stretch_factor=float(slot.ratio), high_quality=False)
-            stretched = np.zeros((self.channels, length), dtype=np.float32)
-            stretched[:, : min(length, out.shape[1])] = out[:, :length]
-            # the attack as recorded (a stretcher smears it), then a short linear blend into the stretched body
-            attack = int(round(ATTACK_KEPT_S * self.sample_rate))
-            blend = max(1, int(round(ATTACK_BLEND_S * self.sample_rate)))
-            recorded = self._read(slot.source - margin, slot.source + attack + blend)
-            fade_out, fade_in = linear_curves(blend)
-            stretched[:, : margin + attack] = recorded[:, : margin + attack]
-            stretched[:, margin + attack : margin + attack + blend] = (
-                recorded[:, margin + attack :] * fade_out + stretched[:, margin + attack : margin + attack + blend] * fade_in
-            )
-            self._stretched[slot] = stretched
+        cached = self._stretched.get(slot)
+        length = slot.stop - slot.start
+        if cached is None or cached[0] + first < 0 or cached[0] + last > length + 2 * cached[0]:
+            # stretched with the margin it was first read with: a seam read later (after the crossfade
+            # was automated) indexes that same audio, and a wider read stretches it again, wider
+            margin = max(self.crossfade, -first, last - length, cached[0] if cached else 0) + self.GUARD
+            cached = (margin, self._stretch(slot, margin))
+            self._stretched[slot] = cached
             while len(self._stretched) > 4:  # a slot is read by its own write and the next one's
                 self._stretched.popitem(last=False)
+        margin, stretched = cached
         return stretched[:, margin + first : margin + last]
+
+    def _stretch(self, slot: Slot, margin: int) -> np.ndarray:
+        """The slot's grain time-stretched to the slot, ``margin`` output samples beyond each end."""
+        length = slot.stop - slot.start + 2 * margin
+        source_start = slot.source - int(round(margin * slot.ratio))
+        source = self._read(source_start, source_start + int(round(length * slot.ratio)))
+        out = pedalboard.time_stretch(source, float(self.sample_rate), stretch_factor=float(slot.ratio), high_quality=False)
+        stretched = np.zeros((self.channels, length), dtype=np.float32)
+        stretched[:, : min(length, out.shape[1])] = out[:, :length]
+        # the attack as recorded (a stretcher smears it), then a short linear blend into the stretched body
+        attack = int(round(ATTACK_KEPT_S * self.sample_rate))
+        blend = max(1, int(round(ATTACK_BLEND_S * self.sample_rate)))
+        recorded = self._read(slot.source - margin, slot.source + attack + blend)
+        fade_out, fade_in = linear_curves(blend)
+        stretched[:, : margin + attack] = recorded[:, : margin + attack]
+        stretched[:, margin + attack : margin + attack + blend] = (
+            recorded[:, margin + attack :] * fade_out + stretched[:, margin + attack : margin + attack + blend] * fade_in
+        )
+        return stretched
 
     def seam(self, left_length: int, right_length: int) -> int:
         """Samples of crossfade before a boundary: the crossfade, at most half of either slot."""

@@ -156,20 +156,13 @@ def test_rpp_strings_read_back(text):
     assert chunk.first("NAME") == [text if not all(mark in text for mark in "\"'`") else text.replace("`", "'")]
 
 
-SEAM_MARGIN_BUG = (
-    "engine bug, not the session's: SeamWriter.slot_audio indexes a cached stretched grain with the current "
-    "crossfade's margin, so when automation changes crossfade_s right after a stretched slot, the seam reads "
-    "that grain shifted by the difference (B has a glitch the session does not reproduce)"
-)
-
-
 @pytest.mark.parametrize(
     ("rate", "segmentation", "beats", "automated"),
     [
         (48000, SegmentationConfig("beats", bpm=110.0, offset_s=0.23, subdivision=2), 2, True),  # the memory resampled; a pickup
         (44100, SegmentationConfig("uniform", hop_s=0.37), None, True),  # no beat grid: seconds, 120 qpm
         (44100, SegmentationConfig("beats"), 1, False),  # beats tracked in A (stretched grains): a tempo map of several tempos
-        pytest.param(44100, SegmentationConfig("beats"), 1, True, marks=pytest.mark.xfail(strict=True, reason=SEAM_MARGIN_BUG)),
+        (44100, SegmentationConfig("beats"), 1, True),  # stretched grains and an automated crossfade
     ],
 )
 def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_to_b(
