@@ -51,7 +51,7 @@ class EngineConfig:
     avoid_recent: int = 8  # grains picked in the last N slots are avoided when there is a choice
     loudness_match: float = 1.0  # weight of matching A's loudness when drawing a grain
     follow_loudness: float = 0.0  # 0..1: how far the output level follows A's level changes
-    harmony: float = 4.0  # weight of the learned A/B compatibility when choosing a grain (0 = off)
+    harmony: float = 8.0  # weight of the learned A/B compatibility when choosing a grain (0 = off); chosen on validation songs
     stretch: bool = True  # time-stretch a grain shorter than its slot (else read on into the memory)
 
     def __post_init__(self) -> None:
