@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         specs = {
-            "spectral": EncoderSpec(),
+            "spectral": EncoderSpec.new(),
             "wav2vec2-base": EncoderSpec(backend="wav2vec2", path=str(base_wav2vec2_folder(Path(tmp) / "w2v")), layer=None),
         }
         for name, spec in specs.items():

@@ -126,7 +126,7 @@ def training_config(args: argparse.Namespace, corpus: str):
     segmentation = SegmentationConfig(
         strategy=args.segmentation, hop_s=args.window, bpm=args.bpm, tempo_map=args.tempo_map, subdivision=args.subdivision
     )
-    encoder = EncoderSpec(backend=args.encoder, path=args.encoder_path, layer=args.layer)
+    encoder = EncoderSpec.new(backend=args.encoder, path=args.encoder_path, layer=args.layer)
     if args.lookahead == "offline":
         lookahead = args.context - 1
     elif args.lookahead == "anticipate":

@@ -74,7 +74,7 @@ def make_synthetic_bundle(
     guide_path = folder / "guide_tones.wav"
     write_audio(guide_path, tone_melody(12.0, memory_bpm, seed=seed + 2), RATE, subtype="PCM_16")
 
-    spec = EncoderSpec()
+    spec = EncoderSpec.new()
     encoder = build_encoder(spec)
     config = SegmentationConfig.from_dict(segmentation)
     probe = PerceptionSpec(

@@ -22,6 +22,9 @@ from plugin_core.perception.dsp import chroma_filterbank, mel_filterbank
 ENCODER_SAMPLE_RATE = 16000
 
 
+SPECTRAL_TOP_DB = 80.0  # mel bands this far below a frame's loudest are floored there: what lies below is noise
+
+
 @dataclass(frozen=True)
 class EncoderSpec:
     """Which encoder and its settings; stored in run folders and bundles to rebuild it exactly."""
@@ -30,6 +33,12 @@ class EncoderSpec:
     path: str | None = None  # wav2vec2: local folder (or cached hub id) for from_pretrained
     layer: int | None = None  # wav2vec2: hidden-state index (0 = after feature projection); None = last
     options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, backend: str = "spectral", path: str | None = None, layer: int | None = None) -> EncoderSpec:
+        """The settings a new run records: today's defaults (a run's own record is read back as it
+        was written, so an older run rebuilds the encoder it was trained with)."""
+        return cls(backend=backend, path=path, layer=layer, options={"top_db": SPECTRAL_TOP_DB} if backend == "spectral" else {})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -141,9 +150,18 @@ class SpectralEncoder(nn.Module):
     window: torch.Tensor
     dft: FactoredRealDFT
 
-    def __init__(self, n_fft: int = 2048, hop: int = 512, n_mels: int = 40, fmin_hz: float = 30.0, fmax_hz: float = 7600.0):
+    def __init__(
+        self,
+        n_fft: int = 2048,
+        hop: int = 512,
+        n_mels: int = 40,
+        fmin_hz: float = 30.0,
+        fmax_hz: float = 7600.0,
+        top_db: float | None = None,
+    ):
         super().__init__()
         self.sample_rate = ENCODER_SAMPLE_RATE
+        self.top_db = top_db  # None: no floor (runs recorded before it existed)
         self.n_fft, self.hop, self.n_mels = n_fft, hop, n_mels
         bins = n_fft // 2 + 1
         self.register_buffer("mel_bank", torch.from_numpy(mel_filterbank(self.sample_rate, n_fft, n_mels, fmin_hz, fmax_hz)))
@@ -179,6 +197,8 @@ class SpectralEncoder(nn.Module):
         power = self._power_spectrum(audio)
         eps = 1e-10
         mel_db = 10.0 * torch.log10(torch.einsum("mb,nbf->nmf", self.mel_bank, power) + eps)
+        if self.top_db is not None:  # an empty band holds only noise (a resampler's stopband, dither): floor it
+            mel_db = torch.maximum(mel_db, mel_db.amax(dim=1, keepdim=True) - self.top_db)
         chroma = torch.einsum("cb,nbf->ncf", self.chroma_bank, power)
         chroma = chroma / (chroma.sum(dim=1, keepdim=True) + eps)
         total = power.sum(dim=1, keepdim=True) + eps  # (batch, 1, frames)

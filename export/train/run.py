@@ -51,7 +51,7 @@ class TrainConfig:
     """Everything a run depends on; config.json stores it and --resume checks it."""
 
     corpus: str
-    encoder: dict[str, Any] = field(default_factory=lambda: EncoderSpec().to_dict())
+    encoder: dict[str, Any] = field(default_factory=lambda: EncoderSpec.new().to_dict())
     segmentation: dict[str, Any] = field(default_factory=lambda: SegmentationConfig().to_dict())
     vocab: int = 16
     codebook: str = "shared"  # or "per-role"

@@ -44,7 +44,7 @@ def test_chroma_filters_put_a_note_in_its_pitch_class():
 
 
 def test_spectral_encoder_is_deterministic_and_hears_loudness():
-    encoder = build_encoder(EncoderSpec())
+    encoder = build_encoder(EncoderSpec.new())
     t = torch.arange(8000) / 16000
     quiet = (0.05 * torch.sin(2 * torch.pi * 220 * t)).reshape(1, -1)
     loud = 10 * quiet
@@ -72,7 +72,7 @@ def test_spectral_tokens_group_notes_by_pitch_class_and_instrument():
         labels.append((instrument, pitch_class))
     audio = np.concatenate(notes)
     spans = [(i * 8000, (i + 1) * 8000) for i in range(len(notes))]
-    encoder = build_encoder(EncoderSpec())
+    encoder = build_encoder(EncoderSpec.new())
     codebook, report = fit_codebook(encode_spans(encoder, audio, spans), 24, seed=0, groups=encoder.feature_groups)
     tokens = codebook.assign(encode_spans(encoder, audio, spans))
     same, different = [], []
@@ -147,3 +147,21 @@ def test_uncached_hub_id_fails_at_once_with_advice(monkeypatch, tmp_path):
         build_encoder(EncoderSpec(backend="wav2vec2", path="facebook/wav2vec2-base"))
     assert time.monotonic() - started < 20
     assert "--encoder-path" in str(info.value) and "facebook/wav2vec2-base" in str(info.value)
+
+
+def test_the_mel_floor_keeps_noise_in_empty_bands_out_of_the_embedding():
+    """A tone, and the same tone with noise 90 dB below it (a resampler's stopband, dither): a new
+    run's encoder hears the same sound; without the floor (runs recorded before it) empty bands'
+    noise moved the embedding by several per cent."""
+    t = torch.arange(8000) / 16000
+    clean = (0.3 * torch.sin(2 * torch.pi * 220 * t)).reshape(1, -1)
+    noisy = clean + 1e-5 * torch.randn(1, 8000, generator=torch.Generator().manual_seed(0))
+
+    def change(spec: EncoderSpec) -> float:
+        encoder = build_encoder(spec)
+        a, b = encoder(clean)[0], encoder(noisy)[0]
+        return float(torch.linalg.norm(a - b) / torch.linalg.norm(a))
+
+    assert change(EncoderSpec.new()) < 0.01
+    assert change(EncoderSpec()) > 0.05  # the floor is what keeps it out
+    assert EncoderSpec.from_dict(EncoderSpec().to_dict()).options == {}  # an older run's record rebuilds its own encoder
