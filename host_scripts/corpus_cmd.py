@@ -80,7 +80,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         default=os.cpu_count() or 1,
         help="scores rendered at once (default: one per core; the corpus is the same for any number)",
     )
-    scores.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write")
+    scores.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
+    scores.add_argument("--force", action="store_true", help="replace an existing corpus folder")
     scores.set_defaults(run=_from_scores)
 
     info = sub.add_parser(
@@ -136,6 +137,7 @@ def _from_scores(args: argparse.Namespace) -> int:
         args.output,
         progress=lambda items: progress(items, "rendering scores", total=total, unit="score"),
         jobs=capped_jobs(args.jobs),
+        force=args.force,
     )
     _report(corpus.root, len(corpus.pairs), corpus.duration_s, problems)
     return 0

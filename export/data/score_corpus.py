@@ -24,7 +24,8 @@ from export.data.synth import SynthSettings, find_soundfont, render_midi
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path
 from plugin_core.io.audio import write_audio
-from plugin_core.io.corpus import Corpus, Pair, save_corpus
+from plugin_core.io.corpus import MANIFEST_NAME, Corpus, Pair, save_corpus
+from plugin_core.io.outputs import Output, plan_outputs
 from plugin_core.io.stopping import run_task, worker_pool
 
 DEFAULT_GUIDE_PROGRAM = 73  # GM flute: a clear melodic line
@@ -77,17 +78,57 @@ def build_from_scores(
     *,
     progress: Callable[[Iterable[Pair | str]], Iterable[Pair | str]] = lambda it: it,
     jobs: int = 1,
+    force: bool = False,
 ) -> tuple[Corpus, list[str]]:
     """Render every usable score of ``request`` into a pair under ``out_dir`` and write corpus.json,
     ``jobs`` scores at a time (the corpus is the same for any ``jobs``).
 
     Scores that cannot be read or lack a requested part are reported (second return value) and
-    skipped; ``limit`` counts pairs written, so skipped scores do not use it up.
+    skipped; ``limit`` counts pairs written, so skipped scores do not use it up. The corpus folder is
+    one transaction, as ``corpus from-stems``'s: new or empty, or a corpus replaced with ``force``;
+    built beside it and moved in whole at the end, so a failed or stopped run leaves it as it was.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     soundfont = find_soundfont(request.soundfont)
     settings = SynthSettings(soundfont=str(soundfont), sample_rate=request.sample_rate)
+    output = Output(
+        out,
+        folder=True,
+        replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
+        not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder",
+    )
+    score_files = [s for s in request.sources if Path(s).is_file()]  # never written over, as inputs
+    with plan_outputs([output], score_files, force=force) as outputs:  # built beside it, appears whole at the end
+        staged = outputs.staged(out)
+        pairs, problems = _render_scores(request, settings, staged, progress, jobs)
+        if not pairs:
+            raise CountertrackError("no score gave a pair: " + ("; ".join(problems[:3]) or "no scores given"), out)
+        corpus = Corpus(
+            root=staged,
+            guide="+".join(request.guide_parts),
+            response="+".join(request.response_parts),
+            pairs=tuple(pairs),
+            problems=tuple(problems),
+            provenance={
+                "builder": "from-scores",
+                "soundfont": soundfont.name,
+                "sample_rate": request.sample_rate,
+                "guide_program": request.guide_program,
+                "response_program": request.response_program,
+                "gain": settings.gain,
+                "tail_s": settings.tail_s,
+                "tempo_range_qpm": list(request.tempo_range_qpm) if request.tempo_range_qpm else None,
+            },
+        )
+        save_corpus(corpus)
+        outputs.commit()
+    return Corpus(out, corpus.guide, corpus.response, corpus.pairs, corpus.problems, corpus.provenance), problems
+
+
+def _render_scores(
+    request: ScoreCorpusRequest, settings: SynthSettings, out: Path, progress: Callable[[Iterable[Pair | str]], Iterable[Pair | str]], jobs: int
+) -> tuple[list[Pair], list[str]]:
+    """Every usable score of ``request`` rendered into a pair under ``out``, ``jobs`` at a time, in source order."""
     pairs: list[Pair] = []
     problems: list[str] = []
     render = functools.partial(_load_and_render, request=request, settings=settings, out=out)
@@ -111,27 +152,7 @@ def build_from_scores(
                 pairs.append(result)
             else:
                 problems.append(result)
-    corpus = Corpus(
-        root=out,
-        guide="+".join(request.guide_parts),
-        response="+".join(request.response_parts),
-        pairs=tuple(pairs),
-        problems=tuple(problems),
-        provenance={
-            "builder": "from-scores",
-            "soundfont": soundfont.name,
-            "sample_rate": request.sample_rate,
-            "guide_program": request.guide_program,
-            "response_program": request.response_program,
-            "gain": settings.gain,
-            "tail_s": settings.tail_s,
-            "tempo_range_qpm": list(request.tempo_range_qpm) if request.tempo_range_qpm else None,
-        },
-    )
-    if not pairs:
-        raise CountertrackError("no score gave a pair: " + ("; ".join(problems[:3]) or "no scores given"), out)
-    save_corpus(corpus)
-    return corpus, problems
+    return pairs, problems
 
 
 def _load_and_render(source: str, *, request: ScoreCorpusRequest, settings: SynthSettings, out: Path) -> Pair | str:

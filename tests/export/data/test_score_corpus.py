@@ -99,3 +99,24 @@ def test_local_midi_parts_by_index_and_missing_part_reported(tmp_path, capsys):
     code = main(["corpus", "from-scores", str(good), "--guide", "soprano", "--response", "bass", "-o", str(tmp_path / "d")])
     assert code == 1
     assert "no part named 'soprano'" in capsys.readouterr().err
+
+
+def test_from_scores_writes_its_corpus_whole_or_not_at_all(tmp_path, capsys):
+    """As from-stems does: a corpus is replaced only with --force, a run that gives no pair leaves
+    nothing, and nothing half-written is ever seen in the target folder."""
+    good = _two_part_midi(tmp_path / "tune.mid")
+    out = tmp_path / "c"
+    args = ["corpus", "from-scores", str(good), "--guide", "0", "--response", "1", "-o", str(out)]
+    assert main(args) == 0
+    before = (out / "corpus.json").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 1  # exists: not replaced without --force
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "c" in err and (out / "corpus.json").read_bytes() == before
+    assert main([*args, "--force"]) == 0 and load_corpus(out).pairs[0].id == "tune"
+    garbage = tmp_path / "garbage.mid"
+    garbage.write_bytes(b"MThd\x00\x00garbage")
+    failed = tmp_path / "failed"
+    assert main(["corpus", "from-scores", str(garbage), "--guide", "0", "--response", "1", "-o", str(failed)]) == 1
+    assert not failed.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "garbage.mid", "tune.mid"]  # no staging folder left
