@@ -10,6 +10,23 @@ import pytest
 from plugin_core.io.audio import write_audio
 
 
+# Fixtures that render with FluidSynth, train or load a model: a test that uses one is end to end,
+# and marked slow here so `pytest -m "not slow"` is the quick runtime loop (synthetic bundles, tones).
+END_TO_END_FIXTURES = frozenset(
+    {"chorale_corpus", "tiny_run", "tiny_bundle", "click_bundle", "tiny_wav2vec2", "spectral_perception", "trained_context_model", "renders"}
+)
+# Whole modules that run real servers, clusters, package builds or the benchmark scripts.
+END_TO_END_MODULES = ("benchmarks/", "host_scripts/live/test_jack.py", "plugin_core/render/test_ray_batch.py", "test_wheel.py")
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        module = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
+        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())) or module.startswith(END_TO_END_MODULES):
+            item.add_marker(pytest.mark.slow)
+
+
 def tone(freq_hz: float, seconds: float, sample_rate: int = 44100, amplitude: float = 0.3, channels: int = 1) -> np.ndarray:
     """A sine tone shaped (channels, samples), with 5 ms fades so it starts and ends without a click."""
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate

@@ -102,6 +102,7 @@ def test_default_bundle_answers_on_a_beats_and_in_harmony_in_its_audio_report():
         assert summary[measure]["progress"]["model"] >= 0.8, measure  # 0 is chance, 1 the true bass
 
 
+@pytest.mark.slow
 def test_readme_main_command_works_from_a_clean_folder(tmp_path):
     """What ./scripts/quickstart.sh does, run from an unrelated working directory."""
     readme = (ROOT / "README.md").read_text()

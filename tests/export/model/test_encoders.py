@@ -140,6 +140,7 @@ def test_wav2vec2_layer_out_of_range_is_named(tiny_wav2vec2):
         build_encoder(EncoderSpec(backend="wav2vec2", path=str(tiny_wav2vec2), layer=7))
 
 
+@pytest.mark.slow
 def test_uncached_hub_id_fails_at_once_with_advice(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     started = time.monotonic()
