@@ -9,11 +9,19 @@ import pytest
 
 from plugin_core.io.audio import write_audio
 
-
 # Fixtures that render with FluidSynth, train or load a model: a test that uses one is end to end,
 # and marked slow here so `pytest -m "not slow"` is the quick runtime loop (synthetic bundles, tones).
 END_TO_END_FIXTURES = frozenset(
-    {"chorale_corpus", "tiny_run", "tiny_bundle", "click_bundle", "tiny_wav2vec2", "spectral_perception", "trained_context_model", "renders"}
+    {
+        "chorale_corpus",
+        "tiny_run",
+        "tiny_bundle",
+        "click_bundle",
+        "tiny_wav2vec2",
+        "spectral_perception",
+        "trained_context_model",
+        "renders",
+    }
 )
 # Whole modules that run real servers, clusters, package builds or the benchmark scripts.
 END_TO_END_MODULES = ("benchmarks/", "host_scripts/live/test_jack.py", "plugin_core/render/test_ray_batch.py", "test_wheel.py")

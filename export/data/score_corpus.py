@@ -126,7 +126,11 @@ def build_from_scores(
 
 
 def _render_scores(
-    request: ScoreCorpusRequest, settings: SynthSettings, out: Path, progress: Callable[[Iterable[Pair | str]], Iterable[Pair | str]], jobs: int
+    request: ScoreCorpusRequest,
+    settings: SynthSettings,
+    out: Path,
+    progress: Callable[[Iterable[Pair | str]], Iterable[Pair | str]],
+    jobs: int,
 ) -> tuple[list[Pair], list[str]]:
     """Every usable score of ``request`` rendered into a pair under ``out``, ``jobs`` at a time, in source order."""
     pairs: list[Pair] = []
