@@ -133,9 +133,10 @@ def _music21_to_midi(source: str) -> mido.MidiFile:
             stream = music21.converter.parse(str(path))
         else:
             stream = music21.corpus.parse(source)
+        # translating can fail too (badly formed repeats in some of music21's own quartets)
+        data = music21.midi.translate.streamToMidiFile(stream).writestr()
     except Exception as exc:  # music21 raises many unrelated types for unreadable input
-        raise CountertrackError(f"not a readable score ({type(exc).__name__}: {exc})", source) from exc
-    data = music21.midi.translate.streamToMidiFile(stream).writestr()
+        raise CountertrackError(f"not a readable score ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})", source) from exc
     return mido.MidiFile(file=io.BytesIO(data))
 
 

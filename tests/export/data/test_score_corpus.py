@@ -120,3 +120,15 @@ def test_from_scores_writes_its_corpus_whole_or_not_at_all(tmp_path, capsys):
     assert main(["corpus", "from-scores", str(garbage), "--guide", "0", "--response", "1", "-o", str(failed)]) == 1
     assert not failed.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "garbage.mid", "tune.mid"]  # no staging folder left
+
+
+def test_a_score_music21_cannot_translate_is_reported_and_the_rest_go_on(tmp_path, capsys):
+    """Haydn's op. 74 no. 1, third movement, in music21's own corpus has repeats music21 cannot expand
+    when it writes MIDI: that score is one line on stderr, and the corpus is made of the others."""
+    good = _two_part_midi(tmp_path / "tune.mid")
+    bad = "opus74no1/movement3.mxl"
+    out = tmp_path / "c"
+    assert main(["corpus", "from-scores", bad, str(good), "--guide", "0", "--response", "-1", "-o", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "opus74no1/movement3" in err[0] and "not a readable score" in err[0]
+    assert [p.id for p in load_corpus(out).pairs] == ["tune"]
