@@ -80,3 +80,41 @@ def test_a_reset_replays_automation_from_the_parameters_last_set(bundle):
     first = chain(a, RATE)
     np.testing.assert_array_equal(first, chain(a, RATE))
     assert chain.effect.parameters.sampling.temperature == 1.3
+
+
+def _melody_at(rate: int, channels: int, seconds: float = 5.0) -> np.ndarray:
+    return np.repeat(tone_melody(seconds, 100.0, sample_rate=rate, seed=6), channels, axis=0)
+
+
+@pytest.fixture(scope="module")
+def uniform_bundle(tmp_path_factory):
+    return load_bundle(
+        make_synthetic_bundle(tmp_path_factory.mktemp("stream-uniform"), segmentation={"strategy": "uniform", "hop_s": 0.37})
+    )
+
+
+@pytest.mark.parametrize("rate", [22050, 44100, 48000, 96000])
+@pytest.mark.parametrize("channels", [1, 2])
+@pytest.mark.parametrize("grid", ["beats at 100 qpm", "uniform 0.37 s"])
+@pytest.mark.parametrize("preset", [None, "faithful", "loose", "ambient"])
+def test_the_contract_holds_at_every_rate_layout_block_size_grid_and_preset(bundle, uniform_bundle, rate, channels, grid, preset):
+    """As pedalboard tests its plugins: the offline call is A's shape, finite and not silent, equal
+    to streaming it in blocks of 1, 256 and an odd size (bit for bit), and a second call repeats it."""
+    from plugin_core.stream.presets import load_preset
+
+    a = _melody_at(rate, channels)
+    used, bpm = (bundle, 100.0) if grid.startswith("beats") else (uniform_bundle, None)
+    chain = AnswerChain(used, rate, channels, seed=1, preset=load_preset(preset) if preset else None, bpm=bpm)
+    whole = chain(a, rate)
+    assert whole.shape == a.shape and np.isfinite(whole).all() and np.abs(whole).max() > 0.01
+    blocks = (256, 1001) if rate != 96000 else (1001,)
+    for block in blocks:
+        np.testing.assert_array_equal(whole, _streamed(chain, a, block), err_msg=f"block {block}")
+    np.testing.assert_array_equal(whole, chain(a, rate))
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_single_sample_blocks_equal_the_offline_call(bundle, channels):
+    a = _melody_at(22050, channels, seconds=3.0)
+    chain = AnswerChain(bundle, 22050, channels, seed=1, bpm=100.0)
+    np.testing.assert_array_equal(chain(a, 22050), _streamed(chain, a, 1))
