@@ -97,6 +97,7 @@ def build_from_scores(
         replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
         not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder",
     )
+    out.parent.mkdir(parents=True, exist_ok=True)  # as before: a corpus may go into a folder not made yet
     score_files = [s for s in request.sources if Path(s).is_file()]  # never written over, as inputs
     with plan_outputs([output], score_files, force=force) as outputs:  # built beside it, appears whole at the end
         staged = outputs.staged(out)

@@ -132,3 +132,10 @@ def test_a_score_music21_cannot_translate_is_reported_and_the_rest_go_on(tmp_pat
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "opus74no1/movement3" in err[0] and "not a readable score" in err[0]
     assert [p.id for p in load_corpus(out).pairs] == ["tune"]
+
+
+def test_a_corpus_may_go_into_folders_not_made_yet(tmp_path):
+    good = _two_part_midi(tmp_path / "tune.mid")
+    out = tmp_path / "new" / "deeper" / "c"
+    assert main(["corpus", "from-scores", str(good), "--guide", "0", "--response", "1", "-o", str(out)]) == 0
+    assert [p.id for p in load_corpus(out).pairs] == ["tune"]
