@@ -78,7 +78,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         default="beats",
         help="segments: beats (each pair's own, from its score MIDI or found in A), uniform windows, or onsets",
     )
-    data.add_argument("--window", type=float, default=0.5, help="uniform: segment length in seconds")
+    data.add_argument("--hop", type=float, default=0.5, metavar="SECONDS", help="uniform: segment length (the hop between segments)")
     data.add_argument("--bpm", type=float, help="beats: one steady tempo for every pair (default: each pair's own beats)")
     data.add_argument(
         "--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then) (default: each pair's own beats)"
@@ -107,6 +107,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--heads", type=int, default=4, help="attention heads (must divide --d-model)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
+    training.add_argument("--sequence-length", type=int, default=64, help="segments per training window")
     training.add_argument("--batch-size", type=int, default=32, help="training windows per step")
     training.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate (warm-up, then cosine decay)")
     training.add_argument(
@@ -124,7 +125,7 @@ def training_config(args: argparse.Namespace, corpus: str):
     from plugin_core.perception.segmentation import SegmentationConfig
 
     segmentation = SegmentationConfig(
-        strategy=args.segmentation, hop_s=args.window, bpm=args.bpm, tempo_map=args.tempo_map, subdivision=args.subdivision
+        strategy=args.segmentation, hop_s=args.hop, bpm=args.bpm, tempo_map=args.tempo_map, subdivision=args.subdivision
     )
     encoder = EncoderSpec.new(backend=args.encoder, path=args.encoder_path, layer=args.layer)
     if args.lookahead == "offline":
@@ -148,6 +149,7 @@ def training_config(args: argparse.Namespace, corpus: str):
         context=args.context,
         lookahead=lookahead,
         epochs=args.epochs,
+        sequence_length=args.sequence_length,
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         history_dropout=args.history_dropout,

@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ from plugin_core.perception.segmentation import SegmentationConfig
 if TYPE_CHECKING:  # imported when a group is given: one process never loads torch.distributed's machinery
     from export.train.distributed import Distributed
 
-RUN_SCHEMA = 1
+RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
 
 
@@ -62,7 +63,7 @@ class TrainConfig:
     dropout: float = 0.1
     context: int = 32
     lookahead: int = 2  # 1 s at 0.5 s windows: renders compensate it; 0 for live use
-    window: int = 64  # training window, segments
+    sequence_length: int = 64  # segments per training window ("window" is only the analysis window of segmentation)
     epochs: int = 150
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -80,8 +81,31 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.codebook not in ("shared", "per-role"):
             raise CountertrackError(f"codebook must be 'shared' or 'per-role', not {self.codebook!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.window < 2:
-            raise CountertrackError("epochs, batch size and window must be positive")
+        if self.epochs < 1 or self.batch_size < 1 or self.sequence_length < 2:
+            raise CountertrackError("epochs and batch size must be positive, and the sequence length at least 2")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], schema_version: int, source: str | os.PathLike[str]) -> TrainConfig:
+        """The settings a run recorded, strictly: a run of schema 1 had "window" for the sequence
+        length; an unknown or missing setting is an error naming the file, not a guess."""
+        if not isinstance(data, dict):
+            raise CountertrackError("its training settings are not an object", source)
+        data = dict(data)
+        if schema_version < 2 and "window" in data:
+            data["sequence_length"] = data.pop("window")
+        known = {f.name for f in fields(cls)}
+        unknown, missing = sorted(set(data) - known), sorted(f.name for f in fields(cls) if f.name not in data)
+        if unknown or missing:
+            detail = "; ".join(
+                part
+                for part in (
+                    f"unknown setting(s) {', '.join(unknown)}" if unknown else "",
+                    f"missing {', '.join(missing)}" if missing else "",
+                )
+                if part
+            )
+            raise CountertrackError(f"its training settings do not match this countertrack's ({detail})", source)
+        return cls(**data)
 
     def decision(self) -> DecisionConfig:
         return DecisionConfig(
@@ -217,7 +241,7 @@ def train(
     existing = folder / "config.json"
     previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
     if previous is not None:
-        saved = previous["train"]
+        saved = asdict(TrainConfig.from_dict(previous["train"], int(previous.get("schema_version", 1)), existing))
         changed = sorted(k for k in set(saved) | set(asdict(config)) if k not in EXTENDABLE and saved.get(k) != asdict(config).get(k))
         if changed:
             raise CountertrackError(f"cannot resume: settings differ from the run's ({', '.join(changed)})", existing)
@@ -260,7 +284,7 @@ def train(
     pairs = {p.pair_id: p for p in token_pairs(features, codebooks)}
     train_pairs = [pairs[i] for i in split.train]
     validation_pairs = [pairs[i] for i in split.validation]
-    warning = too_little_data(train_pairs, config.window)
+    warning = too_little_data(train_pairs, config.sequence_length)
     if warning:
         log(f"warning: {warning}")
     previous_reports = previous.get("codebook_reports") if previous is not None else None
@@ -350,8 +374,12 @@ def _fit_decision(
         [replace(p, guide=guide_as_heard(p.guide, decision.lookahead, decision.bos)) for p in pairs]
         for pairs in (train_pairs, validation_pairs)
     )
-    windows = make_windows(heard_train, config.window, max(1, config.window // 4), decision.ahead, decision.bos, decision.pad)
-    validation_windows = make_windows(heard_validation, config.window, config.window, decision.ahead, decision.bos, decision.pad)
+    windows = make_windows(
+        heard_train, config.sequence_length, max(1, config.sequence_length // 4), decision.ahead, decision.bos, decision.pad
+    )
+    validation_windows = make_windows(
+        heard_validation, config.sequence_length, config.sequence_length, decision.ahead, decision.bos, decision.pad
+    )
     steps_per_epoch = math.ceil(windows["a"].shape[0] / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most
@@ -486,7 +514,7 @@ def load_run(run_dir: str | Path) -> Run:
     data = read_json(path, "not a readable run")
     if data.get("schema_version", 0) > RUN_SCHEMA:
         raise CountertrackError("this run was written by a newer countertrack", path)
-    config = TrainConfig(**data["train"])
+    config = TrainConfig.from_dict(data["train"], int(data.get("schema_version", 1)), path)
     split = Split(**{k: tuple(v) for k, v in data["split"].items()})
     model = DecisionModel(DecisionConfig.from_dict(data["decision"]))
     weights = folder / "model.safetensors"

@@ -201,3 +201,24 @@ def test_training_says_each_epoch_off_a_terminal_warns_of_too_little_data_and_is
     assert "warning: only 3 training song(s)" in err  # the 5-chorale corpus keeps 3 for training
     assert main(["-q", "train", str(chorale_corpus), "-o", str(tmp_path / "quiet"), "--epochs", "2", *TINY]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_a_run_of_the_first_schema_loads_and_a_run_with_unknown_settings_is_one_line(tiny_run, tmp_path, capsys):
+    """Schema 1 called the training sequence length "window" (a word segmentation uses for its
+    analysis window): such a run still loads, and eval names the file when a setting is unknown."""
+    import shutil
+
+    from export.train.run import load_run
+
+    old = tmp_path / "old-run"
+    shutil.copytree(tiny_run, old)
+    config = json.loads((old / "config.json").read_text())
+    config["schema_version"] = 1
+    config["train"]["window"] = config["train"].pop("sequence_length")
+    (old / "config.json").write_text(json.dumps(config))
+    assert load_run(old).config.sequence_length == json.loads((tiny_run / "config.json").read_text())["train"]["sequence_length"]
+    config["train"]["colour"] = "blue"
+    (old / "config.json").write_text(json.dumps(config))
+    assert main(["eval", str(old), "--corpus", str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "config.json" in err and "unknown setting(s) colour" in err

@@ -70,7 +70,7 @@ def trained_context_model(tmp_path_factory):
         ffn=64,
         context=8,
         lookahead=0,
-        window=32,
+        sequence_length=32,
         epochs=40,
         batch_size=16,
         learning_rate=3e-3,
