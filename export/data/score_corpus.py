@@ -24,8 +24,8 @@ from export.data.synth import SynthSettings, find_soundfont, render_midi
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path
 from plugin_core.io.audio import write_audio
-from plugin_core.io.corpus import MANIFEST_NAME, Corpus, Pair, save_corpus
-from plugin_core.io.outputs import Output, plan_outputs
+from plugin_core.io.corpus import Corpus, Pair, corpus_output, save_corpus
+from plugin_core.io.outputs import plan_outputs
 from plugin_core.io.stopping import run_task, worker_pool
 
 DEFAULT_GUIDE_PROGRAM = 73  # GM flute: a clear melodic line
@@ -91,12 +91,7 @@ def build_from_scores(
     out = Path(out_dir)
     soundfont = find_soundfont(request.soundfont)
     settings = SynthSettings(soundfont=str(soundfont), sample_rate=request.sample_rate)
-    output = Output(
-        out,
-        folder=True,
-        replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
-        not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder",
-    )
+    output = corpus_output(out)
     out.parent.mkdir(parents=True, exist_ok=True)  # as before: a corpus may go into a folder not made yet
     score_files = [s for s in request.sources if Path(s).is_file()]  # never written over, as inputs
     with plan_outputs([output], score_files, force=force) as outputs:  # built beside it, appears whole at the end

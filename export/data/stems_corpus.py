@@ -22,8 +22,8 @@ from export.data.datasets.mixdown import SILENCE_DBFS, check_channels, check_len
 from export.data.datasets.selection import OTHERS, Selection, choose_stems, selection_for
 from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import to_mono, write_audio
-from plugin_core.io.corpus import MANIFEST_NAME, Corpus, Pair, relative_to_root, save_corpus
-from plugin_core.io.outputs import Output, plan_outputs
+from plugin_core.io.corpus import Corpus, Pair, corpus_output, relative_to_root, save_corpus
+from plugin_core.io.outputs import plan_outputs
 
 __all__ = ["OTHERS", "StemsRequest", "build_from_stems"]
 
@@ -59,12 +59,7 @@ def build_from_stems(
     request = StemsRequest(tuple(guide_patterns), tuple(response_patterns), layout, tolerance_s)
     found = layout_of(root, layout)
     selection = selection_for(found, request.guide, request.response, root)
-    output = Output(
-        out,
-        folder=True,
-        replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
-        not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder",
-    )
+    output = corpus_output(out)
     with plan_outputs([output], [root], force=force) as outputs:
         staged = outputs.staged(out)
         songs = [folder for folder in found.song_folders(root) if not _same_folder(folder, out)]

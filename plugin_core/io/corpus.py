@@ -16,6 +16,7 @@ from typing import Any
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import read_json, write_json_atomic
 from plugin_core.io.audio import Audio, read_audio, resample
+from plugin_core.io.outputs import Output
 
 MANIFEST_NAME = "corpus.json"
 SCHEMA_VERSION = 1
@@ -67,6 +68,17 @@ def relative_to_root(path: Path, root: Path) -> str:
     """``path`` relative to ``root`` (with ``..`` when it lies outside), in POSIX form: no path of the
     machine that built the corpus is recorded."""
     return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
+
+
+def corpus_output(folder: Path) -> Output:
+    """A corpus folder as one output of a transaction: new or empty, or a corpus (it holds
+    ``corpus.json``) replaced with ``force``; a folder that is not a corpus is never replaced."""
+    return Output(
+        folder,
+        folder=True,
+        replaceable=lambda p: (p / MANIFEST_NAME).is_file(),
+        not_replaceable=f"holds files but no {MANIFEST_NAME}: not a corpus to replace; choose another folder",
+    )
 
 
 def save_corpus(corpus: Corpus) -> Path:
