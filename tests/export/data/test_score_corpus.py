@@ -119,6 +119,9 @@ def test_from_scores_writes_its_corpus_whole_or_not_at_all(tmp_path, capsys):
     failed = tmp_path / "failed"
     assert main(["corpus", "from-scores", str(garbage), "--guide", "0", "--response", "1", "-o", str(failed)]) == 1
     assert not failed.exists()
+    kept = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert main(["corpus", "from-scores", str(garbage), "--guide", "0", "--response", "1", "-o", str(out), "--force"]) == 1
+    assert {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()} == kept  # a failed replacement keeps the corpus
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "garbage.mid", "tune.mid"]  # no staging folder left
 
 
