@@ -48,24 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'countertrack COMMAND --help' for the options of one command.",
     )
     parser.add_argument("--version", action="version", version=f"countertrack {__version__}")
-    chatter = parser.add_mutually_exclusive_group()
-    chatter.add_argument(
-        "-q",
-        "--quiet",
-        action="store_const",
-        const=-1,
-        dest="verbosity",
-        default=0,
-        help="errors only on stderr: no progress bars, no per-epoch or per-step lines",
-    )
-    chatter.add_argument(
-        "-v",
-        "--verbose",
-        action="store_const",
-        const=1,
-        dest="verbosity",
-        help="more on stderr: what each step found (cache hits, codebook and memory reports)",
-    )
+    _add_verbosity(parser, default=0)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     corpus_cmd.register(commands)
     train_cmd.register(commands)
@@ -76,17 +59,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    """-q (errors only) and -v (a line per step instead of progress bars) on ``parser``."""
+    chatter = parser.add_mutually_exclusive_group()
+    chatter.add_argument(
+        "-q",
+        "--quiet",
+        action="store_const",
+        const=-1,
+        dest="verbosity",
+        default=default,
+        help="errors only on stderr: no progress bars, no per-epoch or per-step lines",
+    )
+    chatter.add_argument(
+        "-v",
+        "--verbose",
+        action="store_const",
+        const=1,
+        dest="verbosity",
+        default=default,
+        help="a line per step on stderr instead of a progress bar (per epoch when training)",
+    )
+
+
 def _verbosity_everywhere(commands: argparse._SubParsersAction) -> None:
     """-q/-v after the command name too (``countertrack render a.wav -o b.wav -q``); not given there,
     the value before it stands."""
     for sub in commands.choices.values():
-        chatter = sub.add_mutually_exclusive_group()
-        chatter.add_argument(
-            "-q", "--quiet", action="store_const", const=-1, dest="verbosity", default=argparse.SUPPRESS, help="errors only on stderr"
-        )
-        chatter.add_argument(
-            "-v", "--verbose", action="store_const", const=1, dest="verbosity", default=argparse.SUPPRESS, help="more detail on stderr"
-        )
+        _add_verbosity(sub, default=argparse.SUPPRESS)
         for action in sub._actions:
             if isinstance(action, argparse._SubParsersAction):
                 _verbosity_everywhere(action)

@@ -15,24 +15,20 @@ _verbosity = NORMAL
 
 
 def set_verbosity(level: int) -> None:
-    """-1 errors only (``-q``), 0 the usual lines, 1 details too (``-v``)."""
+    """-1 errors only (``-q``), 0 the usual lines and progress bars, 1 lines instead of bars (``-v``)."""
     global _verbosity
     _verbosity = level
 
 
-def log(message: str, level: int = NORMAL) -> None:
-    """One line on stderr, when the verbosity reaches ``level`` (errors are printed by the entry point)."""
-    if _verbosity >= level:
+def log(message: str) -> None:
+    """One line on stderr, unless ``-q`` (errors are printed by the entry point)."""
+    if _verbosity > QUIET:
         print(message, file=sys.stderr, flush=True)
 
 
-def detail(message: str) -> None:
-    """A line only ``-v`` shows."""
-    log(message, VERBOSE)
-
-
 def progress(items: Iterable[T], description: str, total: int | None = None, unit: str = "file") -> Iterable[T]:
-    """Wrap ``items`` in a progress bar labelled ``description`` (none with ``-q`` or off a terminal)."""
+    """Wrap ``items`` in a progress bar labelled ``description``: none off a terminal, with ``-q``
+    (silence) or with ``-v`` (where a bar would stand, the work says a line per step, as off a terminal)."""
     return tqdm(
-        items, desc=description, total=total, unit=unit, dynamic_ncols=True, leave=False, disable=True if _verbosity <= QUIET else None
+        items, desc=description, total=total, unit=unit, dynamic_ncols=True, leave=False, disable=True if _verbosity != NORMAL else None
     )

@@ -95,16 +95,11 @@ class TrainConfig:
             data["sequence_length"] = data.pop("window")
         known = {f.name for f in fields(cls)}
         unknown, missing = sorted(set(data) - known), sorted(f.name for f in fields(cls) if f.name not in data)
-        if unknown or missing:
-            detail = "; ".join(
-                part
-                for part in (
-                    f"unknown setting(s) {', '.join(unknown)}" if unknown else "",
-                    f"missing {', '.join(missing)}" if missing else "",
-                )
-                if part
-            )
-            raise CountertrackError(f"its training settings do not match this countertrack's ({detail})", source)
+        problems = ([f"unknown setting(s) {', '.join(unknown)}"] if unknown else []) + (
+            [f"missing {', '.join(missing)}"] if missing else []
+        )
+        if problems:
+            raise CountertrackError(f"its training settings do not match this countertrack's ({'; '.join(problems)})", source)
         return cls(**data)
 
     def decision(self) -> DecisionConfig:

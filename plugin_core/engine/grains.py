@@ -240,7 +240,7 @@ class SeamWriter:
             return self._read(slot.source + first, slot.source + last)
         cached = self._stretched.get(slot)
         length = slot.stop - slot.start
-        if cached is None or cached[0] + first < 0 or cached[0] + last > length + 2 * cached[0]:
+        if cached is None or -first > cached[0] or last - length > cached[0]:  # outside what was stretched
             # stretched with the margin it was first read with: a seam read later (after the crossfade
             # was automated) indexes that same audio, and a wider read stretches it again, wider
             margin = max(self.crossfade, -first, last - length, cached[0] if cached else 0) + self.GUARD

@@ -100,14 +100,12 @@ def _init_worker(bundle_path: str, preset_name: str | None, cores: int) -> None:
         _worker_error = str(exc)
 
 
-def render_with_options(
-    bundle: Any, preset: Any, input_path: Path, targets: BatchTargets, options: BatchOptions, tempo_map: str | None = None
-) -> None:
-    """One file of a batch, with the batch's options (``tempo_map``: where the map is on this machine)."""
+def render_with_options(bundle: Any, preset: Any, input_path: Path, targets: BatchTargets, options: BatchOptions) -> None:
+    """One file of a batch, with the batch's options."""
     from plugin_core.perception.segmentation import with_tempo
     from plugin_core.render.offline import render_file
 
-    segmentation = with_tempo(bundle.perception.spec.segmentation, options.bpm, options.beat_offset, tempo_map)
+    segmentation = with_tempo(bundle.perception.spec.segmentation, options.bpm, options.beat_offset, options.tempo_map)
     render_file(
         bundle,
         input_path,
@@ -126,7 +124,7 @@ def _render_one(input_path: str, targets: BatchTargets, options: BatchOptions) -
     if _worker_error:
         return _worker_error
     try:
-        render_with_options(_worker_bundle, _worker_preset, Path(input_path), targets, options, options.tempo_map)
+        render_with_options(_worker_bundle, _worker_preset, Path(input_path), targets, options)
     except CountertrackError as exc:
         return str(exc)
     return ""
@@ -179,21 +177,21 @@ def run_batch(
     return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
 
-def check_batch_inputs(bundle_path: str, options: BatchOptions) -> None:
+def check_batch_inputs(bundle_path: str, options: BatchOptions) -> Any:
     """Load the bundle (a zip extracted once), the preset and the tempo map before any worker or
-    output: a bad one is one line."""
+    output: a bad one is one line. Returns the loaded preset (None without one)."""
     from plugin_core.bundle.load import load_bundle
     from plugin_core.perception.segmentation import with_tempo
     from plugin_core.stream.presets import load_preset
 
     bundle = load_bundle(bundle_path, threads=1)
-    if options.preset:
-        load_preset(options.preset)
+    preset = load_preset(options.preset) if options.preset else None
     with_tempo(bundle.perception.spec.segmentation, options.bpm, options.beat_offset, options.tempo_map)
     if options.tempo_map:
         from plugin_core.io.midi_read import read_midi
 
         read_midi(options.tempo_map)  # a bad map is one line here, not one per file
+    return preset
 
 
 def plan_batch(

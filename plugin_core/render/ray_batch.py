@@ -85,11 +85,8 @@ def run_batch_ray(
     summary, like ``plugin_core.render.batch.run_batch``, with the same options and output names.
     ``timeout_s`` bounds the wait for any one result: past it the files still out are reported as
     failed (run the batch again to finish them)."""
-    from plugin_core.stream.presets import load_preset
-
     options = options or BatchOptions()
-    check_batch_inputs(bundle_path, options)
-    loaded_preset = load_preset(options.preset) if options.preset else None  # on the driver: files need not be on the workers
+    loaded_preset = check_batch_inputs(bundle_path, options)  # read on the driver: its files need not be on the workers
     tempo_map = Path(options.tempo_map).read_bytes() if options.tempo_map else None
     payload = bundle_payload(bundle_path)
     summary, todo = plan_batch(inputs, out_dir, options, on_done)

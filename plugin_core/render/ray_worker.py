@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -116,16 +116,14 @@ def render_bytes(boxed_ref: list[Any], job: RayJob, name: str, data: bytes) -> t
         source = Path(tmp) / "in" / Path(name).name
         source.parent.mkdir()
         source.write_bytes(data)
-        tempo_map = None
-        if job.tempo_map is not None:
-            tempo_map = Path(tmp) / "tempo.mid"
-            tempo_map.write_bytes(job.tempo_map)
-        targets = targets_for(Path(source.name), Path(tmp) / "out", job.options)
+        options = job.options
+        if job.tempo_map is not None:  # the driver's map, as a file of this worker
+            (Path(tmp) / "tempo.mid").write_bytes(job.tempo_map)
+            options = replace(options, tempo_map=str(Path(tmp) / "tempo.mid"))
+        targets = targets_for(Path(source.name), Path(tmp) / "out", options)
         targets.b.parent.mkdir()
         try:
-            render_with_options(
-                worker_bundle(boxed_ref, job.bundle_key), job.preset, source, targets, job.options, str(tempo_map) if tempo_map else None
-            )
+            render_with_options(worker_bundle(boxed_ref, job.bundle_key), job.preset, source, targets, options)
         except CountertrackError as exc:
             message = str(exc).replace(str(source), name)
             for target in targets.all():
