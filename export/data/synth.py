@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ import mido
 import numpy as np
 
 from plugin_core.errors import CountertrackError
+from plugin_core.io.stopping import temporary_folder
 
 # Bounds of one FluidSynth run (see render_bounds): generous, they only stop a render that never ends.
 WALL_BASE_S = 30.0
@@ -82,7 +82,7 @@ def render_midi(midi: mido.MidiFile, settings: SynthSettings, *, name: str | Non
     is killed with its process group and the render is one CountertrackError naming ``name`` (the score).
     """
     binary = fluidsynth_binary()
-    with tempfile.TemporaryDirectory(prefix="countertrack-synth-") as tmp:
+    with temporary_folder("countertrack-synth-") as tmp:  # removed even when a stop lands as it is made
         midi_path = Path(tmp) / "part.mid"
         raw_path = Path(tmp) / "part.raw"
         padded = _with_tail(midi, settings.tail_s)

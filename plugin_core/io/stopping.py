@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 _in_task = False
+_held = False  # a SIGTERM now waits for the end of a short critical step (see sigterm_deferred)
+_pending = False
 
 
 class Terminated(KeyboardInterrupt):
@@ -35,7 +40,50 @@ def sigterm_raises() -> Iterator[None]:
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    if _deferred():
+        return
     raise Terminated()
+
+
+def _deferred() -> bool:
+    """Whether this SIGTERM must wait (it is then raised when the critical step ends)."""
+    global _pending
+    if _held:
+        _pending = True
+    return _held
+
+
+@contextlib.contextmanager
+def sigterm_deferred() -> Iterator[None]:
+    """A short step a stop must not cut in two (a temporary folder made but not yet the caller's to
+    remove): a SIGTERM arriving during it takes effect as the step ends, inside the caller's cleanup."""
+    global _held, _pending
+    handler = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
+    _held = True
+    try:
+        yield
+    finally:
+        _held = False
+        if _pending:
+            _pending = False
+            if callable(handler):
+                handler(signal.SIGTERM, None)
+
+
+@contextlib.contextmanager
+def temporary_folder(prefix: str) -> Iterator[Path]:
+    """A temporary folder removed when the block ends, also when the command or worker is stopped
+    while the folder is being made or removed (the gaps where ``tempfile.TemporaryDirectory`` would
+    leak it, or leave it half removed)."""
+    folder: Path | None = None
+    try:
+        with sigterm_deferred():
+            folder = Path(tempfile.mkdtemp(prefix=prefix))
+        yield folder
+    finally:
+        if folder is not None:
+            with sigterm_deferred():  # a second stop (a pool stops its workers more than once) must not cut removal short
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def init_worker() -> None:
@@ -47,6 +95,8 @@ def init_worker() -> None:
 
 
 def _worker_sigterm(signum: int, frame: Any) -> None:
+    if _deferred():
+        return
     if _in_task:
         raise Terminated()
     os._exit(128 + signum)
