@@ -7,6 +7,8 @@ Corpora (music21's bundled scores and generated MIDI, rendered with FluidSynth a
 - palestrina: Renaissance masses and motets, top part (oboe) -> lowest part (bassoon);
 - monteverdi: five-voice madrigals with long rests, top part (clarinet) -> lowest part (cello);
 - quartets: Haydn, Mozart and Beethoven string quartets, first violin -> cello;
+- trecento: 14th-century Italian ballate and motets in two to four voices, top voice (recorder) ->
+  tenor (trombone): long notes and long rests in the response;
 - drums: generated rock/funk drum grooves (GM drums) -> a bass line that locks to the kick
   over a chord progression (finger bass), with bars of rest.
 
@@ -88,6 +90,7 @@ CORPORA = {
     "palestrina": ("palestrina", "0", "-1", 68, 70),
     "monteverdi": ("monteverdi", "0", "-1", 71, 42),
     "quartets": (("haydn", "mozart", "beethoven"), "0", "-1", 40, 42),
+    "trecento": ("trecento", "0", "-1", 74, 57),
     "drums": ("generated", "drums", "bass", 0, 33),
 }
 

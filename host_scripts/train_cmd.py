@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from export.train.config import default
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import seed
 from host_scripts.progress import log, progress
@@ -75,52 +76,65 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     data.add_argument(
         "--segmentation",
         choices=("uniform", "beats", "onsets"),
-        default="beats",
+        default=default("segmentation")["strategy"],
         help="segments: beats (each pair's own, from its score MIDI or found in A), uniform windows, or onsets",
     )
-    data.add_argument("--hop", type=float, default=0.5, metavar="SECONDS", help="uniform: segment length (the hop between segments)")
+    data.add_argument(
+        "--hop",
+        type=float,
+        default=default("segmentation")["hop_s"],
+        metavar="SECONDS",
+        help="uniform: segment length (the hop between segments)",
+    )
     data.add_argument("--bpm", type=float, help="beats: one steady tempo for every pair (default: each pair's own beats)")
     data.add_argument(
         "--tempo-map", help="beats: a MIDI file, or 'pair' for each pair's own score MIDI (required then) (default: each pair's own beats)"
     )
-    data.add_argument("--subdivision", type=int, default=1, help="beats: segments per beat")
+    data.add_argument("--subdivision", type=int, default=default("segmentation")["subdivision"], help="beats: segments per beat")
     model = parser.add_argument_group("model: perception and decision")
     model.add_argument("--encoder", choices=("spectral", "wav2vec2"), default="spectral", help="perception backend")
     model.add_argument(
         "--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained (default: none; required with wav2vec2)"
     )
     model.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
-    model.add_argument("--vocab", type=int, default=16, help="codebook size, 16..1024")
+    model.add_argument("--vocab", type=int, default=default("vocab"), help="codebook size, 16..1024")
     model.add_argument(
-        "--codebook", choices=("shared", "per-role"), default="shared", help="one codebook for A and B (the paper's) or one each"
+        "--codebook", choices=("shared", "per-role"), default=default("codebook"), help="one codebook for A and B (the paper's) or one each"
     )
     model.add_argument(
         "--lookahead",
-        default="2",
+        default=str(default("lookahead")),
         help="future A segments the model may hear: its latency in segments "
         "(0 = causal; 'anticipate' = B for a segment chosen from A before it, to play along "
         "live; 'offline' = as many as the context)",
     )
-    model.add_argument("--context", type=int, default=32, help="segments of history attended to")
-    model.add_argument("--d-model", type=int, default=128, help="Transformer width")
-    model.add_argument("--layers", type=int, default=3, help="decoder layers")
-    model.add_argument("--heads", type=int, default=4, help="attention heads (must divide --d-model)")
+    model.add_argument("--context", type=int, default=default("context"), help="segments of history attended to")
+    model.add_argument("--d-model", type=int, default=default("d_model"), help="Transformer width")
+    model.add_argument("--layers", type=int, default=default("layers"), help="decoder layers")
+    model.add_argument("--heads", type=int, default=default("heads"), help="attention heads (must divide --d-model)")
     training = parser.add_argument_group("training")
-    training.add_argument("--epochs", type=int, default=150, help="at most this many epochs (early stopping may end sooner)")
-    training.add_argument("--sequence-length", type=int, default=64, help="segments per training window")
-    training.add_argument("--batch-size", type=int, default=32, help="training windows per step")
-    training.add_argument("--learning-rate", type=float, default=1e-3, help="peak learning rate (warm-up, then cosine decay)")
+    training.add_argument("--epochs", type=int, default=default("epochs"), help="at most this many epochs (early stopping may end sooner)")
+    training.add_argument("--sequence-length", type=int, default=default("sequence_length"), help="segments per training window")
+    training.add_argument("--batch-size", type=int, default=default("batch_size"), help="training windows per step")
     training.add_argument(
-        "--history-dropout", type=float, default=0.5, help="share of B-history tokens hidden in training (exposure bias cure)"
+        "--learning-rate", type=float, default=default("learning_rate"), help="peak learning rate (warm-up, then cosine decay)"
     )
-    training.add_argument("--patience", type=int, default=30, help="early stop after this many epochs without a better validation score")
-    training.add_argument("--seed", type=seed, default=0, help="random seed of the split, codebook and training")
+    training.add_argument(
+        "--history-dropout",
+        type=float,
+        default=default("history_dropout"),
+        help="share of B-history tokens hidden in training (exposure bias cure)",
+    )
+    training.add_argument(
+        "--patience", type=int, default=default("patience"), help="early stop after this many epochs without a better validation score"
+    )
+    training.add_argument("--seed", type=seed, default=default("seed"), help="random seed of the split, codebook and training")
 
 
 def training_config(args: argparse.Namespace, corpus: str):
-    from export.model.encoders import EncoderSpec
-    from export.train.run import TrainConfig
-    from plugin_core.decision.session import ANTICIPATE
+    from export.model.encoder_spec import EncoderSpec
+    from export.train.config import TrainConfig
+    from plugin_core.decision.config import ANTICIPATE
     from plugin_core.errors import CountertrackError
     from plugin_core.perception.segmentation import SegmentationConfig
 

@@ -57,11 +57,12 @@ def make_synthetic_bundle(
     """Write a bundle into ``folder / 'synthetic.ctbundle'`` and return its path."""
     from export.data.token_data import Split
     from export.model.codebook_fit import fit_codebook
-    from export.model.decision_model import DecisionConfig, DecisionModel
+    from export.model.decision_model import DecisionModel
     from export.model.encoders import EncoderSpec, build_encoder
     from export.onnx.bundle_export import export_bundle
     from export.onnx.perception_export import encode_spans
     from export.train.run import Run, TrainConfig
+    from plugin_core.decision.config import DecisionConfig
     from plugin_core.engine.compatibility import Compatibility
     from plugin_core.io.audio import read_audio
     from plugin_core.perception.labeller import PerceptionSpec, encoder_input

@@ -20,66 +20,12 @@ over bounded windows, so the same weights run any track length and a step costs 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
 import numpy as np
 import torch
 from torch import nn
 
-from plugin_core.decision.session import ANTICIPATE, SpecialTokens, special_tokens
+from plugin_core.decision.config import DecisionConfig
 from plugin_core.errors import CountertrackError
-
-
-@dataclass(frozen=True)
-class DecisionConfig:
-    """Sizes and the streaming knob. Special tokens follow the vocabulary: BOS, PAD, MASK."""
-
-    vocab_size: int
-    d_model: int = 128
-    heads: int = 4
-    layers: int = 3
-    ffn: int = 256
-    dropout: float = 0.1
-    context: int = 32  # segments of history attended to (B and A)
-    lookahead: int = 0  # future A segments visible: the extra latency, in segments (-1: anticipate)
-
-    def __post_init__(self) -> None:
-        if self.d_model % self.heads:
-            raise CountertrackError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
-        if self.context < 2:
-            raise CountertrackError(f"context {self.context} must be at least 2 segments")
-        if not ANTICIPATE <= self.lookahead < self.context:
-            raise CountertrackError(f"lookahead {self.lookahead} must be in {ANTICIPATE}..{self.context - 1} (context {self.context})")
-
-    @property
-    def ahead(self) -> int:
-        """A positions past t the network attends to (anticipation reads a shifted A with none)."""
-        return max(0, self.lookahead)
-
-    @property
-    def bos(self) -> int:
-        return special_tokens(self.vocab_size).bos
-
-    @property
-    def pad(self) -> int:
-        return special_tokens(self.vocab_size).pad
-
-    @property
-    def mask(self) -> int:
-        return special_tokens(self.vocab_size).mask
-
-    @property
-    def table_size(self) -> int:
-        """Embedding rows: the vocabulary and the special tokens after it."""
-        return self.vocab_size + len(SpecialTokens._fields)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DecisionConfig:
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
 
 
 class DecoderLayer(nn.Module):

@@ -24,8 +24,9 @@ from export.onnx.perception_export import export_perception
 from export.train.run import Run
 from plugin_core import __version__
 from plugin_core.bundle.load import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, sha256_of, validate_manifest
+from plugin_core.decision.config import special_tokens
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS, special_tokens
+from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS
 from plugin_core.engine.grains import EngineConfig
 from plugin_core.engine.memory_build import MemorySource, build_memory, own_grid
 from plugin_core.errors import CountertrackError, InternalError
@@ -210,7 +211,7 @@ def _build_bundle(
         },
         "decision": {
             "graph": "decision.onnx",
-            "spec": {k: getattr(decision_spec, k) for k in ("vocab_size", "layers", "heads", "head_dim", "context", "lookahead")},
+            "spec": decision_spec.to_dict(),
             "special_tokens": special_tokens(decision_spec.vocab_size)._asdict(),
             "inputs": [
                 {

@@ -13,18 +13,12 @@ import torch
 from torch import nn
 
 from export.model.decision_model import DecisionModel
+from plugin_core.decision.config import DecisionConfig
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS, DecisionSpec, OnnxStepper, generate
+from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS, OnnxStepper, generate
 from plugin_core.io.atomic import atomic_path
 
 ONNX_OPSET = 17
-
-
-def decision_spec(model: DecisionModel) -> DecisionSpec:
-    c = model.config
-    return DecisionSpec(
-        vocab_size=c.vocab_size, layers=c.layers, heads=c.heads, head_dim=c.d_model // c.heads, context=c.context, lookahead=c.lookahead
-    )
 
 
 class TorchStepper:
@@ -32,7 +26,7 @@ class TorchStepper:
 
     def __init__(self, model: DecisionModel):
         self.model = model.eval()
-        self.spec = decision_spec(model)
+        self.spec = model.config
 
     @torch.inference_mode()
     def __call__(self, a_new, a_aligned, b_previous, caches):
@@ -54,10 +48,10 @@ class _StepGraph(nn.Module):
         return self.model.step(a_new, a_aligned, b_previous, self_k, self_v, cross_k, cross_v)
 
 
-def export_step_graph(model: DecisionModel, path: str | os.PathLike[str]) -> DecisionSpec:
+def export_step_graph(model: DecisionModel, path: str | os.PathLike[str]) -> DecisionConfig:
     """Write the step graph; cache lengths and the number of new A tokens are dynamic axes."""
     model = model.eval()
-    spec = decision_spec(model)
+    spec = model.config
     cache = torch.zeros(spec.layers, spec.heads, 3, spec.head_dim)
     example = (
         torch.tensor([1, 2], dtype=torch.int64),

@@ -13,10 +13,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +27,13 @@ from export.data.features import PairFeatures, encode_corpus
 from export.data.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
 from export.model.codebook_fit import CodebookReport, fit_codebooks
 from export.model.compatibility_fit import fit_compatibility
-from export.model.decision_model import DecisionConfig, DecisionModel, table_prior
+from export.model.decision_model import DecisionModel, table_prior
 from export.model.encoders import EncoderSpec, build_encoder
 from export.onnx.decision_export import TorchStepper
+from export.train.config import EXTENDABLE, RUN_SCHEMA, TrainConfig
+from plugin_core.decision.config import ANTICIPATE, DecisionConfig
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.decision.session import ANTICIPATE, generate, guide_as_heard
+from plugin_core.decision.session import generate, guide_as_heard
 from plugin_core.engine.compatibility import Compatibility
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
@@ -42,77 +43,6 @@ from plugin_core.perception.segmentation import SegmentationConfig
 
 if TYPE_CHECKING:  # imported when a group is given: one process never loads torch.distributed's machinery
     from export.train.distributed import Distributed
-
-RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
-EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything a run depends on; config.json stores it and --resume checks it."""
-
-    corpus: str
-    encoder: dict[str, Any] = field(default_factory=lambda: EncoderSpec.new().to_dict())
-    segmentation: dict[str, Any] = field(default_factory=lambda: SegmentationConfig().to_dict())
-    vocab: int = 16
-    codebook: str = "shared"  # or "per-role"
-    d_model: int = 128
-    heads: int = 4
-    layers: int = 3
-    ffn: int = 256
-    dropout: float = 0.1
-    context: int = 32
-    lookahead: int = 2  # 1 s at 0.5 s windows: renders compensate it; 0 for live use
-    sequence_length: int = 64  # segments per training window ("window" is only the analysis window of segmentation)
-    epochs: int = 150
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    warmup_steps: int = 100
-    weight_decay: float = 0.01
-    label_smoothing: float = 0.1
-    history_dropout: float = 0.5  # B-history tokens replaced by MASK: the cure for exposure bias
-    table_prior: bool = True  # logits start from the context-free table log p(B | A) of the training songs
-    clip_norm: float = 1.0
-    patience: int = 30
-    validation_fraction: float = 0.15
-    test_fraction: float = 0.15
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.codebook not in ("shared", "per-role"):
-            raise CountertrackError(f"codebook must be 'shared' or 'per-role', not {self.codebook!r}")
-        if self.epochs < 1 or self.batch_size < 1 or self.sequence_length < 2:
-            raise CountertrackError("epochs and batch size must be positive, and the sequence length at least 2")
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], schema_version: int, source: str | os.PathLike[str]) -> TrainConfig:
-        """The settings a run recorded, strictly: a run of schema 1 had "window" for the sequence
-        length; an unknown or missing setting is an error naming the file, not a guess."""
-        if not isinstance(data, dict):
-            raise CountertrackError("its training settings are not an object", source)
-        data = dict(data)
-        if schema_version < 2 and "window" in data:
-            data["sequence_length"] = data.pop("window")
-        known = {f.name for f in fields(cls)}
-        unknown, missing = sorted(set(data) - known), sorted(f.name for f in fields(cls) if f.name not in data)
-        problems = ([f"unknown setting(s) {', '.join(unknown)}"] if unknown else []) + (
-            [f"missing {', '.join(missing)}"] if missing else []
-        )
-        if problems:
-            raise CountertrackError(f"its training settings do not match this countertrack's ({'; '.join(problems)})", source)
-        return cls(**data)
-
-    def decision(self) -> DecisionConfig:
-        return DecisionConfig(
-            vocab_size=self.vocab,
-            d_model=self.d_model,
-            heads=self.heads,
-            layers=self.layers,
-            ffn=self.ffn,
-            dropout=self.dropout,
-            context=self.context,
-            lookahead=self.lookahead,
-        )
 
 
 @dataclass

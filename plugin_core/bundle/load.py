@@ -23,8 +23,9 @@ from plugin_core.bundle.archive import extract_zip
 from plugin_core.bundle.files import ALLOWED_SUFFIXES, Stamp, check_listed, check_unchanged, safe_member, sha256_of, verify_files
 from plugin_core.bundle.manifest import BUNDLE_FORMAT, BUNDLE_SCHEMA, check_manifest, read_manifest, referenced_files, validate_manifest
 from plugin_core.bundle.onnx_check import check_io, external_data, external_data_names
+from plugin_core.decision.config import DecisionConfig
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.decision.session import DecisionSpec, OnnxStepper
+from plugin_core.decision.session import OnnxStepper
 from plugin_core.engine.compatibility import Compatibility
 from plugin_core.engine.grain_table import check_against
 from plugin_core.engine.grains import EngineConfig
@@ -57,7 +58,7 @@ class Bundle:
     manifest: dict[str, Any]
     perception: PerceptionSession
     decision: OnnxStepper
-    decision_spec: DecisionSpec
+    decision_spec: DecisionConfig
     memory: Memory
     response_centroids: np.ndarray
     sampling_defaults: SamplingConfig
@@ -134,7 +135,7 @@ def _assemble(
     manifest_path = folder / "manifest.json"
     try:
         perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])
-        decision_spec = DecisionSpec.from_dict(manifest["decision"]["spec"])
+        decision_spec = DecisionConfig.from_dict(manifest["decision"]["spec"], manifest_path, BundleError)
         sampling = SamplingConfig(**manifest["sampling_defaults"])
         engine = EngineConfig(**manifest["engine_defaults"])
     except CountertrackError as exc:

@@ -12,8 +12,9 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from plugin_core.decision.config import ANTICIPATE
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.decision.session import ANTICIPATE, STEP_INPUTS, STEP_OUTPUTS
+from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS
 from plugin_core.engine.grains import EngineConfig
 from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.io.atomic import read_json

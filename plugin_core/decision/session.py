@@ -11,71 +11,24 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, overload
+from typing import Literal, Protocol, overload
 
 import numpy as np
 
 from plugin_core.bundle.onnx_session import open_session, run_session
+from plugin_core.decision.config import ANTICIPATE, DecisionConfig
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.decision.sampling import SamplingConfig, allowed_mask, choose
 from plugin_core.errors import BundleError
-
-ANTICIPATE = -1  # the lookahead of a model that answers segment t from A up to t-1 (play-along)
 
 STEP_INPUTS = ("a_new", "a_aligned", "b_previous", "self_k", "self_v", "cross_k", "cross_v")
 STEP_OUTPUTS = ("logits", "self_k_out", "self_v_out", "cross_k_out", "cross_v_out")
 
 
-class SpecialTokens(NamedTuple):
-    """Token ids after the vocabulary; training, the step graph and bundles all use this layout."""
-
-    bos: int
-    pad: int
-    mask: int  # hides B history in training; never fed at run time
-
-
-def special_tokens(vocab_size: int) -> SpecialTokens:
-    """BOS, PAD and MASK are the ids vocab_size, vocab_size + 1 and vocab_size + 2."""
-    return SpecialTokens(bos=vocab_size, pad=vocab_size + 1, mask=vocab_size + 2)
-
-
-@dataclass(frozen=True)
-class DecisionSpec:
-    """What the step graph needs: vocabulary, special tokens, cache layout, window sizes."""
-
-    vocab_size: int
-    layers: int
-    heads: int
-    head_dim: int
-    context: int
-    lookahead: int
-
-    @property
-    def bos(self) -> int:
-        return special_tokens(self.vocab_size).bos
-
-    @property
-    def pad(self) -> int:
-        return special_tokens(self.vocab_size).pad
-
-    @property
-    def ahead(self) -> int:
-        """A positions past t the step graph reads (an anticipating model reads none: its A is late)."""
-        return max(0, self.lookahead)
-
-    @property
-    def anticipates(self) -> bool:
-        return self.lookahead == ANTICIPATE
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DecisionSpec:
-        return cls(**{k: int(data[k]) for k in cls.__dataclass_fields__})
-
-
 class Stepper(Protocol):
     """One decoding step: (a_new, a_aligned, b_previous, caches) -> (logits, caches)."""
 
-    spec: DecisionSpec
+    spec: DecisionConfig
 
     def __call__(
         self, a_new: np.ndarray, a_aligned: np.ndarray, b_previous: np.ndarray, caches: tuple[np.ndarray, ...]
@@ -85,7 +38,7 @@ class Stepper(Protocol):
 class OnnxStepper:
     """The exported step graph in onnxruntime."""
 
-    def __init__(self, onnx_path: str | os.PathLike[str], spec: DecisionSpec, threads: int = 1):
+    def __init__(self, onnx_path: str | os.PathLike[str], spec: DecisionConfig, threads: int = 1):
         self.path = onnx_path
         self._session = open_session(onnx_path, threads)
         self.spec = spec
@@ -112,7 +65,7 @@ class OnnxStepper:
 class DecisionState:
     """Where a decoding is: the caches, the previous B token and the A tokens seen so far."""
 
-    spec: DecisionSpec
+    spec: DecisionConfig
     caches: tuple[np.ndarray, ...] = ()
     previous: int = -1
     a_seen: list[int] = field(default_factory=list)

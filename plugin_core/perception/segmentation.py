@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from plugin_core.errors import CountertrackError
+from plugin_core.io.records import checked_keys
 
 STRATEGIES = ("uniform", "beats", "onsets")
 
@@ -63,11 +64,7 @@ class SegmentationConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SegmentationConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = set(data) - known
-        if unknown:
-            raise CountertrackError(f"unknown segmentation setting(s): {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return cls(**checked_keys(cls, data, "the segmentation settings are", may_omit=cls.__dataclass_fields__, error=CountertrackError))
 
 
 def with_tempo(

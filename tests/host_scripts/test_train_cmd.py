@@ -222,3 +222,16 @@ def test_a_run_of_the_first_schema_loads_and_a_run_with_unknown_settings_is_one_
     assert main(["eval", str(old), "--corpus", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "config.json" in err and "unknown setting(s) colour" in err
+
+
+def test_train_options_default_to_the_run_settings_defaults():
+    """One description: `countertrack train CORPUS -o RUN` with no options is TrainConfig's defaults
+    (which take the model's sizes from the runtime's DecisionConfig)."""
+    from export.train.config import TrainConfig
+    from host_scripts.cli import build_parser
+    from host_scripts.train_cmd import training_config
+    from plugin_core.decision.config import DecisionConfig
+
+    args = build_parser().parse_args(["train", "corpus", "-o", "run"])
+    assert training_config(args, "corpus") == TrainConfig(corpus="corpus")
+    assert TrainConfig(corpus="corpus").decision() == DecisionConfig()

@@ -87,9 +87,10 @@ def test_the_ranks_losses_average_to_the_whole_batchs_mean_loss():
     import torch
 
     from export.data.token_data import IGNORE
-    from export.model.decision_model import DecisionConfig, DecisionModel
+    from export.model.decision_model import DecisionModel
     from export.train.distributed import Distributed
     from export.train.distributed_step import sharded_loss
+    from plugin_core.decision.config import DecisionConfig
 
     config = DecisionConfig(vocab_size=8, d_model=16, heads=2, layers=1, ffn=32, dropout=0.0, context=8, lookahead=1)
     torch.manual_seed(0)

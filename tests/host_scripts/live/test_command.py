@@ -131,6 +131,7 @@ def test_a_short_run_applies_midi_cc_and_stops_cleanly_on_sigterm(server, tmp_pa
     try:
         _wait_for(out_path, "playing", process)
         keyboard.send(mido.Message("control_change", control=74, value=127))
+        time.sleep(0.2)  # in separate periods: two events sent back to back may leave rtmidi's JACK port in either order
         keyboard.send(mido.Message("control_change", control=1, value=127))
         time.sleep(1.0)
         process.send_signal(signal.SIGTERM)

@@ -16,7 +16,7 @@ from host_scripts.cli import main
 from plugin_core.arrangement.reaper import quote
 from plugin_core.arrangement.session import write_session
 from plugin_core.bundle.load import load_bundle
-from plugin_core.decision.session import ANTICIPATE
+from plugin_core.decision.config import ANTICIPATE
 from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import read_audio, write_audio
 from plugin_core.perception.segmentation import SegmentationConfig

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 
 from export.data.token_data import IGNORE, TokenPair, make_windows, split_by_song
 from export.evaluation.paper_metrics import Baselines, longest_common_prefix_runs, score
-from export.model.decision_model import DecisionConfig, DecisionModel
+from export.model.decision_model import DecisionModel
 from export.onnx.decision_export import TorchStepper, check_decision_parity, export_step_graph
 from export.train.run import TrainConfig, fit_decision
+from plugin_core.decision.config import DecisionConfig
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.decision.sampling import SamplingConfig, allowed_mask, choose
 from plugin_core.decision.session import OnnxStepper, generate

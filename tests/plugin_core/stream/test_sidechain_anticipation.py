@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from plugin_core.bundle.load import load_bundle
-from plugin_core.decision.session import ANTICIPATE, DecisionState, decode_step, guide_as_heard
+from plugin_core.decision.config import ANTICIPATE
+from plugin_core.decision.session import DecisionState, decode_step, guide_as_heard
 from plugin_core.io.audio import Audio
 from plugin_core.perception.segmentation import SegmentationConfig
 from plugin_core.render.offline import render_audio
@@ -99,8 +100,9 @@ def test_the_first_grain_sounds_from_the_first_sample(bundle):
 def test_torch_and_runtime_agree_on_the_anticipating_step(bundle, tmp_path):
     """The exported graph was checked by the export; here the shifted reading matches the PyTorch
     model's whole-window forward on A read one segment late."""
-    from export.model.decision_model import DecisionConfig, DecisionModel
+    from export.model.decision_model import DecisionModel
     from export.onnx.decision_export import TorchStepper
+    from plugin_core.decision.config import DecisionConfig
     from plugin_core.decision.sampling import SamplingConfig
     from plugin_core.decision.session import generate
 
