@@ -98,7 +98,7 @@ def measure(
     ]
     if bundle.perception.spec.encoder.get("backend", "spectral") != "spectral":  # a neural encoder: the render is its speed
         rows.append(("offline render speed / its encoder alone, same run", encoder_share, 0.85, encoder_share >= 0.85))
-    if bundle.decision_spec.anticipates:
+    if bundle.decision_config.anticipates:
         rows.append(("anticipating: reported latency through the worker thread (ms)", latency_ms, 50.0, latency_ms <= 50.0))
     return rows
 

@@ -174,7 +174,7 @@ def _build_bundle(
     if parity.token_agreement < MIN_TOKEN_AGREEMENT or parity.max_relative_error > 1e-3:
         raise CountertrackError(f"perception graph failed its parity check: {parity.describe()}", out)
 
-    decision_spec = export_step_graph(run.model, out / "decision.onnx")
+    decision_config = export_step_graph(run.model, out / "decision.onnx")
     perception = PerceptionSession(out / "encoder.onnx", probe_spec)
     a_tokens, _ = perception.label_spans(at_rate, spans)
     decision_parity = check_decision_parity(run.model, out / "decision.onnx", [a_tokens[:256]])
@@ -191,7 +191,7 @@ def _build_bundle(
     )
     log(
         f"memory: {len(tracks)} recording(s), {tracks[-1].end / memory_rate:.1f} s, {len(table)} grains, "
-        f"{np.unique(table.label).size} of {decision_spec.vocab_size} labels present"
+        f"{np.unique(table.label).size} of {decision_config.vocab_size} labels present"
     )
 
     sampling = sampling or SamplingConfig()
@@ -211,8 +211,8 @@ def _build_bundle(
         },
         "decision": {
             "graph": "decision.onnx",
-            "spec": decision_spec.to_dict(),
-            "special_tokens": special_tokens(decision_spec.vocab_size)._asdict(),
+            "spec": decision_config.to_dict(),
+            "special_tokens": special_tokens(decision_config.vocab_size)._asdict(),
             "inputs": [
                 {
                     "name": n,
@@ -225,7 +225,7 @@ def _build_bundle(
                 {
                     "name": n,
                     "dtype": "float32",
-                    "shape": [decision_spec.vocab_size] if n == "logits" else ["layers", "heads", "length + new", "head_dim"],
+                    "shape": [decision_config.vocab_size] if n == "logits" else ["layers", "heads", "length + new", "head_dim"],
                 }
                 for n in STEP_OUTPUTS
             ],

@@ -58,7 +58,7 @@ class Bundle:
     manifest: dict[str, Any]
     perception: PerceptionSession
     decision: OnnxStepper
-    decision_spec: DecisionConfig
+    decision_config: DecisionConfig
     memory: Memory
     response_centroids: np.ndarray
     sampling_defaults: SamplingConfig
@@ -135,7 +135,7 @@ def _assemble(
     manifest_path = folder / "manifest.json"
     try:
         perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])
-        decision_spec = DecisionConfig.from_dict(manifest["decision"]["spec"], manifest_path, BundleError)
+        decision_config = DecisionConfig.from_dict(manifest["decision"]["spec"], manifest_path, BundleError)
         sampling = SamplingConfig(**manifest["sampling_defaults"])
         engine = EngineConfig(**manifest["engine_defaults"])
     except CountertrackError as exc:
@@ -143,7 +143,7 @@ def _assemble(
     threads = perception_threads(perception_spec.encoder, cores) if threads is None else threads
     perception = PerceptionSession(folder / named["perception graph"], perception_spec, threads=threads)
     check_io(perception._session, manifest["perception"]["inputs"], manifest["perception"]["outputs"], folder / named["perception graph"])
-    decision = OnnxStepper(folder / named["decision graph"], decision_spec, threads=1)
+    decision = OnnxStepper(folder / named["decision graph"], decision_config, threads=1)
     check_io(decision._session, manifest["decision"]["inputs"], manifest["decision"]["outputs"], folder / named["decision graph"])
     audio, grains = named["memory audio"], named["memory grain table"]
     memory = load_memory(
@@ -159,12 +159,12 @@ def _assemble(
             f"{manifest['memory']['channels']} at {manifest['memory']['sample_rate']} Hz",
             memory.path,
         )
-    check_against(memory.grains.label, memory.grains.track, decision_spec.vocab_size, len(manifest["memory"]["tracks"]), folder / grains)
+    check_against(memory.grains.label, memory.grains.track, decision_config.vocab_size, len(manifest["memory"]["tracks"]), folder / grains)
     guide = Codebook.load(folder / named["guide codebook"])
     response = Codebook.load(folder / named["response codebook"])
     for role, book, vocab in (
         ("guide codebook", guide, perception_spec.vocab_size),
-        ("response codebook", response, decision_spec.vocab_size),
+        ("response codebook", response, decision_config.vocab_size),
     ):
         if book.vocab_size != vocab:
             raise BundleError(f"holds {book.vocab_size} centroids; the vocabulary is {vocab}", folder / named[role])
@@ -174,7 +174,7 @@ def _assemble(
         manifest=manifest,
         perception=perception,
         decision=decision,
-        decision_spec=decision_spec,
+        decision_config=decision_config,
         memory=memory,
         response_centroids=response.centroids,
         sampling_defaults=sampling,

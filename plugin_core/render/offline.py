@@ -59,10 +59,10 @@ def render_audio(
     check_stream_format(a.sample_rate, a.num_channels)
     if boundaries is None:
         config = segmentation or bundle.perception.spec.segmentation
-        grid = open_grid if bundle.decision_spec.anticipates else make_grid  # as an anticipating stream lays it
+        grid = open_grid if bundle.decision_config.anticipates else make_grid  # as an anticipating stream lays it
         boundaries = grid(a.num_samples, a.sample_rate, config, a.samples.mean(axis=0, keepdims=True))
     else:  # a caller's grid; an anticipating one may end past A, as open_grid's does
-        check_grid(boundaries, a.num_samples, may_overrun=bundle.decision_spec.anticipates)
+        check_grid(boundaries, a.num_samples, may_overrun=bundle.decision_config.anticipates)
     check_segment_count(len(boundaries) - 1, a.num_samples / a.sample_rate, "the segment grid")
     chain = AnswerChain(bundle, a.sample_rate, a.num_channels, preset=preset, seed=seed, boundaries=boundaries, forced_tokens=forced_tokens)
     if parameters:
@@ -117,7 +117,7 @@ def render_file(
     tempo_map = (segmentation or bundle.perception.spec.segmentation).tempo_map
     bundle_files = [bundle.folder / name for name in ("manifest.json", *bundle.manifest.get("files", {}))]
     audio_outputs = [Path(p) for p in (out_path, mix_path) if p]
-    if arrangement_path and bundle.decision_spec.anticipates:
+    if arrangement_path and bundle.decision_config.anticipates:
         raise CountertrackError(NOT_ARRANGEABLE, arrangement_path)
     session = session_output(arrangement_path) if arrangement_path else None
     with plan_outputs(

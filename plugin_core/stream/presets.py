@@ -82,12 +82,12 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
         where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
         if error.validator == "additionalProperties":
             unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-            raise CountertrackError(f"unknown key {', '.join(repr(k) for k in unknown)} at {where}", source)
-        raise CountertrackError(f"{where}: {error.message[:200]}", source)
+            raise ConfigurationError(f"unknown key {', '.join(repr(k) for k in unknown)} at {where}", source)
+        raise ConfigurationError(f"{where}: {error.message[:200]}", source)
     for effect in [*data.get("pre", []), *data.get("post", [])]:
         name = effect["plugin"]
         if name not in BUILTIN_EFFECTS and not name.lower().endswith((".vst3", ".component")):
-            raise CountertrackError(f"unknown effect {name!r}; use one of {', '.join(BUILTIN_EFFECTS)} or a .vst3 path", source)
+            raise ConfigurationError(f"unknown effect {name!r}; use one of {', '.join(BUILTIN_EFFECTS)} or a .vst3 path", source)
     return Preset(
         name=data["name"],
         description=data.get("description", ""),
@@ -130,6 +130,6 @@ def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> peda
         except CountertrackError:
             raise
         except (ValueError, TypeError, RuntimeError, ImportError, OSError) as exc:
-            raise CountertrackError(f"cannot load effect {name!r} ({' '.join(str(exc).split())[:160]})", source or None) from exc
+            raise ConfigurationError(f"cannot load effect {name!r} ({' '.join(str(exc).split())[:160]})", source or None) from exc
         plugins.append(plugin)
     return pedalboard.Pedalboard(plugins)

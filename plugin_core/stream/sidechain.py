@@ -140,11 +140,11 @@ class SidechainEffect:
                 "render offline, or give a tempo (bpm)"
             )
         allowed = allowed_labels if allowed_labels is not None else bundle.memory.labels
-        self._mask = allowed_mask(bundle.decision_spec.vocab_size, allowed)  # labels the memory can play
+        self._mask = allowed_mask(bundle.decision_config.vocab_size, allowed)  # labels the memory can play
         self._forced = None if forced_tokens is None else np.asarray(forced_tokens, dtype=np.int64)
         # slot i is decided once segments up to i + lead are labelled: -1 for an anticipating model
-        self._anticipates = bundle.decision_spec.anticipates
-        self._lead = ANTICIPATING_LEAD if self._anticipates else max(bundle.decision_spec.lookahead, 1)
+        self._anticipates = bundle.decision_config.anticipates
+        self._lead = ANTICIPATING_LEAD if self._anticipates else max(bundle.decision_config.lookahead, 1)
         self.crossfade_samples = int(round(self.parameters.engine.crossfade_s * self.sample_rate)) // 2 * 2
         window = self.segmentation.window_s
         self._window_samples = None if window is None else int(round(window * self.sample_rate))
@@ -176,7 +176,7 @@ class SidechainEffect:
         self._grid: list[int] = [0]
         self._tokens: list[int] = []
         self._moments: list[Moment] = []
-        self._state = DecisionState(self.bundle.decision_spec)
+        self._state = DecisionState(self.bundle.decision_config)
         self._picker = GrainPicker(
             self.bundle.memory, self.bundle.response_centroids, self.parameters.engine, self.seed, self.bundle.compatibility
         )

@@ -130,7 +130,7 @@ ANTICIPATING_WORKER_S = 0.010
 
 def default_extra_latency(effect: SidechainEffect) -> int:
     """One more segment, or for an anticipating effect the worker's time for one segment's work."""
-    if effect.bundle.decision_spec.anticipates:
+    if effect.bundle.decision_config.anticipates:
         return int(round(ANTICIPATING_WORKER_S * effect.sample_rate))
     return int(effect.nominal_segment_samples)
 

@@ -72,7 +72,7 @@ def test_default_bundle_beats_every_baseline_when_its_held_out_chorales_are_rend
     test = [tokens[source_of[i]] for i in held_out if source_of[i] in tokens]
     fitted = [tokens[source_of[i]] for i in train if source_of[i] in tokens]
     assert len(test) >= 20 and len(fitted) >= 35
-    vocab, truths = bundle.decision_spec.vocab_size, [p.response for p in test]
+    vocab, truths = bundle.decision_config.vocab_size, [p.response for p in test]
     scores = {
         "greedy": score(
             "greedy", "argmax", [generate(bundle.decision, p.guide, SamplingConfig(greedy=True), 0) for p in test], truths, vocab

@@ -80,7 +80,7 @@ def test_following_loudness_lowers_b_where_a_gets_quieter(bundle, tmp_path):
 
 def test_a_label_the_memory_lacks_plays_its_nearest_present_label(bundle, melody):
     present = set(int(label) for label in bundle.memory.labels)
-    absent = [label for label in range(bundle.decision_spec.vocab_size) if label not in present]
+    absent = [label for label in range(bundle.decision_config.vocab_size) if label not in present]
     assert absent, "the test needs a vocabulary larger than the memory's labels"
     substitute = nearest_present_labels(bundle.response_centroids, bundle.memory.labels)
     forced = np.full(64, absent[0])

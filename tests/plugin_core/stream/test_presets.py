@@ -72,3 +72,37 @@ def test_ambient_fades_long_and_is_the_same_answer_through_its_low_pass_and_reve
     board = pedalboard.Pedalboard([getattr(pedalboard, e["plugin"])(**e["params"]) for e in declared])
     np.testing.assert_allclose(rendered.samples, board(plain.samples, RATE), atol=1e-5)
     assert np.abs(rendered.samples - plain.samples).max() > 0.05  # and the effects are heard
+
+
+def _schema_properties(schema_file: str, *path: str) -> set[str]:
+    node = json.loads((ROOT / "plugin_core" / "schemas" / schema_file).read_text())
+    for key in path:
+        node = node["properties"][key]
+    return set(node["properties"])
+
+
+def test_preset_and_manifest_schemas_know_every_engine_and_sampling_setting():
+    """A knob added to the engine or the sampler must be settable from a preset and readable from a
+    manifest (harmony and stretch were refused by the preset schema)."""
+    from dataclasses import fields
+
+    from plugin_core.decision.sampling import SamplingConfig
+    from plugin_core.engine.grains import EngineConfig
+
+    engine, sampling = {f.name for f in fields(EngineConfig)}, {f.name for f in fields(SamplingConfig)}
+    assert _schema_properties("preset.schema.json", "engine") == engine
+    assert _schema_properties("preset.schema.json", "sampling") == sampling
+    assert _schema_properties("bundle-manifest.schema.json", "engine_defaults") == engine
+    assert _schema_properties("bundle-manifest.schema.json", "sampling_defaults") == sampling
+
+
+def test_a_preset_sets_harmony_and_stretch_and_is_refused_out_of_range(bundle, melody):
+    from plugin_core.errors import ConfigurationError
+    from plugin_core.stream.presets import parse_preset
+
+    plain = parse_preset({"name": "plain", "engine": {"harmony": 0.0, "stretch": False}})
+    engine = plain.engine_config(bundle.engine_defaults)
+    assert (engine.harmony, engine.stretch) == (0.0, False)
+    assert bundle.engine_defaults.harmony > 0 and bundle.engine_defaults.stretch
+    with pytest.raises(ConfigurationError, match="harmony"):
+        parse_preset({"name": "loud", "engine": {"harmony": 1000}})

@@ -43,10 +43,10 @@ def test_a_decision_never_depends_on_a_at_its_own_segment(bundle):
     """Changing A's token at segment k changes no logits at segments 0..k (only later ones)."""
     a = np.array([1, 2, 3, 4, 5, 6, 7, 0, 1, 2], dtype=np.int64)
     changed = a.copy()
-    changed[5] = (a[5] + 3) % bundle.decision_spec.vocab_size
+    changed[5] = (a[5] + 3) % bundle.decision_config.vocab_size
 
     def logits_for(tokens: np.ndarray) -> np.ndarray:
-        state, out = DecisionState(bundle.decision_spec), []
+        state, out = DecisionState(bundle.decision_config), []
         for t in range(tokens.size):
             decode_step(bundle.decision, state, tokens[:t], lambda logits: out.append(logits) or 0)  # only A before t is known
         return np.stack(out)
