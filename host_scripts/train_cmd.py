@@ -126,6 +126,12 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         help="share of B-history tokens hidden in training (exposure bias cure)",
     )
     training.add_argument(
+        "--scheduled-sampling",
+        type=float,
+        default=default("scheduled_sampling"),
+        help="share of B-history tokens replaced in training by the model's own greedy guess (exposure bias cure)",
+    )
+    training.add_argument(
         "--patience", type=int, default=default("patience"), help="early stop after this many epochs without a better validation score"
     )
     training.add_argument("--seed", type=seed, default=default("seed"), help="random seed of the split, codebook and training")
@@ -167,6 +173,7 @@ def training_config(args: argparse.Namespace, corpus: str):
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
         history_dropout=args.history_dropout,
+        scheduled_sampling=args.scheduled_sampling,
         patience=args.patience,
         seed=args.seed,
     )

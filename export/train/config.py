@@ -15,6 +15,7 @@ from plugin_core.perception.segmentation import SegmentationConfig
 
 RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
+ADDED_LATER = ("scheduled_sampling",)  # a run recorded before them read them as their defaults
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
     history_dropout: float = 0.5  # B-history tokens replaced by MASK: the cure for exposure bias
+    scheduled_sampling: float = 0.0  # B-history tokens replaced by the model's own greedy guess (parallel scheduled sampling)
     table_prior: bool = True  # logits start from the context-free table log p(B | A) of the training songs
     clip_norm: float = 1.0
     patience: int = 10
@@ -53,6 +55,8 @@ class TrainConfig:
             raise CountertrackError(f"codebook must be 'shared' or 'per-role', not {self.codebook!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.sequence_length < 2:
             raise CountertrackError("epochs and batch size must be positive, and the sequence length at least 2")
+        if not (0.0 <= self.history_dropout <= 1.0 and 0.0 <= self.scheduled_sampling <= 1.0):
+            raise CountertrackError("history dropout and scheduled sampling are shares: 0..1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], schema_version: int, source: str | os.PathLike[str]) -> TrainConfig:
@@ -61,7 +65,7 @@ class TrainConfig:
         if isinstance(data, dict) and schema_version < 2 and "window" in data:
             data = {**data, "sequence_length": data["window"]}
             del data["window"]
-        return cls(**checked_keys(cls, data, "its training settings are", source))
+        return cls(**checked_keys(cls, data, "its training settings are", source, may_omit=ADDED_LATER))
 
     def decision(self) -> DecisionConfig:
         return DecisionConfig(

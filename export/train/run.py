@@ -269,6 +269,22 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def own_history(
+    model: DecisionModel, a: torch.Tensor, b_in: torch.Tensor, share: float, pad: int, generator: torch.Generator
+) -> torch.Tensor:
+    """Parallel scheduled sampling (Duckworth et al. 2019): a ``share`` of the B-history tokens
+    (never the first, BOS or the true token before the window) replaced by what the model itself
+    would have played there, its greedy guess from the true history, so training sees the kind of
+    history free-running generation feeds it."""
+    with torch.no_grad():
+        guess = model(a, b_in).argmax(-1)
+    swap = torch.rand(b_in.shape, generator=generator) < share
+    swap[:, 0] = False
+    swap &= b_in != pad
+    own = torch.cat([b_in[:, :1], guess[:, :-1]], dim=1)
+    return torch.where(swap, own, b_in)
+
+
 def _fit_decision(
     config: TrainConfig,
     train_pairs: list[TokenPair],
@@ -336,6 +352,8 @@ def _fit_decision(
         for batch_start in range(0, order.numel(), config.batch_size):
             index = order[batch_start : batch_start + config.batch_size]
             a, b_in, target = windows["a"][index], windows["b_in"][index].clone(), windows["target"][index]
+            if config.scheduled_sampling > 0:
+                b_in = own_history(model, a, b_in, config.scheduled_sampling, decision.pad, generator)
             drop = torch.rand(b_in.shape, generator=generator) < config.history_dropout
             b_in[drop & (b_in != decision.pad)] = decision.mask
             for param_group in optimizer.param_groups:
