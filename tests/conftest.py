@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from plugin_core.io.audio import write_audio
+from plugin_core.perception.segmentation import SegmentationConfig
 
 # Fixtures that render with FluidSynth, train or load a model: a test that uses one is end to end,
 # and marked slow here so `pytest -m "not slow"` is the quick runtime loop (synthetic bundles, tones).
@@ -93,7 +94,22 @@ def _private_cache(tmp_path_factory):
         yield
 
 
-TINY_TRAINING = dict(vocab=8, d_model=32, heads=2, layers=1, ffn=64, context=8, lookahead=1, batch_size=8, epochs=3, patience=10)
+TINY_TRAINING = dict(
+    segmentation=SegmentationConfig(
+        "uniform", hop_s=0.5
+    ).to_dict(),  # a stream needs no tempo: the runtime tests run these bundles block by block
+    sequence_length=64,
+    vocab=8,
+    d_model=32,
+    heads=2,
+    layers=1,
+    ffn=64,
+    context=8,
+    lookahead=1,
+    batch_size=8,
+    epochs=3,
+    patience=10,
+)
 
 
 @pytest.fixture(scope="session")
