@@ -22,6 +22,7 @@ END_TO_END_FIXTURES = frozenset(
         "spectral_perception",
         "trained_context_model",
         "renders",
+        "default_bundles",
     }
 )
 # Whole modules that run real servers, clusters, package builds or the benchmark scripts.

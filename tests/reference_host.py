@@ -1,0 +1,265 @@
+"""A second implementation of docs/bundle-format.md, written from the document: it imports nothing
+from countertrack (numpy, onnxruntime, soundfile, and pedalboard's resampler, which the document
+names as the reference one) and decides what a native port must decide for a bundle's golden input:
+A's tokens, and per segment the nucleus, the grain, its label and whether it continues.
+
+Run ``python -m tests.reference_host BUNDLE`` to print what it decided as JSON. The beat grid is taken
+from ``golden/expected.json``: in a plugin the host's transport gives it, so it is not the port's to
+compute.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime
+import soundfile
+
+MASK64 = (1 << 64) - 1
+
+
+class SplitMix64:
+    """Step 5's generator: state = seed; next = mix(state += golden gamma)."""
+
+    def __init__(self, seed: int):
+        self.state = seed & MASK64
+
+    def next(self) -> int:
+        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK64
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        return z ^ (z >> 31)
+
+    def uniform(self) -> float:
+        return (self.next() >> 11) * 2.0**-53
+
+    def weighted(self, weights: np.ndarray) -> int:
+        cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
+        target = self.uniform() * cumulative[-1]
+        for index, value in enumerate(cumulative):
+            if value > target:
+                return index
+        return len(cumulative) - 1
+
+
+# ---- step 3: perception -------------------------------------------------------------------------
+
+
+def resample_segment(x: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """The segment alone through pedalboard's StreamResampler, flushed, cut or zero-padded to
+    round(n * to_rate / rate) samples."""
+    if rate == to_rate:
+        return x.astype(np.float32)
+    from pedalboard.io import StreamResampler
+
+    resampler = StreamResampler(float(rate), float(to_rate), 1)
+    out = np.concatenate([resampler.process(x[None, :].astype(np.float32)), resampler.process(None)], axis=1)[0]
+    wanted = int(round(x.size * to_rate / rate))
+    return np.pad(out, (0, max(0, wanted - out.size)))[:wanted].astype(np.float32)
+
+
+def decimate(x: np.ndarray, rate: int) -> tuple[np.ndarray, float, int]:
+    q = max(1, rate // 8000)
+    if q == 1:
+        return x.astype(np.float64), float(rate), 1
+    n = np.arange(-8 * q, 8 * q + 1)
+    taps = np.sinc(0.9 * n / q) * np.hamming(n.size)
+    return np.convolve(x.astype(np.float64), taps / taps.sum(), mode="same")[::q], rate / q, q
+
+
+def yin_frames(x: np.ndarray, r: float) -> list[tuple[float, float]]:
+    """(hz or NaN, frame RMS) per frame, by the direct difference function."""
+    frame, hop = int(round(0.064 * r)), int(round(0.02 * r))
+    min_lag, max_lag = max(2, int(r / 2500)), int(r / 30)
+    if x.size < frame:
+        x = np.pad(x, (0, frame - x.size))
+    padded = np.pad(x.astype(np.float64), (0, frame + max_lag))
+    frames = []
+    for begin in range(0, x.size - frame + 1, hop):
+        head = padded[begin : begin + frame]
+        d = np.array([np.sum((head - padded[begin + tau : begin + tau + frame]) ** 2) for tau in range(max_lag + 1)])
+        cmnd = np.ones(max_lag + 1)
+        running = np.cumsum(d[1:])
+        cmnd[1:] = d[1:] * np.arange(1, max_lag + 1) / np.maximum(running, 1e-12)
+        search = cmnd[min_lag:max_lag]
+        below = np.flatnonzero(search < 0.15)
+        i = int(below[0]) if below.size else int(np.argmin(search))
+        while i + 1 < search.size and search[i + 1] < search[i]:
+            i += 1
+        tau = i + min_lag
+        left, centre, right = cmnd[max(tau - 1, 1)], cmnd[tau], cmnd[min(tau + 1, max_lag)]
+        curvature = left - 2 * centre + right
+        shift = float(np.clip(0.5 * (left - right) / curvature, -1, 1)) if abs(curvature) > 1e-12 else 0.0
+        rms = float(np.sqrt(np.sum(head**2) / frame))
+        voiced = min(max(centre, 0.0), 1.0) < 0.35 and rms >= 1e-4
+        frames.append((r / (tau + shift) if voiced else float("nan"), rms))
+    return frames
+
+
+def onset_profile(x: np.ndarray, start: int, stop: int, r: float) -> np.ndarray:
+    block = max(1, int(round(0.01 * r)))
+    first = max(0, start - block)
+    count = (stop - first) // block
+    out = np.zeros(4)
+    if count < 2:
+        return out
+    energy = np.mean(x[first : first + count * block].reshape(count, block) ** 2, axis=1)
+    smoothed = np.array([np.sum(energy[max(0, k - 3) : k + 1]) / 4 for k in range(count)])
+    level = 10 * np.log10(smoothed + 1e-10)
+    for k in range(1, count):
+        rise = max(level[k] - level[k - 1] - 3.0, 0.0)
+        position = (first + (k + 0.5) * block - start) / max(1, stop - start)
+        if 0 <= position < 1:
+            out[min(int(position * 4), 3)] += rise
+    return out / out.sum() if out.sum() > 0 else out
+
+
+def descriptor(mono: np.ndarray, rate: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """(pitch-class profile, onset profile) of [start, stop), hearing 30 ms before it."""
+    first = max(0, start - int(round(0.03 * rate)))
+    x, r, q = decimate(mono[first:stop], rate)
+    begin = -(-(start - first) // q)
+    classes = np.zeros(12)
+    for hz, rms in yin_frames(x[begin:], r):
+        if np.isfinite(hz):
+            classes[int(np.round(69 + 12 * np.log2(hz / 440))) % 12] += np.float32(rms)
+    classes = classes / classes.sum() if classes.sum() > 0 else classes
+    return classes, onset_profile(x, begin, x.size, r)
+
+
+# ---- the bundle ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Bundle:
+    folder: Path
+    manifest: dict
+    encoder: onnxruntime.InferenceSession
+    decision: onnxruntime.InferenceSession
+    grains: dict
+    response_centroids: np.ndarray
+    intervals: np.ndarray
+    onset_table: np.ndarray
+
+    @classmethod
+    def open(cls, folder: Path) -> Bundle:
+        manifest = json.loads((folder / "manifest.json").read_text())
+        session = lambda name: onnxruntime.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])  # noqa: E731
+        compatibility = np.load(folder / manifest["compatibility"], allow_pickle=False)
+        return cls(
+            folder,
+            manifest,
+            session(manifest["perception"]["graph"]),
+            session(manifest["decision"]["graph"]),
+            {k: np.asarray(v) for k, v in json.loads((folder / manifest["memory"]["grains"]).read_text()).items()},
+            np.load(folder / manifest["codebooks"]["response"], allow_pickle=False)["centroids"],
+            compatibility["intervals"],
+            compatibility["onsets"],
+        )
+
+
+def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], seed: int, sampling: dict, engine: dict) -> dict:
+    """Steps 3 to 5 for a whole A track on a given grid: what was heard and what was played."""
+    spec, decision = bundle.manifest["perception"]["spec"], bundle.manifest["decision"]["spec"]
+    if decision["lookahead"] < 0 or sampling["greedy"]:
+        raise NotImplementedError("this host decides as the default bundle does: a lookahead, sampled")
+    mono = audio.mean(axis=1, dtype=np.float32) if audio.ndim == 2 else audio.astype(np.float32)
+    segments = list(zip(boundaries[:-1], boundaries[1:]))
+    a_tokens, levels, moments = [], [], []
+    for start, stop in segments:
+        piece = resample_segment(mono[start:stop], rate, spec["sample_rate"])
+        piece = np.pad(piece, (0, max(0, spec["min_samples"] - piece.size)))
+        a_tokens.append(int(bundle.encoder.run(["token"], {"audio": piece[None, :]})[0][0]))
+        power = float(np.mean(mono[start:stop].astype(np.float64) ** 2)) if stop > start else 0.0
+        levels.append(max(-120.0, 10 * np.log10(power + 1e-30)))
+        moments.append(descriptor(mono, rate, start, stop))
+
+    vocab, k, context = decision["vocab_size"], max(0, decision["lookahead"]), decision["context"]
+    bos, pad = vocab, vocab + 1
+    g = bundle.grains
+    present = np.unique(g["label"])
+    distances = ((bundle.response_centroids[:, None, :] - bundle.response_centroids[None, present, :]) ** 2).sum(axis=2)
+    substitute = present[np.argmin(distances, axis=1)]
+    successor = [
+        i + 1 if i + 1 < g["label"].size and g["track"][i + 1] == g["track"][i] and g["start"][i + 1] == g["end"][i] else -1
+        for i in range(g["label"].size)
+    ]
+    interval_matrix = bundle.intervals[(np.arange(12)[None, :] - np.arange(12)[:, None]) % 12]
+    median_db, min_db = float(np.median(g["loudness_db"])), float(np.min(g["loudness_db"]))
+    rng = SplitMix64(seed)
+    empty = np.zeros((decision["layers"], decision["heads"], 0, decision["head_dim"]), np.float32)
+    caches = [empty] * 4
+    previous_label, previous_grain, run, recent, a_levels = bos, -1, 0, [], []
+    out = {"a_tokens": a_tokens, "b_tokens": [], "played_labels": [], "grains": [], "continued": []}
+    a_at = lambda i: a_tokens[i] if i < len(a_tokens) else pad  # noqa: E731
+    for t in range(len(segments)):
+        a_new = [a_at(i) for i in (range(0, k + 1) if t == 0 else [t + k])]
+        feeds = {
+            "a_new": np.array(a_new, np.int64),
+            "a_aligned": np.array([a_at(t)], np.int64),
+            "b_previous": np.array([previous_label], np.int64),
+        }
+        feeds.update(zip(("self_k", "self_v", "cross_k", "cross_v"), caches))
+        logits, *grown = bundle.decision.run(None, feeds)
+        caches = [c[:, :, -(context - 1) :] for c in grown[:2]] + [c[:, :, -(context + k - 1) :] for c in grown[2:]]
+        # step 4: the nucleus
+        scores = logits.astype(np.float64)
+        scores[~np.isin(np.arange(vocab), present)] = -np.inf
+        scores = scores / sampling["temperature"]
+        p = np.exp(scores - scores.max())
+        p /= p.sum()
+        order = np.argsort(-p, kind="stable")
+        keep = order.size if not sampling["top_k"] else min(order.size, sampling["top_k"])
+        if sampling["top_p"] < 1:
+            keep = min(keep, int(np.argmax(np.cumsum(p[order]) >= sampling["top_p"])) + 1)
+        labels = [int(label) for label in order[:keep] if p[label] > 0]
+        weights = p[labels] / p[labels].sum()
+        # step 5: the grain
+        prior: dict[int, float] = {}
+        for label, weight in zip(labels, weights):
+            prior[int(substitute[label])] = prior.get(int(substitute[label]), 0.0) + float(weight)
+        candidates = np.concatenate([np.flatnonzero(g["label"] == label) for label in prior])
+        log_prior = np.concatenate([np.full(np.sum(g["label"] == label), np.log(max(w, 1e-12))) for label, w in prior.items()])
+        pcs, onsets = moments[t]
+        fit = engine["harmony"] * (
+            g["pitch_classes"][candidates] @ (pcs @ interval_matrix) + g["onsets"][candidates] @ (onsets @ bundle.onset_table)
+        )
+        follower = successor[previous_grain] if previous_grain >= 0 else -1
+        continued = False
+        if follower >= 0 and int(g["label"][follower]) in prior and run < engine["max_run"]:
+            clash = float(fit.max() - fit[int(np.flatnonzero(candidates == follower)[0])])
+            continued = rng.uniform() < engine["continuity"] and clash < 1.0
+        if continued:
+            grain, run = follower, run + 1
+        else:
+            level = levels[t]
+            target = (median_db + level - float(np.mean(a_levels))) if level > -60 and a_levels else (median_db if level > -60 else min_db)
+            score = log_prior + fit - engine["loudness_match"] * np.abs(g["loudness_db"][candidates] - target) / 6
+            if engine["avoid_recent"] and candidates.size > 1:
+                score = score - 4.0 * np.isin(candidates, recent)
+            grain, run = int(candidates[rng.weighted(np.exp(score - score.max()))]), 1
+        if levels[t] > -60:
+            a_levels.append(levels[t])
+        previous_grain, previous_label = grain, int(g["label"][grain])
+        recent = (recent + [grain])[-max(1, engine["avoid_recent"]) :]
+        out["b_tokens"].append(previous_label)
+        out["played_labels"].append(previous_label)
+        out["grains"].append(grain)
+        out["continued"].append(bool(continued and t > 0))
+    return out
+
+
+def decide_golden(folder: Path) -> dict:
+    bundle = Bundle.open(folder)
+    expected = json.loads((folder / "golden" / "expected.json").read_text())
+    audio, rate = soundfile.read(str(folder / expected["input"]), dtype="float32", always_2d=True)
+    return decide(bundle, audio, rate, expected["boundaries"], expected["seed"], expected["sampling"], expected["engine"])
+
+
+if __name__ == "__main__":
+    print(json.dumps(decide_golden(Path(sys.argv[1]))))

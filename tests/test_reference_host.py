@@ -1,0 +1,71 @@
+"""A second implementation of the bundle contract (tests/reference_host.py, written from
+docs/bundle-format.md, importing nothing of countertrack) decides what the runtime decides: the
+shipped bundle's golden vector, and the runtime's own renders at other rates, channel layouts,
+seeds and tempi. Where the two disagree, the document or the runtime is wrong."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile
+
+from plugin_core.bundle.load import load_bundle
+from plugin_core.io.audio import read_audio, resample
+from plugin_core.perception.segmentation import SegmentationConfig
+from plugin_core.render.offline import render_audio
+from tests import reference_host
+from tests.paths import ROOT
+
+BUNDLE = ROOT / "presets" / "default.ctbundle"
+DECIDED = ("a_tokens", "b_tokens", "played_labels", "grains", "continued")
+
+
+def test_the_reference_host_imports_nothing_of_countertrack_and_reproduces_the_golden_vector():
+    code = (
+        "import json, sys; from pathlib import Path; from tests.reference_host import decide_golden; "
+        "decided = decide_golden(Path(sys.argv[1])); "
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('plugin_core', 'export', 'host_scripts')]; "
+        "print(json.dumps(decided))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(BUNDLE)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    decided = json.loads(result.stdout)
+    expected = json.loads((BUNDLE / "golden" / "expected.json").read_text())
+    assert {key: decided[key] for key in DECIDED} == {key: expected[key] for key in DECIDED}
+
+
+@pytest.fixture(scope="module")
+def default_bundles():
+    return load_bundle(BUNDLE), reference_host.Bundle.open(BUNDLE)
+
+
+@pytest.mark.parametrize(
+    ("rate", "channels", "seed", "bpm"),
+    [(48000, 1, 0, 100.0), (44100, 2, 7, 84.0), (22050, 1, 3, 132.0), (96000, 2, 11, 100.0)],
+)
+def test_the_reference_host_decides_as_the_runtime_does(default_bundles, rate, channels, seed, bpm, tmp_path):
+    runtime_bundle, reference_bundle = default_bundles
+    golden = read_audio(BUNDLE / "golden" / "input.wav")
+    samples = resample(golden.samples, golden.sample_rate, rate)
+    if channels == 2:  # two different channels: the runtime and the port must both hear their mean
+        samples = np.concatenate([samples, 0.5 * np.roll(samples, rate // 10, axis=1)])
+    path = tmp_path / "a.wav"
+    soundfile.write(str(path), samples.T, rate, subtype="FLOAT")
+    a = read_audio(path)
+    rendered = render_audio(runtime_bundle, a, seed=seed, segmentation=SegmentationConfig("beats", bpm=bpm))
+    runtime = {
+        "b_tokens": [d.b_token for d in rendered.decisions],
+        "grains": [d.grain for d in rendered.decisions],
+        "continued": [d.continued for d in rendered.decisions],
+    }
+    expected = json.loads((BUNDLE / "golden" / "expected.json").read_text())
+    audio, _ = soundfile.read(str(path), dtype="float32", always_2d=True)
+    reference = reference_host.decide(
+        reference_bundle, audio, rate, [int(b) for b in rendered.boundaries], seed, expected["sampling"], expected["engine"]
+    )
+    assert {key: reference[key] for key in runtime} == runtime
+    assert sum(runtime["continued"]) >= 1 and len(set(runtime["grains"])) > 5  # the case exercises continuity and choice
