@@ -170,11 +170,13 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
         raise NotImplementedError("this host decides as the default bundle does: a lookahead, sampled")
     mono = audio.mean(axis=1, dtype=np.float32) if audio.ndim == 2 else audio.astype(np.float32)
     segments = list(zip(boundaries[:-1], boundaries[1:]))
-    a_tokens, levels, moments = [], [], []
+    a_tokens, levels, moments, embeddings = [], [], [], []
     for start, stop in segments:
         piece = resample_segment(mono[start:stop], rate, spec["sample_rate"])
         piece = np.pad(piece, (0, max(0, spec["min_samples"] - piece.size)))
-        a_tokens.append(int(bundle.encoder.run(["token"], {"audio": piece[None, :]})[0][0]))
+        embedding, token = bundle.encoder.run(["embedding", "token"], {"audio": piece[None, :]})
+        a_tokens.append(int(token[0]))
+        embeddings.append(embedding[0])
         power = float(np.mean(mono[start:stop].astype(np.float64) ** 2)) if stop > start else 0.0
         levels.append(max(-120.0, 10 * np.log10(power + 1e-30)))
         moments.append(descriptor(mono, rate, start, stop))
@@ -196,6 +198,13 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
     caches = [empty] * 4
     previous_label, previous_grain, run, recent, a_levels = bos, -1, 0, [], []
     out = {"a_tokens": a_tokens, "b_tokens": [], "played_labels": [], "grains": [], "continued": []}
+    out["intermediates"] = {
+        "embeddings": embeddings,
+        "levels_db": levels,
+        "descriptors": [{"pitch_classes": pcs, "onsets": onsets} for pcs, onsets in moments],
+        "logits": [],
+        "nucleus": [],
+    }
     a_at = lambda i: a_tokens[i] if i < len(a_tokens) else pad  # noqa: E731
     for t in range(len(segments)):
         a_new = [a_at(i) for i in (range(0, k + 1) if t == 0 else [t + k])]
@@ -219,6 +228,8 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
             keep = min(keep, int(np.argmax(np.cumsum(p[order]) >= sampling["top_p"])) + 1)
         labels = [int(label) for label in order[:keep] if p[label] > 0]
         weights = p[labels] / p[labels].sum()
+        out["intermediates"]["logits"].append(logits)
+        out["intermediates"]["nucleus"].append({"labels": labels, "probabilities": weights})
         # step 5: the grain
         prior: dict[int, float] = {}
         for label, weight in zip(labels, weights):
@@ -254,12 +265,26 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
     return out
 
 
-def decide_golden(folder: Path) -> dict:
+def read_a(path: Path) -> tuple[np.ndarray, int]:
+    """Step 1: (samples, channels) float32; b-bit integer PCM reads as value / (2^(b-1) - 1)."""
+    info = soundfile.info(str(path))
+    bits = {"PCM_16": 16, "PCM_24": 24}.get(info.subtype)
+    if bits is None:
+        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        return audio, rate
+    values, rate = soundfile.read(str(path), dtype="int32", always_2d=True)
+    return ((values >> (32 - bits)) / float(2 ** (bits - 1) - 1)).astype(np.float32), rate
+
+
+def decide_golden(folder: Path, case: str = "expected.json") -> dict:
+    """Decide for one golden case of the bundle in ``folder``: its input, grid, seed and settings."""
     bundle = Bundle.open(folder)
-    expected = json.loads((folder / "golden" / "expected.json").read_text())
-    audio, rate = soundfile.read(str(folder / expected["input"]), dtype="float32", always_2d=True)
+    expected = json.loads((folder / "golden" / case).read_text())
+    audio, rate = read_a(folder / expected["input"])
     return decide(bundle, audio, rate, expected["boundaries"], expected["seed"], expected["sampling"], expected["engine"])
 
 
 if __name__ == "__main__":
-    print(json.dumps(decide_golden(Path(sys.argv[1]))))
+    decided = decide_golden(Path(sys.argv[1]), *sys.argv[2:3])
+    decided.pop("intermediates")
+    print(json.dumps(decided))

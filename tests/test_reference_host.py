@@ -24,18 +24,40 @@ BUNDLE = ROOT / "presets" / "default.ctbundle"
 DECIDED = ("a_tokens", "b_tokens", "played_labels", "grains", "continued")
 
 
-def test_the_reference_host_imports_nothing_of_countertrack_and_reproduces_the_golden_vector():
+CASES = ("expected.json", "expected-48000.json")  # the golden input at its own 44.1 kHz, and at 48 kHz
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_reference_host_imports_nothing_of_countertrack_and_reproduces_the_golden_vector(case):
     code = (
         "import json, sys; from pathlib import Path; from tests.reference_host import decide_golden; "
-        "decided = decide_golden(Path(sys.argv[1])); "
+        "decided = decide_golden(Path(sys.argv[1]), sys.argv[2]); "
         "assert not [m for m in sys.modules if m.split('.')[0] in ('plugin_core', 'export', 'host_scripts')]; "
-        "print(json.dumps(decided))"
+        "decided.pop('intermediates'); print(json.dumps(decided))"
     )
-    result = subprocess.run([sys.executable, "-c", code, str(BUNDLE)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    result = subprocess.run([sys.executable, "-c", code, str(BUNDLE), case], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     decided = json.loads(result.stdout)
-    expected = json.loads((BUNDLE / "golden" / "expected.json").read_text())
+    expected = json.loads((BUNDLE / "golden" / case).read_text())
     assert {key: decided[key] for key in DECIDED} == {key: expected[key] for key in DECIDED}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_golden_intermediates_are_what_a_port_computes_step_by_step(case):
+    """Embeddings, levels, descriptors, logits and nuclei: where a port that diverges went wrong."""
+    decided = reference_host.decide_golden(BUNDLE, case)["intermediates"]
+    expected = json.loads((BUNDLE / "golden" / case).read_text())["intermediates"]
+    segments = len(expected["embeddings"])
+    assert segments >= 8 and len(expected["logits"]) == len(expected["nucleus"]) == len(expected["slot_rms_db"]) == segments
+    np.testing.assert_allclose(decided["embeddings"], expected["embeddings"], rtol=1e-5, atol=2e-4)  # float32 sums in another order
+    np.testing.assert_allclose(decided["levels_db"], expected["levels_db"], atol=1e-5)
+    for mine, theirs in zip(decided["descriptors"], expected["descriptors"]):
+        np.testing.assert_allclose(mine["pitch_classes"], theirs["pitch_classes"], atol=1e-5)
+        np.testing.assert_allclose(mine["onsets"], theirs["onsets"], atol=1e-5)
+    np.testing.assert_allclose(decided["logits"], expected["logits"], atol=1e-4)
+    for mine, theirs in zip(decided["nucleus"], expected["nucleus"]):
+        assert mine["labels"] == theirs["labels"]
+        np.testing.assert_allclose(mine["probabilities"], theirs["probabilities"], atol=1e-5)
 
 
 @pytest.fixture(scope="module")

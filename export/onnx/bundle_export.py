@@ -20,6 +20,7 @@ import numpy as np
 from export.data.provenance import data_licences
 from export.model.encoders import EncoderSpec, build_encoder
 from export.onnx.decision_export import check_decision_parity, export_step_graph
+from export.onnx.golden import write_golden_vectors
 from export.onnx.perception_export import export_perception
 from export.train.run import Run
 from plugin_core import __version__
@@ -31,13 +32,11 @@ from plugin_core.engine.grains import EngineConfig
 from plugin_core.engine.memory_build import MemorySource, build_memory, own_grid
 from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.io.atomic import read_json, write_json_atomic
-from plugin_core.io.audio import AUDIO_EXTENSIONS, read_audio, write_audio
+from plugin_core.io.audio import AUDIO_EXTENSIONS, read_audio
 from plugin_core.io.corpus import load_corpus
 from plugin_core.io.outputs import Output, plan_outputs
-from plugin_core.perception.dsp import rms_db
 from plugin_core.perception.labeller import PerceptionSession, PerceptionSpec, encoder_input
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
-from plugin_core.render.offline import render_audio
 
 MIN_TOKEN_AGREEMENT = 0.995
 
@@ -263,7 +262,7 @@ def _build_bundle(
         },
     }
     _write_manifest(out, manifest)
-    write_golden_vector(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)
+    write_golden_vectors(out, Path(golden_input) if golden_input else sources[0].path, golden_seconds)
     _write_manifest(out, manifest)
 
 
@@ -283,35 +282,6 @@ def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     manifest["sizes"] = {p.relative_to(out).as_posix(): p.stat().st_size for p in listed}
     validate_manifest(manifest, out / "manifest.json")
     write_json_atomic(out / "manifest.json", manifest)
-
-
-def write_golden_vector(out: Path, source: Path, seconds: float) -> None:
-    """golden/input.wav (an excerpt, 16-bit) and golden/expected.json: what the runtime decides for
-    it with seed 0 and the bundle's default settings, segment by segment."""
-    audio = read_audio(source)
-    excerpt = audio.samples[:, : int(seconds * audio.sample_rate)]
-    (out / "golden").mkdir(exist_ok=True)
-    write_audio(out / "golden" / "input.wav", excerpt, audio.sample_rate, subtype="PCM_16")
-    bundle = load_bundle(out)
-    golden = read_audio(out / "golden" / "input.wav")
-    rendered = render_audio(bundle, golden, seed=0)
-    write_json_atomic(
-        out / "golden" / "expected.json",
-        {
-            "input": "golden/input.wav",
-            "seed": 0,
-            "sample_rate": golden.sample_rate,
-            "sampling": bundle.sampling_defaults.to_dict(),
-            "engine": bundle.engine_defaults.to_dict(),
-            "boundaries": rendered.boundaries.tolist(),
-            "a_tokens": [d.a_token for d in rendered.decisions],
-            "b_tokens": [d.b_token for d in rendered.decisions],
-            "played_labels": [d.played_label for d in rendered.decisions],
-            "grains": [d.grain for d in rendered.decisions],
-            "continued": [d.continued for d in rendered.decisions],
-            "output_rms_db": round(rms_db(rendered.samples), 3),
-        },
-    )
 
 
 def zip_folder(folder: Path, target: Path, *, name: str | None = None) -> Path:
