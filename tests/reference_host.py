@@ -1,9 +1,11 @@
 """A second implementation of docs/bundle-format.md, written from the document: it imports nothing
 from countertrack (numpy, onnxruntime, soundfile, and pedalboard's resampler, which the document
-names as the reference one) and decides what a native port must decide for a bundle's golden input:
-A's tokens, and per segment the nucleus, the grain, its label and whether it continues.
+names as the reference for resampling and stretching) and decides what a native port must decide
+for a bundle's golden input: A's tokens, and per segment the nucleus, the grain, its label and
+whether it continues.
 
-Run ``python -m tests.reference_host BUNDLE`` to print what it decided as JSON. The beat grid is taken
+It also lays the chosen grains (step 6) at the output's rate, so B itself can be compared. Run
+``python -m tests.reference_host BUNDLE [CASE]`` to print what it decided as JSON. The beat grid is taken
 from ``golden/expected.json``: in a plugin the host's transport gives it, so it is not the port's to
 compute.
 """
@@ -265,6 +267,111 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
     return out
 
 
+# ---- step 6: laying the grains ------------------------------------------------------------------
+
+
+class MemoryAudio:
+    """memory.wav, 16-bit read as value / 32768 (or float), zeros outside it; mono copied to every channel."""
+
+    def __init__(self, path: Path, channels: int, rate: int):
+        """At the output's ``rate``: the whole memory resampled as one stream (step 6)."""
+        values, self.memory_rate = soundfile.read(str(path), dtype="int16", always_2d=True)
+        self.samples = values.T.astype(np.float32) * np.float32(1 / 32768)
+        if rate != self.memory_rate:
+            self.samples = np.stack([resample_segment(channel, self.memory_rate, rate) for channel in self.samples])
+        self.rate, self.channels = rate, channels
+
+    def position(self, memory_position: int) -> int:
+        return int(round(memory_position * self.rate / self.memory_rate))
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        out = np.zeros((self.samples.shape[0], stop - start), np.float32)
+        lo, hi = max(start, 0), min(stop, self.samples.shape[1])
+        if hi > lo:
+            out[:, lo - start : hi - start] = self.samples[:, lo:hi]
+        return out if out.shape[0] == self.channels else np.repeat(out, self.channels, axis=0)
+
+
+def equal_power(n: int) -> tuple[np.ndarray, np.ndarray]:
+    theta = (np.arange(n, dtype=np.float64) + 0.5) / max(1, n) * (np.pi / 2)
+    return np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
+
+
+def linear(n: int) -> tuple[np.ndarray, np.ndarray]:
+    ramp = ((np.arange(n, dtype=np.float64) + 0.5) / max(1, n)).astype(np.float32)
+    return 1.0 - ramp, ramp
+
+
+def lay(
+    memory: MemoryAudio, grains: dict, picks: list[int], continued: list[bool], boundaries: list[int], rate: int, engine: dict
+) -> np.ndarray:
+    """Step 6, every gain 1 (no loudness following): B, aligned with A."""
+    import pedalboard
+
+    if engine["follow_loudness"] > 0:
+        raise NotImplementedError("this host lays grains without loudness following")
+    fade = int(round(engine["crossfade_s"] * rate)) // 2 * 2
+    slots = []
+    for t, grain in enumerate(picks):
+        start, stop = boundaries[t], boundaries[t + 1]
+        source = memory.position(int(grains["start"][grain]))
+        length = memory.position(int(grains["end"][grain])) - source
+        ratio = length / (stop - start) if engine["stretch"] and stop - start > length * 1.02 else 1.0
+        slots.append((start, stop, source, ratio, continued[t]))
+    stretched: dict[int, np.ndarray] = {}
+    margin = fade + 2048
+
+    def audio(t: int, first: int, last: int) -> np.ndarray:
+        start, stop, source, ratio, _ = slots[t]
+        if ratio == 1.0:
+            return memory.read(source + first, source + last)
+        if t not in stretched:
+            length = stop - start + 2 * margin
+            begin = source - int(round(margin * ratio))
+            out = pedalboard.time_stretch(
+                memory.read(begin, begin + int(round(length * ratio))), float(rate), stretch_factor=float(ratio), high_quality=False
+            )
+            body = np.zeros((memory.channels, length), np.float32)
+            body[:, : min(length, out.shape[1])] = out[:, :length]
+            attack, blend = int(round(0.02 * rate)), max(1, int(round(0.01 * rate)))
+            recorded = memory.read(source - margin, source + attack + blend)
+            fade_out, fade_in = linear(blend)
+            body[:, : margin + attack] = recorded[:, : margin + attack]
+            body[:, margin + attack : margin + attack + blend] = (
+                recorded[:, margin + attack :] * fade_out + body[:, margin + attack : margin + attack + blend] * fade_in
+            )
+            stretched[t] = body
+        return stretched[t][:, margin + first : margin + last]
+
+    n = boundaries[-1]
+    out = np.zeros((memory.channels, n + fade), np.float32)
+    pending = 0
+    for t, (start, stop, source, ratio, cont) in enumerate(slots):
+        length = stop - start
+        last = t == len(slots) - 1
+        tail = 0 if last else min(fade, length // 2, (boundaries[t + 2] - boundaries[t + 1]) // 2)
+        body_start = 0
+        if t == 0:
+            body_start = min(fade // 2, length - tail)
+            out[:, start : start + body_start] = audio(t, 0, body_start) * equal_power(body_start)[1]
+        elif pending:
+            p_start, p_stop, p_source, p_ratio, _ = slots[t - 1]
+            incoming = audio(t, -pending, 0)
+            if cont and ratio == 1.0 and p_ratio == 1.0 and source == p_source + (p_stop - p_start):
+                out[:, start - pending : start] = incoming
+            else:
+                outgoing = audio(t - 1, p_stop - p_start - pending, p_stop - p_start)
+                continues = cont and abs(source - (p_source + int(round((p_stop - p_start) * p_ratio)))) <= 2
+                fade_out, fade_in = (linear if continues else equal_power)(pending)
+                out[:, start - pending : start] = outgoing * fade_out + incoming * fade_in
+        out[:, start + body_start : stop - tail] = audio(t, body_start, length - tail)
+        if last:
+            end = min(fade // 2, length)
+            out[:, stop - end : stop] *= equal_power(end)[0]
+        pending = tail
+    return out[:, :n]
+
+
 def read_a(path: Path) -> tuple[np.ndarray, int]:
     """Step 1: (samples, channels) float32; b-bit integer PCM reads as value / (2^(b-1) - 1)."""
     info = soundfile.info(str(path))
@@ -282,6 +389,18 @@ def decide_golden(folder: Path, case: str = "expected.json") -> dict:
     expected = json.loads((folder / "golden" / case).read_text())
     audio, rate = read_a(folder / expected["input"])
     return decide(bundle, audio, rate, expected["boundaries"], expected["seed"], expected["sampling"], expected["engine"])
+
+
+def render_golden(folder: Path, case: str = "expected.json") -> tuple[dict, np.ndarray]:
+    """One golden case decided and laid: the decisions and B (channels, samples), aligned with A."""
+    decided = decide_golden(folder, case)
+    expected = json.loads((folder / "golden" / case).read_text())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    channels = soundfile.info(str(folder / expected["input"])).channels
+    memory = MemoryAudio(folder / manifest["memory"]["audio"], channels, expected["sample_rate"])
+    grains = {k: np.asarray(v) for k, v in json.loads((folder / manifest["memory"]["grains"]).read_text()).items()}
+    b = lay(memory, grains, decided["grains"], decided["continued"], expected["boundaries"], expected["sample_rate"], expected["engine"])
+    return decided, b
 
 
 if __name__ == "__main__":

@@ -30,8 +30,8 @@ CASES = ("expected.json", "expected-48000.json")  # the golden input at its own 
 @pytest.mark.parametrize("case", CASES)
 def test_the_reference_host_imports_nothing_of_countertrack_and_reproduces_the_golden_vector(case):
     code = (
-        "import json, sys; from pathlib import Path; from tests.reference_host import decide_golden; "
-        "decided = decide_golden(Path(sys.argv[1]), sys.argv[2]); "
+        "import json, sys; from pathlib import Path; from tests.reference_host import render_golden; "
+        "decided, b = render_golden(Path(sys.argv[1]), sys.argv[2]); decided['b_sum'] = float(abs(b).sum()); "
         "assert not [m for m in sys.modules if m.split('.')[0] in ('plugin_core', 'export', 'host_scripts')]; "
         "decided.pop('intermediates'); print(json.dumps(decided))"
     )
@@ -40,6 +40,23 @@ def test_the_reference_host_imports_nothing_of_countertrack_and_reproduces_the_g
     decided = json.loads(result.stdout)
     expected = json.loads((BUNDLE / "golden" / case).read_text())
     assert {key: decided[key] for key in DECIDED} == {key: expected[key] for key in DECIDED}
+    assert decided["b_sum"] > 100.0  # it laid an answer, not silence
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_reference_host_lays_the_golden_answer_bit_for_bit(case):
+    """Step 6 from the document: the same B, sample for sample, stretched grains and seams included."""
+    from plugin_core.bundle.load import load_bundle
+
+    decided, b = reference_host.render_golden(BUNDLE, case)
+    expected = json.loads((BUNDLE / "golden" / case).read_text())
+    rendered = render_audio(load_bundle(BUNDLE), read_audio(BUNDLE / expected["input"]), seed=expected["seed"])
+    assert [d.ratio < 1.0 for d in rendered.decisions].count(True) >= 2  # the case stretches grains
+    assert [d.continued for d in rendered.decisions].count(False) >= 2  # and crossfades between jumps
+    np.testing.assert_array_equal(b, rendered.samples)
+    boundaries = expected["boundaries"]
+    slot_db = [10 * np.log10(np.mean(b[:, lo:hi].astype(np.float64) ** 2) + 1e-30) for lo, hi in zip(boundaries[:-1], boundaries[1:])]
+    np.testing.assert_allclose(slot_db, expected["intermediates"]["slot_rms_db"], atol=1e-3)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -90,4 +107,15 @@ def test_the_reference_host_decides_as_the_runtime_does(default_bundles, rate, c
         reference_bundle, audio, rate, [int(b) for b in rendered.boundaries], seed, expected["sampling"], expected["engine"]
     )
     assert {key: reference[key] for key in runtime} == runtime
+    memory = reference_host.MemoryAudio(BUNDLE / "memory" / "memory.wav", channels, rate)
+    laid = reference_host.lay(
+        memory,
+        reference_bundle.grains,
+        reference["grains"],
+        reference["continued"],
+        [int(x) for x in rendered.boundaries],
+        rate,
+        expected["engine"],
+    )
+    np.testing.assert_array_equal(laid, rendered.samples)
     assert sum(runtime["continued"]) >= 1 and len(set(runtime["grains"])) > 5  # the case exercises continuity and choice
