@@ -106,3 +106,15 @@ def test_a_preset_sets_harmony_and_stretch_and_is_refused_out_of_range(bundle, m
     assert bundle.engine_defaults.harmony > 0 and bundle.engine_defaults.stretch
     with pytest.raises(ConfigurationError, match="harmony"):
         parse_preset({"name": "loud", "engine": {"harmony": 1000}})
+
+
+def test_a_presets_mix_has_the_range_the_chain_takes(bundle):
+    """wet and dry were 0..4 in a preset and 0..2 through set_parameters: one range now."""
+    from plugin_core.errors import ConfigurationError
+    from plugin_core.stream.chain import AnswerChain
+    from plugin_core.stream.presets import parse_preset
+
+    AnswerChain(bundle, RATE, 1).set_parameters(wet=2.0)
+    parse_preset({"name": "loud", "wet": 2.0})
+    with pytest.raises(ConfigurationError, match="wet"):
+        parse_preset({"name": "louder", "wet": 3.0})
