@@ -142,7 +142,7 @@ BATCH_CASES = {
     "a-bad-bundle": (lambda f, b: ["-o", f / "out", "--bundle", _broken(f, b)], "broken.ctbundle: decision.onnx does not match its sha256"),
     "a-bad-preset": (
         lambda f, b: ["-o", f / "out", "--preset", _preset(f, {"wet": 9})[1]],
-        "p.json: wet: 9 is greater than the maximum of 4",
+        "p.json: wet: 9 is greater than the maximum of 2",
     ),
     "a-glob-matching-nothing": (lambda f, b: ["-o", f / "out"], "nothing-*.wav: matches no file"),
 }
