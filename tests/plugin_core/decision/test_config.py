@@ -55,3 +55,16 @@ def test_not_an_object_is_a_configuration_error():
 def test_the_descriptions_the_command_line_reads_need_no_torch():
     code = "import sys, plugin_core.decision.config, export.train.config, host_scripts.train_cmd; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
+
+
+def test_perception_settings_are_read_as_strictly():
+    from plugin_core.errors import CountertrackError
+    from plugin_core.perception.labeller import PerceptionSpec
+    from plugin_core.perception.segmentation import SegmentationConfig
+
+    spec = PerceptionSpec(16000, 400, 114, 16, SegmentationConfig(), {"backend": "spectral"})
+    assert PerceptionSpec.from_dict(spec.to_dict()) == spec
+    with pytest.raises(CountertrackError, match="unknown setting.s. hop"):
+        PerceptionSpec.from_dict({**spec.to_dict(), "hop": 0.5})
+    with pytest.raises(CountertrackError, match="missing embedding_dim"):
+        PerceptionSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "embedding_dim"})
