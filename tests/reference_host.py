@@ -1,4 +1,4 @@
-"""A second implementation of docs/bundle-format.md, written from the document: it imports nothing
+"""A second implementation of docs/bundle-format.md, following the document: it imports nothing
 from countertrack (numpy, onnxruntime, soundfile, and pedalboard's resampler, which the document
 names as the reference for resampling and stretching) and decides what a native port must decide
 for a bundle's golden input: A's tokens, and per segment the nucleus, the grain, its label and

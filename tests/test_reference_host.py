@@ -1,4 +1,4 @@
-"""A second implementation of the bundle contract (tests/reference_host.py, written from
+"""A second implementation of the bundle contract (tests/reference_host.py, following
 docs/bundle-format.md, importing nothing of countertrack) decides what the runtime decides: the
 shipped bundle's golden vector, and the runtime's own renders at other rates, channel layouts,
 seeds and tempi. Where the two disagree, the document or the runtime is wrong."""
