@@ -13,13 +13,14 @@ import hashlib
 import multiprocessing
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from export.data.midi_parts import Score, at_constant_tempo, extract_part, load_score
+from export.data.midi_parts import Score, at_constant_tempo, extract_part, load_score, score_id
 from export.data.synth import SynthSettings, find_soundfont, render_midi
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path
@@ -131,13 +132,13 @@ def _render_scores(
     """Every usable score of ``request`` rendered into a pair under ``out``, ``jobs`` at a time, in source order."""
     pairs: list[Pair] = []
     problems: list[str] = []
-    render = functools.partial(_load_and_render, request=request, settings=settings, out=out)
+    render = functools.partial(_load_and_render, request=request, settings=settings, out=out, ids=unique_score_ids(request.sources))
     with contextlib.ExitStack() as stack:
         mapper: Callable[..., Iterator[Pair | str]] = map
         if jobs > 1:  # spawn, not fork: the caller may hold torch's threads; stopped, the workers stop too
             mapper = stack.enter_context(worker_pool(jobs, mp_context=multiprocessing.get_context("spawn"))).map
             render = functools.partial(run_task, render)
-        sources = list(request.sources)
+        sources = list(dict.fromkeys(request.sources))  # a source given twice is one pair
 
         def results() -> Iterator[Pair | str]:
             position = 0
@@ -155,10 +156,31 @@ def _render_scores(
     return pairs, problems
 
 
-def _load_and_render(source: str, *, request: ScoreCorpusRequest, settings: SynthSettings, out: Path) -> Pair | str:
+def unique_score_ids(sources: Iterable[str]) -> dict[str, str]:
+    """Each source's pair id: its score id ('bach/bwv66.6' -> 'bach_bwv66.6'), or, where two sources
+    would share one (``x.mxl`` and ``x.xml``, ``a/x.mid`` and ``b/x.mid``), the whole source made
+    file-system safe, so no pair's folder is written over by another's. Decided before any work."""
+    sources = list(dict.fromkeys(sources))
+    plain = {source: score_id(source) for source in sources}
+    counts = Counter(plain.values())
+    ids = {source: plain[source] if counts[plain[source]] == 1 else _safe(source) for source in sources}
+    if len(set(ids.values())) != len(ids):  # two spellings of one path: a number keeps them apart
+        seen: Counter[str] = Counter()
+        for source in sources:
+            seen[ids[source]] += 1
+            if seen[ids[source]] > 1:
+                ids[source] = f"{ids[source]}-{seen[ids[source]]}"
+    return ids
+
+
+def _safe(source: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", source).strip("._") or "score"
+
+
+def _load_and_render(source: str, *, request: ScoreCorpusRequest, settings: SynthSettings, out: Path, ids: dict[str, str]) -> Pair | str:
     """One score's pair, or the one-line problem that skips it."""
     try:
-        return _render_pair(load_score(source), request, settings, out)
+        return _render_pair(replace(load_score(source), id=ids[source]), request, settings, out)
     except CountertrackError as exc:
         return str(exc)
 

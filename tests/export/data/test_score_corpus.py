@@ -142,3 +142,25 @@ def test_a_corpus_may_go_into_folders_not_made_yet(tmp_path):
     out = tmp_path / "new" / "deeper" / "c"
     assert main(["corpus", "from-scores", str(good), "--guide", "0", "--response", "1", "-o", str(out)]) == 0
     assert [p.id for p in load_corpus(out).pairs] == ["tune"]
+
+
+def test_scores_that_share_a_name_each_get_their_own_pair(tmp_path):
+    """songs/a/tune.mid and songs/b/tune.mid (or x.mxl beside x.xml, as in music21's trecento) once
+    wrote into one pair folder and left a corpus that would not load: each now has its own id, the
+    same on every run, and a source given twice is one pair."""
+    for folder in ("a", "b"):
+        (tmp_path / "songs" / folder).mkdir(parents=True)
+    first = _two_part_midi(tmp_path / "songs" / "a" / "tune.mid")
+    second = tmp_path / "songs" / "b" / "tune.midi"
+    midi = mido.MidiFile(str(first))
+    midi.tracks[2][1].note = midi.tracks[2][2].note = 31  # the second song's bass is not the first's
+    midi.save(str(second))
+    other = _two_part_midi(tmp_path / "solo.mid")
+    out = tmp_path / "c"
+    sources = [str(first), str(second), str(other), str(first)]
+    assert main(["corpus", "from-scores", *sources, "--guide", "0", "--response", "1", "-o", str(out)]) == 0
+    corpus = load_corpus(out)
+    ids = [p.id for p in corpus.pairs]
+    assert len(ids) == 3 and len(set(ids)) == 3 and "solo" in ids
+    responses = {p.provenance["source"]: corpus.path_of(p.response).read_bytes() for p in corpus.pairs}
+    assert responses[str(first)] != responses[str(second)]  # neither pair was written over by the other
