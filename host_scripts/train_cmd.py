@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from export.train.config import default
+from export.train.config import CODEBOOKS, default
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import seed
 from host_scripts.progress import log, progress
@@ -99,7 +99,11 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
     model.add_argument("--vocab", type=int, default=default("vocab"), help="codebook size, 16..1024")
     model.add_argument(
-        "--codebook", choices=("shared", "per-role"), default=default("codebook"), help="one codebook for A and B (the paper's) or one each"
+        "--codebook",
+        choices=CODEBOOKS,
+        default=default("codebook"),
+        help="one codebook for A and B (shared, the paper's), one each (per-role), or shared unless a role "
+        "would use only a few of its tokens (auto)",
     )
     model.add_argument(
         "--lookahead",

@@ -13,6 +13,7 @@ from plugin_core.errors import CountertrackError
 from plugin_core.io.records import checked_keys
 from plugin_core.perception.segmentation import SegmentationConfig
 
+CODEBOOKS = ("auto", "shared", "per-role")
 RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
 ADDED_LATER = ("scheduled_sampling",)  # a run recorded before them read them as their defaults
@@ -26,7 +27,7 @@ class TrainConfig:
     encoder: dict[str, Any] = field(default_factory=lambda: EncoderSpec.new().to_dict())
     segmentation: dict[str, Any] = field(default_factory=lambda: SegmentationConfig(strategy="beats").to_dict())  # musical units
     vocab: int = DecisionConfig.vocab_size  # the model's sizes default to the runtime's description of it
-    codebook: str = "shared"  # or "per-role"
+    codebook: str = "auto"  # "shared" (the paper's), "per-role", or shared unless it starves a role
     d_model: int = DecisionConfig.d_model
     heads: int = DecisionConfig.heads
     layers: int = DecisionConfig.layers
@@ -51,8 +52,8 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.codebook not in ("shared", "per-role"):
-            raise CountertrackError(f"codebook must be 'shared' or 'per-role', not {self.codebook!r}")
+        if self.codebook not in CODEBOOKS:
+            raise CountertrackError(f"codebook must be one of {', '.join(CODEBOOKS)}, not {self.codebook!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.sequence_length < 2:
             raise CountertrackError("epochs and batch size must be positive, and the sequence length at least 2")
         if not (0.0 <= self.history_dropout <= 1.0 and 0.0 <= self.scheduled_sampling <= 1.0):

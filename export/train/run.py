@@ -61,13 +61,35 @@ def token_pairs(features: list[PairFeatures], codebooks: dict[str, Codebook]) ->
     return [TokenPair(f.pair_id, codebooks["guide"].assign(f.guide), codebooks["response"].assign(f.response)) for f in features]
 
 
+STARVED_SHARE = 0.5  # "auto": a role whose tokens carry less than this share of log2(vocab) bits gets its own codebook
+
+
 def fit_run_codebooks(
-    features: list[PairFeatures], train_ids: set[str], config: TrainConfig, groups
+    features: list[PairFeatures], train_ids: set[str], config: TrainConfig, groups, log: Callable[[str], None] = lambda _: None
 ) -> tuple[dict[str, Codebook], dict[str, CodebookReport]]:
+    """The run's codebooks: shared, per role, or ("auto") shared unless that starves a role: when
+    A's segments and B's sound so unlike that one role falls into a few of the shared tokens (drums
+    against a bass: 1.2 of 4 bits), each role gets a codebook of its own."""
     guide = np.concatenate([f.guide for f in features if f.pair_id in train_ids])
     response = np.concatenate([f.response for f in features if f.pair_id in train_ids])
-    fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=config.codebook == "shared", groups=groups)
+    fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=config.codebook != "per-role", groups=groups)
+    if config.codebook == "auto":
+        starved = [role for role, (_, report) in fitted.items() if report.entropy_bits < STARVED_SHARE * np.log2(config.vocab)]
+        if starved:
+            log(
+                f"codebook: the shared one gives the {' and '.join(starved)} "
+                f"{min(fitted[r][1].entropy_bits for r in starved):.1f} of {np.log2(config.vocab):.0f} bits; one codebook per role"
+            )
+            fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=False, groups=groups)
     return {role: book for role, (book, _) in fitted.items()}, {role: report for role, (_, report) in fitted.items()}
+
+
+def shares_codebook(codebooks: dict[str, Codebook]) -> bool:
+    """Whether A and B are labelled by one codebook (its B tokens then start the model's token table)."""
+    guide, response = codebooks["guide"], codebooks["response"]
+    return guide is response or (
+        guide.centroids.shape == response.centroids.shape and bool(np.array_equal(guide.centroids, response.centroids))
+    )
 
 
 def save_codebooks(folder: Path, codebooks: dict[str, Codebook]) -> None:
@@ -195,7 +217,7 @@ def train(
     if resume and (folder / "codebook_guide.npz").is_file():
         codebooks, reports = load_codebooks(folder), dict[str, CodebookReport]()
     elif writer:
-        codebooks, reports = fit_run_codebooks(features, set(split.train), config, getattr(encoder, "feature_groups", None))
+        codebooks, reports = fit_run_codebooks(features, set(split.train), config, getattr(encoder, "feature_groups", None), log)
         save_codebooks(folder, codebooks)
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
@@ -226,7 +248,7 @@ def train(
             },
         )
 
-    token_init = codebooks["response"].centroids if config.codebook == "shared" else None
+    token_init = codebooks["response"].centroids if shares_codebook(codebooks) else None
     fit_decision(
         config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init, group=group
     )
