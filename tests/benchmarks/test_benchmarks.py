@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from benchmarks import decision_speed, memory_load, render_speed
 
 
@@ -37,3 +39,20 @@ def test_decision_and_memory_tables_print_their_targets(capsys):
     rows = _verdict_rows(out)
     assert len(rows) == 2 + 5  # two caching ratios; load, two RSS figures, two render peaks
     assert "44.1 kHz" in out and "48 kHz" in out
+
+
+def test_the_audio_report_is_grouped_by_each_songs_tempo():
+    from benchmarks.audio_by_tempo import by_tempo
+
+    def song(pair_id, on_beat, consonance):
+        return {
+            "pair_id": pair_id,
+            "on_beat": {"model": on_beat, "true": 0.8, "chance": 0.1},
+            "consonance": {"model": consonance, "true": 0.7, "chance": None},
+        }
+
+    songs = [song("slow", 0.5, 0.9), song("slow2", 0.7, 0.7), song("fast", 1.0, 0.6)]
+    rows = by_tempo(songs, {"slow": 70.0, "slow2": 89.9, "fast": 150.0}, [60.0, 90.0, 120.0, 181.0])
+    assert [(r["band"], r["songs"]) for r in rows] == [("60-90 qpm", 2), ("120-181 qpm", 1)]  # an empty band is left out
+    assert abs(rows[0]["on_beat_model"] - 0.6) < 1e-12 and abs(rows[1]["consonance_model"] - 0.6) < 1e-12
+    assert np.isnan(rows[0]["consonance_chance"])  # nothing to average is NaN, not 0
