@@ -84,7 +84,12 @@ def score_id(source: str) -> str:
     stem = path.stem if path.suffix.lower() in MIDI_EXTENSIONS + SCORE_EXTENSIONS else source
     if path.is_absolute() or path.exists():
         stem = path.stem
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "score"
+    return safe_id(stem)
+
+
+def safe_id(text: str) -> str:
+    """``text`` as a file-system-safe id: runs of other characters become '_', no leading or trailing dot."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._") or "score"
 
 
 def extract_part(score: Score, part: ScorePart, program: int) -> mido.MidiFile:

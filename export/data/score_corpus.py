@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.data.midi_parts import Score, at_constant_tempo, extract_part, load_score, score_id
+from export.data.midi_parts import Score, at_constant_tempo, extract_part, load_score, safe_id, score_id
 from export.data.synth import SynthSettings, find_soundfont, render_midi
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path
@@ -163,7 +163,7 @@ def unique_score_ids(sources: Iterable[str]) -> dict[str, str]:
     sources = list(dict.fromkeys(sources))
     plain = {source: score_id(source) for source in sources}
     counts = Counter(plain.values())
-    ids = {source: plain[source] if counts[plain[source]] == 1 else _safe(source) for source in sources}
+    ids = {source: plain[source] if counts[plain[source]] == 1 else safe_id(source) for source in sources}
     if len(set(ids.values())) != len(ids):  # two spellings of one path: a number keeps them apart
         seen: Counter[str] = Counter()
         for source in sources:
@@ -171,10 +171,6 @@ def unique_score_ids(sources: Iterable[str]) -> dict[str, str]:
             if seen[ids[source]] > 1:
                 ids[source] = f"{ids[source]}-{seen[ids[source]]}"
     return ids
-
-
-def _safe(source: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", source).strip("._") or "score"
 
 
 def _load_and_render(source: str, *, request: ScoreCorpusRequest, settings: SynthSettings, out: Path, ids: dict[str, str]) -> Pair | str:

@@ -50,10 +50,11 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
     """The decisions of a render of ``a`` and the intermediates behind them, segment by segment."""
     rendered = render_audio(bundle, a, seed=seed)
     boundaries = rendered.boundaries
+    spans = list(zip(boundaries[:-1].tolist(), boundaries[1:].tolist()))
     mono = a.samples.mean(axis=0, dtype=np.float32)
     spec = bundle.perception.spec
     embeddings, descriptors, levels = [], [], []
-    for start, stop in zip(boundaries[:-1].tolist(), boundaries[1:].tolist()):
+    for start, stop in spans:
         segment = segment_at_encoder_rate(mono, a.sample_rate, start, stop, spec)
         embedding, _ = bundle.perception.run(np.pad(segment, (0, max(0, spec.min_samples - segment.size)))[None, :])
         embeddings.append(_floats(embedding[0]))
@@ -61,7 +62,7 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
         described = describe_piece(mono, a.sample_rate, start, stop)
         descriptors.append({"pitch_classes": _floats(described.pitch_classes), "onsets": _floats(described.onsets)})
     logits, nuclei = _replayed_steps(bundle, rendered)
-    slot_rms = [round(rms_db(rendered.samples[:, start:stop]), 4) for start, stop in zip(boundaries[:-1].tolist(), boundaries[1:].tolist())]
+    slot_rms = [round(rms_db(rendered.samples[:, start:stop]), 4) for start, stop in spans]
     return {
         "input": input_name,
         "seed": seed,
