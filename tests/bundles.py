@@ -2,11 +2,17 @@
 tiny random decision model, and a memory of tones cut on a beat grid. No FluidSynth, no training:
 a few seconds to build, and every piece is the real thing (ONNX graphs, manifest, hashes).
 
-Plain helpers (not fixtures) so any test module can build the variant it needs.
+Plain helpers (not fixtures) so any test module can build the variant it needs. Each variant is
+built once per test process and copied to every folder that asks for it (the build is seeded, so a
+copy is the bundle a new build would write).
 """
 
 from __future__ import annotations
 
+import atexit
+import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +49,9 @@ def tone_melody(
     return out[None, :].astype(np.float32)
 
 
+_BUILT: dict[str, Path] = {}  # each variant's first build, by its settings
+
+
 def make_synthetic_bundle(
     folder: Path,
     *,
@@ -54,7 +63,38 @@ def make_synthetic_bundle(
     memory_seconds: float = 24.0,
     compatibility: bool = True,
 ) -> Path:
-    """Write a bundle into ``folder / 'synthetic.ctbundle'`` and return its path."""
+    """Write a bundle into ``folder / 'synthetic.ctbundle'`` (with the tones it was made from beside
+    it) and return its path."""
+    settings = dict(
+        segmentation=segmentation or {"strategy": "beats", "bpm": memory_bpm},
+        lookahead=lookahead,
+        vocab=vocab,
+        seed=seed,
+        memory_bpm=memory_bpm,
+        memory_seconds=memory_seconds,
+        compatibility=compatibility,
+    )
+    key = json.dumps(settings, sort_keys=True)
+    if key not in _BUILT:
+        built = Path(tempfile.mkdtemp(prefix="ct-synthetic-"))
+        atexit.register(shutil.rmtree, built, ignore_errors=True)
+        _build_synthetic_bundle(built, **settings)  # type: ignore[arg-type]
+        _BUILT[key] = built
+    shutil.copytree(_BUILT[key], folder, dirs_exist_ok=True)
+    return folder / "synthetic.ctbundle"
+
+
+def _build_synthetic_bundle(
+    folder: Path,
+    *,
+    segmentation: dict | None,
+    lookahead: int,
+    vocab: int,
+    seed: int,
+    memory_bpm: float,
+    memory_seconds: float,
+    compatibility: bool,
+) -> Path:
     from export.data.token_data import Split
     from export.model.codebook_fit import fit_codebook
     from export.model.decision_model import DecisionModel

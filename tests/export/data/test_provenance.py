@@ -8,6 +8,8 @@ import json
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from export.data.provenance import MUSIC21_LICENCE, USER_ORIGIN, data_licences, in_music21_corpus, score_origins
 from plugin_core.bundle.load import load_bundle
 from plugin_core.bundle.shipped import default_bundle_path
@@ -23,6 +25,7 @@ def _by_use(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
     return grouped
 
 
+@pytest.mark.slow
 def test_a_bundle_of_the_users_own_audio_records_it_as_supplied_by_the_user_licence_unknown(tmp_path):
     bundle = make_synthetic_bundle(tmp_path)
     records = json.loads((bundle / "manifest.json").read_text())["provenance"]["data_licences"]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import mido
 import numpy as np
+import pytest
 
 from host_scripts.cli import main
 from plugin_core.io.audio import probe_audio, read_audio
@@ -84,6 +85,7 @@ def _two_part_midi(path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_local_midi_parts_by_index_and_missing_part_reported(tmp_path, capsys):
     good = _two_part_midi(tmp_path / "tune.mid")
     garbage = tmp_path / "garbage.mid"
@@ -101,6 +103,7 @@ def test_local_midi_parts_by_index_and_missing_part_reported(tmp_path, capsys):
     assert "no part named 'soprano'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_from_scores_writes_its_corpus_whole_or_not_at_all(tmp_path, capsys):
     """As from-stems does: a corpus is replaced only with --force, a run that gives no pair leaves
     nothing, and nothing half-written is ever seen in the target folder."""
@@ -125,6 +128,7 @@ def test_from_scores_writes_its_corpus_whole_or_not_at_all(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "garbage.mid", "tune.mid"]  # no staging folder left
 
 
+@pytest.mark.slow
 def test_a_score_music21_cannot_translate_is_reported_and_the_rest_go_on(tmp_path, capsys):
     """Haydn's op. 74 no. 1, third movement, in music21's own corpus has repeats music21 cannot expand
     when it writes MIDI: that score is one line on stderr, and the corpus is made of the others."""
@@ -144,6 +148,7 @@ def test_a_corpus_may_go_into_folders_not_made_yet(tmp_path):
     assert [p.id for p in load_corpus(out).pairs] == ["tune"]
 
 
+@pytest.mark.slow
 def test_scores_that_share_a_name_each_get_their_own_pair(tmp_path):
     """songs/a/tune.mid and songs/b/tune.mid (or x.mxl beside x.xml, as in music21's trecento) once
     wrote into one pair folder and left a corpus that would not load: each now has its own id, the

@@ -64,6 +64,7 @@ def test_no_server_running_is_one_line():
     _one_line_error(_live(["--bpm", "100", "--server", f"ct-test-none-{os.getpid()}"]), "cannot connect to JACK server 'ct-test-none-")
 
 
+@pytest.mark.slow
 def test_an_unknown_port_is_one_line_naming_the_ports_there_are(server):
     _one_line_error(
         _live(["--bpm", "100", "--input", "nosuch:out"], server=server),
@@ -74,10 +75,12 @@ def test_an_unknown_port_is_one_line_naming_the_ports_there_are(server):
     )
 
 
+@pytest.mark.slow
 def test_an_unknown_midi_port_is_one_line(server):
     _one_line_error(_live(["--bpm", "100", "--midi-in", "nosuch", "--midi-api", "jack"], server=server), "no MIDI input port 'nosuch'")
 
 
+@pytest.mark.slow
 def test_a_beat_bundle_without_a_tempo_is_one_line(server):
     _one_line_error(_live([], server=server), "give a tempo (bpm)")
 
@@ -95,6 +98,7 @@ def test_without_the_live_extra_it_says_how_to_install_it(tmp_path):
     _one_line_error(result, "live needs the live extra (jack not installed): pip install 'countertrack[live]'")
 
 
+@pytest.mark.slow
 def test_a_short_run_applies_midi_cc_and_stops_cleanly_on_sigterm(server, tmp_path):
     import mido
 
@@ -148,6 +152,7 @@ def test_a_short_run_applies_midi_cc_and_stops_cleanly_on_sigterm(server, tmp_pa
     assert err_path.read_text() == ""
 
 
+@pytest.mark.slow
 def test_duration_stops_by_itself(server):
     result = _live(["--bpm", "100", "--duration", "1"], server=server)
     assert result.returncode == 0, result.stderr

@@ -13,6 +13,7 @@ from plugin_core.stream.contract import StreamingEffect
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
+from tests.grids import pairwise_grid
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +94,14 @@ def uniform_bundle(tmp_path_factory):
     )
 
 
-@pytest.mark.parametrize("rate", [22050, 44100, 48000, 96000])
-@pytest.mark.parametrize("channels", [1, 2])
-@pytest.mark.parametrize("grid", ["beats at 100 qpm", "uniform 0.37 s"])
-@pytest.mark.parametrize("preset", [None, "faithful", "loose", "ambient"])
+@pytest.mark.parametrize(
+    *pairwise_grid(
+        rate=[22050, 44100, 48000, 96000],
+        channels=[1, 2],
+        grid=["beats at 100 qpm", "uniform 0.37 s"],
+        preset=[None, "faithful", "loose", "ambient"],
+    )
+)
 def test_the_contract_holds_at_every_rate_layout_block_size_grid_and_preset(bundle, uniform_bundle, rate, channels, grid, preset):
     """As pedalboard tests its plugins: the offline call is A's shape, finite and not silent, equal
     to streaming it in blocks of 1, 256 and an odd size (bit for bit), and a second call repeats it."""

@@ -15,6 +15,7 @@ from plugin_core.render.offline import render_audio
 from plugin_core.stream.schedule import Schedule
 from plugin_core.stream.sidechain import SidechainEffect
 from tests.bundles import make_synthetic_bundle, tone_melody
+from tests.grids import pairwise_grid
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +47,13 @@ SEGMENTATIONS = [
 
 
 @pytest.mark.parametrize(
-    "segmentation", SEGMENTATIONS, ids=lambda s: f"{s.strategy}-{s.hop_s if s.strategy == 'uniform' else s.bpm}-w{s.window_s}-o{s.offset_s}"
+    *pairwise_grid(
+        segmentation=SEGMENTATIONS,
+        rate=[22050, 48000],
+        block=[64, 4097],
+        ids={"segmentation": lambda s: f"{s.strategy}-{s.hop_s if s.strategy == 'uniform' else s.bpm}-w{s.window_s}-o{s.offset_s}"},
+    )
 )
-@pytest.mark.parametrize("rate", [22050, 48000])
-@pytest.mark.parametrize("block", [64, 4097])
 def test_stream_equals_offline_for_every_segmentation(bundle_path, segmentation, rate, block):
     bundle = _with_segmentation(bundle_path, segmentation)
     a = tone_melody(7.3, 111.0, rate, seed=5)
