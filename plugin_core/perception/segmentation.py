@@ -106,16 +106,17 @@ def make_grid(
 
 def open_grid(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:
     """The grid an anticipating stream lays: no end-of-track merge, and the last segment keeps the
-    length the strategy gives it past A's end (its first boundary at or after ``num_samples``), since
-    the slot was decided before A ended. Grids found in the audio end at ``num_samples``."""
+    length the strategy gives it past A's end (its first boundary after ``num_samples``), since the
+    slot was decided before A ended; when A ends on a boundary, the slot starting there was decided
+    too. Grids found in the audio end at ``num_samples``."""
     grid = make_grid(num_samples, sample_rate, config, audio, merge_tail=False)
     known_ahead = config.strategy == "uniform" or (config.strategy == "beats" and (config.bpm is not None or bool(config.tempo_map)))
     if not known_ahead:
         return grid
     longest = int(np.diff(grid).max())
     extended = make_grid(num_samples + 2 * longest + sample_rate, sample_rate, config, merge_tail=False)
-    later = extended[extended >= num_samples]
-    return np.append(extended[extended < num_samples], later[0])
+    later = extended[extended > num_samples]
+    return np.append(extended[extended <= num_samples], later[0])
 
 
 def beat_times_s(num_samples: int, sample_rate: int, config: SegmentationConfig, audio: np.ndarray | None = None) -> np.ndarray:

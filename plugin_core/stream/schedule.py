@@ -9,9 +9,10 @@ output asked for is then always decided. Offline the grid is known (its last slo
 A ends); in a stream it is the strategy's own grid (uniform, or beats at a BPM) over a horizon.
 
 An anticipating decision (lead -1) needs segments up to ``i - 1`` only: slot i is decided when A
-reaches its start (its first sample, so a track that ends on a boundary has no slot there), so the
-latency is the seam and one sample. Its stream lays the grid ahead of A with no
-end-of-track merge, so no boundary needs a margin.
+reaches its start, before anything of segment i is heard (a track that ends there still gets the
+slot's lead-in, faded out with B's end: the answer was committed to, as a player's would be), so
+the latency is the seam alone. Its stream lays the grid ahead of A with no end-of-track merge, so
+no boundary needs a margin.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def _decision_times(grid: np.ndarray, lead: int, window_samples: int | None, *, 
     count = starts.size
     needed = np.minimum(np.arange(count) + lead, count - 1)
     ready = np.where(needed >= 0, labelled[np.maximum(needed, 0)], 0)  # an anticipated first slot needs no A
-    if lead == ANTICIPATING_LEAD:  # ... but waits for A to reach the slot: a track ending on its start has no such slot
-        ready = np.maximum(ready, starts + 1)
+    if lead == ANTICIPATING_LEAD:  # ... but waits for A to reach the slot's start
+        ready = np.maximum(ready, starts)
     if end is not None:
         ready = np.where(np.arange(count) + lead >= count, end + 1, ready)
     return ready

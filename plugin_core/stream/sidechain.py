@@ -281,12 +281,12 @@ class SidechainEffect:
         else:
             self._next_event = self._next_boundary_event()
         decidable = segments if self._finished else min(segments, len(self._tokens) - self._lead)
-        if self._anticipates:  # only slots A has reached: a track may end on a boundary
-            decidable = min(decidable, int(np.searchsorted(self._grid, self._received, side="left")))
+        if self._anticipates:  # only slots whose start A has reached (a slot starting where A ends included)
+            decidable = min(decidable, int(np.searchsorted(self._grid, self._received, side="right")))
         while len(self._slots) < decidable:
             self._decide(len(self._slots))
-        if self._anticipates and len(self._slots) < segments:  # the next slot is due when A passes its start
-            self._next_event = min(self._next_event, self._grid[len(self._slots)] + 1)
+        if self._anticipates and len(self._slots) < segments:  # the next slot is due when A reaches its start
+            self._next_event = min(self._next_event, self._grid[len(self._slots)])
         if self._anticipates and self._finished:
             self._end_anticipated()
         # keep A from the first segment not yet labelled (with its pre-roll)
