@@ -56,6 +56,16 @@ def finite_float(text: str) -> float:
     return value
 
 
+def share_or_auto(text: str) -> float | str:
+    """A share from 0 to 1, or "auto" (the command chooses)."""
+    if text == "auto":
+        return text
+    value = finite_float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..1 (or give auto)")
+    return value
+
+
 def capped_jobs(jobs: int) -> int:
     """``jobs``, at most one per core; says so on stderr when it caps."""
     cores = os.cpu_count() or 1

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from export.train.config import CODEBOOKS, default
 from host_scripts.extras import needs_train_extra
-from host_scripts.options import seed
+from host_scripts.options import seed, share_or_auto
 from host_scripts.progress import log, progress
 
 
@@ -125,9 +125,10 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     )
     training.add_argument(
         "--history-dropout",
-        type=float,
+        type=share_or_auto,
         default=default("history_dropout"),
-        help="share of B-history tokens hidden in training (exposure bias cure)",
+        help="share of B-history tokens hidden in training (exposure bias cure), or auto: 0.5 and 1.0 each trained, "
+        "the better on the validation songs kept (twice the training time)",
     )
     training.add_argument(
         "--scheduled-sampling",

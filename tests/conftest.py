@@ -110,6 +110,7 @@ TINY_TRAINING = dict(
     batch_size=8,
     epochs=3,
     patience=10,
+    history_dropout=0.5,  # one run: "auto" (two candidates) has its own test
 )
 
 

@@ -98,6 +98,14 @@ class DecisionModel(nn.Module):
             for table in (self.a_embedding, self.b_embedding):
                 table.weight[: self.config.vocab_size] = vectors
 
+    def read_history_as_mask(self) -> None:
+        """Make every B-history token (BOS included, PAD not) read as MASK: for a model trained with
+        all of B's history hidden, so that generation, which feeds back what was played, gives it
+        the input it was trained on (those rows were never trained)."""
+        with torch.no_grad():
+            rows = torch.arange(self.config.table_size) != self.config.pad
+            self.b_embedding.weight[rows] = self.b_embedding.weight[self.config.mask].clone()
+
     def decoder_layers(self) -> list[DecoderLayer]:
         """The layers, typed (iterating an nn.ModuleList gives plain Modules)."""
         return [layer for layer in self.layers if isinstance(layer, DecoderLayer)]

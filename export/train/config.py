@@ -9,13 +9,15 @@ from typing import Any
 
 from export.model.encoder_spec import EncoderSpec
 from plugin_core.decision.config import DecisionConfig
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.io.records import checked_keys
 from plugin_core.perception.segmentation import SegmentationConfig
 
 CODEBOOKS = ("auto", "shared", "per-role")
 RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
+AUTO = "auto"
+HISTORY_DROPOUT_CANDIDATES = (0.5, 1.0)  # "auto" trains both and keeps the better on the validation songs
 ADDED_LATER = ("scheduled_sampling",)  # a run recorded before them read them as their defaults
 
 
@@ -42,7 +44,9 @@ class TrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01
     label_smoothing: float = 0.1
-    history_dropout: float = 0.5  # B-history tokens replaced by MASK: the cure for exposure bias
+    # B-history tokens replaced by MASK, the cure for exposure bias; "auto": each of HISTORY_DROPOUT_CANDIDATES,
+    # the better on the validation songs (a line that holds long notes is better predicted from A alone)
+    history_dropout: float | str = AUTO
     scheduled_sampling: float = 0.0  # B-history tokens replaced by the model's own greedy guess (parallel scheduled sampling)
     table_prior: bool = True  # logits start from the context-free table log p(B | A) of the training songs
     clip_norm: float = 1.0
@@ -56,8 +60,10 @@ class TrainConfig:
             raise CountertrackError(f"codebook must be one of {', '.join(CODEBOOKS)}, not {self.codebook!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.sequence_length < 2:
             raise CountertrackError("epochs and batch size must be positive, and the sequence length at least 2")
-        if not (0.0 <= self.history_dropout <= 1.0 and 0.0 <= self.scheduled_sampling <= 1.0):
-            raise CountertrackError("history dropout and scheduled sampling are shares: 0..1")
+        if self.history_dropout != AUTO and not (isinstance(self.history_dropout, (int, float)) and 0.0 <= self.history_dropout <= 1.0):
+            raise CountertrackError(f"history dropout is a share (0..1) or {AUTO!r}, not {self.history_dropout!r}")
+        if not 0.0 <= self.scheduled_sampling <= 1.0:
+            raise CountertrackError("scheduled sampling is a share: 0..1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], schema_version: int, source: str | os.PathLike[str]) -> TrainConfig:
@@ -67,6 +73,13 @@ class TrainConfig:
             data = {**data, "sequence_length": data["window"]}
             del data["window"]
         return cls(**checked_keys(cls, data, "its training settings are", source, may_omit=ADDED_LATER))
+
+    @property
+    def history_share(self) -> float:
+        """The history dropout as a share, once chosen (a run trains with a number, never "auto")."""
+        if isinstance(self.history_dropout, str):
+            raise InternalError("history dropout 'auto' reached the training loop")
+        return float(self.history_dropout)
 
     def decision(self) -> DecisionConfig:
         return DecisionConfig(

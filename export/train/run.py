@@ -3,7 +3,9 @@
 A run folder holds config.json (everything needed to rebuild it), the codebook(s), the learned A/B
 compatibility (compatibility.npz), metrics.jsonl
 (one line per epoch), checkpoint.safetensors + checkpoint.json (model and optimiser after the last
-finished epoch, for --resume) and model.safetensors (the best weights by validation score).
+finished epoch, for --resume) and model.safetensors (the best weights by validation score). With
+history dropout "auto" (the default) each candidate trains in ``candidates/history-dropout-X/`` and
+the better on the validation songs is copied into the run folder; config.json records the choice.
 Weights are safetensors: loading never unpickles. Randomness flows from the seed: the same
 corpus, settings and seed give the same run.
 """
@@ -30,7 +32,7 @@ from export.model.compatibility_fit import fit_compatibility
 from export.model.decision_model import DecisionModel, table_prior
 from export.model.encoders import EncoderSpec, build_encoder
 from export.onnx.decision_export import TorchStepper
-from export.train.config import EXTENDABLE, RUN_SCHEMA, TrainConfig
+from export.train.config import AUTO, EXTENDABLE, HISTORY_DROPOUT_CANDIDATES, RUN_SCHEMA, TrainConfig
 from plugin_core.decision.config import ANTICIPATE, DecisionConfig
 from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.decision.session import generate, guide_as_heard
@@ -178,6 +180,8 @@ def train(
     writer = group is None or group.main
     if not writer:
         log, progress = (lambda message: None), (lambda it, desc, total: it)
+    if config.history_dropout == AUTO:
+        return _train_choosing_history_dropout(config, folder, resume=resume, log=log, progress=progress, group=group)
     torch.manual_seed(config.seed)
     corpus = load_corpus(config.corpus)
     if len(corpus.pairs) < 2:
@@ -252,6 +256,55 @@ def train(
     fit_decision(
         config, train_pairs, validation_pairs, folder, resume=resume, log=log, progress=progress, token_init=token_init, group=group
     )
+    return load_run(folder)
+
+
+def _train_choosing_history_dropout(
+    config: TrainConfig,
+    folder: Path,
+    *,
+    resume: bool,
+    log: Callable[[str], None],
+    progress: Callable[[Any, str, int], Any],
+    group: Distributed | None,
+) -> Run:
+    """Train one candidate run per history dropout of HISTORY_DROPOUT_CANDIDATES (each resumable in
+    its own folder) and copy the one with the better validation greedy TPP (the first on a tie)
+    into ``folder``. Which is better depends on the music: a B line that moves with A's harmony
+    gains from its own history; one that holds long notes and rests is predicted better from A
+    alone, since a wrong guess fed back as history keeps it wrong."""
+    if not resume and (folder / "checkpoint.json").exists():
+        raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
+    if (
+        resume
+        and (folder / "config.json").is_file()
+        and "history_dropout_choice" not in read_json(folder / "config.json", "not a readable run")
+    ):
+        raise CountertrackError(
+            "cannot resume: settings differ from the run's (history_dropout: it trained one, not auto)", folder / "config.json"
+        )
+    scores: dict[float, float] = {}
+    for share in HISTORY_DROPOUT_CANDIDATES:
+        candidate = folder / "candidates" / f"history-dropout-{share}"
+        log(f"history dropout {share}: a candidate run in {candidate}")
+        again = resume and (candidate / "checkpoint.json").is_file()
+        train(replace(config, history_dropout=share), candidate, resume=again, log=log, progress=progress, group=group)
+        scores[share] = float(read_json(candidate / "checkpoint.json", "not a readable checkpoint")["best_score"])
+    chosen = max(HISTORY_DROPOUT_CANDIDATES, key=lambda share: scores[share])
+    log(
+        f"history dropout {chosen} chosen: validation greedy TPP "
+        + ", ".join(f"{100 * scores[share]:.1f} % at {share}" for share in HISTORY_DROPOUT_CANDIDATES)
+    )
+    if group is None or group.main:
+        source = folder / "candidates" / f"history-dropout-{chosen}"
+        recorded = read_json(source / "config.json", "not a readable run")
+        recorded["history_dropout_choice"] = {"chosen": chosen, "validation_greedy_tpp": {str(k): v for k, v in scores.items()}}
+        for path in sorted(source.iterdir()):
+            if path.is_file() and path.name != "config.json":
+                write_bytes_atomic(folder / path.name, path.read_bytes())
+        write_json_atomic(folder / "config.json", recorded)  # last: a run folder with a config.json is complete
+    if group is not None:
+        group.barrier()  # rank 0 has copied the chosen run
     return load_run(folder)
 
 
@@ -376,7 +429,7 @@ def _fit_decision(
             a, b_in, target = windows["a"][index], windows["b_in"][index].clone(), windows["target"][index]
             if config.scheduled_sampling > 0:
                 b_in = own_history(model, a, b_in, config.scheduled_sampling, decision.pad, generator)
-            drop = torch.rand(b_in.shape, generator=generator) < config.history_dropout
+            drop = torch.rand(b_in.shape, generator=generator) < config.history_share
             b_in[drop & (b_in != decision.pad)] = decision.mask
             for param_group in optimizer.param_groups:
                 param_group["lr"] = config.learning_rate * _lr_factor(state["step"], warmup, total_steps)
@@ -396,6 +449,8 @@ def _fit_decision(
             counted += int(valid.sum())
             losses.append(float(loss.detach()))
         model.eval()
+        if config.history_share >= 1.0:
+            model.read_history_as_mask()
         if group is None:
             with torch.no_grad():
                 validation_logits = model(validation_windows["a"], validation_windows["b_in"])

@@ -17,7 +17,24 @@ from host_scripts.cli import main
 from plugin_core.io.cache import cache_folder
 from tests.paths import ROOT
 
-TINY = ["--vocab", "8", "--d-model", "32", "--layers", "1", "--heads", "2", "--context", "8", "--lookahead", "1", "--batch-size", "8"]
+TINY = [
+    "--history-dropout",
+    "0.5",
+    "--vocab",
+    "8",
+    "--d-model",
+    "32",
+    "--layers",
+    "1",
+    "--heads",
+    "2",
+    "--context",
+    "8",
+    "--lookahead",
+    "1",
+    "--batch-size",
+    "8",
+]
 
 
 def _metrics(run: Path) -> list[dict]:

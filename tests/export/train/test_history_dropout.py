@@ -1,0 +1,71 @@
+"""History dropout: a model trained with all of B's history hidden reads any history as MASK, and
+"auto" trains each candidate and keeps the better on the validation songs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from export.model.decision_model import DecisionModel
+from export.train.config import HISTORY_DROPOUT_CANDIDATES, TrainConfig
+from host_scripts.cli import main
+from plugin_core.decision.config import DecisionConfig
+from plugin_core.errors import CountertrackError
+
+
+def test_a_history_blind_model_gives_the_same_logits_whatever_was_played():
+    torch.manual_seed(0)
+    config = DecisionConfig(vocab_size=8, d_model=16, heads=2, layers=1, ffn=16, context=8, lookahead=0)
+    model = DecisionModel(config).eval()
+    a = torch.randint(0, 8, (1, 10))
+    played = torch.randint(0, 8, (1, 10))
+    played[0, 0] = config.bos
+    masked = torch.full_like(played, config.mask)
+    with torch.no_grad():
+        assert not torch.allclose(model(a, played), model(a, masked))
+        model.read_history_as_mask()
+        torch.testing.assert_close(model(a, played), model(a, masked), rtol=0, atol=0)
+        padded = played.clone()
+        padded[0, 7:] = config.pad
+        assert not torch.allclose(model(a, padded), model(a, masked))  # PAD keeps its own meaning
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, "sometimes", float("nan")])
+def test_history_dropout_is_a_share_or_auto(value):
+    with pytest.raises(CountertrackError):
+        TrainConfig(corpus="c", history_dropout=value)
+
+
+def test_the_command_line_takes_auto_or_a_share(capsys):
+    assert main(["train", "corpus", "-o", "run", "--history-dropout", "often"]) == 2
+    assert "--history-dropout: 'often' is not a number" in capsys.readouterr().err
+    assert main(["train", "corpus", "-o", "run", "--history-dropout", "1.5"]) == 2
+    assert "1.5 is outside 0..1 (or give auto)" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_corpus, tmp_path):
+    from export.train.run import load_run, train
+    from tests.conftest import TINY_TRAINING
+
+    config = replace(TrainConfig(corpus=str(chorale_corpus), **TINY_TRAINING), history_dropout="auto", epochs=2)
+    run = train(config, tmp_path / "run", log=lambda _: None)
+    scores = {}
+    for share in HISTORY_DROPOUT_CANDIDATES:
+        candidate = tmp_path / "run" / "candidates" / f"history-dropout-{share}"
+        scores[share] = json.loads((candidate / "checkpoint.json").read_text())["best_score"]
+    chosen = max(HISTORY_DROPOUT_CANDIDATES, key=lambda share: scores[share])
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert recorded["history_dropout_choice"] == {"chosen": chosen, "validation_greedy_tpp": {str(k): v for k, v in scores.items()}}
+    assert run.config.history_dropout == chosen
+    chosen_weights = (tmp_path / "run" / "candidates" / f"history-dropout-{chosen}" / "model.safetensors").read_bytes()
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == chosen_weights
+    assert load_run(tmp_path / "run").config == run.config
+    # resuming the finished run retrains nothing and keeps the choice
+    again = train(config, tmp_path / "run", resume=True, log=lambda _: None)
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == chosen_weights and again.config == run.config
+    with pytest.raises(CountertrackError, match="already holds a run"):
+        train(config, tmp_path / "run", log=lambda _: None)
