@@ -12,12 +12,17 @@ Band, with the recorded attack), which no DAW reproduces: it is a clip of pre-re
 a clip that would read past either end of the memory. Fades are sample-centred: sample ``j`` of an
 ``f``-sample fade has weight ``w = (j + 0.5) / f``, equal-power ``sin(w pi/2)`` / ``cos(w pi/2)`` or
 linear ``w`` / ``1 - w``, as the engine computes them; a ramp's is ``j / (f - 1)``.
+
+An anticipating answer ends differently: its last slot was laid before A ended, so it runs past A's
+end, and the engine fades the whole of B out over A's last ``end_fade`` samples. Clips cannot multiply
+one fade by another, so the clips that sound in that fade become one pre-rendered clip (their
+mix, faded, cut at A's end); the clips before it stay clips.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -28,10 +33,6 @@ from plugin_core.stream.sidechain import Decision
 
 EQUAL_POWER, LINEAR, RAMP = "equal_power", "linear", "ramp"
 MEMORY = "memory"  # the source name of clips that read the memory itself
-NOT_ARRANGEABLE = (
-    "an anticipating bundle's answer cannot be arranged yet: its last grain is laid past the end of A and "
-    "faded where A ends, which the clips do not say"
-)
 TEMPO_TOLERANCE_S = 0.001  # the tempo map puts every boundary of A within this of its beat
 
 
@@ -154,6 +155,16 @@ def beat_positions(boundaries: np.ndarray, sample_rate: int, segments_per_beat: 
     return np.concatenate([[0.0], np.cumsum(spans)])
 
 
+def clip_audio(clip: Clip, clips: ClipList, memory: Memory) -> np.ndarray:
+    """The clip's source audio over its span (channels, length), before gain and fades."""
+    if clip.source != MEMORY:
+        return clips.rendered[clip.source]
+    audio = memory.read(clip.offset, clip.offset + clip.length, clips.sample_rate)
+    if audio.shape[0] not in (1, clips.channels):
+        audio = audio.mean(axis=0, keepdims=True)
+    return audio
+
+
 def fade_weights(fade: Fade, fading_in: bool) -> np.ndarray:
     """The engine's weights (float32) over a fade's samples, as ``SeamWriter`` applies them."""
     n = fade.samples
@@ -176,12 +187,15 @@ def build_clip_list(
     channels: int,
     length: int,
     segments_per_beat: int | None = None,
+    end_fade: int | None = None,
 ) -> ClipList:
-    """The clips that mix to the rendered B, from the render's decisions (each with its crossfade)."""
+    """The clips that mix to the rendered B, from the render's decisions (each with its crossfade).
+    ``end_fade``: an anticipating answer's fade over the end of A (samples), which it needs since its
+    last slot runs past A's end."""
     if not decisions:
         raise CountertrackError("the render decided no segment: there is no answer to arrange")
-    if decisions[-1].stop > length:
-        raise CountertrackError(NOT_ARRANGEABLE)
+    if (end_fade is None) != (decisions[-1].stop <= length):
+        raise InternalError("an answer whose last slot runs past A's end needs its end fade, and only it")
     crossfades = [d.crossfade for d in decisions]
     slots = [
         Slot(
@@ -245,7 +259,7 @@ def build_clip_list(
         )
         first = last + 1
     boundaries = np.asarray(boundaries, dtype=np.int64)
-    return ClipList(
+    arranged = ClipList(
         sample_rate=sample_rate,
         channels=channels,
         length=length,
@@ -254,3 +268,42 @@ def build_clip_list(
         clips=tuple(clips),
         rendered=rendered,
     )
+    return arranged if end_fade is None else _ended_at_a(arranged, memory, min(end_fade, length))
+
+
+def _ended_at_a(clips: ClipList, memory: Memory, fade: int) -> ClipList:
+    """``clips`` with B faded out over A's last ``fade`` samples and silent after A, as an anticipating
+    stream ends: the clips sounding in the fade mixed (gains and fades applied) into one pre-rendered
+    clip from the first one's start to A's end; clips starting at or after A's end dropped."""
+    end = clips.length
+    kept = [c for c in clips.clips if c.start < end and c.start + c.length <= end - fade]
+    tail = [c for c in clips.clips if c.start < end and c.start + c.length > end - fade]
+    if not tail:
+        return clips
+    start = min(c.start for c in tail)
+    mixed = np.zeros((clips.channels, end - start), dtype=np.float32)
+    for clip in tail:
+        weights = np.ones(clip.length, dtype=np.float32)
+        weights[: clip.fade_in.samples] *= fade_weights(clip.fade_in, True)
+        if clip.fade_out.samples:
+            weights[clip.length - clip.fade_out.samples :] *= fade_weights(clip.fade_out, False)
+        audio = clip_audio(clip, clips, memory) * (weights * np.float32(clip.gain))
+        span = min(clip.length, end - clip.start)
+        mixed[:, clip.start - start : clip.start - start + span] += audio[:, :span]
+    if fade:
+        mixed[:, end - start - fade :] *= seam_curves(fade)[0]
+    name = rendered_name(tail[0].segments[0])
+    rendered = {key: audio for key, audio in clips.rendered.items() if any(c.source == key for c in kept)}
+    rendered[name] = mixed
+    ending = Clip(
+        start=start,
+        length=end - start,
+        source=name,
+        offset=0,
+        gain=1.0,
+        fade_in=Fade(),
+        fade_out=Fade(),
+        segments=tuple(s for c in tail for s in c.segments),
+        grains=tuple(g for c in tail for g in c.grains),
+    )
+    return replace(clips, clips=(*kept, ending), rendered=rendered)

@@ -25,8 +25,8 @@ from xml.etree import ElementTree as ET
 import numpy as np
 
 from plugin_core import __version__
-from plugin_core.arrangement.clips import MEMORY, Clip, ClipList, rendered_name
-from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, clip_audio, memory_channels, memory_frames, write_float_wav
+from plugin_core.arrangement.clips import MEMORY, Clip, ClipList, clip_audio, rendered_name
+from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, memory_channels, memory_frames, write_float_wav
 from plugin_core.engine.memory import Memory
 from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import AudioInfo

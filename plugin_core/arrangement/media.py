@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from plugin_core.arrangement.clips import MEMORY, Clip, ClipList
+from plugin_core.arrangement.clips import ClipList
 from plugin_core.engine.memory import Memory
 from plugin_core.errors import CountertrackError
 
@@ -67,16 +67,6 @@ def copy_file(source: str | os.PathLike[str], path: Path) -> None:
         shutil.copyfile(source, path)
     except OSError as exc:
         raise CountertrackError(f"cannot copy {source} into the session ({exc.strerror or exc})", path) from exc
-
-
-def clip_audio(clip: Clip, clips: ClipList, memory: Memory) -> np.ndarray:
-    """The clip's source audio over its span (channels, length), before gain and fades."""
-    if clip.source != MEMORY:
-        return clips.rendered[clip.source]
-    audio = memory.read(clip.offset, clip.offset + clip.length, clips.sample_rate)
-    if audio.shape[0] not in (1, clips.channels):
-        audio = audio.mean(axis=0, keepdims=True)
-    return audio
 
 
 def a_file_name(a_path: str | os.PathLike[str]) -> str:

@@ -55,8 +55,10 @@ def write_session(
     *,
     wet: float = 1.0,
     segments_per_beat: int | None = None,
+    end_fade: int | None = None,
 ) -> ClipList:
-    """Both session files and their audio into ``folder`` (a staged, empty folder); returns the clips."""
+    """Both session files and their audio into ``folder`` (a staged, empty folder); returns the clips.
+    ``end_fade``: an anticipating answer's (``Rendered.end_fade``)."""
     clips = build_clip_list(
         decisions,
         boundaries,
@@ -65,6 +67,7 @@ def write_session(
         channels=a_info.num_channels,
         length=a_info.num_samples,
         segments_per_beat=segments_per_beat,
+        end_fade=end_fade,
     )
     a_name = write_media(clips, memory, a_path, folder)
     write_rpp(clips, a_info, a_name, folder / f"{name}.rpp", wet=wet)

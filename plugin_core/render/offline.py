@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 
-from plugin_core.arrangement.clips import NOT_ARRANGEABLE
 from plugin_core.arrangement.session import session_name, session_output, write_session
 from plugin_core.bundle.load import Bundle
 from plugin_core.errors import CountertrackError, InternalError
@@ -38,6 +37,7 @@ class Rendered:
     sample_rate: int
     decisions: list[Decision]
     boundaries: np.ndarray
+    end_fade: int | None = None  # an anticipating answer's fade over A's last samples (its last slot runs past A)
 
 
 def render_audio(
@@ -73,7 +73,8 @@ def render_audio(
     pieces.append(chain.flush())
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
     cut = np.append(boundaries[boundaries < a.num_samples], a.num_samples)  # A's segments (a last slot may run past A's end)
-    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=cut)
+    end_fade = min(chain.effect.crossfade_samples // 2, a.num_samples) if bundle.decision_config.anticipates else None
+    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=cut, end_fade=end_fade)
 
 
 def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.ndarray) -> list[AutomationEvent]:
@@ -117,8 +118,6 @@ def render_file(
     tempo_map = (segmentation or bundle.perception.spec.segmentation).tempo_map
     bundle_files = [bundle.folder / name for name in ("manifest.json", *bundle.manifest.get("files", {}))]
     audio_outputs = [Path(p) for p in (out_path, mix_path) if p]
-    if arrangement_path and bundle.decision_config.anticipates:
-        raise CountertrackError(NOT_ARRANGEABLE, arrangement_path)
     session = session_output(arrangement_path) if arrangement_path else None
     with plan_outputs(
         [*audio_outputs, midi_path, session], [a_path, tempo_map, bundle.folder, *bundle_files, *inputs], force=force
@@ -164,6 +163,7 @@ def render_file(
                 session_name(session.target),
                 wet=preset.wet if preset else 1.0,
                 segments_per_beat=segments_per_beat,
+                end_fade=rendered.end_fade,
             )
         outputs.commit()
     return rendered

@@ -179,6 +179,11 @@ class ThreadedSidechain:
         """What was decided so far (complete after ``flush``)."""
         return self.effect.decisions
 
+    @property
+    def crossfade_samples(self) -> int:
+        """The crossfade the latency was set for (the effect's)."""
+        return self.effect.crossfade_samples
+
     def _prime(self) -> None:
         self._shared.outbox.clear()
         self._shared.outbox.push(np.zeros((self.channels, self.extra_latency_samples), dtype=np.float32))

@@ -17,7 +17,7 @@ from plugin_core.arrangement.reaper import quote
 from plugin_core.arrangement.session import write_session
 from plugin_core.bundle.load import load_bundle
 from plugin_core.decision.config import ANTICIPATE
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import InternalError
 from plugin_core.io.audio import read_audio, write_audio
 from plugin_core.perception.segmentation import SegmentationConfig
 from plugin_core.render.offline import render_audio
@@ -29,6 +29,11 @@ from tests.sessions import mix, parse_rpp, read_dawproject, read_rpp
 @pytest.fixture(scope="module")
 def bundle_path(tmp_path_factory) -> Path:
     return make_synthetic_bundle(tmp_path_factory.mktemp("arrangement"), memory_bpm=120.0, memory_seconds=30.0)
+
+
+@pytest.fixture(scope="module")
+def anticipating_bundle_path(tmp_path_factory) -> Path:
+    return make_synthetic_bundle(tmp_path_factory.mktemp("anticipating"), lookahead=ANTICIPATE, memory_bpm=120.0)
 
 
 def _render(
@@ -191,30 +196,24 @@ def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_t
         assert project.first("TEMPO")[0] == "120.0" and not [c for c in project.children if c.name == "TEMPOENVEX"]
 
 
-def test_an_anticipating_bundles_answer_is_refused_in_one_line_before_any_work(tmp_path, capsys):
-    """Anticipation lays the last grain past A's end and fades B where A ends, which the clip list does
-    not model yet: --arrangement says so before rendering, and the clip list refuses such a render."""
-    bundle_path = make_synthetic_bundle(tmp_path / "bundle", lookahead=ANTICIPATE, memory_bpm=120.0)
-    write_audio(tmp_path / "a.wav", tone_melody(5.3, 100.0, seed=7), RATE, subtype="FLOAT")
-    code = main(
-        [
-            "render",
-            str(tmp_path / "a.wav"),
-            "-o",
-            str(tmp_path / "b.wav"),
-            "--bundle",
-            str(bundle_path),
-            "--bpm",
-            "100",
-            "--arrangement",
-            str(tmp_path / "song"),
-        ]
-    )
-    error = capsys.readouterr().err
-    assert code == 1 and "anticipating" in error and len(error.strip().splitlines()) == 1
-    assert not (tmp_path / "b.wav").exists() and not (tmp_path / "song").exists()
-    bundle = load_bundle(bundle_path)
+@pytest.mark.parametrize("seconds", [5.3, 6.0, 6.0 + 0.02])  # A ends inside a beat, on one (100 qpm), just past one
+@pytest.mark.parametrize("crossfade_s", [0.04, 0.2])
+def test_an_anticipating_answer_ends_as_the_engine_ends_it(anticipating_bundle_path, tmp_path, seconds, crossfade_s):
+    """Anticipation lays its last grain past A's end (a player commits to the next beat) and fades the
+    whole of B out over A's last samples: the session's clips, read back, still mix to B."""
+    samples = np.repeat(tone_melody(seconds, 100.0, seed=7), 2, axis=0)
+    write_audio(tmp_path / "a.wav", samples, RATE, subtype="FLOAT")
+    preset = tmp_path / "preset.json"
+    preset.write_text(json.dumps({"name": "test", "engine": {"crossfade_s": crossfade_s}}))
+    argv = ["render", str(tmp_path / "a.wav"), "-o", str(tmp_path / "b.wav"), "--bundle", str(anticipating_bundle_path)]
+    assert main([*argv, "--bpm", "100", "--preset", str(preset), "--arrangement", str(tmp_path / "song")]) == 0
+    b, rate = soundfile.read(str(tmp_path / "b.wav"), dtype="float32", always_2d=True)
+    for tracks in (read_dawproject(tmp_path / "song" / "song.dawproject", rate), read_rpp(tmp_path / "song" / "song.rpp", rate)[1]):
+        assert max(c.start + c.length for c in tracks["B"].clips) == b.shape[0]  # nothing past A's end
+        np.testing.assert_allclose(mix(tracks["B"], 2, b.shape[0]), b.T, atol=2e-6, rtol=0)
+    bundle = load_bundle(anticipating_bundle_path)
     a = read_audio(tmp_path / "a.wav")
     rendered = render_audio(bundle, a, seed=1, segmentation=SegmentationConfig("beats", bpm=100.0))
-    with pytest.raises(CountertrackError, match="anticipating"):
-        write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, tmp_path, "s")
+    assert rendered.decisions[-1].stop > a.num_samples  # the case this is about
+    with pytest.raises(InternalError, match="end fade"):  # a clip list told nothing of the end would not mix to B
+        write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, tmp_path / "s", "s")
