@@ -196,8 +196,17 @@ def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_t
         assert project.first("TEMPO")[0] == "120.0" and not [c for c in project.children if c.name == "TEMPOENVEX"]
 
 
-@pytest.mark.parametrize("seconds", [5.3, 6.0, 6.0 + 0.02])  # A ends inside a beat, on one (100 qpm), just past one
-@pytest.mark.parametrize("crossfade_s", [0.04, 0.2])
+@pytest.mark.parametrize(
+    ("seconds", "crossfade_s"),
+    [  # A ends inside a beat, on one (100 qpm), just past one; each at the default crossfade or a long one
+        (5.3, 0.04),
+        (6.0, 0.2),
+        (6.02, 0.04),
+        pytest.param(5.3, 0.2, marks=pytest.mark.slow),
+        pytest.param(6.0, 0.04, marks=pytest.mark.slow),
+        pytest.param(6.02, 0.2, marks=pytest.mark.slow),
+    ],
+)
 def test_an_anticipating_answer_ends_as_the_engine_ends_it(anticipating_bundle_path, tmp_path, seconds, crossfade_s):
     """Anticipation lays its last grain past A's end (a player commits to the next beat) and fades the
     whole of B out over A's last samples: the session's clips, read back, still mix to B."""
