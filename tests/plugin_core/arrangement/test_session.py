@@ -220,9 +220,14 @@ def test_an_anticipating_answer_ends_as_the_engine_ends_it(anticipating_bundle_p
     for tracks in (read_dawproject(tmp_path / "song" / "song.dawproject", rate), read_rpp(tmp_path / "song" / "song.rpp", rate)[1]):
         assert max(c.start + c.length for c in tracks["B"].clips) == b.shape[0]  # nothing past A's end
         np.testing.assert_allclose(mix(tracks["B"], 2, b.shape[0]), b.T, atol=2e-6, rtol=0)
+
+
+def test_an_anticipating_answer_needs_its_end_fade_to_be_arranged(anticipating_bundle_path, tmp_path):
+    """A clip list told nothing of the end fade would not mix to B: that is a bug, said as one."""
+    write_audio(tmp_path / "a.wav", tone_melody(2.3, 100.0, seed=7), RATE, subtype="FLOAT")
     bundle = load_bundle(anticipating_bundle_path)
     a = read_audio(tmp_path / "a.wav")
     rendered = render_audio(bundle, a, seed=1, segmentation=SegmentationConfig("beats", bpm=100.0))
-    assert rendered.decisions[-1].stop > a.num_samples  # the case this is about
-    with pytest.raises(InternalError, match="end fade"):  # a clip list told nothing of the end would not mix to B
+    assert rendered.decisions[-1].stop > a.num_samples and rendered.end_fade  # the case this is about
+    with pytest.raises(InternalError, match="end fade"):
         write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, tmp_path / "s", "s")

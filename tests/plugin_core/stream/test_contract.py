@@ -107,7 +107,7 @@ def test_the_contract_holds_at_every_rate_layout_block_size_grid_and_preset(bund
     to streaming it in blocks of 1, 256 and an odd size (bit for bit), and a second call repeats it."""
     from plugin_core.stream.presets import load_preset
 
-    a = _melody_at(rate, channels)
+    a = _melody_at(rate, channels, seconds=3.5)
     used, bpm = (bundle, 100.0) if grid.startswith("beats") else (uniform_bundle, None)
     chain = AnswerChain(used, rate, channels, seed=1, preset=load_preset(preset) if preset else None, bpm=bpm)
     whole = chain(a, rate)
@@ -120,6 +120,6 @@ def test_the_contract_holds_at_every_rate_layout_block_size_grid_and_preset(bund
 
 @pytest.mark.parametrize("channels", [1, 2])
 def test_single_sample_blocks_equal_the_offline_call(bundle, channels):
-    a = _melody_at(22050, channels, seconds=3.0)
+    a = _melody_at(22050, channels, seconds=2.0)
     chain = AnswerChain(bundle, 22050, channels, seed=1, bpm=100.0)
     np.testing.assert_array_equal(chain(a, 22050), _streamed(chain, a, 1))
