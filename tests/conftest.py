@@ -112,6 +112,9 @@ TINY_TRAINING = dict(
     patience=10,
     history_dropout=0.5,  # one run: "auto" (two candidates) has its own test
 )
+# the same model sizes as `countertrack train` options (the segmentation left to each test)
+TINY_TRAINING_ARGS = ["--history-dropout", "0.5", "--vocab", "8", "--d-model", "32", "--layers", "1", "--heads", "2"]
+TINY_TRAINING_ARGS += ["--context", "8", "--lookahead", "1", "--batch-size", "8"]
 
 
 @pytest.fixture(scope="session")

@@ -15,26 +15,10 @@ from safetensors.numpy import load_file
 
 from host_scripts.cli import main
 from plugin_core.io.cache import cache_folder
+from tests.conftest import TINY_TRAINING_ARGS
 from tests.paths import ROOT
 
-TINY = [
-    "--history-dropout",
-    "0.5",
-    "--vocab",
-    "8",
-    "--d-model",
-    "32",
-    "--layers",
-    "1",
-    "--heads",
-    "2",
-    "--context",
-    "8",
-    "--lookahead",
-    "1",
-    "--batch-size",
-    "8",
-]
+TINY = [*TINY_TRAINING_ARGS]
 
 
 def _metrics(run: Path) -> list[dict]:

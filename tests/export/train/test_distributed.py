@@ -13,26 +13,10 @@ from pathlib import Path
 import pytest
 
 from host_scripts.torchrun import torchrun_command, without_nproc
+from tests.conftest import TINY_TRAINING_ARGS
 from tests.paths import ROOT
 
-TINY = [
-    "--vocab",
-    "8",
-    "--d-model",
-    "32",
-    "--heads",
-    "2",
-    "--layers",
-    "1",
-    "--context",
-    "8",
-    "--lookahead",
-    "1",
-    "--batch-size",
-    "8",
-    "--segmentation",
-    "uniform",
-]
+TINY = [*TINY_TRAINING_ARGS, "--segmentation", "uniform"]
 
 
 def test_the_workers_run_the_same_command_without_nproc():
