@@ -190,12 +190,12 @@ def build_clip_list(
     end_fade: int | None = None,
 ) -> ClipList:
     """The clips that mix to the rendered B, from the render's decisions (each with its crossfade).
-    ``end_fade``: an anticipating answer's fade over the end of A (samples), which it needs since its
-    last slot runs past A's end."""
+    ``end_fade``: an anticipating answer's fade of all of B over the end of A (samples), which every
+    anticipating answer has (its last slot runs past A's end on a grid known ahead)."""
     if not decisions:
         raise CountertrackError("the render decided no segment: there is no answer to arrange")
-    if (end_fade is None) != (decisions[-1].stop <= length):
-        raise InternalError("an answer whose last slot runs past A's end needs its end fade, and only it")
+    if end_fade is None and decisions[-1].stop > length:
+        raise InternalError("an answer whose last slot runs past A's end needs its end fade")
     crossfades = [d.crossfade for d in decisions]
     slots = [
         Slot(

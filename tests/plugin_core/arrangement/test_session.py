@@ -222,6 +222,23 @@ def test_an_anticipating_answer_ends_as_the_engine_ends_it(anticipating_bundle_p
         np.testing.assert_allclose(mix(tracks["B"], 2, b.shape[0]), b.T, atol=2e-6, rtol=0)
 
 
+def test_an_anticipating_answer_on_beats_found_in_a_ends_as_the_engine_ends_it(anticipating_bundle_path, tmp_path):
+    """Beats found in A end the grid where A ends (no slot runs past it), yet the engine still fades
+    all of B over A's last samples, on top of the last slot's own fade: the clips say both."""
+    write_audio(tmp_path / "a.wav", np.repeat(tone_melody(5.1, 100.0, seed=4), 2, axis=0), RATE, subtype="FLOAT")
+    bundle = load_bundle(anticipating_bundle_path)
+    a = read_audio(tmp_path / "a.wav")
+    rendered = render_audio(bundle, a, seed=2, segmentation=SegmentationConfig("beats"))
+    assert rendered.decisions[-1].stop == a.num_samples and rendered.end_fade  # the case this is about
+    folder = tmp_path / "session"
+    folder.mkdir()
+    write_session(
+        rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s", end_fade=rendered.end_fade
+    )
+    for tracks in (read_dawproject(folder / "s.dawproject", RATE), read_rpp(folder / "s.rpp", RATE)[1]):
+        np.testing.assert_allclose(mix(tracks["B"], 2, a.num_samples), rendered.samples, atol=2e-6, rtol=0)
+
+
 def test_an_anticipating_answer_needs_its_end_fade_to_be_arranged(anticipating_bundle_path, tmp_path):
     """A clip list told nothing of the end fade would not mix to B: that is a bug, said as one."""
     write_audio(tmp_path / "a.wav", tone_melody(2.3, 100.0, seed=7), RATE, subtype="FLOAT")
