@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from export.evaluation.paper_metrics import evaluate, write_reports
-from export.train.run import TrainConfig, load_run, train
+from export.train.run import TrainConfig, load_run, run_started, train
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import write_bytes_atomic, write_json_atomic
 from plugin_core.perception.segmentation import SegmentationConfig
@@ -53,7 +53,7 @@ def sweep(
             run = (
                 load_run(folder)
                 if (folder / "model.safetensors").is_file() and _finished(folder, epochs)
-                else train(config, folder, resume=(folder / "checkpoint.json").is_file(), log=log)
+                else train(config, folder, resume=run_started(folder), log=log)
             )
             result = evaluate(run, corpus, seed=seed)
             write_reports(result, str(folder / "eval.json"), str(folder / "eval.png"), str(folder / "eval.md"))

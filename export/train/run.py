@@ -259,6 +259,13 @@ def train(
     return load_run(folder)
 
 
+def run_started(folder: str | Path) -> bool:
+    """Whether a run was started in ``folder`` (so ``train`` must resume it, not start again): a
+    checkpoint of its own, or of one of its history-dropout candidates."""
+    folder = Path(folder)
+    return (folder / "checkpoint.json").is_file() or any((folder / "candidates").glob("*/checkpoint.json"))
+
+
 def _train_choosing_history_dropout(
     config: TrainConfig,
     folder: Path,
@@ -275,13 +282,13 @@ def _train_choosing_history_dropout(
     alone, since a wrong guess fed back as history keeps it wrong."""
     if not resume and (folder / "checkpoint.json").exists():
         raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
-    if (
-        resume
-        and (folder / "config.json").is_file()
-        and "history_dropout_choice" not in read_json(folder / "config.json", "not a readable run")
-    ):
+    recorded_run = read_json(folder / "config.json", "not a readable run") if resume and (folder / "config.json").is_file() else None
+    if recorded_run is not None and "history_dropout_choice" not in recorded_run:
+        share = recorded_run.get("train", {}).get("history_dropout")
         raise CountertrackError(
-            "cannot resume: settings differ from the run's (history_dropout: it trained one, not auto)", folder / "config.json"
+            f"cannot resume: settings differ from the run's (history_dropout: it trained {share}, not auto; "
+            f"pass --history-dropout {share} to resume it)",
+            folder / "config.json",
         )
     scores: dict[float, float] = {}
     for share in HISTORY_DROPOUT_CANDIDATES:
@@ -299,6 +306,7 @@ def _train_choosing_history_dropout(
         source = folder / "candidates" / f"history-dropout-{chosen}"
         recorded = read_json(source / "config.json", "not a readable run")
         recorded["history_dropout_choice"] = {"chosen": chosen, "validation_greedy_tpp": {str(k): v for k, v in scores.items()}}
+        (folder / "config.json").unlink(missing_ok=True)  # an earlier choice's: until the new one is written, the folder is incomplete
         for path in sorted(source.iterdir()):
             if path.is_file() and path.name != "config.json":
                 write_bytes_atomic(folder / path.name, path.read_bytes())

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -48,7 +49,7 @@ def test_the_command_line_takes_auto_or_a_share(capsys):
 
 @pytest.mark.slow
 def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_corpus, tmp_path):
-    from export.train.run import load_run, train
+    from export.train.run import load_run, run_started, train
     from tests.conftest import TINY_TRAINING
 
     config = replace(TrainConfig(corpus=str(chorale_corpus), **TINY_TRAINING), history_dropout="auto", epochs=2)
@@ -69,3 +70,16 @@ def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_c
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == chosen_weights and again.config == run.config
     with pytest.raises(CountertrackError, match="already holds a run"):
         train(config, tmp_path / "run", log=lambda _: None)
+    # killed after the first candidate: the run is started (a sweep resumes it) and resumes to the same choice
+    (tmp_path / "killed").mkdir()
+    shutil.copytree(tmp_path / "run" / "candidates" / "history-dropout-0.5", tmp_path / "killed" / "candidates" / "history-dropout-0.5")
+    assert run_started(tmp_path / "killed") and not run_started(tmp_path / "empty")
+    with pytest.raises(CountertrackError, match="already holds a run"):
+        train(config, tmp_path / "killed", log=lambda _: None)
+    train(config, tmp_path / "killed", resume=True, log=lambda _: None)
+    assert (tmp_path / "killed" / "model.safetensors").read_bytes() == chosen_weights
+    # a run that trained one share says which to resume it with
+    single = replace(config, history_dropout=0.5)
+    train(single, tmp_path / "single", log=lambda _: None)
+    with pytest.raises(CountertrackError, match="pass --history-dropout 0.5 to resume it"):
+        train(config, tmp_path / "single", resume=True, log=lambda _: None)
