@@ -196,8 +196,8 @@ def train(
         changed = sorted(k for k in set(saved) | set(asdict(config)) if k not in EXTENDABLE and saved.get(k) != asdict(config).get(k))
         if changed:
             raise CountertrackError(f"cannot resume: settings differ from the run's ({', '.join(changed)})", existing)
-    elif not resume and (folder / "checkpoint.json").exists():
-        raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
+    elif not resume:
+        _refuse_an_existing_run(folder)
     if group is not None:
         group.barrier()  # every rank has checked the folder before rank 0 writes in it
 
@@ -259,6 +259,12 @@ def train(
     return load_run(folder)
 
 
+def _refuse_an_existing_run(folder: Path) -> None:
+    """A run folder is never trained over without --resume."""
+    if (folder / "checkpoint.json").exists():
+        raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
+
+
 def run_started(folder: str | Path) -> bool:
     """Whether a run was started in ``folder`` (so ``train`` must resume it, not start again): a
     checkpoint of its own, or of one of its history-dropout candidates."""
@@ -280,8 +286,8 @@ def _train_choosing_history_dropout(
     into ``folder``. Which is better depends on the music: a B line that moves with A's harmony
     gains from its own history; one that holds long notes and rests is predicted better from A
     alone, since a wrong guess fed back as history keeps it wrong."""
-    if not resume and (folder / "checkpoint.json").exists():
-        raise CountertrackError("already holds a run; pass --resume to continue it or choose another folder", folder)
+    if not resume:
+        _refuse_an_existing_run(folder)
     recorded_run = read_json(folder / "config.json", "not a readable run") if resume and (folder / "config.json").is_file() else None
     if recorded_run is not None and "history_dropout_choice" not in recorded_run:
         share = recorded_run.get("train", {}).get("history_dropout")
