@@ -60,7 +60,7 @@ def make_synthetic_bundle(
     vocab: int = 8,
     seed: int = 0,
     memory_bpm: float = 120.0,
-    memory_seconds: float = 24.0,
+    memory_seconds: float = 12.0,
     compatibility: bool = True,
 ) -> Path:
     """Write a bundle into ``folder / 'synthetic.ctbundle'`` (with the tones it was made from beside
@@ -167,5 +167,5 @@ def _build_synthetic_bundle(
         compatibility=table,
     )
     return export_bundle(
-        run, folder / "synthetic.ctbundle", memory=[str(memory_path)], golden_input=guide_path, golden_seconds=6.0, log=lambda _: None
+        run, folder / "synthetic.ctbundle", memory=[str(memory_path)], golden_input=guide_path, golden_seconds=3.0, log=lambda _: None
     )

@@ -245,7 +245,7 @@ def _producers_first(model: Any) -> None:
 # ---- zips --------------------------------------------------------------------------------------
 def zip_bundle(bundle: Path, target: Path, *, extra: dict[str, bytes] | None = None, top: str = "b.ctbundle") -> Path:
     """A zip of ``bundle`` under the top folder ``top``, plus ``extra`` entries (name -> bytes) as given."""
-    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive, warnings.catch_warnings():
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive, warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # a duplicate name is what some tests want
         for path in sorted(p for p in bundle.rglob("*") if p.is_file()):
             archive.writestr(f"{top}/{path.relative_to(bundle).as_posix()}", path.read_bytes())

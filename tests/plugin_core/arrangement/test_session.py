@@ -28,7 +28,7 @@ from tests.sessions import mix, parse_rpp, read_dawproject, read_rpp
 
 @pytest.fixture(scope="module")
 def bundle_path(tmp_path_factory) -> Path:
-    return make_synthetic_bundle(tmp_path_factory.mktemp("arrangement"), memory_bpm=120.0, memory_seconds=30.0)
+    return make_synthetic_bundle(tmp_path_factory.mktemp("arrangement"), memory_bpm=120.0, memory_seconds=24.0)
 
 
 @pytest.fixture(scope="module")
