@@ -26,7 +26,7 @@ from plugin_core.stream.parameters import AutomationEvent
 from plugin_core.stream.presets import Preset
 from plugin_core.stream.sidechain import Decision
 
-BLOCK = 1 << 16
+BLOCK = 1 << 19
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from plugin_core.perception.descriptors import PREROLL_S, describe_piece
 from plugin_core.perception.dsp import rms_db, silence_non_finite
 from plugin_core.perception.labeller import segment_at_encoder_rate
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid, open_grid
+from plugin_core.perception.side_by_side import side_by_side
 from plugin_core.stream.contract import process_whole
 from plugin_core.stream.parameters import AutomationEvent, Parameters
 from plugin_core.stream.schedule import ANTICIPATING_LEAD, Schedule
@@ -263,23 +264,22 @@ class SidechainEffect:
             return
         self._grid = self._stable_boundaries()
         segments = len(self._grid) - 1
-        spec = self.bundle.perception.spec
-        while len(self._tokens) < segments:
-            j = len(self._tokens)
+        heard: list[tuple[np.ndarray, int, int]] = []  # every segment A has now completed: (audio, start, stop)
+        for j in range(len(self._tokens), segments):
             start, stop = self._grid[j], self._grid[j + 1]
             needed = stop if self._window_samples is None else max(stop, start + self._window_samples)
             if not self._finished and self._received < needed:
                 self._next_event = needed
                 break
             first = max(0, start - self._preroll)
-            mono = self._input.view(first, max(stop, min(needed, self._received))).mean(axis=0)
-            segment = segment_at_encoder_rate(mono, self.sample_rate, start - first, stop - first, spec)
-            _, token = self.bundle.perception.run(np.pad(segment, (0, max(0, spec.min_samples - segment.size)))[None, :])
-            self._tokens.append(int(token[0]))
-            descriptor = describe_piece(mono, self.sample_rate, start - first, stop - first) if self._describe else None
-            self._moments.append(Moment(level_db=rms_db(mono[start - first : stop - first]), descriptor=descriptor))
+            heard.append((self._input.view(first, max(stop, min(needed, self._received))), start - first, stop - first))
         else:
             self._next_event = self._next_boundary_event()
+        if heard:  # all of them at once: a whole file arrives in large blocks, and the segments run side by side
+            prepared = side_by_side(self._prepare, heard, self.bundle.perception.threads)
+            tokens, _ = self.bundle.perception.label_segments([at_rate for at_rate, _ in prepared])
+            self._tokens.extend(int(token) for token in tokens)
+            self._moments.extend(moment for _, moment in prepared)
         decidable = segments if self._finished else min(segments, len(self._tokens) - self._lead)
         if self._anticipates:  # only slots whose start A has reached (a slot starting where A ends included)
             decidable = min(decidable, int(np.searchsorted(self._grid, self._received, side="right")))
@@ -292,6 +292,15 @@ class SidechainEffect:
         # keep A from the first segment not yet labelled (with its pre-roll)
         first_unlabelled = self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received
         self._input.drop_before(first_unlabelled - self._preroll)
+
+    def _prepare(self, heard: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, Moment]:
+        """A completed segment (A from its pre-roll, and where the segment lies in it) at the encoder's
+        rate, and what the grain choice hears of it."""
+        audio, start, stop = heard
+        mono = audio.mean(axis=0)
+        at_rate = segment_at_encoder_rate(mono, self.sample_rate, start, stop, self.bundle.perception.spec)
+        descriptor = describe_piece(mono, self.sample_rate, start, stop) if self._describe else None
+        return at_rate, Moment(level_db=rms_db(mono[start:stop]), descriptor=descriptor)
 
     def _next_boundary_event(self) -> int:
         """The received count at which the next grid boundary becomes stable."""

@@ -17,8 +17,13 @@ from tests.grids import pairwise_grid
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory):
-    return load_bundle(make_synthetic_bundle(tmp_path_factory.mktemp("stream"), segmentation={"strategy": "beats", "bpm": 120.0}))
+def bundle_path(tmp_path_factory):
+    return make_synthetic_bundle(tmp_path_factory.mktemp("stream"), segmentation={"strategy": "beats", "bpm": 120.0})
+
+
+@pytest.fixture(scope="module")
+def bundle(bundle_path):
+    return load_bundle(bundle_path)
 
 
 def _streamed(effect, audio: np.ndarray, block: int) -> np.ndarray:
@@ -42,6 +47,26 @@ def test_every_effect_keeps_the_contract_and_its_call_equals_the_stream(bundle, 
     assert whole.shape == a.shape and np.abs(whole).max() > 0.01
     np.testing.assert_array_equal(whole, _streamed(effect, a, 700))
     np.testing.assert_array_equal(whole, effect(a, RATE))  # the call resets: a second call is the same B
+
+
+def test_segments_labelled_side_by_side_give_what_one_at_a_time_gives(bundle_path):
+    """A whole file's segments are labelled two at a time (each alone on its own thread); a stream in
+    small blocks labels them one by one. Same embeddings bit for bit, so the same tokens and B."""
+    side_by_side, one_at_a_time = load_bundle(bundle_path, threads=2), load_bundle(bundle_path, threads=1)
+    assert side_by_side.perception.threads == 2
+    a = np.repeat(tone_melody(8.0, 120.0, seed=4), 2, axis=0)
+    mono = a.mean(axis=0)
+    rng = np.random.default_rng(0)
+    segments = [mono[start : start + int(rng.integers(2000, 30000))] for start in rng.integers(0, mono.size - 30000, 12)]
+    tokens, embeddings = side_by_side.perception.label_segments(segments)
+    for index, segment in enumerate(segments):  # in order, each as if it ran alone
+        alone_tokens, alone_embeddings = one_at_a_time.perception.label_segments([segment])
+        assert tokens[index] == alone_tokens[0]
+        np.testing.assert_array_equal(embeddings[index], alone_embeddings[0])
+    assert len(set(tokens.tolist())) > 1  # segments that differ: a result out of order would show
+    whole = SidechainEffect(side_by_side, RATE, 2, seed=5)(a, RATE)
+    effect = SidechainEffect(one_at_a_time, RATE, 2, seed=5)
+    np.testing.assert_array_equal(whole, _streamed(effect, a, 256))
 
 
 def test_mono_audio_may_be_one_dimensional(bundle):
