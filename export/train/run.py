@@ -240,17 +240,17 @@ def train(
         log(f"warning: {warning}")
     previous_reports = previous.get("codebook_reports") if previous is not None else None
     if writer:
-        write_json_atomic(
-            existing,
-            {
-                "schema_version": RUN_SCHEMA,
-                "train": asdict(config),
-                "decision": config.decision().to_dict(),
-                "split": split.to_dict(),
-                "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
-                "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
-            },
-        )
+        recorded: dict[str, Any] = {
+            "schema_version": RUN_SCHEMA,
+            "train": asdict(config),
+            "decision": config.decision().to_dict(),
+            "split": split.to_dict(),
+            "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
+            "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
+        }
+        if previous is not None and "history_dropout_choice" in previous:  # resumed with the share "auto" chose: still how it was chosen
+            recorded["history_dropout_choice"] = previous["history_dropout_choice"]
+        write_json_atomic(existing, recorded)
 
     token_init = codebooks["response"].centroids if shares_codebook(codebooks) else None
     fit_decision(

@@ -70,6 +70,9 @@ def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_c
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == chosen_weights and again.config == run.config
     with pytest.raises(CountertrackError, match="already holds a run"):
         train(config, tmp_path / "run", log=lambda _: None)
+    # resumed with the chosen share named, for more epochs: the record of how it was chosen stays
+    train(replace(config, history_dropout=chosen, epochs=3), tmp_path / "run", resume=True, log=lambda _: None)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["history_dropout_choice"] == recorded["history_dropout_choice"]
     # killed after the first candidate: the run is started (a sweep resumes it) and resumes to the same choice
     (tmp_path / "killed").mkdir()
     shutil.copytree(tmp_path / "run" / "candidates" / "history-dropout-0.5", tmp_path / "killed" / "candidates" / "history-dropout-0.5")
