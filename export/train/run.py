@@ -296,6 +296,11 @@ def _train_choosing_history_dropout(
             f"pass --history-dropout {share} to resume it)",
             folder / "config.json",
         )
+    if recorded_run is not None and not any((folder / "candidates").glob("*/checkpoint.json")):
+        # the candidates were deleted after the choice (they double the run's size): resume the chosen one
+        chosen_share = float(recorded_run["history_dropout_choice"]["chosen"])
+        log(f"history dropout {chosen_share} was chosen and its candidates are gone: resuming the chosen run")
+        return train(replace(config, history_dropout=chosen_share), folder, resume=True, log=log, progress=progress, group=group)
     scores: dict[float, float] = {}
     for share in HISTORY_DROPOUT_CANDIDATES:
         candidate = folder / "candidates" / f"history-dropout-{share}"

@@ -86,3 +86,10 @@ def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_c
     train(single, tmp_path / "single", log=lambda _: None)
     with pytest.raises(CountertrackError, match="pass --history-dropout 0.5 to resume it"):
         train(config, tmp_path / "single", resume=True, log=lambda _: None)
+    # the candidates deleted to save space: resuming with auto resumes the chosen run, training no candidate again
+    shutil.rmtree(tmp_path / "run" / "candidates")
+    extended = (tmp_path / "run" / "model.safetensors").read_bytes()
+    resumed = train(config, tmp_path / "run", resume=True, log=lambda _: None)
+    assert not (tmp_path / "run" / "candidates").exists() and resumed.config.history_dropout == chosen
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == extended
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["history_dropout_choice"] == recorded["history_dropout_choice"]
