@@ -20,7 +20,7 @@ from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 
 @pytest.fixture(scope="module")
 def bundle_path(tmp_path_factory):
-    return make_synthetic_bundle(tmp_path_factory.mktemp("answer"), memory_bpm=120.0, memory_seconds=30.0)
+    return make_synthetic_bundle(tmp_path_factory.mktemp("answer"), memory_bpm=120.0, memory_seconds=24.0)
 
 
 def _audio(samples: np.ndarray) -> Audio:
