@@ -31,6 +31,8 @@ from plugin_core.stream.contract import process_whole
 from plugin_core.stream.parameters import AutomationEvent, Parameters
 from plugin_core.stream.schedule import ANTICIPATING_LEAD, Schedule
 
+SEGMENTS_AT_ONCE = 4  # per perception thread: segments prepared and labelled together (bounds their copies)
+
 
 class _Timeline:
     """A growing (channels, samples) buffer addressed by absolute sample position; appends are
@@ -264,7 +266,7 @@ class SidechainEffect:
             return
         self._grid = self._stable_boundaries()
         segments = len(self._grid) - 1
-        heard: list[tuple[np.ndarray, int, int]] = []  # every segment A has now completed: (audio, start, stop)
+        heard: list[tuple[int, int, int, int]] = []  # every segment A has now completed: (first, end, start, stop)
         for j in range(len(self._tokens), segments):
             start, stop = self._grid[j], self._grid[j + 1]
             needed = stop if self._window_samples is None else max(stop, start + self._window_samples)
@@ -272,11 +274,14 @@ class SidechainEffect:
                 self._next_event = needed
                 break
             first = max(0, start - self._preroll)
-            heard.append((self._input.view(first, max(stop, min(needed, self._received))), start - first, stop - first))
+            heard.append((first, max(stop, min(needed, self._received)), start, stop))
         else:
             self._next_event = self._next_boundary_event()
-        if heard:  # all of them at once: a whole file arrives in large blocks, and the segments run side by side
-            prepared = side_by_side(self._prepare, heard, self.bundle.perception.threads)
+        # side by side: a whole file arrives in large blocks; a few at a time, so the copies they need stay
+        # small however many segments a block completes (short hops under a long analysis window)
+        chunk = SEGMENTS_AT_ONCE * self.bundle.perception.threads
+        for offset in range(0, len(heard), chunk):
+            prepared = side_by_side(self._prepare, heard[offset : offset + chunk], self.bundle.perception.threads)
             tokens, _ = self.bundle.perception.label_segments([at_rate for at_rate, _ in prepared])
             self._tokens.extend(int(token) for token in tokens)
             self._moments.extend(moment for _, moment in prepared)
@@ -293,11 +298,12 @@ class SidechainEffect:
         first_unlabelled = self._grid[len(self._tokens)] if len(self._tokens) < len(self._grid) else self._received
         self._input.drop_before(first_unlabelled - self._preroll)
 
-    def _prepare(self, heard: tuple[np.ndarray, int, int]) -> tuple[np.ndarray, Moment]:
-        """A completed segment (A from its pre-roll, and where the segment lies in it) at the encoder's
-        rate, and what the grain choice hears of it."""
-        audio, start, stop = heard
-        mono = audio.mean(axis=0)
+    def _prepare(self, heard: tuple[int, int, int, int]) -> tuple[np.ndarray, Moment]:
+        """A completed segment (A from ``first`` to ``end`` holds its pre-roll, the segment from ``start``
+        to ``stop`` and its analysis window) at the encoder's rate, and what the grain choice hears of it."""
+        first, end, start, stop = heard
+        mono = self._input.view(first, end).mean(axis=0)
+        start, stop = start - first, stop - first
         at_rate = segment_at_encoder_rate(mono, self.sample_rate, start, stop, self.bundle.perception.spec)
         descriptor = describe_piece(mono, self.sample_rate, start, stop) if self._describe else None
         return at_rate, Moment(level_db=rms_db(mono[start:stop]), descriptor=descriptor)

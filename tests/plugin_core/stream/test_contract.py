@@ -148,3 +148,27 @@ def test_single_sample_blocks_equal_the_offline_call(bundle, channels):
     a = _melody_at(22050, channels, seconds=2.0)
     chain = AnswerChain(bundle, 22050, channels, seed=1, bpm=100.0)
     np.testing.assert_array_equal(chain(a, 22050), _streamed(chain, a, 1))
+
+
+def test_a_block_completing_many_segments_labels_them_a_few_at_a_time(bundle_path):
+    """Short hops under a long analysis window: one offline block completes dozens of segments, each
+    needing seconds of A; they are prepared and labelled a few at a time (a whole block at once held
+    1 GB for 20 s of 96 kHz stereo at hop 0.05 s, window 10 s), with the same B as one by one."""
+    from plugin_core.perception.segmentation import SegmentationConfig
+    from plugin_core.stream.sidechain import SEGMENTS_AT_ONCE
+
+    short_hops = SegmentationConfig("uniform", hop_s=0.1, window_s=1.0)
+    bundle = load_bundle(bundle_path, threads=2)
+    a = tone_melody(3.0, 120.0, seed=7)
+    real = bundle.perception.label_segments
+    together: list[int] = []
+
+    def recorded(segments):
+        together.append(len(segments))
+        return real(segments)
+
+    bundle.perception.label_segments = recorded  # the real labelling, its calls counted
+    whole = SidechainEffect(bundle, RATE, 1, seed=2, segmentation=short_hops)(a, RATE)
+    assert sum(together) == 30 and max(together) == SEGMENTS_AT_ONCE * 2 and len(together) > 2
+    one_by_one = SidechainEffect(load_bundle(bundle_path, threads=1), RATE, 1, seed=2, segmentation=short_hops)
+    np.testing.assert_array_equal(whole, _streamed(one_by_one, a, 4410))
