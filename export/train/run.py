@@ -269,7 +269,12 @@ def run_started(folder: str | Path) -> bool:
     """Whether a run was started in ``folder`` (so ``train`` must resume it, not start again): a
     checkpoint of its own, or of one of its history-dropout candidates."""
     folder = Path(folder)
-    return (folder / "checkpoint.json").is_file() or any((folder / "candidates").glob("*/checkpoint.json"))
+    return (folder / "checkpoint.json").is_file() or _candidates_started(folder)
+
+
+def _candidates_started(folder: Path) -> bool:
+    """Whether any history-dropout candidate run of ``folder`` has a checkpoint."""
+    return any((folder / "candidates").glob("*/checkpoint.json"))
 
 
 def _train_choosing_history_dropout(
@@ -296,7 +301,7 @@ def _train_choosing_history_dropout(
             f"pass --history-dropout {share} to resume it)",
             folder / "config.json",
         )
-    if recorded_run is not None and not any((folder / "candidates").glob("*/checkpoint.json")):
+    if recorded_run is not None and not _candidates_started(folder):
         # the candidates were deleted after the choice (they double the run's size): resume the chosen one
         chosen_share = float(recorded_run["history_dropout_choice"]["chosen"])
         log(f"history dropout {chosen_share} was chosen and its candidates are gone: resuming the chosen run")
