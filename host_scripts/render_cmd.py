@@ -189,8 +189,11 @@ def _render(args: argparse.Namespace) -> int:
         arrangement_path=args.arrangement,
         parameters=_parameters_given(args),
     )
-    continued = sum(d.continued for d in rendered.decisions)
-    print(f"wrote {args.output}: {len(rendered.decisions)} segments, {continued} continuing the memory")
+    laid = [d for d in rendered.decisions if d.lead == 0]  # one per segment; late looks follow theirs
+    continued = sum(d.continued for d in laid)
+    looks = [d for d in rendered.decisions if d.lead]
+    changed = f", {sum(not d.continued for d in looks)} of {len(looks)} changed on hearing A (late look)" if looks else ""
+    print(f"wrote {args.output}: {len(laid)} segments, {continued} continuing the memory{changed}")
     if args.mix:
         print(f"wrote {args.mix}: A + B")
     if args.midi_out:

@@ -35,7 +35,8 @@ def log_odds(aligned: np.ndarray, shifted: np.ndarray) -> np.ndarray:
 
 def fit_compatibility(features: list[PairFeatures], seed: int, late: int = 0) -> Compatibility:
     """The compatibility tables of the given (training) pairs; seeded choice of the shifts. ``late``
-    pairs B at segment t with A at t - late: what an anticipating model hears when it chooses."""
+    pairs B at segment t with A at t - late (training uses 0: the grain engine scores a grain against
+    A's segment heard with it, an anticipating bundle's late look included)."""
     rng = np.random.default_rng(seed)
     intervals = np.zeros((2, 12))  # aligned, shifted
     onsets = np.zeros((2, RHYTHM_BINS, RHYTHM_BINS))

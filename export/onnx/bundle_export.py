@@ -28,7 +28,7 @@ from plugin_core.bundle.load import BUNDLE_FORMAT, BUNDLE_SCHEMA, load_bundle, s
 from plugin_core.decision.config import special_tokens
 from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS
-from plugin_core.engine.grains import EngineConfig
+from plugin_core.engine.grains import ANTICIPATING_HARMONY, EngineConfig
 from plugin_core.engine.memory_build import MemorySource, build_memory, own_grid
 from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.io.atomic import read_json, write_json_atomic
@@ -194,7 +194,7 @@ def _build_bundle(
     )
 
     sampling = sampling or SamplingConfig()
-    engine = engine or EngineConfig()
+    engine = engine or (EngineConfig(harmony=ANTICIPATING_HARMONY) if decision_config.anticipates else EngineConfig())
     manifest = {
         "format": BUNDLE_FORMAT,
         "schema_version": BUNDLE_SCHEMA,

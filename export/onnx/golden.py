@@ -63,18 +63,20 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
         descriptors.append({"pitch_classes": _floats(described.pitch_classes), "onsets": _floats(described.onsets)})
     logits, nuclei = _replayed_steps(bundle, rendered)
     slot_rms = [round(rms_db(rendered.samples[:, start:stop]), 4) for start, stop in spans]
-    return {
+    laid = [d for d in rendered.decisions if d.lead == 0]  # one per segment; an anticipating bundle's late looks follow
+    looked = [{"segment": d.segment, "at": d.start, "grain": d.grain, "continued": d.continued} for d in rendered.decisions if d.lead]
+    vector: dict[str, Any] = {
         "input": input_name,
         "seed": seed,
         "sample_rate": a.sample_rate,
         "sampling": bundle.sampling_defaults.to_dict(),
         "engine": bundle.engine_defaults.to_dict(),
         "boundaries": boundaries.tolist(),
-        "a_tokens": [d.a_token for d in rendered.decisions],
-        "b_tokens": [d.b_token for d in rendered.decisions],
-        "played_labels": [d.played_label for d in rendered.decisions],
-        "grains": [d.grain for d in rendered.decisions],
-        "continued": [d.continued for d in rendered.decisions],
+        "a_tokens": [d.a_token for d in laid],
+        "b_tokens": [d.b_token for d in laid],
+        "played_labels": [d.played_label for d in laid],
+        "grains": [d.grain for d in laid],
+        "continued": [d.continued for d in laid],
         "output_rms_db": round(rms_db(rendered.samples), 3),
         "intermediates": {
             "embeddings": embeddings,
@@ -85,13 +87,17 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
             "slot_rms_db": slot_rms,
         },
     }
+    if looked:
+        vector["late_looks"] = looked
+    return vector
 
 
 def _replayed_steps(bundle: Bundle, rendered: Rendered) -> tuple[list[list[float]], list[dict[str, list]]]:
     """Each step's logits and nucleus, replaying the render's decisions through the step graph (the
     played label is fed back, as in the render)."""
     config = bundle.decision_config
-    heard = [d.a_token for d in rendered.decisions]
+    laid = [d for d in rendered.decisions if d.lead == 0]
+    heard = [d.a_token for d in laid]
     # an anticipating decision records the A token it heard, one segment late (none at the first);
     # decode_step reads the track's own tokens and shifts them itself, and never needs the last one
     a_tokens = np.array(heard[1:] if config.anticipates else heard, dtype=np.int64)
@@ -99,7 +105,7 @@ def _replayed_steps(bundle: Bundle, rendered: Rendered) -> tuple[list[list[float
     mask = allowed_mask(config.vocab_size, bundle.memory.labels)
     logits: list[list[float]] = []
     nuclei: list[dict[str, list]] = []
-    for decision in rendered.decisions:
+    for decision in laid:
 
         def replay(step_logits: np.ndarray, played: int = decision.played_label) -> int:
             logits.append(_floats(step_logits))

@@ -226,8 +226,8 @@ def train(
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
     if writer and not (resume and (folder / "compatibility.npz").is_file()):
-        late = 1 if config.lookahead == ANTICIPATE else 0
-        fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed, late).save(folder / "compatibility.npz")
+        # A and B at the same moment, for every lookahead: an anticipating bundle's late look hears A's segment itself
+        fit_compatibility([f for f in features if f.pair_id in set(split.train)], config.seed).save(folder / "compatibility.npz")
     if group is not None:
         group.barrier()  # rank 0's codebooks are on disk
         if not writer:

@@ -58,9 +58,10 @@ class Clip:
     gain: float
     fade_in: Fade
     fade_out: Fade
-    segments: tuple[int, ...]  # the slots (A's segments) it plays
+    segments: tuple[int, ...]  # the A segments of the slots it plays (one per slot)
     grains: tuple[int, ...]  # their grains (grain table rows)
     ratio: float = 1.0  # the stretch it was rendered with (1: read as recorded)
+    first_slot: int = 0  # the render's slot it starts with (one slot per segment, two where a late look split one)
 
     @property
     def name(self) -> str:
@@ -134,9 +135,9 @@ class ClipList:
         return start_beats + (positions - starts[index]) * bpms / 60.0
 
 
-def rendered_name(segment: int) -> str:
-    """The file name of a pre-rendered clip whose first slot is ``segment``."""
-    return f"clip-{segment:05d}.wav"
+def rendered_name(slot: int) -> str:
+    """The file name of a pre-rendered clip whose first slot is ``slot`` (the render's slots in order)."""
+    return f"clip-{slot:05d}.wav"
 
 
 def beat_positions(boundaries: np.ndarray, sample_rate: int, segments_per_beat: int | None) -> np.ndarray | None:
@@ -205,12 +206,14 @@ def build_clip_list(
             gain=d.gain,
             continued=d.continued,
             ratio=d.ratio,
+            lead=d.lead,
+            take=d.take,
         )
         for d in decisions
     ]
     count = len(slots)
     lengths = [slot.stop - slot.start for slot in slots]
-    seams = [0] + [min(crossfades[t - 1], lengths[t - 1] // 2, lengths[t] // 2) for t in range(1, count)]
+    seams = [0] + [min(crossfades[t - 1], slots[t - 1].seam_room("end") // 2, slots[t].seam_room("start") // 2) for t in range(1, count)]
     joined = [False] + [slots[t].follows_directly(slots[t - 1]) and slots[t].gain == slots[t - 1].gain for t in range(1, count)]
 
     def seam_fade(t: int) -> Fade:  # the seam before slot t, as seen from either side
@@ -223,7 +226,7 @@ def build_clip_list(
     first = 0
     while first < count:
         last = first
-        while last + 1 < count and joined[last + 1] and slots[first].ratio == 1.0:
+        while last + 1 < count and joined[last + 1] and (slots[first].ratio == 1.0 or slots[last + 1].same_take(slots[last])):
             last += 1
         head, tail = slots[first], slots[last]
         if first == 0:
@@ -233,11 +236,11 @@ def build_clip_list(
         fade_out = seam_fade(last + 1) if last + 1 < count else Fade(min(crossfades[last] // 2, lengths[last]), EQUAL_POWER)
         start = head.start - seams[first]
         clip_length = tail.stop - start
-        source, offset = MEMORY, head.source - seams[first]
+        source, offset = MEMORY, head.source + head.lead - seams[first]
         if head.ratio != 1.0:
             source, offset = rendered_name(first), 0
             writer = SeamWriter(memory, sample_rate, channels, crossfades[first])  # the margin the engine stretched with
-            rendered[source] = writer.slot_audio(head, -seams[first], lengths[first]).copy()  # the engine's own stretch
+            rendered[source] = writer.slot_audio(head, -seams[first], clip_length - seams[first]).copy()  # the engine's own stretch
         elif offset < 0 or offset + clip_length > memory.to_rate(memory.frames, sample_rate):
             source, offset = rendered_name(first), 0  # reads silence beyond the memory's ends, which no file holds
             rendered[source] = (
@@ -255,6 +258,7 @@ def build_clip_list(
                 segments=tuple(d.segment for d in decisions[first : last + 1]),
                 grains=tuple(d.grain for d in decisions[first : last + 1]),
                 ratio=head.ratio,
+                first_slot=first,
             )
         )
         first = last + 1
@@ -292,7 +296,7 @@ def _ended_at_a(clips: ClipList, memory: Memory, fade: int) -> ClipList:
         mixed[:, clip.start - start : clip.start - start + span] += audio[:, :span]
     if fade:
         mixed[:, end - start - fade :] *= seam_curves(fade)[0]
-    name = rendered_name(tail[0].segments[0])
+    name = rendered_name(tail[0].first_slot)
     rendered = {key: audio for key, audio in clips.rendered.items() if any(c.source == key for c in kept)}
     rendered[name] = mixed
     ending = Clip(
@@ -305,5 +309,6 @@ def _ended_at_a(clips: ClipList, memory: Memory, fade: int) -> ClipList:
         fade_out=Fade(),
         segments=tuple(s for c in tail for s in c.segments),
         grains=tuple(g for c in tail for g in c.grains),
+        first_slot=tail[0].first_slot,
     )
     return replace(clips, clips=(*kept, ending), rendered=rendered)

@@ -192,7 +192,7 @@ def project_xml(clips: ClipList, a_info: AudioInfo, a_name: str, memory: Memory,
 def _file_of(clip: Clip) -> str:
     """The zip member a clip that does not read the memory at gain 1 plays."""
     if clip.gain != 1.0:
-        return f"{GAIN_FOLDER}/{rendered_name(clip.segments[0])}"
+        return f"{GAIN_FOLDER}/{rendered_name(clip.first_slot)}"
     return f"{AUDIO_FOLDER}/{clip.source}"
 
 

@@ -36,6 +36,7 @@ from plugin_core.engine.memory import Memory
 from plugin_core.errors import CountertrackError
 from plugin_core.perception.descriptors import SegmentDescriptor
 
+ANTICIPATING_HARMONY = 16.0  # an anticipating bundle's harmony: its late look is where harmony comes from (chosen on validation songs)
 STRETCH_TOLERANCE = 1.02  # a slot up to 2 % longer than its grain reads on into the memory instead
 ATTACK_KEPT_S = 0.02  # a stretched grain keeps its first 20 ms as recorded (its attack)...
 ATTACK_BLEND_S = 0.01  # ...then blends into the stretched rest over 10 ms
@@ -53,9 +54,10 @@ class EngineConfig:
     follow_loudness: float = 0.0  # 0..1: how far the output level follows A's level changes
     harmony: float = 8.0  # weight of the learned A/B compatibility when choosing a grain (0 = off); chosen on validation songs
     stretch: bool = True  # time-stretch a grain shorter than its slot (else read on into the memory)
+    late_look_s: float = 0.06  # anticipating bundles: A's segment heard before the grain may change (0 = off); set before a stream starts
 
     def __post_init__(self) -> None:
-        numbers = (self.crossfade_s, self.continuity, self.loudness_match, self.follow_loudness, self.harmony)
+        numbers = (self.crossfade_s, self.continuity, self.loudness_match, self.follow_loudness, self.harmony, self.late_look_s)
         if not all(np.isfinite(v) for v in numbers):
             raise CountertrackError("engine settings must be finite numbers")
         if not 0.0 <= self.crossfade_s <= 0.5:
@@ -66,6 +68,8 @@ class EngineConfig:
             raise CountertrackError("max_run must be at least 1; avoid_recent and loudness_match not negative")
         if not 0.0 <= self.harmony <= 100.0:
             raise CountertrackError(f"harmony {self.harmony} is out of range 0..100")
+        if not 0.0 <= self.late_look_s <= 0.2:
+            raise CountertrackError(f"late look {self.late_look_s} s is out of range 0..0.2 s")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,15 +120,7 @@ class GrainPicker:
         if not isinstance(moment, Moment):
             moment = Moment(level_db=float(moment))
         grains = self.memory.grains
-        labels = np.atleast_1d(np.asarray(labels, dtype=np.int64))
-        weights = np.full(labels.size, 1.0 / labels.size) if weights is None else np.asarray(weights, dtype=np.float64)
-        prior: dict[int, float] = {}
-        for label, weight in zip(self.substitute[labels], weights):  # a label the memory lacks plays its nearest present one
-            prior[int(label)] = prior.get(int(label), 0.0) + float(weight)
-        candidates = np.concatenate([self.memory.by_label[label] for label in prior])
-        log_prior = np.concatenate(
-            [np.full(self.memory.by_label[label].size, np.log(max(weight, 1e-12))) for label, weight in prior.items()]
-        )
+        prior, candidates, log_prior = self._candidates(labels, weights)
         fit = self._fit(candidates, moment)
         follower = int(self.memory.successor[self.previous]) if self.previous >= 0 else -1
         continued = False
@@ -142,6 +138,39 @@ class GrainPicker:
         self.previous = choice
         self.recent = (self.recent + [choice])[-max(1, self.config.avoid_recent) :]
         return Pick(grain=choice, label=int(grains.label[choice]), continued=continued)
+
+    def look_again(self, sounding: Pick, moment: Moment, labels: np.ndarray | list[int] | int, weights: np.ndarray | None = None) -> Pick:
+        """A late look (anticipating mode): ``sounding`` was picked among ``labels`` (with ``weights``)
+        before A's segment was heard; now that its start is (``moment``), it plays on unless a grain of
+        those labels goes much better with A (as ``pick`` drops a continuation), then drawn as ``pick`` draws."""
+        _, candidates, log_prior = self._candidates(labels, weights)
+        fit = self._fit(candidates, moment)
+        kept = Pick(grain=sounding.grain, label=sounding.label, continued=True)
+        at = np.flatnonzero(candidates == sounding.grain)
+        if candidates.size < 2 or at.size == 0 or float(fit.max() - fit[int(at[0])]) < self.CLASH:
+            return kept
+        choice = self._draw(candidates, log_prior + fit, moment.level_db)
+        if choice == sounding.grain:
+            return kept
+        self.previous, self.run = choice, 1
+        self.recent = (self.recent[:-1] + [choice])[-max(1, self.config.avoid_recent) :]
+        return Pick(grain=choice, label=int(self.memory.grains.label[choice]), continued=False)
+
+    def _candidates(
+        self, labels: np.ndarray | list[int] | int, weights: np.ndarray | None
+    ) -> tuple[dict[int, float], np.ndarray, np.ndarray]:
+        """The labels to play (a label the memory lacks plays its nearest present one) with their
+        summed weights, their grains, and each grain's log weight."""
+        labels = np.atleast_1d(np.asarray(labels, dtype=np.int64))
+        weights = np.full(labels.size, 1.0 / labels.size) if weights is None else np.asarray(weights, dtype=np.float64)
+        prior: dict[int, float] = {}
+        for label, weight in zip(self.substitute[labels], weights):
+            prior[int(label)] = prior.get(int(label), 0.0) + float(weight)
+        candidates = np.concatenate([self.memory.by_label[label] for label in prior])
+        log_prior = np.concatenate(
+            [np.full(self.memory.by_label[label].size, np.log(max(weight, 1e-12))) for label, weight in prior.items()]
+        )
+        return prior, candidates, log_prior
 
     def target_db(self, a_loudness_db: float) -> float:
         """The memory level that corresponds to A's level now, relative to A's level so far."""
@@ -180,27 +209,62 @@ def linear_curves(length: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Slot:
-    """A decided output slot: where it sits on A's grid and what of the memory plays in it."""
+    """A decided output slot: where it sits on A's grid and what of the memory plays in it.
+
+    A grain is laid over a *take* of ``take`` output samples from ``start - lead`` (its segment, or
+    ``stop - start`` when 0) and a slot plays part of it: all of it, or with a late look, the part from
+    ``lead`` on (``plugin_core.stream.sidechain``): slots of one take read one stretch of the memory."""
 
     start: int  # output samples
     stop: int
-    source: int  # memory position (output rate) of the grain's start, aligned with ``start``
+    source: int  # memory position (output rate) of the grain's start, aligned with the take's start
     gain: float
     continued: bool
     ratio: float = 1.0  # memory samples per output sample: 1 reads the memory as it is, < 1 stretches it
+    lead: int = 0  # output samples from the take's start to this slot's start
+    take: int = 0  # output samples the grain is laid over from the take's start (0: this slot's length)
+
+    @property
+    def anchor(self) -> int:
+        """Output position where the grain's start sits."""
+        return self.start - self.lead
+
+    @property
+    def take_length(self) -> int:
+        return self.take or self.stop - self.start
+
+    def seam_room(self, side: str) -> int:
+        """The length a seam on this slot's ``side`` ("start" or "end") is measured against: its take's,
+        where the take starts (or ends) with it, else its own. Seams at A's boundaries are then those
+        of the whole take, whether a late look split it or not."""
+        whole = self.lead == 0 if side == "start" else self.lead + self.stop - self.start == self.take_length
+        return self.take_length if whole else self.stop - self.start
+
+    def same_take(self, previous: Slot) -> bool:
+        """Whether this slot plays on the grain ``previous`` laid, from where it stopped."""
+        return (
+            self.continued
+            and self.source == previous.source
+            and self.anchor == previous.anchor
+            and self.ratio == previous.ratio
+            and self.take_length == previous.take_length
+            and self.start == previous.stop
+        )
 
     def continues_memory_of(self, previous: Slot) -> bool:
         """Whether this slot plays the memory from where ``previous``'s grain ended (stretched or not)."""
-        previous_end = previous.source + int(round((previous.stop - previous.start) * previous.ratio))
-        return self.continued and abs(self.source - previous_end) <= 2
+        previous_end = previous.source + int(round((previous.stop - previous.anchor) * previous.ratio))
+        return self.continued and abs(self.source + int(round(self.lead * self.ratio)) - previous_end) <= 2
 
     def follows_directly(self, previous: Slot) -> bool:
-        """Whether this slot's audio is the memory right after ``previous``'s, unstretched: no seam at all."""
+        """Whether this slot's audio is the memory (or the take) right after ``previous``'s: no seam at all."""
+        if self.same_take(previous):
+            return True
         return (
             self.continued
             and self.ratio == 1.0
             and previous.ratio == 1.0
-            and self.source == previous.source + (previous.stop - previous.start)
+            and self.source + self.lead == previous.source + previous.lead + (previous.stop - previous.start)
         )
 
 
@@ -222,7 +286,7 @@ class SeamWriter:
         self.crossfade = crossfade_samples
         self.previous: Slot | None = None
         self.pending_seam = 0  # the seam the previous slot's body left before this slot's start
-        self._stretched: OrderedDict[Slot, tuple[int, np.ndarray]] = OrderedDict()  # (margin, audio) per slot
+        self._stretched: OrderedDict[tuple, tuple[int, np.ndarray]] = OrderedDict()  # (margin, audio) per take
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         audio = self.memory.read(start, stop, self.sample_rate)
@@ -236,25 +300,27 @@ class SeamWriter:
         """Output positions ``slot.start + first`` .. ``slot.start + last`` of the slot's audio
         (negative ``first``: the grain's lead-in; ``last`` past its length: its continuation), before
         gain and seams. Public so an arrangement can hand a DAW the engine's own stretched audio."""
+        first, last = first + slot.lead, last + slot.lead  # from the take's start
         if slot.ratio == 1.0:
             return self._read(slot.source + first, slot.source + last)
-        cached = self._stretched.get(slot)
-        length = slot.stop - slot.start
+        take = (slot.source, slot.anchor, slot.take_length, slot.ratio)
+        cached = self._stretched.get(take)
+        length = slot.take_length
         if cached is None or -first > cached[0] or last - length > cached[0]:  # outside what was stretched
             # stretched with the margin it was first read with: a seam read later (after the crossfade
             # was automated) indexes that same audio, and a wider read stretches it again, wider
             margin = max(self.crossfade, -first, last - length, cached[0] if cached else 0) + self.GUARD
             cached = (margin, self._stretch(slot, margin))
-            self._stretched[slot] = cached
-            while len(self._stretched) > 4:  # a slot is read by its own write and the next one's
+            self._stretched[take] = cached
+            while len(self._stretched) > 4:  # a take is read by its slots' writes and the next one's
                 self._stretched.popitem(last=False)
         margin, stretched = cached
         return stretched[:, margin + first : margin + last]
 
     def _stretch(self, slot: Slot, margin: int) -> np.ndarray:
-        """The slot's grain time-stretched to the slot, ``margin`` output samples beyond each end."""
-        length = slot.stop - slot.start + 2 * margin
-        source_start = slot.source - int(round(margin * slot.ratio))
+        """The slot's grain time-stretched over its take, ``margin`` output samples beyond each end."""
+        length = slot.take_length + 2 * margin
+        source_start = slot.source - int(round(margin * slot.ratio))  # the take's start, less the margin
         source = self._read(source_start, source_start + int(round(length * slot.ratio)))
         out = pedalboard.time_stretch(source, float(self.sample_rate), stretch_factor=float(slot.ratio), high_quality=False)
         stretched = np.zeros((self.channels, length), dtype=np.float32)
@@ -277,11 +343,11 @@ class SeamWriter:
     def write(self, output: np.ndarray, offset: int, slot: Slot, next_length: int | None) -> None:
         """Write the seam before ``slot`` (with the previous slot) and ``slot``'s body into ``output``
         (whose first sample is output position ``offset``). ``next_length`` is the following slot's
-        length, or None when this slot is the last. Seams end where a slot starts, so the grain's
-        first note sounds at full level exactly on A's boundary."""
+        ``seam_room("start")``, or None when this slot is the last. Seams end where a slot starts, so
+        the grain's first note sounds at full level exactly on A's boundary."""
         previous = self.previous
         length = slot.stop - slot.start
-        tail = self.seam(length, next_length) if next_length is not None else 0
+        tail = self.seam(slot.seam_room("end"), next_length) if next_length is not None else 0
         body_start = 0
         if previous is None:
             body_start = min(self.crossfade // 2, length - tail)  # the track starts: fade in from silence

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mido
@@ -107,7 +107,8 @@ def write_answer_midi(
     )
     events: list[tuple[int, int, mido.Message | mido.MetaMessage]] = []
     held: tuple[int, int, int] | None = None  # (note, on tick, velocity) of the note sounding now
-    for decision in decisions:
+    segments = len(boundaries) - 1  # an anticipating answer may have laid a slot where A ended: it sounds nothing
+    for decision in _one_per_segment([d for d in decisions if d.segment < segments]):
         on, off = int(ticks[decision.segment]), int(ticks[decision.segment + 1])
         events.append((on, 0, mido.MetaMessage("marker", text=f"B label {decision.b_token} grain {decision.grain}")))
         note = int(round(decision.pitch_midi)) if decision.pitch_midi >= 0 else None
@@ -129,6 +130,19 @@ def write_answer_midi(
     midi.tracks.extend([conductor, track])
     with atomic_path(Path(path), overwrite=overwrite) as tmp:
         midi.save(str(tmp))
+
+
+def _one_per_segment(decisions: list[Decision]) -> list[Decision]:
+    """A segment a late look split is one note: the grain that sounds for most of it (the one looked
+    again at, from the beat), continuing the previous note only if both of its slots continued."""
+    merged: dict[int, Decision] = {}
+    for decision in decisions:
+        laid = merged.get(decision.segment)
+        if laid is None:
+            merged[decision.segment] = decision
+        else:
+            merged[decision.segment] = replace(decision, start=laid.start, continued=laid.continued and decision.continued)
+    return [merged[segment] for segment in sorted(merged)]
 
 
 def _segment_ticks(boundaries: np.ndarray, sample_rate: int, segments_per_beat: int | None, conductor: mido.MidiTrack) -> np.ndarray:

@@ -11,7 +11,7 @@ whole file and flushed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -19,7 +19,7 @@ import numpy as np
 from plugin_core.bundle.load import Bundle
 from plugin_core.decision.sampling import allowed_mask, nucleus
 from plugin_core.decision.session import DecisionState, decode_step
-from plugin_core.engine.grains import GrainPicker, Moment, SeamWriter, Slot, seam_curves, stretch_ratio
+from plugin_core.engine.grains import GrainPicker, Moment, Pick, SeamWriter, Slot, seam_curves, stretch_ratio
 from plugin_core.errors import CountertrackError
 from plugin_core.io.validation import check_stream_format
 from plugin_core.perception.descriptors import PREROLL_S, describe_piece
@@ -101,9 +101,24 @@ class Decision:
     pitch_midi: float  # the grain's pitch (MIDI note number), -1 when unpitched
     level_db: float  # the grain's level in the memory, before ``gain``
     crossfade: int = 0  # the engine's crossfade F (output samples) when this slot was laid (automation may shorten it)
+    lead: int = 0  # a late look's slot: output samples from the segment's start (where the grain is laid) to this slot's
+    take: int = 0  # output samples the grain is laid over from the segment's start (0: this slot's length)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class _LateLook:
+    """An anticipated slot laid before its A segment was heard, waiting to hear the segment's start."""
+
+    segment: int
+    due: int  # the A position at which the look is taken: the segment's start + the late look
+    pick: Pick
+    slot: Slot
+    decision: Decision
+    labels: np.ndarray  # the labels the pick was made among (the nucleus, or the forced label) ...
+    weights: np.ndarray | None  # ... and their probabilities
 
 
 class SidechainEffect:
@@ -186,6 +201,9 @@ class SidechainEffect:
         self._writer = SeamWriter(self.bundle.memory, self.sample_rate, self.channels, self.crossfade_samples)
         self._writer.crossfade = self._usable_crossfade()
         self._slots: list[Slot] = []
+        self._decided = 0  # segments whose (first) slot is laid
+        self._late_hearing, self._late_samples = self._late_look_samples()
+        self._late: _LateLook | None = None
         self._final = 0  # output samples before this position are written for good
         self._next_event = 0  # received count at which _advance has something to do
         self.decisions: list[Decision] = []
@@ -208,6 +226,25 @@ class SidechainEffect:
         self.parameters = self.parameters.changed(**changes)
         self._picker.config = self.parameters.engine
         self._writer.crossfade = self._usable_crossfade()
+        if not self._decided:  # the late look is fixed once a stream has laid its first slot
+            self._late_hearing, self._late_samples = self._late_look_samples()
+
+    def _late_look_samples(self) -> tuple[int, int]:
+        """Anticipating, with a compatibility table: the grain laid on a segment's start is looked at
+        again once ``hearing`` samples of A's segment are in, and may change from a second slot on,
+        ``boundary`` samples in. The latency lets the change be heard before it is decided: the seam
+        before the boundary starts ``boundary - seam`` in and leaves the output ``latency`` later, so
+        the smallest boundary with ``boundary - seam + latency >= hearing`` is taken (0: no split).
+        Fixed for a stream (from its first slot to a reset): the slot lengths ahead must be known
+        when a seam is laid."""
+        if not (self._anticipates and self._describe and self.parameters.engine.harmony > 0):
+            return 0, 0
+        hearing = int(round(self.parameters.engine.late_look_s * self.sample_rate))
+        beyond = hearing - self.crossfade_samples  # how far past the latency the look hears
+        if beyond <= 0:
+            return 0, 0
+        seam = min(beyond, self.crossfade_samples)  # the seam before the boundary (at most half of it)
+        return hearing, beyond + seam
 
     def _usable_crossfade(self) -> int:
         """The crossfade asked for, but never longer than the one the latency was set for (that
@@ -221,7 +258,7 @@ class SidechainEffect:
         self.parameters.changed(**changes)  # an unknown name fails now, not mid-stream
         self._schedule.append(AutomationEvent(int(position), dict(changes)))
         self._schedule.sort(key=lambda event: event.position)
-        self._automation = [event for event in self._schedule if not self._slots or event.position > self._grid[len(self._slots) - 1]]
+        self._automation = [event for event in self._schedule if not self._decided or event.position > self._grid[self._decided - 1]]
 
     # ---- the stream ------------------------------------------------------------------------
     def process(self, block: np.ndarray) -> np.ndarray:
@@ -288,10 +325,18 @@ class SidechainEffect:
         decidable = segments if self._finished else min(segments, len(self._tokens) - self._lead)
         if self._anticipates:  # only slots whose start A has reached (a slot starting where A ends included)
             decidable = min(decidable, int(np.searchsorted(self._grid, self._received, side="right")))
-        while len(self._slots) < decidable:
-            self._decide(len(self._slots))
-        if self._anticipates and len(self._slots) < segments:  # the next slot is due when A reaches its start
-            self._next_event = min(self._next_event, self._grid[len(self._slots)])
+        while True:  # in A's order: a slot, its late look (if any), the next slot
+            if self._late is not None:
+                if not self._finished and self._received < self._late.due:
+                    self._next_event = min(self._next_event, self._late.due)
+                    break
+                self._look_again(self._late)
+            elif self._decided < decidable:
+                self._decide(self._decided)
+            else:
+                break
+        if self._anticipates and self._decided < segments:  # the next slot is due when A reaches its start
+            self._next_event = min(self._next_event, self._grid[self._decided])
         if self._anticipates and self._finished:
             self._end_anticipated()
         # keep A from the first segment not yet labelled (with its pre-roll)
@@ -329,52 +374,129 @@ class SidechainEffect:
         if self._forced is not None:  # the oracle: the true B's token, its grain chosen as always
             label = int(self._forced[i]) if i < self._forced.size else int(self._forced[-1])
             pick = self._picker.pick(label, moment)
+            among: tuple[np.ndarray, np.ndarray | None] = (np.array([label]), None)
         else:  # the grain is chosen among the nucleus's labels; what is played becomes B's history
-            picked: list = []
+            picked: list[tuple[Pick, np.ndarray, np.ndarray]] = []
 
             def play(logits: np.ndarray) -> int:
                 labels, probabilities = nucleus(logits, parameters.sampling, mask)
-                picked.append(self._picker.pick(labels, moment, probabilities))
-                return picked[-1].label
+                picked.append((self._picker.pick(labels, moment, probabilities), labels, probabilities))
+                return picked[-1][0].label
 
             label = decode_step(self.bundle.decision, self._state, self._tokens, play)
-            pick = picked[-1]
+            pick, among = picked[-1][0], picked[-1][1:]
         start, stop = self._grid[i], self._grid[i + 1]
         previous = self._slots[-1] if self._slots else None
-        memory = self.bundle.memory
-        grains = memory.grains
-        source = memory.to_rate(int(grains.start[pick.grain]), self.sample_rate)
-        grain_length = memory.to_rate(int(grains.end[pick.grain]), self.sample_rate) - source
-        ratio = stretch_ratio(grain_length, stop - start, parameters.engine.stretch)
+        grains = self.bundle.memory.grains
+        source, ratio = self._placement(pick.grain, stop - start)
         gain = 1.0
         if parameters.engine.follow_loudness > 0 and moment.level_db > -60.0:
             wanted = self._picker.target_db(moment.level_db)
             gain_db = parameters.engine.follow_loudness * (wanted - float(grains.loudness_db[pick.grain]))
             gain = float(10 ** (np.clip(gain_db, -12.0, 12.0) / 20))
-        slot = Slot(start=start, stop=stop, source=source, gain=gain, continued=pick.continued and previous is not None, ratio=ratio)
-        is_last = self._finished and i == len(self._grid) - 2
-        next_length = None if is_last or i + 2 >= len(self._grid) else self._grid[i + 2] - self._grid[i + 1]
-        self._output.extend_to(stop + self.crossfade_samples)
+        late = self._late_at(i)
+        slot = Slot(
+            start=start,
+            stop=start + late if late else stop,
+            source=source,
+            gain=gain,
+            continued=pick.continued and previous is not None,
+            ratio=ratio,
+            take=stop - start if late else 0,
+        )
+        decision = Decision(
+            segment=i,
+            start=slot.start,
+            stop=slot.stop,
+            a_token=self._tokens[heard] if heard >= 0 else -1,
+            b_token=int(label),
+            played_label=pick.label,
+            grain=pick.grain,
+            continued=slot.continued,
+            gain=gain,
+            ratio=ratio,
+            pitch_midi=float(grains.pitch_midi[pick.grain]),
+            level_db=float(grains.loudness_db[pick.grain]),
+            crossfade=self._writer.crossfade,
+            take=slot.take,
+        )
+        self._lay(slot, decision, stop - slot.stop if late else self._next_length(i))
+        self._decided += 1
+        if late:
+            due = start + self._late_hearing
+            self._late = _LateLook(segment=i, due=due, pick=pick, slot=slot, decision=decision, labels=among[0], weights=among[1])
+
+    def _look_again(self, look: _LateLook) -> None:
+        """The late look of an anticipated slot: A's segment has begun, so its grain may change for the
+        rest of the slot (``GrainPicker.look_again``). An A that ends before the look keeps the grain."""
+        self._late = None
+        i = look.segment
+        start, stop = self._grid[i], self._grid[i + 1]
+        pick = replace(look.pick, continued=True)  # the laid grain plays on...
+        if self._received >= look.due:  # ...unless A, now heard, asks for another
+            first = max(0, start - self._preroll)
+            mono = self._input.view(first, look.due).mean(axis=0)
+            heard = Moment(
+                level_db=rms_db(mono[start - first :]), descriptor=describe_piece(mono, self.sample_rate, start - first, look.due - first)
+            )
+            pick = self._picker.look_again(pick, heard, look.labels, look.weights)
+            if self._forced is None:
+                self._state.previous = pick.label  # what is played becomes B's history (the next decision is not made yet)
+        source, ratio = self._placement(pick.grain, stop - start)
+        grains = self.bundle.memory.grains
+        lead = look.slot.stop - start
+        slot = Slot(
+            start=look.slot.stop,
+            stop=stop,
+            source=source,
+            gain=look.slot.gain,
+            continued=pick.continued,
+            ratio=ratio,
+            lead=lead,
+            take=stop - start,
+        )
+        decision = replace(
+            look.decision,
+            start=slot.start,
+            stop=slot.stop,
+            played_label=pick.label,
+            grain=pick.grain,
+            continued=pick.continued,
+            ratio=ratio,
+            pitch_midi=float(grains.pitch_midi[pick.grain]),
+            level_db=float(grains.loudness_db[pick.grain]),
+            crossfade=self._writer.crossfade,
+            lead=lead,
+        )
+        self._lay(slot, decision, self._next_length(i))
+
+    def _placement(self, grain: int, slot_samples: int) -> tuple[int, float]:
+        """Where a grain starts in the memory (output rate) and how it is stretched over a slot."""
+        memory = self.bundle.memory
+        source = memory.to_rate(int(memory.grains.start[grain]), self.sample_rate)
+        grain_length = memory.to_rate(int(memory.grains.end[grain]), self.sample_rate) - source
+        return source, stretch_ratio(grain_length, slot_samples, self.parameters.engine.stretch)
+
+    def _late_at(self, i: int) -> int:
+        """Samples into segment i at which a late look's slot starts (0: none; a segment shorter than
+        twice that or than the look's hearing is laid whole)."""
+        length = self._grid[i + 1] - self._grid[i]
+        return self._late_samples if 0 < 2 * self._late_samples <= length and self._late_hearing < length else 0
+
+    def _next_length(self, i: int) -> int | None:
+        """The seam room of the slot after segment i's last one (the next segment's length: it starts a
+        take, split by a late look or not), or None when segment i ends the track."""
+        if (self._finished and i == len(self._grid) - 2) or i + 2 >= len(self._grid):
+            return None
+        return self._grid[i + 2] - self._grid[i + 1]
+
+    def _lay(self, slot: Slot, decision: Decision, next_length: int | None) -> None:
+        """Write a decided slot into the output and record it."""
+        self._output.extend_to(slot.stop + self.crossfade_samples)
         self._writer.write(self._output.data, self._output.origin, slot, next_length)
         self._slots.append(slot)
-        self._final = stop - self._writer.pending_seam
-        self.decisions.append(
-            Decision(
-                segment=i,
-                start=start,
-                stop=stop,
-                a_token=self._tokens[heard] if heard >= 0 else -1,
-                b_token=int(label),
-                played_label=pick.label,
-                grain=pick.grain,
-                continued=slot.continued,
-                gain=gain,
-                ratio=ratio,
-                pitch_midi=float(grains.pitch_midi[pick.grain]),
-                level_db=float(grains.loudness_db[pick.grain]),
-                crossfade=self._writer.crossfade,
-            )
-        )
+        self._final = slot.stop - self._writer.pending_seam
+        self.decisions.append(decision)
 
     def _end_anticipated(self) -> None:
         """A has ended: the last slot, laid expecting another after it, is written out whole, and B

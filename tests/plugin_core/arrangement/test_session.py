@@ -230,6 +230,7 @@ def test_an_anticipating_answer_on_beats_found_in_a_ends_as_the_engine_ends_it(a
     a = read_audio(tmp_path / "a.wav")
     rendered = render_audio(bundle, a, seed=2, segmentation=SegmentationConfig("beats"))
     assert rendered.decisions[-1].stop == a.num_samples and rendered.end_fade  # the case this is about
+    assert any(d.lead and not d.continued for d in rendered.decisions)  # late looks changed grains: clips start mid-beat
     folder = tmp_path / "session"
     folder.mkdir()
     write_session(
