@@ -280,6 +280,7 @@ class SeamWriter:
     """Writes slots into an output buffer, each sample once, seams deferred to the next decision."""
 
     GUARD = 2048  # output samples stretched beyond what a slot needs, away from the stretcher's edges
+    LIBRARY_BYTES = 16 << 20  # stretched takes kept for reuse
 
     def __init__(self, memory: Memory, sample_rate: int, channels: int, crossfade_samples: int):
         self.memory, self.sample_rate, self.channels = memory, sample_rate, channels
@@ -287,6 +288,9 @@ class SeamWriter:
         self.previous: Slot | None = None
         self.pending_seam = 0  # the seam the previous slot's body left before this slot's start
         self._stretched: OrderedDict[tuple, tuple[int, np.ndarray]] = OrderedDict()  # (margin, audio) per take
+        # a grain stretched to a slot length once is the same audio whenever it comes back at that length
+        self._library: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._library_bytes = 0
 
     def _read(self, start: int, stop: int) -> np.ndarray:
         audio = self.memory.read(start, stop, self.sample_rate)
@@ -310,12 +314,28 @@ class SeamWriter:
             # stretched with the margin it was first read with: a seam read later (after the crossfade
             # was automated) indexes that same audio, and a wider read stretches it again, wider
             margin = max(self.crossfade, -first, last - length, cached[0] if cached else 0) + self.GUARD
-            cached = (margin, self._stretch(slot, margin))
+            cached = (margin, self._stretched_take(slot, margin))
             self._stretched[take] = cached
             while len(self._stretched) > 4:  # a take is read by its slots' writes and the next one's
                 self._stretched.popitem(last=False)
         margin, stretched = cached
         return stretched[:, margin + first : margin + last]
+
+    def _stretched_take(self, slot: Slot, margin: int) -> np.ndarray:
+        """``_stretch``, kept for the grain's next take of the same length (it depends on nothing else):
+        up to LIBRARY_BYTES of them, the least recently used dropped first."""
+        key = (slot.source, slot.take_length, slot.ratio, margin)
+        audio = self._library.get(key)
+        if audio is not None:
+            self._library.move_to_end(key)
+            return audio
+        audio = self._stretch(slot, margin)
+        audio.flags.writeable = False  # shared by every take that reads it
+        self._library[key] = audio
+        self._library_bytes += audio.nbytes
+        while self._library_bytes > self.LIBRARY_BYTES and self._library:
+            self._library_bytes -= self._library.popitem(last=False)[1].nbytes
+        return audio
 
     def _stretch(self, slot: Slot, margin: int) -> np.ndarray:
         """The slot's grain time-stretched over its take, ``margin`` output samples beyond each end."""

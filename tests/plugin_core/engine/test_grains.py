@@ -115,6 +115,26 @@ def test_stretch_fits_grains_to_a_slower_a_and_off_reads_on_into_the_memory(bund
     assert all(_slot_is_the_memory(bundle, read_on, d, 0, (d.stop - d.start) // 2) for d in inner)
 
 
+def test_a_grain_stretched_once_is_reused_when_it_returns_and_b_is_the_same(bundle, tmp_path, monkeypatch):
+    """Stretching is the engine's costliest step; a grain that comes back at the same slot length is
+    the same audio, so it is stretched once. Reusing it changes no sample."""
+    from plugin_core.engine.grains import SeamWriter
+
+    write_audio(tmp_path / "slow.wav", tone_melody(20.0, 90.0, seed=5), RATE, subtype="FLOAT")
+    slow = read_audio(tmp_path / "slow.wav")
+    grid = SegmentationConfig("beats", bpm=90.0)
+    stretches: list[int] = []
+    stretch = SeamWriter._stretch
+    monkeypatch.setattr(SeamWriter, "_stretch", lambda self, slot, margin: stretches.append(slot.source) or stretch(self, slot, margin))
+    kept = _render(bundle, slow, grid, continuity=0.0)
+    reused = len([d for d in kept.decisions if d.ratio != 1.0]) - len(stretches)
+    monkeypatch.setattr(SeamWriter, "LIBRARY_BYTES", 0)
+    stretches.clear()
+    fresh = _render(bundle, slow, grid, continuity=0.0)
+    assert reused > 5 and len(stretches) == len([d for d in fresh.decisions if d.ratio != 1.0])
+    np.testing.assert_array_equal(kept.samples, fresh.samples)
+
+
 def test_harmony_changes_which_grains_are_chosen(bundle, melody):
     off, on = _render(bundle, melody, harmony=0.0, continuity=0.0), _render(bundle, melody, harmony=8.0, continuity=0.0)
     assert bundle.compatibility is not None
