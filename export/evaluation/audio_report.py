@@ -224,12 +224,20 @@ def summarise(songs: list[SongReport]) -> dict:
 
 
 def audio_report(
-    bundle: Bundle, corpus: Corpus, pair_ids: list[str], *, seed: int = 0, progress: Callable = lambda it, desc, total: it
+    bundle: Bundle,
+    corpus: Corpus,
+    pair_ids: list[str],
+    *,
+    seed: int = 0,
+    progress: Callable = lambda it, desc, total: it,
+    render_args: dict | None = None,
 ) -> dict:
-    """The report of every held-out pair, and its summary, as a JSON-able dict."""
+    """The report of every held-out pair, and its summary, as a JSON-able dict. ``render_args`` go to
+    every render (e.g. ``{"parameters": {"harmony": 4}}``)."""
     pairs = [p for p in corpus.pairs if p.id in set(pair_ids)]
     songs = [
-        report_song(bundle, corpus, pair, seed=seed + i) for i, pair in enumerate(progress(pairs, "rendering held-out songs", len(pairs)))
+        report_song(bundle, corpus, pair, seed=seed + i, render_args=render_args)
+        for i, pair in enumerate(progress(pairs, "rendering held-out songs", len(pairs)))
     ]
     return {
         "songs": [asdict(song) for song in songs],
