@@ -148,7 +148,10 @@ def beat_positions(boundaries: np.ndarray, sample_rate: int, segments_per_beat: 
         return None
     lengths = np.diff(boundaries).astype(np.float64)
     spans = np.full(lengths.size, 1.0 / segments_per_beat)
-    if lengths.size > 1:  # a length within a sample of its neighbour's is a whole segment, its beat rounded to samples
+    if lengths.size == 2:  # a pickup and one segment, or one and a remainder: the longer is whole
+        whole = lengths.max()
+        spans = np.where(np.abs(lengths - whole) > 1, spans * lengths / whole, spans)
+    elif lengths.size > 2:  # a length within a sample of its neighbour's is a whole segment, its beat rounded to samples
         if abs(lengths[0] - lengths[1]) > 1:
             spans[0] = spans[0] * lengths[0] / lengths[1]
         if abs(lengths[-1] - lengths[-2]) > 1:

@@ -159,7 +159,9 @@ def _segment_ticks(boundaries: np.ndarray, sample_rate: int, segments_per_beat: 
     last_tick, last_tempo = 0, None
     for i, length in enumerate(lengths):
         reference = length
-        if lengths.size > 1 and i in (0, lengths.size - 1):  # a pickup, or a last segment cut short or merged: part of a beat
+        if lengths.size == 2:  # a pickup and one segment, or one and a remainder: the longer is whole
+            reference = float(lengths.max())
+        elif lengths.size > 2 and i in (0, lengths.size - 1):  # a pickup, or a last segment cut short or merged: part of a beat
             reference = lengths[1] if i == 0 else lengths[-2]
         tempo = int(np.clip(round(reference * segments_per_beat * 1e6), 1, 16_777_215))  # microseconds per beat
         span = max(1, int(round(per_segment * length / reference)))

@@ -480,8 +480,12 @@ class SidechainEffect:
     def _late_at(self, i: int) -> int:
         """Samples into segment i at which a late look's slot starts (0: none; a segment shorter than
         twice that or than the look's hearing is laid whole)."""
-        length = self._grid[i + 1] - self._grid[i]
-        return self._late_samples if 0 < 2 * self._late_samples <= length and self._late_hearing < length else 0
+        length, late = self._grid[i + 1] - self._grid[i], self._late_samples
+        if not (0 < 2 * late <= length and self._late_hearing < length):
+            return 0
+        if i == 0 and late - self._writer.seam(late, length - late) < self._writer.crossfade // 2:
+            return 0  # the track's fade-in would reach into the look's seam: the first segment is laid whole
+        return late
 
     def _next_length(self, i: int) -> int | None:
         """The seam room of the slot after segment i's last one (the next segment's length: it starts a

@@ -195,14 +195,62 @@ def test_a_segment_the_late_look_changed_is_one_midi_note_at_the_pitch_that_soun
         assert starts[d.segment] == round(d.pitch_midi)
 
 
-def test_a_late_look_that_keeps_its_grains_leaves_b_as_without_it(bundle):
+@pytest.mark.parametrize("late_look_s", [0.05, 0.06, 0.1])  # 0.05: the look's seam would start inside the track's fade-in
+def test_a_late_look_that_keeps_its_grains_leaves_b_as_without_it(bundle, late_look_s):
     """Split or not, a grain laid over a segment is one take: seams at A's boundaries are the take's,
     and a look that swaps nothing (harmony too weak to clear the bar) changes no sample."""
     a = tone_melody(12.0, BPM, seed=8)
     beats = SegmentationConfig(strategy="beats", bpm=BPM)
-    faint = {"harmony": 0.01}
+    faint = {"harmony": 0.01, "late_look_s": late_look_s}
     split = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=3, segmentation=beats, parameters=faint)
     whole = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=3, segmentation=beats, parameters={**faint, "late_look_s": 0.0})
     assert any(d.lead for d in split.decisions) and all(d.continued for d in split.decisions if d.lead)
     assert any(d.ratio != 1.0 for d in split.decisions)  # stretched takes too
     np.testing.assert_array_equal(split.samples, whole.samples)
+
+
+@pytest.mark.parametrize("past_the_beat", [1, 500])
+def test_an_a_ending_just_past_its_first_beat_keeps_the_tempo_in_midi_and_the_session(past_the_beat):
+    """A grid of one beat and a sliver (an anticipating grid never merges its tail): the beat is the
+    whole one, so MIDI and the session's tempo map stay at A's tempo and the sliver is its share."""
+    import tempfile
+    from pathlib import Path
+
+    import mido
+
+    from plugin_core.arrangement.clips import beat_positions
+    from plugin_core.io.midi_io import TICKS_PER_BEAT, write_answer_midi
+
+    beat = int(round(60.0 / BPM * RATE))
+    boundaries = np.array([0, beat, beat + past_the_beat])
+    assert beat_positions(boundaries, RATE, 1)[1] == 1.0
+    with tempfile.TemporaryDirectory() as folder:
+        from plugin_core.stream.sidechain import Decision
+
+        decisions = [
+            Decision(
+                segment=i,
+                start=int(boundaries[i]),
+                stop=int(boundaries[i + 1]),
+                a_token=-1,
+                b_token=0,
+                played_label=0,
+                grain=0,
+                continued=False,
+                gain=1.0,
+                ratio=1.0,
+                pitch_midi=40.0 + i,
+                level_db=-20.0,
+            )
+            for i in range(2)
+        ]
+        write_answer_midi(decisions, boundaries, RATE, Path(folder) / "b.mid", segments_per_beat=1)
+        midi = mido.MidiFile(str(Path(folder) / "b.mid"))
+        tempos = [m.tempo for m in midi.tracks[0] if m.type == "set_tempo"]
+        assert abs(mido.tempo2bpm(tempos[0]) - BPM) < 0.01
+        now, ons = 0, []
+        for message in midi.tracks[1]:
+            now += message.time
+            if message.type == "note_on":
+                ons.append(now)
+        assert ons == [0, TICKS_PER_BEAT]
