@@ -140,14 +140,20 @@ def _fit_with_a(bundle, rendered, a: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def test_the_late_look_hears_the_start_of_a_segment_and_changes_the_grain_to_fit_it(bundle):
+@pytest.fixture(scope="module")
+def looked(bundle):
+    """24 s of A and its render with the bundle's late look (shared: a render is the costly part)."""
+    a = tone_melody(24.0, BPM, seed=11)
+    return a, render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=4, segmentation=SegmentationConfig(strategy="beats", bpm=BPM))
+
+
+def test_the_late_look_hears_the_start_of_a_segment_and_changes_the_grain_to_fit_it(bundle, looked):
     """Anticipated, the grain was chosen before A's segment sounded; 60 ms into it the engine hears
     it and may take another grain among the labels the decision offered: the grains that sound then go
     better with A (the bundle's compatibility table), with the latency and the first 60 ms unchanged."""
-    a = tone_melody(24.0, BPM, seed=11)
+    a, looking = looked
     beats = SegmentationConfig(strategy="beats", bpm=BPM)
     blind = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=4, segmentation=beats, parameters={"late_look_s": 0.0})
-    looking = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=4, segmentation=beats)
     assert all(d.lead == 0 for d in blind.decisions)
     looks = [d for d in looking.decisions if d.lead]
     # heard 60 ms in, the change sounds from 40 ms in, its 20 ms seam before that: the 40 ms latency covers it
@@ -170,15 +176,14 @@ def test_the_late_look_hears_the_start_of_a_segment_and_changes_the_grain_to_fit
     assert chain.latency_samples == chain.effect.crossfade_samples
 
 
-def test_a_segment_the_late_look_changed_is_one_midi_note_at_the_pitch_that_sounds(bundle, tmp_path):
+def test_a_segment_the_late_look_changed_is_one_midi_note_at_the_pitch_that_sounds(looked, tmp_path):
     """MIDI out: a late look's grain sounds from a few ms into the beat, so the segment's note starts
     on the beat with that grain's pitch; no note starts at the late slot's boundary."""
     import mido
 
     from plugin_core.io.midi_io import TICKS_PER_BEAT, write_answer_midi
 
-    a = tone_melody(24.0, BPM, seed=11)
-    rendered = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=4, segmentation=SegmentationConfig(strategy="beats", bpm=BPM))
+    _, rendered = looked
     write_answer_midi(rendered.decisions, rendered.boundaries, RATE, tmp_path / "b.mid", segments_per_beat=1)
     starts: dict[int, int] = {}  # beat -> note
     now = 0
