@@ -189,7 +189,7 @@ def _render(args: argparse.Namespace) -> int:
         arrangement_path=args.arrangement,
         parameters=_parameters_given(args),
     )
-    laid = [d for d in rendered.decisions if d.lead == 0]  # one per segment; late looks follow theirs
+    laid = rendered.laid
     continued = sum(d.continued for d in laid)
     looks = [d for d in rendered.decisions if d.lead]
     changed = f", {sum(not d.continued for d in looks)} of {len(looks)} changed on hearing A (late look)" if looks else ""

@@ -63,7 +63,7 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
         descriptors.append({"pitch_classes": _floats(described.pitch_classes), "onsets": _floats(described.onsets)})
     logits, nuclei = _replayed_steps(bundle, rendered)
     slot_rms = [round(rms_db(rendered.samples[:, start:stop]), 4) for start, stop in spans]
-    laid = [d for d in rendered.decisions if d.lead == 0]  # one per segment; an anticipating bundle's late looks follow
+    laid = rendered.laid
     looked = [{"segment": d.segment, "at": d.start, "grain": d.grain, "continued": d.continued} for d in rendered.decisions if d.lead]
     vector: dict[str, Any] = {
         "input": input_name,
@@ -96,7 +96,7 @@ def _replayed_steps(bundle: Bundle, rendered: Rendered) -> tuple[list[list[float
     """Each step's logits and nucleus, replaying the render's decisions through the step graph (the
     played label is fed back, as in the render)."""
     config = bundle.decision_config
-    laid = [d for d in rendered.decisions if d.lead == 0]
+    laid = rendered.laid
     heard = [d.a_token for d in laid]
     # an anticipating decision records the A token it heard, one segment late (none at the first);
     # decode_step reads the track's own tokens and shifts them itself, and never needs the last one

@@ -39,6 +39,11 @@ class Rendered:
     boundaries: np.ndarray
     end_fade: int | None = None  # an anticipating answer's fade over A's last samples (its last slot runs past A)
 
+    @property
+    def laid(self) -> list[Decision]:
+        """One decision per segment: the slot laid on its start (a late look's slot, if any, follows it)."""
+        return [d for d in self.decisions if d.lead == 0]
+
 
 def render_audio(
     bundle: Bundle,

@@ -112,11 +112,9 @@ class Decision:
 class _LateLook:
     """An anticipated slot laid before its A segment was heard, waiting to hear the segment's start."""
 
-    segment: int
     due: int  # the A position at which the look is taken: the segment's start + the late look
-    pick: Pick
-    slot: Slot
-    decision: Decision
+    slot: Slot  # the slot laid on the segment's start...
+    decision: Decision  # ...and its record (segment, grain, label)
     labels: np.ndarray  # the labels the pick was made among (the nucleus, or the forced label) ...
     weights: np.ndarray | None  # ... and their probabilities
 
@@ -350,8 +348,13 @@ class SidechainEffect:
         mono = self._input.view(first, end).mean(axis=0)
         start, stop = start - first, stop - first
         at_rate = segment_at_encoder_rate(mono, self.sample_rate, start, stop, self.bundle.perception.spec)
+        return at_rate, self._hear(mono, start, stop)
+
+    def _hear(self, mono: np.ndarray, start: int, stop: int) -> Moment:
+        """What the grain choice hears of ``mono[start:stop]`` (read with the pre-roll before it):
+        its level, and its descriptor when the bundle has a compatibility table."""
         descriptor = describe_piece(mono, self.sample_rate, start, stop) if self._describe else None
-        return at_rate, Moment(level_db=rms_db(mono[start:stop]), descriptor=descriptor)
+        return Moment(level_db=rms_db(mono[start:stop]), descriptor=descriptor)
 
     def _next_boundary_event(self) -> int:
         """The received count at which the next grid boundary becomes stable."""
@@ -424,21 +427,18 @@ class SidechainEffect:
         self._decided += 1
         if late:
             due = start + self._late_hearing
-            self._late = _LateLook(segment=i, due=due, pick=pick, slot=slot, decision=decision, labels=among[0], weights=among[1])
+            self._late = _LateLook(due=due, slot=slot, decision=decision, labels=among[0], weights=among[1])
 
     def _look_again(self, look: _LateLook) -> None:
         """The late look of an anticipated slot: A's segment has begun, so its grain may change for the
         rest of the slot (``GrainPicker.look_again``). An A that ends before the look keeps the grain."""
         self._late = None
-        i = look.segment
+        i = look.decision.segment
         start, stop = self._grid[i], self._grid[i + 1]
-        pick = replace(look.pick, continued=True)  # the laid grain plays on...
+        pick = Pick(grain=look.decision.grain, label=look.decision.played_label, continued=True)  # the laid grain plays on...
         if self._received >= look.due:  # ...unless A, now heard, asks for another
             first = max(0, start - self._preroll)
-            mono = self._input.view(first, look.due).mean(axis=0)
-            heard = Moment(
-                level_db=rms_db(mono[start - first :]), descriptor=describe_piece(mono, self.sample_rate, start - first, look.due - first)
-            )
+            heard = self._hear(self._input.view(first, look.due).mean(axis=0), start - first, look.due - first)
             pick = self._picker.look_again(pick, heard, look.labels, look.weights)
             if self._forced is None:
                 self._state.previous = pick.label  # what is played becomes B's history (the next decision is not made yet)

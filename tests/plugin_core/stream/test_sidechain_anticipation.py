@@ -90,7 +90,7 @@ def test_the_stream_is_block_size_invariant_and_equals_the_offline_render(bundle
     np.testing.assert_array_equal(offline.samples, aligned)
     assert any(d.lead and not d.continued for d in offline.decisions)  # late looks changed grains, all block sizes alike
     # the slot of the beat A ends on (9.0 s) was committed to when A reached it, as a player's would be
-    laid = [d for d in offline.decisions if d.lead == 0]  # each segment's first slot (a late look's slot follows it)
+    laid = offline.laid  # each segment's first slot (a late look's slot follows it)
     assert (laid[-1].start == a.shape[1]) == (seconds == 9.0)
 
 
@@ -100,7 +100,7 @@ def test_the_first_grain_sounds_from_the_first_sample(bundle):
     rendered = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=1, segmentation=SegmentationConfig(strategy="beats", bpm=BPM))
     first_beat = int(60.0 / BPM * RATE)
     assert np.abs(rendered.samples[:, :first_beat]).max() > 0.01
-    laid = [d for d in rendered.decisions if d.lead == 0]
+    laid = rendered.laid
     assert laid[0].a_token == -1 and laid[1].a_token >= 0
 
 
@@ -160,7 +160,7 @@ def test_the_late_look_hears_the_start_of_a_segment_and_changes_the_grain_to_fit
     crossfade = AnswerChain(bundle, RATE, 1, bpm=BPM).effect.crossfade_samples
     late = 2 * (round(0.06 * RATE) - crossfade)
     assert looks and all(d.lead == late and d.start == looking.boundaries[d.segment] + late for d in looks)
-    laid = {d.segment: d for d in looking.decisions if d.lead == 0}
+    laid = {d.segment: d for d in looking.laid}
     changed = [d for d in looks if not d.continued]
     assert len(changed) >= 3 and all(d.grain != laid[d.segment].grain for d in changed)
     assert _fit_with_a(bundle, looking, a) > _fit_with_a(bundle, blind, a)
@@ -193,7 +193,7 @@ def test_a_segment_the_late_look_changed_is_one_midi_note_at_the_pitch_that_soun
             assert now % TICKS_PER_BEAT == 0 and now // TICKS_PER_BEAT not in starts  # one note on a beat, none at a late slot
             starts[now // TICKS_PER_BEAT] = message.note
     changed = [d for d in rendered.decisions if d.lead and not d.continued]
-    laid = {d.segment: d for d in rendered.decisions if d.lead == 0}
+    laid = {d.segment: d for d in rendered.laid}
     pitched = [d for d in changed if d.pitch_midi >= 0 and round(d.pitch_midi) != round(laid[d.segment].pitch_midi)]
     assert pitched
     for d in pitched:
