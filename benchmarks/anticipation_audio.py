@@ -4,12 +4,13 @@ with the target: within 10 % of the lookahead bundle's, on both measures.
 
 RUN is an anticipating run (``countertrack train CORPUS -o RUN --lookahead anticipate``), exported with
 its training B as memory as ``eval --audio`` exports it, and rendered with its exported engine
-settings, then with the late look off (``late_look_s`` 0), and with each ``--harmony`` given (how the
-anticipating default was chosen: ``--split validation --harmony 4,8,12,16,24``). REFERENCE (default:
+settings, then with the late look off (``late_look_s`` 0), with each ``--harmony`` given (how the
+anticipating default was chosen: ``--split validation --harmony 4,8,12,16,24``) and each
+``--late-look`` length (seconds). REFERENCE (default:
 the shipped bundle) renders the same songs: RUN's test songs, or its validation songs.
 
 Run: python -m benchmarks.anticipation_audio RUN CORPUS [--reference BUNDLE] [--split test|validation]
-     [--harmony 8,16]
+     [--harmony 8,16] [--late-look 0.05,0.08]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference", default=str(default_bundle_path()), help="the lookahead bundle to compare with")
     parser.add_argument("--split", choices=("test", "validation"), default="test")
     parser.add_argument("--harmony", default="", help="comma-separated harmony weights to render with as well")
+    parser.add_argument("--late-look", default="", help="comma-separated late look lengths (s) to render with as well")
     parser.add_argument("--memory-limit", type=float, default=200.0, help="seconds of training B in the exported memory")
     args = parser.parse_args(argv)
     run = load_run(args.run)
@@ -50,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     reference = audio_report(load_bundle(args.reference), corpus, songs, seed=0)["summary"]
     settings: list[tuple[str, dict]] = [("as exported", {}), ("late look off", {"late_look_s": 0.0})]
     settings += [(f"harmony {h}", {"harmony": float(h)}) for h in args.harmony.split(",") if h]
+    settings += [(f"late look {s} s", {"late_look_s": float(s)}) for s in args.late_look.split(",") if s]
     with tempfile.TemporaryDirectory(prefix="countertrack-anticipation-") as tmp:
         bundle = load_bundle(export_bundle(run, Path(tmp) / "anticipating.ctbundle", memory_limit_s=args.memory_limit, log=lambda _: None))
         exported = bundle.engine_defaults
