@@ -31,6 +31,13 @@ from plugin_core.io.corpus import load_corpus
 TARGET_SHARE = 0.9  # of the lookahead bundle's on-beat share and consonance
 
 
+def _cells(summary: dict) -> str:
+    """On-beat share and consonance of the model's render and of the oracle's (true B tokens forced)."""
+    return " | ".join(
+        f"{100 * summary[measure]['mean'][kind]:.1f} %" for kind in ("model", "oracle") for measure in ("on_beat", "consonance")
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", help="an anticipating run")
@@ -58,15 +65,16 @@ def main(argv: list[str] | None = None) -> None:
         exported = bundle.engine_defaults
         print(
             f"{len(songs)} {args.split} songs; anticipating bundle: harmony {exported.harmony:g}, late look "
-            f"{1000 * exported.late_look_s:g} ms\n\n| render | B onsets on A's beats | consonance |\n|---|---:|---:|"
+            f"{1000 * exported.late_look_s:g} ms\n\n| render | B onsets on A's beats | consonance | oracle tokens: on beat | oracle: consonance |"
+            "\n|---|---:|---:|---:|---:|"
         )
         ref_beat, ref_consonance = reference["on_beat"]["mean"]["model"], reference["consonance"]["mean"]["model"]
-        print(f"| reference ({Path(args.reference).name}) | {100 * ref_beat:.1f} % | {100 * ref_consonance:.1f} % |")
+        print(f"| reference ({Path(args.reference).name}) | {_cells(reference)} |")
         results = {}
         for name, parameters in settings:
             summary = audio_report(bundle, corpus, songs, seed=0, render_args={"parameters": parameters} if parameters else None)["summary"]
             results[name] = summary
-            print(f"| {name} | {100 * summary['on_beat']['mean']['model']:.1f} % | {100 * summary['consonance']['mean']['model']:.1f} % |")
+            print(f"| {name} | {_cells(summary)} |")
         true, chance = reference["consonance"]["mean"]["true"], reference["consonance"]["mean"]["chance"]
         print(f"\nconsonance of the true B {100 * true:.1f} %, chance (B shifted in time) {100 * chance:.1f} %\n")
     exported_summary = results["as exported"]
