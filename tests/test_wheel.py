@@ -20,16 +20,22 @@ from tests.paths import ROOT
 from tests.test_readme_example import readme_python_blocks
 
 PACKAGES = {"plugin_core", "export", "host_scripts", "presets"}
-NOT_SOURCE = (".git", ".venv", "out", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", ".pytest_cache", ".hypothesis")
+BUILD_FILES = ("pyproject.toml", "README.md", "LICENSE", "NOTICE")
+NOT_SOURCE = ("__pycache__", "*.pyc", "*.egg-info")
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    """The wheel built from a clean copy of the checkout (setuptools reuses a stale build/ folder)."""
+    """The wheel built from a clean copy of what it is built from (setuptools reuses a stale build/
+    folder): the build files and the card's packages, never the checkout's caches or virtualenv."""
     source = tmp_path_factory.mktemp("source") / "countertrack"
-    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
+    source.mkdir()
+    for name in BUILD_FILES:
+        shutil.copy2(ROOT / name, source / name)
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     out = tmp_path_factory.mktemp("wheel")
     result = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-w", str(out)],
