@@ -10,7 +10,7 @@ output that is an input (or a folder output holding an input), a missing or unwr
 existing target without ``force``. The staged temporary files are created at once (that is the
 writability check). ``commit`` moves them onto their targets with a no-replace primitive unless
 ``force``, so a file that appears at a target during the run is kept and the commit fails; if any
-move fails, the ones already made are undone.
+move fails, or a stop (Ctrl-C, SIGTERM) arrives during the moves, the ones already made are undone.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import give_mode, make_temp, place_file, remove, sweep_stale, undo_file
+from plugin_core.io.stopping import stops_held
 
 PathLike = str | os.PathLike[str]
 
@@ -66,24 +67,36 @@ class OutputSet:
             remove(tmp)
 
     def commit(self) -> None:
-        """Move every staged output onto its target, all or none."""
-        done: list[tuple[Output, Path | None]] = []
-        current = self._outputs[0] if self._outputs else None
-        try:
-            for current in self._outputs:
-                tmp = self._staged[current.target]
-                give_mode(tmp, current.target, folder=current.folder)
-                place = _place_folder if current.folder else place_file
-                done.append((current, place(tmp, current.target, replace=self._force)))
-        except BaseException as exc:
-            for output, backup in reversed(done):
-                (_undo_folder if output.folder else undo_file)(output.target, backup, self._staged[output.target])
-            if isinstance(exc, OSError):
-                raise CountertrackError(f"cannot write the output ({exc.strerror or exc})", current.target if current else None) from exc
-            raise
-        for _, backup in done:
-            if backup is not None:
-                remove(backup)
+        """Move every staged output onto its target, all or none. A stop (Ctrl-C, SIGTERM) that
+        arrives meanwhile waits: the moves made are undone, then it takes effect."""
+        with stops_held() as stop_waiting:
+            done: list[tuple[Output, Path | None]] = []
+            current = self._outputs[0] if self._outputs else None
+            try:
+                for current in self._outputs:
+                    tmp = self._staged[current.target]
+                    give_mode(tmp, current.target, folder=current.folder)
+                    place = _place_folder if current.folder else place_file
+                    done.append((current, place(tmp, current.target, replace=self._force)))
+                    if stop_waiting():
+                        raise _BackedOut()
+            except BaseException as exc:
+                for output, backup in reversed(done):
+                    (_undo_folder if output.folder else undo_file)(output.target, backup, self._staged[output.target])
+                if isinstance(exc, _BackedOut):
+                    return  # the held stop takes effect as the block ends; the caller's cleanup runs then
+                if isinstance(exc, OSError):
+                    raise CountertrackError(
+                        f"cannot write the output ({exc.strerror or exc})", current.target if current else None
+                    ) from exc
+                raise
+            for _, backup in done:
+                if backup is not None:
+                    remove(backup)
+
+
+class _BackedOut(Exception):
+    """A stop arrived while the outputs were being placed: undo the moves made."""
 
 
 def plan_outputs(outputs: Iterable[Output | PathLike | None], inputs: Iterable[PathLike | None] = (), *, force: bool = False) -> OutputSet:

@@ -71,6 +71,26 @@ def sigterm_deferred() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def stops_held() -> Iterator[Callable[[], bool]]:
+    """A step that must end whole or be backed out, never cut in two (moving a command's outputs into
+    place): Ctrl-C and SIGTERM arriving during it are held and delivered as it ends. The block gets a
+    function saying whether one is waiting, so it can back out before the stop takes effect."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    arrived: list[int] = []
+    watched = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, None)]
+    previous = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in watched}
+    try:
+        yield lambda: bool(arrived)
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for signum in dict.fromkeys(arrived):
+            signal.raise_signal(signum)  # the handler restored above runs now: the stop takes effect
+
+
+@contextlib.contextmanager
 def temporary_folder(prefix: str) -> Iterator[Path]:
     """A temporary folder removed when the block ends, also when the command or worker is stopped
     while the folder is being made or removed (the gaps where ``tempfile.TemporaryDirectory`` would

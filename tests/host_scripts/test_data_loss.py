@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 
+import plugin_core.io.outputs
 import plugin_core.render.offline
 from host_scripts.cli import main
 from plugin_core.io.audio import probe_audio, write_audio
@@ -177,6 +178,35 @@ def test_with_force_a_file_that_appeared_meanwhile_is_replaced(tiny_bundle, tmp_
     assert code == 0, err
     assert probe_audio(tmp_path / "b.wav").num_samples == 88200
     assert entries(tmp_path) == ["a.wav", "b.wav"]
+
+
+@pytest.mark.parametrize(("stop_after", "signum"), [(1, signal.SIGTERM), (2, signal.SIGINT), (3, signal.SIGTERM), (4, signal.SIGINT)])
+def test_a_stop_while_the_outputs_are_placed_puts_every_old_one_back(tiny_bundle, tmp_path, capsys, monkeypatch, stop_after, signum):
+    """A stop that lands while a render's four outputs are moved into place (after the first, second,
+    ... move) backs out the moves made: yesterday's B, mix, MIDI and session stay byte for byte."""
+    write_audio(tmp_path / "a.wav", tone(220, 2.0), 44100)
+    argv = ["render", tmp_path / "a.wav", "--bundle", tiny_bundle, "-o", tmp_path / "b.wav", "--mix", tmp_path / "m.wav"]
+    argv += ["--midi-out", tmp_path / "b.mid", "--arrangement", tmp_path / "session"]
+    assert _cli([*argv, "--seed", "1"], capsys)[0] == 0
+    before, names = snapshot(tmp_path), entries(tmp_path)
+    placed = []
+
+    def place_then_stop(real):
+        def place(tmp, target, *, replace):
+            backup = real(tmp, target, replace=replace)
+            placed.append(target)
+            if len(placed) == stop_after:
+                os.kill(os.getpid(), signum)
+            return backup
+
+        return place
+
+    monkeypatch.setattr(plugin_core.io.outputs, "place_file", place_then_stop(plugin_core.io.outputs.place_file))
+    monkeypatch.setattr(plugin_core.io.outputs, "_place_folder", place_then_stop(plugin_core.io.outputs._place_folder))
+    code, err = _cli([*argv, "--seed", "2", "--force"], capsys)
+    assert (code, err) == ((143, "countertrack: stopped") if signum == signal.SIGTERM else (130, "countertrack: interrupted"))
+    assert len(placed) == stop_after
+    assert snapshot(tmp_path) == before and entries(tmp_path) == names
 
 
 def test_two_renders_to_one_path_at_once_one_wins_and_one_says_so(tiny_bundle, tmp_path, capsys):
