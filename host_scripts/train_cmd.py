@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from export.train.config import CODEBOOKS, default
+from export.train.config import CODEBOOKS, RESPONSE_FEATURES, default
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import seed, share_or_auto
 from host_scripts.progress import log, progress
@@ -106,6 +106,14 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "would use only a few of its tokens (auto)",
     )
     model.add_argument(
+        "--response-features",
+        choices=RESPONSE_FEATURES,
+        default=default("response_features"),
+        help="what B's tokens are about: its sound (timbre, register, pitch), its rhythm (level and brightness "
+        "over the segment, pitch-blind: what drums tell of a bass), or the one A's tokens tell most about on the "
+        "validation songs (auto)",
+    )
+    model.add_argument(
         "--lookahead",
         default=str(default("lookahead")),
         help="future A segments the model may hear: its latency in segments "
@@ -169,6 +177,7 @@ def training_config(args: argparse.Namespace, corpus: str):
         segmentation=segmentation.to_dict(),
         vocab=args.vocab,
         codebook=args.codebook,
+        response_features=args.response_features,
         d_model=args.d_model,
         heads=args.heads,
         layers=args.layers,

@@ -29,6 +29,19 @@ DEFAULT_GROUP_WEIGHTS = {
     "shape_std": 0.25,
 }
 
+# What a response's tokens may be about (weights of the spectral groups for its codebook): "sound" is
+# timbre, register and pitch (the default weights); "rhythm" is the segment's level and how much it
+# moves inside it (attacks, rests, held notes), blind to pitch and brightness, which follow the note
+# played: the part of a bass that drums can tell.
+RESPONSE_FEATURES = {
+    "sound": DEFAULT_GROUP_WEIGHTS,
+    "rhythm": {
+        "loudness": 1.0,
+        "loudness_std": 1.0,
+        **dict.fromkeys(("mel", "chroma", "shape", "mel_std", "chroma_std", "shape_std"), 0.0),
+    },
+}
+
 
 @dataclass(frozen=True)
 class CodebookReport:
@@ -109,9 +122,16 @@ def fit_codebooks(
     *,
     shared: bool = True,
     groups: dict[str, tuple[int, int]] | None = None,
+    response_weights: dict[str, float] | None = None,
 ) -> dict[str, tuple[Codebook, CodebookReport]]:
-    """Codebooks for the 'guide' and 'response' roles: one fitted on both (shared) or one each."""
+    """Codebooks for the 'guide' and 'response' roles: one fitted on both (shared) or one each, the
+    response's weighing its feature groups by ``response_weights`` (default: as the guide's)."""
     if shared:
+        if response_weights is not None:
+            raise ValueError("a shared codebook weighs both roles' features alike")
         codebook, _ = fit_codebook(np.concatenate([guide, response]), vocab_size, seed, groups)
         return {"guide": (codebook, usage_report(codebook, guide)), "response": (codebook, usage_report(codebook, response))}
-    return {"guide": fit_codebook(guide, vocab_size, seed, groups), "response": fit_codebook(response, vocab_size, seed + 1, groups)}
+    return {
+        "guide": fit_codebook(guide, vocab_size, seed, groups),
+        "response": fit_codebook(response, vocab_size, seed + 1, groups, response_weights),
+    }

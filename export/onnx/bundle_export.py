@@ -250,6 +250,7 @@ def _build_bundle(
             "train": portable_config(run.config),
             "split": run.split.to_dict(),
             "corpus": run_corpus_pairs(run),
+            **_run_choices(run),
             # a recipe's "example" names the score its golden input was rendered from
             "data_licences": data_licences(
                 run.config.corpus,
@@ -273,6 +274,13 @@ def run_corpus_pairs(run: Run) -> list[dict[str, str]]:
         return []
     config = read_json(path, "not a readable run")
     return [{"id": str(p["id"]), "source": str(p["source"])} for p in config.get("corpus_pairs", [])]
+
+
+def _run_choices(run: Run) -> dict[str, Any]:
+    """What the run chose on its validation songs ("auto" settings), as its config.json records it."""
+    path = run.folder / "config.json"
+    config = read_json(path, "not a readable run") if path.is_file() else {}
+    return {key: config[key] for key in ("response_features_choice", "history_dropout_choice") if key in config}
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:

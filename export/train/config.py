@@ -14,6 +14,7 @@ from plugin_core.io.records import checked_keys
 from plugin_core.perception.segmentation import SegmentationConfig
 
 CODEBOOKS = ("auto", "shared", "per-role")
+RESPONSE_FEATURES = ("auto", "sound", "rhythm")  # see export.model.codebook_fit.RESPONSE_FEATURES
 RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
 AUTO = "auto"
@@ -30,6 +31,9 @@ class TrainConfig:
     segmentation: dict[str, Any] = field(default_factory=lambda: SegmentationConfig(strategy="beats").to_dict())  # musical units
     vocab: int = DecisionConfig.vocab_size  # the model's sizes default to the runtime's description of it
     codebook: str = "auto"  # "shared" (the paper's), "per-role", or shared unless it starves a role
+    # what B's tokens are about: "sound" (timbre, register, pitch), "rhythm" (level and brightness over the
+    # segment; its own codebook), or "auto": the one A's tokens tell most about on the validation songs
+    response_features: str = AUTO
     d_model: int = DecisionConfig.d_model
     heads: int = DecisionConfig.heads
     layers: int = DecisionConfig.layers
@@ -56,6 +60,10 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.response_features not in RESPONSE_FEATURES:
+            raise CountertrackError(f"response features must be one of {', '.join(RESPONSE_FEATURES)}, not {self.response_features!r}")
+        if self.response_features == "rhythm" and self.codebook == "shared":
+            raise CountertrackError("response features 'rhythm' need a codebook of B's own: --codebook per-role or auto")
         if self.codebook not in CODEBOOKS:
             raise CountertrackError(f"codebook must be one of {', '.join(CODEBOOKS)}, not {self.codebook!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.sequence_length < 2:
@@ -72,6 +80,8 @@ class TrainConfig:
         if isinstance(data, dict) and schema_version < 2 and "window" in data:
             data = {**data, "sequence_length": data["window"]}
             del data["window"]
+        if isinstance(data, dict) and "response_features" not in data:  # recorded before the choice: B's tokens were of sound
+            data = {**data, "response_features": "sound"}
         return cls(**checked_keys(cls, data, "its training settings are", source, may_omit=ADDED_LATER))
 
     @property

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 
 from export.data.features import PairFeatures, encode_corpus
 from export.data.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
-from export.model.codebook_fit import CodebookReport, fit_codebooks
+from export.model.codebook_fit import RESPONSE_FEATURES, CodebookReport, fit_codebooks
 from export.model.compatibility_fit import fit_compatibility
 from export.model.decision_model import DecisionModel, table_prior
 from export.model.encoders import EncoderSpec, build_encoder
@@ -67,23 +67,86 @@ STARVED_SHARE = 0.5  # "auto": a role whose tokens carry less than this share of
 
 
 def fit_run_codebooks(
-    features: list[PairFeatures], train_ids: set[str], config: TrainConfig, groups, log: Callable[[str], None] = lambda _: None
-) -> tuple[dict[str, Codebook], dict[str, CodebookReport]]:
-    """The run's codebooks: shared, per role, or ("auto") shared unless that starves a role: when
-    A's segments and B's sound so unlike that one role falls into a few of the shared tokens (drums
-    against a bass: 1.2 of 4 bits), each role gets a codebook of its own."""
+    features: list[PairFeatures], split: Split, config: TrainConfig, groups, log: Callable[[str], None] = lambda _: None
+) -> tuple[dict[str, Codebook], dict[str, CodebookReport], dict[str, Any] | None]:
+    """The run's codebooks, fitted on the training songs, and how B's features were chosen (None when
+    there was no choice).
+
+    Shared, per role, or ("auto") shared unless that starves a role: when A's segments and B's sound
+    so unlike that one role falls into a few of the shared tokens (drums against a bass: 1.2 of 4
+    bits), each role gets a codebook of its own. B's tokens are about its sound (timbre, register,
+    pitch) or its rhythm; "auto" fits both and keeps the one A's tokens tell most about on the
+    validation songs (``held_out_information``): a melody tells a bass's pitch, drums tell its rhythm
+    but not the key each song is in."""
+    train_ids = set(split.train)
     guide = np.concatenate([f.guide for f in features if f.pair_id in train_ids])
     response = np.concatenate([f.response for f in features if f.pair_id in train_ids])
-    fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=config.codebook != "per-role", groups=groups)
-    if config.codebook == "auto":
-        starved = [role for role, (_, report) in fitted.items() if report.entropy_bits < STARVED_SHARE * np.log2(config.vocab)]
-        if starved:
-            log(
-                f"codebook: the shared one gives the {' and '.join(starved)} "
-                f"{min(fitted[r][1].entropy_bits for r in starved):.1f} of {np.log2(config.vocab):.0f} bits; one codebook per role"
-            )
-            fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=False, groups=groups)
+    views = response_feature_candidates(config.response_features, groups)
+    fitted = {view: _fit_codebooks_for(view, guide, response, config, groups, log) for view in views}
+    chosen, choice = views[0], None  # type: tuple[str, dict[str, Any] | None]
+    if len(views) > 1:
+        scores = {view: held_out_information(books, features, split, config.vocab) for view, (books, _) in fitted.items()}
+        chosen = max(views, key=lambda view: scores[view])  # a tie keeps the earlier: sound
+        log(
+            f"response features: {chosen} (A's tokens tell "
+            + ", ".join(f"{scores[view]:.2f} bits of B's {view} tokens" for view in views)
+            + " on the validation songs)"
+        )
+        choice = {"chosen": chosen, "validation_bits": {view: round(scores[view], 6) for view in views}}
+    books, reports = fitted[chosen]
+    return books, reports, choice
+
+
+def response_feature_candidates(setting: str, groups: dict[str, tuple[int, int]] | None) -> list[str]:
+    """The response features to fit: the one named, or ("auto") each the encoder's output has."""
+    available = [view for view, weights in RESPONSE_FEATURES.items() if view == "sound" or set(weights) <= set(groups or {})]
+    if setting == AUTO:
+        return available
+    if setting not in available:
+        raise CountertrackError(f"response features {setting!r} need the spectral encoder (this encoder has {', '.join(available)})")
+    return [setting]
+
+
+def _fit_codebooks_for(
+    view: str, guide: np.ndarray, response: np.ndarray, config: TrainConfig, groups, log: Callable[[str], None]
+) -> tuple[dict[str, Codebook], dict[str, CodebookReport]]:
+    if view != "sound":  # B's own codebook, weighing its features for this view
+        fitted = fit_codebooks(
+            guide, response, config.vocab, config.seed, shared=False, groups=groups, response_weights=RESPONSE_FEATURES[view]
+        )
+    else:
+        fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=config.codebook != "per-role", groups=groups)
+        if config.codebook == "auto":
+            starved = [role for role, (_, report) in fitted.items() if report.entropy_bits < STARVED_SHARE * np.log2(config.vocab)]
+            if starved:
+                log(
+                    f"codebook: the shared one gives the {' and '.join(starved)} "
+                    f"{min(fitted[r][1].entropy_bits for r in starved):.1f} of {np.log2(config.vocab):.0f} bits; one codebook per role"
+                )
+                fitted = fit_codebooks(guide, response, config.vocab, config.seed, shared=False, groups=groups)
     return {role: book for role, (book, _) in fitted.items()}, {role: report for role, (_, report) in fitted.items()}
+
+
+def held_out_information(codebooks: dict[str, Codebook], features: list[PairFeatures], split: Split, vocab: int) -> float:
+    """Bits that A's token tells of B's token at the same segment, on the validation songs: the mean of
+    log2 p(b | a) - log2 p(b) over their segments, both counted on the training songs (add-one)."""
+    counts = np.ones((vocab, vocab))
+    held_out: list[tuple[np.ndarray, np.ndarray]] = []
+    train_ids, validation_ids = set(split.train), set(split.validation)
+    for f in features:
+        if f.pair_id in train_ids or f.pair_id in validation_ids:
+            a, b = codebooks["guide"].assign(f.guide), codebooks["response"].assign(f.response)
+            n = min(a.size, b.size)
+            if f.pair_id in train_ids:
+                np.add.at(counts, (a[:n], b[:n]), 1.0)
+            else:
+                held_out.append((a[:n], b[:n]))
+    if not held_out or not sum(b.size for _, b in held_out):
+        return 0.0
+    conditional = np.log2(counts / counts.sum(axis=1, keepdims=True))
+    marginal = np.log2(counts.sum(axis=0) / counts.sum())
+    a, b = (np.concatenate(parts) for parts in zip(*held_out))
+    return float(np.mean(conditional[a, b] - marginal[b]))
 
 
 def shares_codebook(codebooks: dict[str, Codebook]) -> bool:
@@ -218,10 +281,11 @@ def train(
         corpus, encoder, encoder_spec.to_dict(), segmentation, progress=lambda pairs: progress(pairs, "encoding", len(corpus.pairs))
     )
     split = split_by_song([f.pair_id for f in features], config.seed, config.validation_fraction, config.test_fraction)
+    response_choice = previous.get("response_features_choice") if previous is not None else None
     if resume and (folder / "codebook_guide.npz").is_file():
         codebooks, reports = load_codebooks(folder), dict[str, CodebookReport]()
     elif writer:
-        codebooks, reports = fit_run_codebooks(features, set(split.train), config, getattr(encoder, "feature_groups", None), log)
+        codebooks, reports, response_choice = fit_run_codebooks(features, split, config, getattr(encoder, "feature_groups", None), log)
         save_codebooks(folder, codebooks)
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
@@ -248,6 +312,8 @@ def train(
             "codebook_reports": {role: asdict(r) for role, r in reports.items()} or previous_reports,
             "corpus_pairs": [{"id": p.id, "source": p.provenance.get("source", p.guide)} for p in corpus.pairs],
         }
+        if response_choice is not None:
+            recorded["response_features_choice"] = response_choice
         if previous is not None and "history_dropout_choice" in previous:  # resumed with the share "auto" chose: still how it was chosen
             recorded["history_dropout_choice"] = previous["history_dropout_choice"]
         write_json_atomic(existing, recorded)

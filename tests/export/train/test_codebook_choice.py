@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from export.data.features import PairFeatures
+from export.data.token_data import Split
 from export.train.config import TrainConfig
 from export.train.run import fit_run_codebooks, shares_codebook
 
@@ -17,9 +18,10 @@ def _features(guide: np.ndarray, response: np.ndarray) -> list[PairFeatures]:
 
 def _choice(guide: np.ndarray, response: np.ndarray, codebook: str = "auto"):
     messages: list[str] = []
-    books, reports = fit_run_codebooks(
-        _features(guide, response), {"p"}, TrainConfig(corpus="-", vocab=16, codebook=codebook), None, messages.append
+    books, reports, choice = fit_run_codebooks(
+        _features(guide, response), Split(("p",), (), ()), TrainConfig(corpus="-", vocab=16, codebook=codebook), None, messages.append
     )
+    assert choice is None  # no feature groups: B's tokens can only be of its sound
     return shares_codebook(books), reports, messages
 
 
