@@ -3,16 +3,23 @@ tiny random decision model, and a memory of tones cut on a beat grid. No FluidSy
 a few seconds to build, and every piece is the real thing (ONNX graphs, manifest, hashes).
 
 Plain helpers (not fixtures) so any test module can build the variant it needs. Each variant is
-built once per test process and copied to every folder that asks for it (the build is seeded, so a
-copy is the bundle a new build would write).
+built once and copied to every folder that asks for it (the build is seeded, so a copy is the bundle
+a new build would write): once per test process, or, with pytest's cache (see ``share_builds_in``),
+once for all the run's worker processes and later runs, until the code that builds it changes.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
+import functools
+import hashlib
+import importlib.metadata
 import json
+import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +47,8 @@ def tone_melody(
         length = min(total - start, int(round(beat * sample_rate)))
         t = np.arange(length) / sample_rate
         freq = scale[rng.integers(0, scale.size)]
-        note = sum(np.sin(2 * np.pi * freq * k * t) / k for k in (1, 2, 3)) * np.exp(-3.0 * t)
+        partials = np.array([1.0, 2.0, 3.0])[:, None]
+        note = (np.sin(2 * np.pi * freq * partials * t) / partials).sum(axis=0) * np.exp(-3.0 * t)
         fade = min(64, length // 2)
         if fade:
             note[:fade] *= np.linspace(0.0, 1.0, fade)
@@ -50,6 +58,65 @@ def tone_melody(
 
 
 _BUILT: dict[str, Path] = {}  # each variant's first build, by its settings
+_SHARED: list[Path] = []  # where builds are kept across processes (pytest's cache), if anywhere
+BUILD_CODE = ("plugin_core", "export")  # the packages a build runs, with this file
+BUILD_LIBRARIES = ("numpy", "torch", "onnx", "onnxruntime", "pedalboard", "scikit-learn")
+STALE_S = 7 * 24 * 3600  # builds of other code unused this long are removed
+
+
+def share_builds_in(folder: Path) -> None:
+    """Keep every built variant in ``folder`` (conftest passes pytest's cache), so the processes of a
+    parallel run build each once between them and later runs reuse it while the code is unchanged."""
+    _SHARED[:] = [folder]
+
+
+@functools.cache
+def _code_digest() -> str:
+    """A digest of the code and library versions a build depends on: a changed line means a new build."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for name in BUILD_CODE for p in (root / name).rglob("*.py")) + [Path(__file__).resolve()]:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    for library in BUILD_LIBRARIES:
+        try:
+            version = importlib.metadata.version(library)
+        except importlib.metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{library}=={version}\0".encode())
+    return digest.hexdigest()
+
+
+def _shared_build(key: str, settings: dict) -> Path:
+    """The variant's build in the shared folder, made under a lock by the first process that needs it."""
+    shared = _SHARED[0]
+    name = hashlib.sha256(f"{_code_digest()}\0{key}".encode()).hexdigest()[:24]
+    built = shared / name
+    if built.is_dir():
+        return built
+    shared.mkdir(parents=True, exist_ok=True)
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building it holds this for the seconds a build takes
+        if not built.is_dir():
+            _remove_stale(shared)
+            staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=shared))
+            try:
+                _build_synthetic_bundle(staging, **settings)
+                os.rename(staging, built)  # whole or not at all: a killed build leaves only its staging folder
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+    return built
+
+
+def _remove_stale(shared: Path) -> None:
+    now = time.time()
+    for entry in shared.iterdir():
+        if now - entry.stat().st_mtime <= STALE_S:
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def make_synthetic_bundle(
@@ -75,7 +142,9 @@ def make_synthetic_bundle(
         compatibility=compatibility,
     )
     key = json.dumps(settings, sort_keys=True)
-    if key not in _BUILT:
+    if key not in _BUILT and _SHARED:
+        _BUILT[key] = _shared_build(key, settings)
+    elif key not in _BUILT:
         built = Path(tempfile.mkdtemp(prefix="ct-synthetic-"))
         atexit.register(shutil.rmtree, built, ignore_errors=True)
         _build_synthetic_bundle(built, **settings)  # type: ignore[arg-type]

@@ -30,11 +30,23 @@ END_TO_END_MODULES = ("benchmarks/", "host_scripts/live/test_jack.py", "plugin_c
 TESTS = Path(__file__).resolve().parent
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider: each process builds its own
+    if cache is not None:
+        from tests.bundles import share_builds_in
+
+        share_builds_in(cache.mkdir("synthetic-bundles"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
         if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())) or module.startswith(END_TO_END_MODULES):
             item.add_marker(pytest.mark.slow)
+        if item.get_closest_marker("slow"):
+            # with pytest-xdist's --dist loadgroup: a module's end-to-end tests run in one worker, so its
+            # module fixtures (a cluster, a built wheel) are made once and never twice at the same time
+            item.add_marker(pytest.mark.xdist_group(module))
 
 
 def tone(freq_hz: float, seconds: float, sample_rate: int = 44100, amplitude: float = 0.3, channels: int = 1) -> np.ndarray:

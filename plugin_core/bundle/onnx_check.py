@@ -9,7 +9,9 @@ ranks, element types, fixed sizes) with what the manifest declares.
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,18 +43,32 @@ ELEMENT_TYPES = {
 }
 
 
+_WALKED: OrderedDict[bytes, tuple[str, ...]] = OrderedDict()  # graphs already walked, by the sha256 of their bytes
+WALKED_KEPT = 32
+
+
 def external_data(graph_path: str | os.PathLike[str]) -> list[str]:
-    """The ``location`` of every tensor of the graph stored outside it, as written (relative to the graph's folder)."""
+    """The ``location`` of every tensor of the graph stored outside it, as written (relative to the graph's folder).
+
+    The walk is pure Python; a graph whose bytes were walked before in this process (a bundle loaded
+    again, by a batch or a test) is answered from its digest."""
     path = Path(graph_path)
     try:
-        data = memoryview(path.read_bytes())
+        data = path.read_bytes()
     except OSError as exc:
         raise BundleError(f"cannot read the graph ({exc.strerror})", path) from exc
+    digest = hashlib.sha256(data).digest()
+    known = _WALKED.get(digest)
+    if known is not None:
+        return list(known)
     locations: list[str] = []
     try:
-        _walk(data, _MODEL, 0, locations)
+        _walk(memoryview(data), _MODEL, 0, locations)
     except (IndexError, ValueError, UnicodeDecodeError) as exc:
         raise BundleError(f"is not a valid ONNX graph ({exc})", path) from exc
+    _WALKED[digest] = tuple(locations)
+    while len(_WALKED) > WALKED_KEPT:
+        _WALKED.popitem(last=False)
     return locations
 
 
