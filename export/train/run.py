@@ -81,7 +81,7 @@ def fit_run_codebooks(
     train_ids = set(split.train)
     guide = np.concatenate([f.guide for f in features if f.pair_id in train_ids])
     response = np.concatenate([f.response for f in features if f.pair_id in train_ids])
-    views = response_feature_candidates(config.response_features, groups)
+    views = response_feature_candidates(config.response_features, groups, config.codebook)
     fitted = {view: _fit_codebooks_for(view, guide, response, config, groups, log) for view in views}
     chosen, choice = views[0], None  # type: tuple[str, dict[str, Any] | None]
     if len(views) > 1:
@@ -97,11 +97,12 @@ def fit_run_codebooks(
     return books, reports, choice
 
 
-def response_feature_candidates(setting: str, groups: dict[str, tuple[int, int]] | None) -> list[str]:
-    """The response features to fit: the one named, or ("auto") each the encoder's output has."""
+def response_feature_candidates(setting: str, groups: dict[str, tuple[int, int]] | None, codebook: str = AUTO) -> list[str]:
+    """The response features to fit: the one named, or ("auto") each the encoder's output has (only
+    sound when A and B must share one codebook: any other view is B's own)."""
     available = [view for view, weights in RESPONSE_FEATURES.items() if view == "sound" or set(weights) <= set(groups or {})]
     if setting == AUTO:
-        return available
+        return available if codebook != "shared" else ["sound"]
     if setting not in available:
         raise CountertrackError(f"response features {setting!r} need the spectral encoder (this encoder has {', '.join(available)})")
     return [setting]

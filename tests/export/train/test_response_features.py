@@ -99,6 +99,8 @@ def test_a_named_choice_is_fitted_alone_and_rhythm_needs_the_spectral_groups():
     _, _, choice = fit_run_codebooks(features, SPLIT, TrainConfig(corpus="-", vocab=8, response_features="rhythm"), GROUPS)
     assert choice is None
     assert response_feature_candidates("auto", {"hidden": (0, 768)}) == ["sound"]
+    assert response_feature_candidates("auto", GROUPS) == ["sound", "rhythm"]
+    assert response_feature_candidates("auto", GROUPS, "shared") == ["sound"]  # the paper's one codebook for A and B
     with pytest.raises(CountertrackError, match="need the spectral encoder"):
         response_feature_candidates("rhythm", {"hidden": (0, 768)})
     with pytest.raises(CountertrackError, match="a codebook of B's own"):
