@@ -1,5 +1,5 @@
 import sys
 
-from host_scripts.cli import main
+from host_scripts.program import run
 
-sys.exit(main())
+sys.exit(run())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -21,7 +22,8 @@ from host_scripts.progress import set_verbosity
 from plugin_core import __version__
 from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.io.atomic import command_started
-from plugin_core.io.stopping import Terminated, sigterm_raises
+from plugin_core.io.outputs import written_outputs
+from plugin_core.io.stopping import Terminated, sigterm_raises, stop_signal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
 
@@ -101,30 +103,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for a command that runs itself again (train --nproc)
     command_started()
     set_verbosity(args.verbosity)
+    written_before = len(written_outputs())
     try:
         with sigterm_raises():
             return int(args.run(args) or EXIT_OK)
     except CountertrackError as exc:
         print(f"countertrack: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
-    except Terminated:
-        print("countertrack: stopped", file=sys.stderr)
-        return 143
     except ModuleNotFoundError as exc:  # a lazy import of the train extra that the command's own check did not cover
         error = missing_extra(exc, args.command)
         if error is None:
+            if stop_signal():  # an import cut short by a stop
+                return _stopped(written_before)
             raise
         print(f"countertrack: error: {error}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("countertrack: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (Terminated)
+        return _stopped(written_before)
     except Exception as exc:  # anything else is our bug: say so in one line, never blame the user's files
-        if os.environ.get("COUNTERTRACK_DEBUG"):
-            raise
-        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
-        print(f"countertrack: error: {InternalError(detail + ' (COUNTERTRACK_DEBUG=1 shows where)')}", file=sys.stderr)
-        return EXIT_BUG
+        if stop_signal():  # ... unless a stop cut something short (an import, a library's call) and it failed
+            return _stopped(written_before)
+        return _bug(exc)
+
+
+def _stopped(written_before: int) -> int:
+    """The outcome of a stop: 130 (Ctrl-C) or 143 (SIGTERM) with nothing changed; or, when the command's
+    outputs were all in place before the stop arrived, success: the work is complete, and kept."""
+    written = written_outputs()[written_before:]
+    if written:
+        names = ", ".join(str(path) for path in written)
+        print(f"countertrack: a stop arrived after the outputs were complete; kept {names}", file=sys.stderr)
+        return EXIT_OK
+    terminated = isinstance(sys.exc_info()[1], Terminated) or stop_signal() == signal.SIGTERM
+    print("countertrack: stopped" if terminated else "countertrack: interrupted", file=sys.stderr)
+    return 143 if terminated else 130
+
+
+def _bug(exc: BaseException) -> int:
+    if os.environ.get("COUNTERTRACK_DEBUG"):
+        raise exc
+    detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+    print(f"countertrack: error: {InternalError(detail + ' (COUNTERTRACK_DEBUG=1 shows where)')}", file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -62,13 +62,17 @@ class OutputSet:
         self.discard()
 
     def discard(self) -> None:
-        """Remove every staged temporary file or folder (after a commit: nothing is left to remove)."""
-        for tmp in self._staged.values():
-            remove(tmp)
+        """Remove every staged temporary file or folder (after a commit: nothing is left to remove). A
+        stop arriving meanwhile waits for the end, so no temporary file is left half removed."""
+        with stops_held():
+            for tmp in self._staged.values():
+                remove(tmp)
 
     def commit(self) -> None:
         """Move every staged output onto its target, all or none. A stop (Ctrl-C, SIGTERM) that
-        arrives meanwhile waits: the moves made are undone, then it takes effect."""
+        arrives meanwhile waits: the moves made are undone, then it takes effect. Once every output is
+        in place the transaction is done: a stop arriving after that leaves them (``written_outputs``
+        names them, so the command can say its work was complete)."""
         with stops_held() as stop_waiting:
             done: list[tuple[Output, Path | None]] = []
             current = self._outputs[0] if self._outputs else None
@@ -81,8 +85,7 @@ class OutputSet:
                     if stop_waiting():
                         raise _BackedOut()
             except BaseException as exc:
-                for output, backup in reversed(done):
-                    (_undo_folder if output.folder else undo_file)(output.target, backup, self._staged[output.target])
+                self._undo(done)
                 if isinstance(exc, _BackedOut):
                     return  # the held stop takes effect as the block ends; the caller's cleanup runs then
                 if isinstance(exc, OSError):
@@ -90,9 +93,32 @@ class OutputSet:
                         f"cannot write the output ({exc.strerror or exc})", current.target if current else None
                     ) from exc
                 raise
+            _written.extend(output.target for output in self._outputs)
             for _, backup in done:
                 if backup is not None:
                     remove(backup)
+
+    def _undo(self, done: list[tuple[Output, Path | None]]) -> None:
+        """Put back every output replaced so far, newest first; one that cannot be put back does not stop
+        the others, and is named with where its old content is."""
+        stuck: list[str] = []
+        for output, backup in reversed(done):
+            try:
+                (_undo_folder if output.folder else undo_file)(output.target, backup, self._staged[output.target])
+            except OSError as exc:
+                kept = f" (its old content is at {backup})" if backup is not None else ""
+                stuck.append(f"{output.target}: {exc.strerror or exc}{kept}")
+        if stuck:
+            raise CountertrackError("could not put back the outputs already replaced: " + "; ".join(stuck))
+
+
+_written: list[Path] = []
+
+
+def written_outputs() -> list[Path]:
+    """Every output committed in this process so far, in order (a command compares the list before
+    and after its work to know whether its transaction completed)."""
+    return list(_written)
 
 
 class _BackedOut(Exception):

@@ -20,6 +20,7 @@ T = TypeVar("T")
 _in_task = False
 _held = False  # a SIGTERM now waits for the end of a short critical step (see sigterm_deferred)
 _pending = False
+_stop_signal: int | None = None
 
 
 class Terminated(KeyboardInterrupt):
@@ -28,21 +29,55 @@ class Terminated(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def sigterm_raises() -> Iterator[None]:
-    """While the block runs, SIGTERM raises Terminated in the main thread; the old handler is restored after."""
+    """While the block runs, SIGTERM raises Terminated and Ctrl-C KeyboardInterrupt in the main thread,
+    and both are remembered (``stop_signal``); the old handlers are restored after."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    global _stop_signal
+    _stop_signal = None
+    with _signals_blocked():
+        previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated)}
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        with _signals_blocked():
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+
+def stop_signal() -> int | None:
+    """The stop (SIGINT for Ctrl-C, SIGTERM) that arrived during the last ``sigterm_raises`` block, if
+    any: an error that follows one (a library's import cut short, say) is the stop's doing, not a bug."""
+    return _stop_signal
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:
+    global _stop_signal
+    _stop_signal = signum
     if _deferred():
         return
     raise Terminated()
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    global _stop_signal
+    _stop_signal = signum
+    raise KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait (blocked by the OS) while handlers are swapped, so no stop reaches a
+    half-swapped set of handlers; they are delivered as the block ends."""
+    stops = {signal.SIGINT, signal.SIGTERM}
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _deferred() -> bool:
@@ -79,13 +114,15 @@ def stops_held() -> Iterator[Callable[[], bool]]:
         yield lambda: False
         return
     arrived: list[int] = []
-    watched = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, None)]
-    previous = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in watched}
+    with _signals_blocked():
+        watched = [s for s in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(s) not in (signal.SIG_IGN, None)]
+        previous = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in watched}
     try:
         yield lambda: bool(arrived)
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+        with _signals_blocked():
+            for s, handler in previous.items():
+                signal.signal(s, handler)
         for signum in dict.fromkeys(arrived):
             signal.raise_signal(signum)  # the handler restored above runs now: the stop takes effect
 

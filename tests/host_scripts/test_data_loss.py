@@ -209,6 +209,56 @@ def test_a_stop_while_the_outputs_are_placed_puts_every_old_one_back(tiny_bundle
     assert snapshot(tmp_path) == before and entries(tmp_path) == names
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_after_every_output_is_in_place_keeps_them_and_says_the_work_is_complete(tiny_bundle, tmp_path, capsys, monkeypatch, signum):
+    """A stop landing once the last output is in place (while yesterday's copies are removed) cannot
+    undo a finished transaction: the new outputs stay whole, no old copy or temporary file is left,
+    and the command says so and succeeds rather than claiming nothing changed."""
+    write_audio(tmp_path / "a.wav", tone(220, 2.0), 44100)
+    argv = ["render", tmp_path / "a.wav", "--bundle", tiny_bundle, "-o", tmp_path / "b.wav", "--mix", tmp_path / "m.wav"]
+    argv += ["--arrangement", tmp_path / "session"]
+    assert _cli([*argv, "--seed", "1"], capsys)[0] == 0
+    before, names = snapshot(tmp_path), entries(tmp_path)
+    real_remove = plugin_core.io.outputs.remove
+
+    def remove_then_stop(path):
+        real_remove(path)
+        os.kill(os.getpid(), signum)  # while the backups of a committed transaction are removed
+
+    monkeypatch.setattr(plugin_core.io.outputs, "remove", remove_then_stop)
+    code, err = _cli([*argv, "--seed", "2", "--force"], capsys)
+    assert code == 0, err
+    assert err.splitlines()[-1].startswith("countertrack: a stop arrived after the outputs were complete; kept ")
+    assert all(str(tmp_path / name) in err for name in ("b.wav", "m.wav", "session"))
+    assert entries(tmp_path) == names  # every output, no backup, no temporary file
+    after = snapshot(tmp_path)
+    assert after["b.wav"] != before["b.wav"] and probe_audio(tmp_path / "b.wav").num_samples == 88200
+
+
+def test_a_stop_while_a_failed_commands_temporary_files_are_removed_leaves_none(tiny_bundle, tmp_path, capsys, monkeypatch):
+    """A stop (a pool stops its workers more than once) arriving while a command removes its staged
+    files does not cut the removal short."""
+    write_audio(tmp_path / "a.wav", tone(220, 2.0), 44100)
+    real_remove = plugin_core.io.outputs.remove
+    calls = []
+
+    def remove_with_a_stop(path):
+        calls.append(path)
+        if len(calls) == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        real_remove(path)
+
+    def failing_render(*args, **kwargs):
+        raise KeyboardInterrupt()  # the first stop: the render is cut short, its staged outputs are discarded
+
+    monkeypatch.setattr(plugin_core.io.outputs, "remove", remove_with_a_stop)
+    monkeypatch.setattr(plugin_core.render.offline, "render_audio", failing_render)
+    argv = ["render", tmp_path / "a.wav", "--bundle", tiny_bundle, "-o", tmp_path / "b.wav", "--mix", tmp_path / "m.wav"]
+    code, err = _cli(argv, capsys)
+    assert code in (130, 143) and len(calls) == 2
+    assert entries(tmp_path) == ["a.wav"]
+
+
 def test_two_renders_to_one_path_at_once_one_wins_and_one_says_so(tiny_bundle, tmp_path, capsys):
     """Real threads, same output: exactly one succeeds; the other fails with one line, whichever
     check it meets (the start, or the commit)."""
