@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from export.model.codebook_fit import MAX_VOCAB, MIN_VOCAB
 from export.train.config import CODEBOOKS, RESPONSE_FEATURES, default
 from host_scripts.extras import needs_train_extra
 from host_scripts.options import seed, share_or_auto
@@ -97,7 +98,9 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--encoder-path", metavar="DIR", help="wav2vec2: local model folder for from_pretrained (default: none; required with wav2vec2)"
     )
     model.add_argument("--layer", type=int, help="wav2vec2: hidden state to pool (default: last)")
-    model.add_argument("--vocab", type=int, default=default("vocab"), help="codebook size, 16..1024")
+    model.add_argument(
+        "--vocab", type=int, default=default("vocab"), help=f"codebook size, {MIN_VOCAB}..{MAX_VOCAB} (the paper used 16..1024)"
+    )
     model.add_argument(
         "--codebook",
         choices=CODEBOOKS,
@@ -109,8 +112,8 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--response-features",
         choices=RESPONSE_FEATURES,
         default=default("response_features"),
-        help="what B's tokens are about: its sound (timbre, register, pitch), its rhythm (level and brightness "
-        "over the segment, pitch-blind: what drums tell of a bass), or the one A's tokens tell most about on the "
+        help="what B's tokens are about: its sound (timbre, register, pitch), its rhythm (its level and how "
+        "that moves over the segment: attacks, rests, held notes; blind to pitch and timbre: what drums tell of a bass), or the one A's tokens tell most about on the "
         "validation songs (auto)",
     )
     model.add_argument(

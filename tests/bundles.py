@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -61,7 +62,7 @@ _BUILT: dict[str, Path] = {}  # each variant's first build, by its settings
 _SHARED: list[Path] = []  # where builds are kept across processes (pytest's cache), if anywhere
 BUILD_CODE = ("plugin_core", "export")  # the packages a build runs, with this file
 BUILD_LIBRARIES = ("numpy", "torch", "onnx", "onnxruntime", "pedalboard", "scikit-learn")
-STALE_S = 7 * 24 * 3600  # builds of other code unused this long are removed
+STALE_S = 24 * 3600  # builds of other code (and staging folders of killed builds) this old are removed
 
 
 def share_builds_in(folder: Path) -> None:
@@ -72,10 +73,12 @@ def share_builds_in(folder: Path) -> None:
 
 @functools.cache
 def _code_digest() -> str:
-    """A digest of the code and library versions a build depends on: a changed line means a new build."""
+    """A digest of the code, data files, Python and library versions a build depends on: a changed line
+    means a new build."""
     root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256()
-    for path in sorted(p for name in BUILD_CODE for p in (root / name).rglob("*.py")) + [Path(__file__).resolve()]:
+    digest = hashlib.sha256(sys.version.encode() + b"\0")
+    code = [p for name in BUILD_CODE for pattern in ("*.py", "*.json") for p in (root / name).rglob(pattern)]
+    for path in sorted(code) + [Path(__file__).resolve()]:
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     for library in BUILD_LIBRARIES:
         try:
@@ -89,7 +92,7 @@ def _code_digest() -> str:
 def _shared_build(key: str, settings: dict) -> Path:
     """The variant's build in the shared folder, made under a lock by the first process that needs it."""
     shared = _SHARED[0]
-    name = hashlib.sha256(f"{_code_digest()}\0{key}".encode()).hexdigest()[:24]
+    name = f"{_code_digest()[:16]}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"  # this code's builds share a prefix
     built = shared / name
     if built.is_dir():
         return built
@@ -109,9 +112,14 @@ def _shared_build(key: str, settings: dict) -> Path:
 
 
 def _remove_stale(shared: Path) -> None:
-    now = time.time()
+    """Remove what other code versions built, and staging folders of killed builds, once a day old;
+    this code's builds stay however old they are."""
+    now, ours = time.time(), _code_digest()[:16]
     for entry in shared.iterdir():
-        if now - entry.stat().st_mtime <= STALE_S:
+        try:
+            if entry.name.startswith(ours) or now - entry.stat().st_mtime <= STALE_S:
+                continue
+        except FileNotFoundError:  # another process removed it meanwhile
             continue
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)

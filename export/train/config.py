@@ -31,8 +31,8 @@ class TrainConfig:
     segmentation: dict[str, Any] = field(default_factory=lambda: SegmentationConfig(strategy="beats").to_dict())  # musical units
     vocab: int = DecisionConfig.vocab_size  # the model's sizes default to the runtime's description of it
     codebook: str = "auto"  # "shared" (the paper's), "per-role", or shared unless it starves a role
-    # what B's tokens are about: "sound" (timbre, register, pitch), "rhythm" (level and brightness over the
-    # segment; its own codebook), or "auto": the one A's tokens tell most about on the validation songs
+    # what B's tokens are about: "sound" (timbre, register, pitch), "rhythm" (its level and how that moves
+    # over the segment, blind to pitch and timbre; its own codebook), or "auto": the one A's tokens tell most about on the validation songs
     response_features: str = AUTO
     d_model: int = DecisionConfig.d_model
     heads: int = DecisionConfig.heads

@@ -158,9 +158,26 @@ def shares_codebook(codebooks: dict[str, Codebook]) -> bool:
     )
 
 
-def save_codebooks(folder: Path, codebooks: dict[str, Codebook]) -> None:
+CODEBOOKS_FITTED = "codebooks.json"  # written after the codebooks: they are whole, and how they were chosen
+
+
+def save_codebooks(folder: Path, codebooks: dict[str, Codebook], how: dict[str, Any] | None = None) -> None:
+    """Save the run's codebooks, then (last, so a run killed meanwhile refits them on resume) how they
+    were fitted: B's features choice and the codebook reports."""
+    (folder / CODEBOOKS_FITTED).unlink(missing_ok=True)
     for role, book in codebooks.items():
         book.save(folder / f"codebook_{role}.npz")
+    write_json_atomic(folder / CODEBOOKS_FITTED, how or {})
+
+
+def codebooks_fitted(folder: Path, previous: dict[str, Any] | None) -> dict[str, Any] | None:
+    """How the codebooks saved in ``folder`` were fitted, if they are whole (None: fit them again). A
+    run from before that record holds its codebooks whole once its config.json is written."""
+    if (folder / CODEBOOKS_FITTED).is_file():
+        return read_json(folder / CODEBOOKS_FITTED, "not a readable codebook record")
+    if previous is not None and all((folder / f"codebook_{role}.npz").is_file() for role in ("guide", "response")):
+        return {key: previous[key] for key in ("response_features_choice", "codebook_reports") if key in previous}
+    return None
 
 
 def load_codebooks(folder: Path) -> dict[str, Codebook]:
@@ -257,9 +274,13 @@ def train(
     previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
     if previous is not None:
         saved = asdict(TrainConfig.from_dict(previous["train"], int(previous.get("schema_version", 1)), existing))
-        changed = sorted(k for k in set(saved) | set(asdict(config)) if k not in EXTENDABLE and saved.get(k) != asdict(config).get(k))
+        if config.response_features == AUTO:  # "auto" resumes whatever the run was fitted with (a run from before the choice: sound)
+            config = replace(config, response_features=saved["response_features"])
+        asked = asdict(config)
+        changed = sorted(k for k in set(saved) | set(asked) if k not in EXTENDABLE and saved.get(k) != asked.get(k))
         if changed:
-            raise CountertrackError(f"cannot resume: settings differ from the run's ({', '.join(changed)})", existing)
+            differences = "; ".join(f"{k}: the run has {saved.get(k)!r}, this asks {asked.get(k)!r}" for k in changed)
+            raise CountertrackError(f"cannot resume: settings differ from the run's ({differences}); give the run's settings", existing)
     elif not resume:
         _refuse_an_existing_run(folder)
     if group is not None:
@@ -283,11 +304,16 @@ def train(
     )
     split = split_by_song([f.pair_id for f in features], config.seed, config.validation_fraction, config.test_fraction)
     response_choice = previous.get("response_features_choice") if previous is not None else None
-    if resume and (folder / "codebook_guide.npz").is_file():
+    previous_reports = previous.get("codebook_reports") if previous is not None else None
+    fitted = codebooks_fitted(folder, previous) if resume else None
+    if fitted is not None:
         codebooks, reports = load_codebooks(folder), dict[str, CodebookReport]()
+        response_choice, previous_reports = fitted.get("response_features_choice"), fitted.get("codebook_reports")
     elif writer:
         codebooks, reports, response_choice = fit_run_codebooks(features, split, config, getattr(encoder, "feature_groups", None), log)
-        save_codebooks(folder, codebooks)
+        save_codebooks(
+            folder, codebooks, {"response_features_choice": response_choice, "codebook_reports": {r: asdict(x) for r, x in reports.items()}}
+        )
         for role, report in reports.items():
             log(f"{role}: {report.describe()}")
     if writer and not (resume and (folder / "compatibility.npz").is_file()):
@@ -303,7 +329,6 @@ def train(
     warning = too_little_data(train_pairs, config.sequence_length)
     if warning:
         log(f"warning: {warning}")
-    previous_reports = previous.get("codebook_reports") if previous is not None else None
     if writer:
         recorded: dict[str, Any] = {
             "schema_version": RUN_SCHEMA,

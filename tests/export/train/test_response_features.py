@@ -131,3 +131,39 @@ def test_a_run_recorded_before_the_choice_reads_as_sounds_tokens():
     recorded = {k: v for k, v in asdict(TrainConfig(corpus="c")).items() if k != "response_features"}
     assert TrainConfig.from_dict(recorded, 2, "config.json").response_features == "sound"
     assert TrainConfig.from_dict({**recorded, "response_features": "auto"}, 2, "config.json").response_features == "auto"
+
+
+def test_a_killed_run_resumes_with_how_its_codebooks_were_chosen(chorale_corpus, tmp_path):
+    """Killed after its codebooks were saved but before config.json: resuming keeps the record of B's
+    features choice; killed between the two codebooks, it fits them again (the same); a run recorded
+    before the choice resumes with "auto"; a setting that differs is named with both values."""
+    import json
+    import shutil
+    from dataclasses import replace
+
+    from export.train.run import train
+    from tests.conftest import TINY_TRAINING
+
+    config = replace(TrainConfig(corpus=str(chorale_corpus), **TINY_TRAINING), epochs=1)
+    train(config, tmp_path / "run", log=lambda _: None)
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert set(recorded["response_features_choice"]["validation_bits"]) == {"sound", "rhythm"}
+    books = [f"codebook_{role}.npz" for role in ("guide", "response")]
+    for name, saved in (("killed", [*books, "codebooks.json"]), ("half", books[:1])):
+        (tmp_path / name).mkdir()
+        for file in saved:
+            shutil.copy(tmp_path / "run" / file, tmp_path / name / file)
+        train(config, tmp_path / name, resume=True, log=lambda _: None)
+        resumed = json.loads((tmp_path / name / "config.json").read_text())
+        assert resumed["response_features_choice"] == recorded["response_features_choice"], name
+        assert all((tmp_path / name / b).read_bytes() == (tmp_path / "run" / b).read_bytes() for b in books), name
+    old = tmp_path / "old"
+    shutil.copytree(tmp_path / "run", old)
+    (old / "codebooks.json").unlink()
+    before = {k: v for k, v in recorded.items() if k != "response_features_choice"}
+    before["train"] = {k: v for k, v in recorded["train"].items() if k != "response_features"}
+    (old / "config.json").write_text(json.dumps(before))
+    again = train(replace(config, epochs=2), old, resume=True, log=lambda _: None)
+    assert again.config.response_features == "sound"
+    with pytest.raises(CountertrackError, match="response_features: the run has 'sound', this asks 'rhythm'"):
+        train(replace(config, response_features="rhythm"), old, resume=True, log=lambda _: None)
