@@ -140,7 +140,7 @@ def bundle_path(args: argparse.Namespace) -> str:
 
 @needs_train_extra("export", "torch", "safetensors", "onnx")
 def _export(args: argparse.Namespace) -> int:
-    from export.onnx.bundle_export import export_bundle
+    from export.onnx.bundle_export import export_bundle, zip_path_of
     from export.train.run import load_run
 
     folder = export_bundle(
@@ -152,7 +152,9 @@ def _export(args: argparse.Namespace) -> int:
         force=args.force,
         log=lambda message: print(message, file=sys.stderr),
     )
-    print(f"wrote bundle {folder}")
+    print(f"wrote the bundle {folder}")
+    if args.zip:
+        print(f"wrote {zip_path_of(folder)}")
     return 0
 
 
@@ -255,8 +257,10 @@ def _batch(args: argparse.Namespace) -> int:
             else f"countertrack: failed: {failure['input']}: {failure['error']}",
             file=sys.stderr,
         )
+    for path in summary.written:
+        print(f"wrote {path}")
     print(
         f"{len(summary.succeeded)} rendered, {len(summary.skipped)} skipped (already there), {len(summary.failed)} failed; "
-        f"summary in {Path(args.output) / 'batch-summary.json'}"
+        f"wrote the summary {Path(args.output) / 'batch-summary.json'}"
     )
     return 1 if summary.failed else 0

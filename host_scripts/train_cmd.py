@@ -226,6 +226,8 @@ def _train(args: argparse.Namespace) -> int:
     if group is None or group.main:
         where = f" on {group.world} processes" if group else ""
         print(f"trained run in {run.folder}{where}: vocabulary {config.vocab}, lookahead {config.lookahead} segments")
+        for path in sorted(Path(run.folder).iterdir()):
+            print(f"wrote {path}{'/' if path.is_dir() else ''}")
     return 0
 
 

@@ -99,7 +99,7 @@ def export_bundle(
     for it with seed 0) is added so a native port can check itself; its input is ``golden_input`` or the
     first memory recording's guide counterpart when none is given."""
     out = Path(out_dir)
-    zip_path = (out.with_suffix(out.suffix + ".zip") if out.suffix else out.parent / f"{out.name}.zip") if make_zip else None
+    zip_path = zip_path_of(out) if make_zip else None
     planned = [
         Output(
             out,
@@ -129,6 +129,11 @@ def export_bundle(
             zip_folder(staging, outputs.staged(zip_path), name=out.name)
         outputs.commit()
     return out
+
+
+def zip_path_of(folder: Path) -> Path:
+    """Where ``export --zip`` writes the zip of the bundle ``folder``: beside it, ``NAME.ctbundle.zip``."""
+    return folder.with_suffix(folder.suffix + ".zip") if folder.suffix else folder.parent / f"{folder.name}.zip"
 
 
 def _build_bundle(

@@ -37,7 +37,7 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         raise BundleError("is not a bundle (no manifest.json)", folder)
     if path.stat().st_size > MAX_MANIFEST_BYTES:
         raise BundleError(f"manifest is larger than {MAX_MANIFEST_BYTES >> 20} MB", path)
-    return parse_manifest(read_json(path, "manifest is not valid JSON"), path)
+    return parse_manifest(read_json(path, "manifest is not valid JSON", error=BundleError), path)
 
 
 def parse_manifest(manifest: Any, path: str | os.PathLike[str]) -> dict[str, Any]:

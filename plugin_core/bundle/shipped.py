@@ -15,7 +15,7 @@ from importlib.abc import Traversable
 from pathlib import Path
 from typing import TypeGuard
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import BundleError
 
 SHIPPED_PACKAGE = "presets"
 DEFAULT_BUNDLE = "default.ctbundle"
@@ -32,7 +32,7 @@ def shipped_files() -> Traversable:
     try:
         return resources.files(SHIPPED_PACKAGE)
     except ModuleNotFoundError:
-        raise CountertrackError(f"the shipped data (package {SHIPPED_PACKAGE!r}) is not installed; reinstall countertrack") from None
+        raise BundleError(f"the shipped data (package {SHIPPED_PACKAGE!r}) is not installed; reinstall countertrack") from None
 
 
 def shipped_path(name: str) -> Path:
@@ -43,14 +43,14 @@ def shipped_path(name: str) -> Path:
     try:
         return _extracted.enter_context(resources.as_file(resource))
     except (OSError, TypeError, ValueError) as exc:  # directories in a zip need Python >= 3.12
-        raise CountertrackError(f"cannot read the shipped {name!r} from this installation ({exc})") from exc
+        raise BundleError(f"cannot read the shipped {name!r} from this installation ({exc})") from exc
 
 
 def default_bundle_path() -> Path:
     """The shipped default bundle's folder; raises CountertrackError when it is not installed."""
     path = shipped_path(DEFAULT_BUNDLE)
     if not (path / "manifest.json").is_file():
-        raise CountertrackError("the default bundle is not installed (no manifest.json); pass --bundle", path)
+        raise BundleError("the default bundle is not installed (no manifest.json); pass --bundle", path)
     return path
 
 
@@ -77,7 +77,7 @@ def shipped_preset_path(name: str) -> Path:
     """The JSON file of the shipped preset ``name``; the error lists the shipped ones."""
     names = shipped_preset_names()
     if name not in names:
-        raise CountertrackError(
+        raise BundleError(
             f"no shipped preset of this name (shipped presets: {', '.join(names)}; a file is named by a path, e.g. ./{name}.json)", name
         )
     return shipped_path(name + PRESET_SUFFIX)

@@ -37,14 +37,14 @@ class Compatibility:
 
     def __post_init__(self) -> None:
         if self.intervals.shape != (12,) or self.onsets.shape != (RHYTHM_BINS, RHYTHM_BINS):
-            raise CountertrackError(
+            raise BundleError(
                 f"compatibility tables have shapes {self.intervals.shape} and {self.onsets.shape}, "
                 f"expected (12,) and ({RHYTHM_BINS}, {RHYTHM_BINS})"
             )
         if not (np.isfinite(self.intervals).all() and np.isfinite(self.onsets).all()):
-            raise CountertrackError("compatibility tables hold a value that is not a finite number")
+            raise BundleError("compatibility tables hold a value that is not a finite number")
         if np.abs(self.intervals).max(initial=0.0) > 50 or np.abs(self.onsets).max(initial=0.0) > 50:
-            raise CountertrackError("compatibility tables hold log odds beyond +-50")
+            raise BundleError("compatibility tables hold log odds beyond +-50")
 
     @classmethod
     def neutral(cls) -> Compatibility:

@@ -33,7 +33,7 @@ import pedalboard
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.engine.compatibility import Compatibility
 from plugin_core.engine.memory import Memory
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import BundleError, ConfigurationError
 from plugin_core.perception.descriptors import SegmentDescriptor
 
 ANTICIPATING_HARMONY = 12.0  # an anticipating bundle's harmony: its late look is where harmony comes from (chosen on validation songs)
@@ -59,17 +59,17 @@ class EngineConfig:
     def __post_init__(self) -> None:
         numbers = (self.crossfade_s, self.continuity, self.loudness_match, self.follow_loudness, self.harmony, self.late_look_s)
         if not all(np.isfinite(v) for v in numbers):
-            raise CountertrackError("engine settings must be finite numbers")
+            raise ConfigurationError("engine settings must be finite numbers")
         if not 0.0 <= self.crossfade_s <= 0.5:
-            raise CountertrackError(f"crossfade {self.crossfade_s} s is out of range 0..0.5 s")
+            raise ConfigurationError(f"crossfade {self.crossfade_s} s is out of range 0..0.5 s")
         if not 0.0 <= self.continuity <= 1.0 or not 0.0 <= self.follow_loudness <= 1.0:
-            raise CountertrackError("continuity and follow_loudness must be within 0..1")
+            raise ConfigurationError("continuity and follow_loudness must be within 0..1")
         if self.max_run < 1 or self.avoid_recent < 0 or self.loudness_match < 0:
-            raise CountertrackError("max_run must be at least 1; avoid_recent and loudness_match not negative")
+            raise ConfigurationError("max_run must be at least 1; avoid_recent and loudness_match not negative")
         if not 0.0 <= self.harmony <= 100.0:
-            raise CountertrackError(f"harmony {self.harmony} is out of range 0..100")
+            raise ConfigurationError(f"harmony {self.harmony} is out of range 0..100")
         if not 0.0 <= self.late_look_s <= 0.2:
-            raise CountertrackError(f"late look {self.late_look_s} s is out of range 0..0.2 s")
+            raise ConfigurationError(f"late look {self.late_look_s} s is out of range 0..0.2 s")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -103,7 +103,7 @@ class GrainPicker:
 
     def __init__(self, memory: Memory, centroids: np.ndarray, config: EngineConfig, seed: int, compatibility: Compatibility | None = None):
         if len(memory.grains) == 0:
-            raise CountertrackError("the memory holds no grains", memory.path)
+            raise BundleError("the memory holds no grains", memory.path)
         self.memory, self.config, self.compatibility = memory, config, compatibility
         self.substitute = nearest_present_labels(np.asarray(centroids, np.float32), memory.labels)
         self.rng = PortableRandom(seed)

@@ -345,5 +345,7 @@ def load_memory(
     """The memory in ``folder``: its audio and grain table (names inside the folder), see ``Memory``."""
     folder = Path(folder)
     table_path = folder / grains
-    table = GrainTable.from_json(read_json(table_path, "unreadable grain table", max_bytes=MAX_GRAIN_TABLE_BYTES), table_path)
+    table = GrainTable.from_json(
+        read_json(table_path, "unreadable grain table", max_bytes=MAX_GRAIN_TABLE_BYTES, error=BundleError), table_path
+    )
     return Memory(folder / audio, table, stamp=stamp, content_sha256=content_sha256)

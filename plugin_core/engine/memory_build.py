@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from plugin_core.engine.memory import GrainTable
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError
 from plugin_core.io.atomic import write_json_atomic
 from plugin_core.io.audio import Audio, read_audio, to_mono, write_audio
 from plugin_core.perception.codebook import Codebook
@@ -58,7 +58,7 @@ def build_memory(
     memory_sources = [s if isinstance(s, MemorySource) else MemorySource(Path(s)) for s in sources]
     paths = [s.path for s in memory_sources]
     if not paths:
-        raise CountertrackError("no memory recordings given")
+        raise ConfigurationError("no memory recordings given")
     audios: list[Audio] = []
     total = 0
     for path in paths:

@@ -197,16 +197,21 @@ def write_json_atomic(target: str | os.PathLike[str], obj: Any) -> None:
     write_bytes_atomic(target, text.encode("utf-8"))
 
 
-def read_json(path: str | os.PathLike[str], problem: str = "not valid JSON", max_bytes: int | None = None) -> Any:
+def read_json(
+    path: str | os.PathLike[str],
+    problem: str = "not valid JSON",
+    max_bytes: int | None = None,
+    error: type[CountertrackError] = CountertrackError,
+) -> Any:
     """The JSON in ``path``; an unreadable file, one larger than ``max_bytes``, bad UTF-8, bad JSON or
-    JSON nested too deeply to parse is one CountertrackError, ``problem`` and the reason, naming the file."""
+    JSON nested too deeply to parse is one ``error`` (a bundle's: BundleError), ``problem`` and the reason, naming the file."""
     try:
         with open(path, "rb") as handle:
             data = handle.read(-1 if max_bytes is None else max_bytes + 1)
         if max_bytes is not None and len(data) > max_bytes:
-            raise CountertrackError(f"{problem} (larger than {max_bytes} bytes)", path)
+            raise error(f"{problem} (larger than {max_bytes} bytes)", path)
         return json.loads(data.decode("utf-8"))
     except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
-        raise CountertrackError(f"{problem} ({' '.join(str(exc).split())[:160]})", path) from exc
+        raise error(f"{problem} ({' '.join(str(exc).split())[:160]})", path) from exc
     except RecursionError:
-        raise CountertrackError(f"{problem} (nested too deeply)", path) from None
+        raise error(f"{problem} (nested too deeply)", path) from None

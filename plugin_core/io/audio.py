@@ -16,7 +16,7 @@ import numpy as np
 import soundfile
 from pedalboard.io import AudioFile, StreamResampler
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import AudioError
 from plugin_core.io.atomic import atomic_path
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
@@ -63,12 +63,12 @@ class Audio:
 
 
 def probe_audio(path: str | os.PathLike[str], *, max_channels: int = MAX_CHANNELS) -> AudioInfo:
-    """Read a file's header; raise CountertrackError if it is missing, not audio, empty or too wide."""
+    """Read a file's header; raise AudioError if it is missing, not audio, empty or too wide."""
     path = Path(path)
     if not path.exists():
-        raise CountertrackError("file not found", path)
+        raise AudioError("file not found", path)
     if path.is_dir():
-        raise CountertrackError("is a directory, expected an audio file", path)
+        raise AudioError("is a directory, expected an audio file", path)
     try:
         with AudioFile(str(path)) as f:
             info = AudioInfo(
@@ -79,7 +79,7 @@ def probe_audio(path: str | os.PathLike[str], *, max_channels: int = MAX_CHANNEL
                 subtype=_SUBTYPE_OF_DTYPE.get(f.file_dtype, "FLOAT"),
             )
     except (ValueError, RuntimeError, OSError) as exc:
-        raise CountertrackError(f"not a readable audio file ({_short(exc)})", path) from exc
+        raise AudioError(f"not a readable audio file ({_short(exc)})", path) from exc
     _check_shape(info, max_channels)
     _check_not_truncated(info)
     return info
@@ -102,10 +102,10 @@ def read_audio(
         with AudioFile(str(path)) as f:
             samples = f.read(f.frames)
     except (ValueError, RuntimeError, OSError) as exc:
-        raise CountertrackError(f"corrupt audio data ({_short(exc)})", path) from exc
+        raise AudioError(f"corrupt audio data ({_short(exc)})", path) from exc
     samples = np.ascontiguousarray(samples, dtype=np.float32)
     if samples.shape[1] == 0:
-        raise CountertrackError("holds zero samples of audio", path)
+        raise AudioError("holds zero samples of audio", path)
     check_finite(samples, path)
     if mono:
         samples = to_mono(samples)
@@ -121,7 +121,7 @@ def check_finite(samples: np.ndarray, path: str | os.PathLike[str] | None = None
     finite = np.isfinite(samples)
     if not finite.all():
         first = int(np.argwhere(~finite.all(axis=0))[0, 0])
-        raise CountertrackError(f"contains NaN or Inf samples (first at sample {first})", path)
+        raise AudioError(f"contains NaN or Inf samples (first at sample {first})", path)
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -173,7 +173,7 @@ def check_output_format(path: Path) -> None:
     """One line if ``path``'s extension is not a format we write."""
     extension = path.suffix.lower()
     if extension not in AUDIO_EXTENSIONS:
-        raise CountertrackError(f"unsupported output format {extension or '(none)'}; use one of {', '.join(AUDIO_EXTENSIONS)}", path)
+        raise AudioError(f"unsupported output format {extension or '(none)'}; use one of {', '.join(AUDIO_EXTENSIONS)}", path)
 
 
 def output_subtype(path: Path, subtype: str) -> str:
@@ -194,16 +194,14 @@ def probe_writer(tmp: Path, name: Path, sample_rate: int, channels: int) -> None
     check_output_format(name)
     if name.suffix.lower() in _LOSSLESS_FORMATS:
         if name.suffix.lower() == ".flac" and channels > 8:
-            raise CountertrackError(f"FLAC cannot hold {channels} channels", name)
+            raise AudioError(f"FLAC cannot hold {channels} channels", name)
         return
     try:
         with AudioFile(str(tmp), "w", float(sample_rate), int(channels)):
             pass
     except (ValueError, RuntimeError, OSError) as exc:
         reason = _MP3_RATES if name.suffix.lower() == ".mp3" and "sample rate" in str(exc) else _short(exc)
-        raise CountertrackError(
-            f"cannot write {name.suffix[1:].upper()} at {sample_rate} Hz, {channels} channel(s) ({reason})", name
-        ) from exc
+        raise AudioError(f"cannot write {name.suffix[1:].upper()} at {sample_rate} Hz, {channels} channel(s) ({reason})", name) from exc
 
 
 def write_audio_file(tmp: Path, samples: np.ndarray, sample_rate: int, subtype: str, *, name: Path) -> None:
@@ -219,14 +217,14 @@ def write_audio_file(tmp: Path, samples: np.ndarray, sample_rate: int, subtype: 
             with AudioFile(str(tmp), "w", float(sample_rate), int(samples.shape[0])) as f:
                 f.write(np.clip(samples, -1.0, 1.0))
     except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
-        raise CountertrackError(f"cannot write audio ({_write_problem(exc, tmp)})", name) from exc
+        raise AudioError(f"cannot write audio ({_write_problem(exc, tmp)})", name) from exc
     _verify_written(tmp, samples.shape, sample_rate, name)
 
 
 def _checked_samples(samples: np.ndarray, name: Path) -> np.ndarray:
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim != 2 or samples.shape[0] > 8:
-        raise CountertrackError(f"cannot write audio shaped {samples.shape}; expected (channels, samples)", name)
+        raise AudioError(f"cannot write audio shaped {samples.shape}; expected (channels, samples)", name)
     check_finite(samples, name)
     return samples
 
@@ -243,14 +241,14 @@ def _verify_written(tmp: Path, shape: tuple[int, ...], sample_rate: int, name: P
             with AudioFile(str(tmp)) as f:
                 found = (f.num_channels, int(round(f.samplerate)), f.frames)
     except (soundfile.LibsndfileError, RuntimeError, ValueError, OSError) as exc:
-        raise CountertrackError(f"what was written does not read back ({_write_problem(exc, tmp)})", name) from exc
+        raise AudioError(f"what was written does not read back ({_write_problem(exc, tmp)})", name) from exc
     slack = _MP3_PADDING if name.suffix.lower() == ".mp3" else 0
     if found[2] < frames:
-        raise CountertrackError(
+        raise AudioError(
             f"was cut short: {found[2]} of {frames} samples written ({_disk_problem(tmp) or 'the writer stopped early'})", name
         )
     if found[:2] != (channels, int(sample_rate)) or found[2] > frames + slack:
-        raise CountertrackError(
+        raise AudioError(
             f"reads back as {found[2]} samples, {found[0]} channel(s) at {found[1]} Hz instead of {frames}, {channels} at {sample_rate} Hz",
             name,
         )
@@ -280,11 +278,11 @@ def list_audio_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 def _check_shape(info: AudioInfo, max_channels: int) -> None:
     if info.num_samples <= 0:
-        raise CountertrackError("holds zero samples of audio", info.path)
+        raise AudioError("holds zero samples of audio", info.path)
     if not 1 <= info.num_channels <= max_channels:
-        raise CountertrackError(f"has {info.num_channels} channels; countertrack reads 1 to {max_channels} (mix it down first)", info.path)
+        raise AudioError(f"has {info.num_channels} channels; countertrack reads 1 to {max_channels} (mix it down first)", info.path)
     if info.sample_rate < 8000 or info.sample_rate > 384000:
-        raise CountertrackError(f"unsupported sample rate {info.sample_rate} Hz", info.path)
+        raise AudioError(f"unsupported sample rate {info.sample_rate} Hz", info.path)
 
 
 def _check_not_truncated(info: AudioInfo) -> None:
@@ -297,7 +295,7 @@ def _check_not_truncated(info: AudioInfo) -> None:
     except (soundfile.LibsndfileError, RuntimeError):
         return
     if 0 <= present < info.num_samples:
-        raise CountertrackError(f"truncated: the header promises {info.num_samples} samples, the file holds {present}", info.path)
+        raise AudioError(f"truncated: the header promises {info.num_samples} samples, the file holds {present}", info.path)
 
 
 def _short(exc: BaseException) -> str:

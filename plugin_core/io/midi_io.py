@@ -48,11 +48,11 @@ def parse_cc_mapping(text: str) -> CCMapping:
         parameter, low, high = rest.split(":")
         mapping = CCMapping(int(controller_text), parameter.strip(), float(low), float(high))
     except ValueError:
-        raise CountertrackError(f"CC mapping {text!r} must read CC=PARAMETER:LOW:HIGH, e.g. 1=temperature:0.3:2.0") from None
+        raise ConfigurationError(f"CC mapping {text!r} must read CC=PARAMETER:LOW:HIGH, e.g. 1=temperature:0.3:2.0") from None
     if not 0 <= mapping.controller <= 127:
-        raise CountertrackError(f"CC number {mapping.controller} is out of range 0..127")
+        raise ConfigurationError(f"CC number {mapping.controller} is out of range 0..127")
     if mapping.parameter not in AUTOMATABLE:
-        raise CountertrackError(f"cannot automate {mapping.parameter!r}; automatable: {', '.join(sorted(AUTOMATABLE))}")
+        raise ConfigurationError(f"cannot automate {mapping.parameter!r}; automatable: {', '.join(sorted(AUTOMATABLE))}")
     for bound in (mapping.low, mapping.high):
         _check_bound(text, mapping, bound)
     return mapping

@@ -131,7 +131,7 @@ class PerceptionSession:
     def from_folder(cls, folder: str | os.PathLike[str], threads: int = 2) -> PerceptionSession:
         folder = Path(folder)
         settings = folder / "perception.json"
-        data = read_json(settings, "unreadable perception settings")
+        data = read_json(settings, "unreadable perception settings", error=BundleError)
         try:
             spec = PerceptionSpec.from_dict(data)
         except (KeyError, TypeError) as exc:

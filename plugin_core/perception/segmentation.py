@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import AudioError, ConfigurationError, CountertrackError
 from plugin_core.io.records import checked_keys
 
 STRATEGIES = ("uniform", "beats", "onsets")
@@ -45,19 +45,19 @@ class SegmentationConfig:
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
-            raise CountertrackError(f"unknown segmentation {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+            raise ConfigurationError(f"unknown segmentation {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
         if not (0.01 <= self.hop_s <= 10.0):
-            raise CountertrackError(f"segment hop {self.hop_s} s is out of range 0.01..10 s")
+            raise ConfigurationError(f"segment hop {self.hop_s} s is out of range 0.01..10 s")
         if self.window_s is not None and not (0.01 <= self.window_s <= 10.0):
-            raise CountertrackError(f"analysis window {self.window_s} s is out of range 0.01..10 s")
+            raise ConfigurationError(f"analysis window {self.window_s} s is out of range 0.01..10 s")
         if self.bpm is not None and not (20.0 <= self.bpm <= 400.0):  # also refuses NaN
-            raise CountertrackError(f"tempo {self.bpm} BPM is out of range 20..400")
+            raise ConfigurationError(f"tempo {self.bpm} BPM is out of range 20..400")
         if not (1 <= self.subdivision <= 16):
-            raise CountertrackError(f"beat subdivision {self.subdivision} is out of range 1..16")
+            raise ConfigurationError(f"beat subdivision {self.subdivision} is out of range 1..16")
         if self.offset_s < 0:
-            raise CountertrackError(f"beat offset {self.offset_s} s is negative")
+            raise ConfigurationError(f"beat offset {self.offset_s} s is negative")
         if not (0.01 <= self.min_segment_s <= 10.0):
-            raise CountertrackError(f"minimum segment {self.min_segment_s} s is out of range 0.01..10 s")
+            raise ConfigurationError(f"minimum segment {self.min_segment_s} s is out of range 0.01..10 s")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,10 +73,10 @@ def with_tempo(
     """A bundle's segmentation unit (beats and their subdivision, or its uniform hop) on A's beats
     from ``tempo_map`` or ``bpm``; None when neither is given (a beat bundle then finds A's beats)."""
     if bpm is not None and tempo_map:
-        raise CountertrackError("give either a tempo (bpm) or a tempo map, not both")
+        raise ConfigurationError("give either a tempo (bpm) or a tempo map, not both")
     if bpm is None and not tempo_map:
         if offset_s:
-            raise CountertrackError("a beat offset needs a tempo (bpm)")
+            raise ConfigurationError("a beat offset needs a tempo (bpm)")
         return None
     return SegmentationConfig.from_dict(
         {**config.to_dict(), "strategy": "beats", "bpm": bpm, "offset_s": offset_s, "tempo_map": tempo_map or None}
@@ -93,13 +93,13 @@ def make_grid(
     lays ahead of A, where no boundary may move once it is used.
     """
     if num_samples < 1:
-        raise CountertrackError("cannot segment an empty signal")
+        raise AudioError("cannot segment an empty signal")
     if config.strategy == "uniform":
         return uniform_grid(num_samples, sample_rate, config.hop_s, merge_tail=merge_tail)
     if config.strategy == "beats":
         return grid_from_times(beat_times_s(num_samples, sample_rate, config, audio), num_samples, sample_rate, merge_tail=merge_tail)
     if audio is None:
-        raise CountertrackError("onset segmentation needs the audio")
+        raise ConfigurationError("onset segmentation needs the audio")
     onsets = detect_onsets(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate, config.min_segment_s)
     return grid_from_times(onsets / sample_rate, num_samples, sample_rate, min_segment_s=config.min_segment_s, merge_tail=merge_tail)
 
@@ -130,7 +130,7 @@ def beat_times_s(num_samples: int, sample_rate: int, config: SegmentationConfig,
         count = int(math.ceil(max(0.0, duration_s - config.offset_s) / period)) + 1
         return config.offset_s + period * np.arange(count)
     if audio is None:
-        raise CountertrackError("beat segmentation without a BPM or tempo map needs the audio to find its beats")
+        raise ConfigurationError("beat segmentation without a BPM or tempo map needs the audio to find its beats")
     from plugin_core.perception.tempo import estimate_beats
 
     beats = estimate_beats(np.asarray(audio, dtype=np.float32).reshape(-1), sample_rate).beat_times_s
@@ -192,7 +192,7 @@ def check_grid(boundaries: np.ndarray, num_samples: int, *, may_overrun: bool = 
     b = np.asarray(boundaries)
     ends = b.size >= 2 and (b[-1] >= num_samples if may_overrun else b[-1] == num_samples)
     if b.ndim != 1 or b.size < 2 or b[0] != 0 or not ends or np.any(np.diff(b) <= 0):
-        raise CountertrackError(f"invalid segment grid for {num_samples} samples")
+        raise ConfigurationError(f"invalid segment grid for {num_samples} samples")
 
 
 def tempo_map_beats_s(midi_path: str | os.PathLike[str], duration_s: float, subdivision: int = 1) -> np.ndarray:

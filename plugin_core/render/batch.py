@@ -58,9 +58,15 @@ class BatchSummary:
     succeeded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)  # every file the succeeded inputs rendered to
+
+    def done(self, path: Path, targets: BatchTargets) -> None:
+        """Record an input rendered, with the files it was written to."""
+        self.succeeded.append(str(path))
+        self.written.extend(str(target) for target in targets.all())
 
     def to_dict(self) -> dict:
-        return {"succeeded": self.succeeded, "skipped": self.skipped, "failed": self.failed}
+        return {"succeeded": self.succeeded, "skipped": self.skipped, "failed": self.failed, "written": self.written}
 
 
 def output_path(input_path: Path, out_dir: Path) -> Path:
@@ -160,9 +166,9 @@ def run_batch(
         with worker_pool(
             jobs, initializer=_init_worker, initargs=(bundle_path, options.preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))
         ) as pool:
-            futures = {pool.submit(run_task, _render_one, str(path), targets, options): path for path, targets in todo}
+            futures = {pool.submit(run_task, _render_one, str(path), targets, options): (path, targets) for path, targets in todo}
             for future in concurrent.futures.as_completed(futures):
-                path = futures[future]
+                path, targets = futures[future]
                 try:
                     error = future.result()
                 except BrokenProcessPool:
@@ -172,7 +178,7 @@ def run_batch(
                 if error:
                     summary.failed.append({"input": str(path), "error": error})
                 else:
-                    summary.succeeded.append(str(path))
+                    summary.done(path, targets)
                 on_done()
     return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
@@ -235,6 +241,7 @@ def plan_batch(
 def finish_batch(summary: BatchSummary, summary_path: Path) -> BatchSummary:
     """Sort the summary (the order of completion is not reproducible) and write it atomically."""
     summary.succeeded.sort()
+    summary.written.sort()
     summary.failed.sort(key=lambda item: item["input"])
     write_json_atomic(summary_path, summary.to_dict())
     return summary

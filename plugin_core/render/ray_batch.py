@@ -135,7 +135,7 @@ def _render_all(
                 return
             for ref in ready:
                 path, targets = pending.pop(ref)
-                _record(summary, path, _collect(ray, ref, path, targets, job.options.force), on_done)
+                _record(summary, path, _collect(ray, ref, path, targets, job.options.force), on_done, targets)
     except BaseException:
         _cancel(ray, pending)
         raise
@@ -166,11 +166,11 @@ def _collect(ray: Any, ref: Any, path: Path, targets: BatchTargets, force: bool)
     return ""
 
 
-def _record(summary: BatchSummary, path: Path, error: str, on_done: Callable[[], None]) -> None:
-    if error:
+def _record(summary: BatchSummary, path: Path, error: str, on_done: Callable[[], None], targets: BatchTargets | None = None) -> None:
+    if error or targets is None:
         summary.failed.append({"input": str(path), "error": error})
     else:
-        summary.succeeded.append(str(path))
+        summary.done(path, targets)
     on_done()
 
 

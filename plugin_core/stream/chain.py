@@ -16,7 +16,7 @@ import numpy as np
 import pedalboard
 
 from plugin_core.bundle.load import Bundle
-from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.errors import ConfigurationError
 from plugin_core.io.validation import check_stream_format
 from plugin_core.perception.dsp import silence_non_finite
 from plugin_core.perception.segmentation import with_tempo
@@ -99,7 +99,7 @@ class AnswerChain:
         mix = {name: changes.pop(name) for name in MIX_NAMES if name in changes}
         for name, value in mix.items():
             if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 2.0):
-                raise CountertrackError(f"{name} {value!r} is out of range 0..2")
+                raise ConfigurationError(f"{name} {value!r} is out of range 0..2")
         if changes:
             self.effect.set_parameters(**changes)
         self.wet, self.dry = float(mix.get("wet", self.wet)), float(mix.get("dry", self.dry))

@@ -12,7 +12,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import AudioError, ConfigurationError
 
 
 @runtime_checkable
@@ -47,13 +47,13 @@ def process_whole(
     ``reset=False`` continues the stream and returns the next ``n`` samples of it (latency included),
     as ``Plugin.process(..., reset=False)`` does."""
     if int(round(float(sample_rate))) != effect.sample_rate or float(sample_rate) != round(float(sample_rate)):
-        raise CountertrackError(f"this effect runs at {effect.sample_rate} Hz, not {sample_rate!r}; make another for that rate")
+        raise ConfigurationError(f"this effect runs at {effect.sample_rate} Hz, not {sample_rate!r}; make another for that rate")
     signal = np.asarray(audio, dtype=np.float32)
     one_dimensional = signal.ndim == 1
     if one_dimensional:
         signal = signal[None, :]
     if signal.ndim != 2 or signal.shape[0] != effect.channels:
-        raise CountertrackError(f"expected audio shaped ({effect.channels}, samples) or 1-D for mono, got {np.shape(audio)}")
+        raise AudioError(f"expected audio shaped ({effect.channels}, samples) or 1-D for mono, got {np.shape(audio)}")
     if reset:
         effect.reset()
     pieces = [effect.process(signal[:, start : start + block_size]) for start in range(0, signal.shape[1], block_size)]

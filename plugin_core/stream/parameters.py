@@ -13,7 +13,7 @@ from typing import Any
 
 from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.engine.grains import EngineConfig
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError
 
 SAMPLING_NAMES = tuple(f.name for f in fields(SamplingConfig))
 ENGINE_NAMES = tuple(f.name for f in fields(EngineConfig))
@@ -34,7 +34,7 @@ class Parameters:
         engine = changes.pop("engine", self.engine)
         unknown = sorted(set(changes) - set(SAMPLING_NAMES) - set(ENGINE_NAMES))
         if unknown:
-            raise CountertrackError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(SAMPLING_NAMES + ENGINE_NAMES)}")
+            raise ConfigurationError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(SAMPLING_NAMES + ENGINE_NAMES)}")
         sampling = replace(sampling, **{k: v for k, v in changes.items() if k in SAMPLING_NAMES})
         engine = replace(engine, **{k: v for k, v in changes.items() if k in ENGINE_NAMES})
         return Parameters(sampling=sampling, engine=engine)

@@ -107,8 +107,8 @@ def load_preset(name_or_path: str | os.PathLike[str]) -> Preset:
     (anything with a slash or ending in .json): a file in the working folder never replaces a shipped preset."""
     path = shipped_preset_path(name_or_path) if is_preset_name(name_or_path) else Path(name_or_path)
     if not path.is_file():
-        raise CountertrackError("preset file not found", path)
-    return parse_preset(read_json(path, max_bytes=1 << 20), path)
+        raise ConfigurationError("preset file not found", path)
+    return parse_preset(read_json(path, max_bytes=1 << 20, error=ConfigurationError), path)
 
 
 def build_effects(effects: tuple[dict[str, Any], ...], source: str = "") -> pedalboard.Pedalboard:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
 ANTICIPATING_LEAD = -1  # slot i is decided from segments up to i - 1
@@ -49,7 +49,7 @@ class Schedule:
     ) -> Schedule:
         """The schedule for a known grid (offline) or for the strategy's grid in a stream."""
         if lead < 1 and lead != ANTICIPATING_LEAD:
-            raise CountertrackError(f"decision lead {lead} must be at least 1 segment, or {ANTICIPATING_LEAD} (anticipating)")
+            raise ConfigurationError(f"decision lead {lead} must be at least 1 segment, or {ANTICIPATING_LEAD} (anticipating)")
         seam = crossfade_samples  # the seam before a slot's start
         if boundaries is not None:
             grid = np.asarray(boundaries, dtype=np.int64)
@@ -61,7 +61,7 @@ class Schedule:
         elif segmentation.strategy == "beats" and segmentation.bpm is not None and not segmentation.tempo_map:
             period = max(1, int(round(60.0 / segmentation.bpm / segmentation.subdivision * sample_rate)))
         else:
-            raise CountertrackError(f"a stream needs a grid known ahead (uniform, or beats at a given bpm), not {segmentation.strategy}")
+            raise ConfigurationError(f"a stream needs a grid known ahead (uniform, or beats at a given bpm), not {segmentation.strategy}")
         window_segments = 0 if window_samples is None else -(-window_samples // period)
         count = lead + window_segments + HORIZON_SEGMENTS
         horizon = make_grid((count + 2) * period, sample_rate, segmentation)[: count + 1]

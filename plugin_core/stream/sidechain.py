@@ -20,7 +20,7 @@ from plugin_core.bundle.load import Bundle
 from plugin_core.decision.sampling import allowed_mask, nucleus
 from plugin_core.decision.session import DecisionState, decode_step
 from plugin_core.engine.grains import GrainPicker, Moment, Pick, SeamWriter, Slot, seam_curves, stretch_ratio
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import AudioError, CountertrackError, InternalError
 from plugin_core.io.validation import check_stream_format
 from plugin_core.perception.descriptors import PREROLL_S, describe_piece
 from plugin_core.perception.dsp import rms_db, silence_non_finite
@@ -265,7 +265,7 @@ class SidechainEffect:
         block, bad = silence_non_finite(block)
         self.non_finite_samples += bad
         if block.ndim != 2 or block.shape[0] != self.channels:
-            raise CountertrackError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
+            raise AudioError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
         if self._finished:
             raise CountertrackError("the stream has been flushed; call reset() to start a new one")
         self._input.append(block)
@@ -516,7 +516,7 @@ class SidechainEffect:
         start, stop = self._emitted, self._emitted + count
         total = self._received if self._finished else None
         if total is None and stop > self._final:
-            raise CountertrackError("internal: output requested before it was decided (latency too small)")
+            raise InternalError("output requested before it was decided (latency too small)")
         wet = self._output.view(start, stop)
         if total is not None:
             wet[:, max(0, total - start) :] = 0.0  # past the end of A: silence

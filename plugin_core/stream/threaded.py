@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import AudioError, ConfigurationError, CountertrackError
 from plugin_core.stream.contract import process_whole
 from plugin_core.stream.sidechain import Decision, SidechainEffect
 
@@ -160,7 +160,7 @@ class ThreadedSidechain:
             extra_latency_samples = default_extra_latency(effect)
         self.extra_latency_samples = int(extra_latency_samples)
         if self.extra_latency_samples < 0:
-            raise CountertrackError("extra latency must not be negative")
+            raise ConfigurationError("extra latency must not be negative")
         self.latency_samples = effect.latency_samples + self.extra_latency_samples
         self._shared = _Shared(effect)
         self._prime()
@@ -196,7 +196,7 @@ class ThreadedSidechain:
         """One block of A (channels, n) in, one block of B (channels, n) out; only copies here."""
         block = np.array(block, dtype=np.float32, copy=True)  # the host may reuse its buffer
         if block.ndim != 2 or block.shape[0] != self.channels:
-            raise CountertrackError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
+            raise AudioError(f"expected a block shaped ({self.channels}, samples), got {block.shape}")
         shared = self._shared
         with shared.condition:
             self._raise_failure()

@@ -30,10 +30,13 @@ def _batch(songs, out, *options: str) -> int:
     return main(["batch", str(folder / "songs" / "*" / "melody.wav"), "--bundle", str(bundle), "-o", str(out), "--jobs", "1", *options])
 
 
-def test_outputs_keep_the_song_folders_and_extra_files_sit_beside_b(songs, tmp_path):
+def test_outputs_keep_the_song_folders_and_extra_files_sit_beside_b(songs, tmp_path, capsys):
     out = tmp_path / "out"
     assert _batch(songs, out, "--mix", "--midi-out", "--bpm", "120") == 0
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    named = [line.removeprefix("wrote ") for line in capsys.readouterr().out.splitlines() if line.startswith("wrote ")]
+    assert sorted(named) == sorted(str(out / name) for name in written if name != "batch-summary.json")  # every file named
+    assert json.loads((out / "batch-summary.json").read_text())["written"] == sorted(named)
     assert written == [
         "batch-summary.json",
         "first song/melody.mid",

@@ -95,8 +95,10 @@ def test_export_with_force_swaps_in_a_whole_new_bundle_and_zip(tiny_run, my_bund
     from plugin_core.bundle.load import load_bundle
 
     old_manifest = (my_bundle / "manifest.json").read_bytes()
-    code, err = _cli(["export", tiny_run.folder, "-o", my_bundle, "--zip", "--force", "--memory-limit-s", "10"], capsys)
-    assert code == 0, err
+    code = main([str(a) for a in ["export", tiny_run.folder, "-o", my_bundle, "--zip", "--force", "--memory-limit-s", "10"]])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert captured.out.splitlines()[-2:] == [f"wrote the bundle {my_bundle}", f"wrote {tmp_path / 'my.ctbundle.zip'}"]
     assert (my_bundle / "manifest.json").read_bytes() != old_manifest
     load_bundle(my_bundle)
     load_bundle(tmp_path / "my.ctbundle.zip")
