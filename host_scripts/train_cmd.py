@@ -78,7 +78,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         "--segmentation",
         choices=("uniform", "beats", "onsets"),
         default=default("segmentation")["strategy"],
-        help="segments: beats (each pair's own, from its score MIDI or found in A), uniform windows, or onsets",
+        help="segments: beats (each pair's own, from its score MIDI or found in A), a uniform hop, or onsets",
     )
     data.add_argument(
         "--hop",
@@ -129,8 +129,13 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--heads", type=int, default=default("heads"), help="attention heads (must divide --d-model)")
     training = parser.add_argument_group("training")
     training.add_argument("--epochs", type=int, default=default("epochs"), help="at most this many epochs (early stopping may end sooner)")
-    training.add_argument("--sequence-length", type=int, default=default("sequence_length"), help="segments per training window")
-    training.add_argument("--batch-size", type=int, default=default("batch_size"), help="training windows per step")
+    training.add_argument(
+        "--sequence-length",
+        type=int,
+        default=default("sequence_length"),
+        help="segments per training sequence (the model's context when it learns)",
+    )
+    training.add_argument("--batch-size", type=int, default=default("batch_size"), help="training sequences per step")
     training.add_argument(
         "--learning-rate", type=float, default=default("learning_rate"), help="peak learning rate (warm-up, then cosine decay)"
     )

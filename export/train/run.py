@@ -40,6 +40,7 @@ from plugin_core.engine.compatibility import Compatibility
 from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import atomic_path, read_json, write_bytes_atomic, write_json_atomic
 from plugin_core.io.corpus import load_corpus
+from plugin_core.io.records import checked_schema_version
 from plugin_core.perception.codebook import Codebook
 from plugin_core.perception.segmentation import SegmentationConfig
 
@@ -188,14 +189,14 @@ MIN_TRAINING_SONGS = 8  # below this a held-out score says little and the table 
 MIN_TRAINING_SEGMENTS = 2000  # about 17 minutes of beats at 120 qpm
 
 
-def too_little_data(train_pairs: list[TokenPair], window: int) -> str:
+def too_little_data(train_pairs: list[TokenPair], sequence_length: int) -> str:
     """Why the training songs are too few to learn A -> B reliably ("" when they are enough): with a
     handful of songs the model overfits in a few epochs and can score below the baselines."""
     segments = sum(int(p.response.size) for p in train_pairs)
     if len(train_pairs) >= MIN_TRAINING_SONGS and segments >= MIN_TRAINING_SEGMENTS:
         return ""
     return (
-        f"only {len(train_pairs)} training song(s), {segments} segments ({max(1, segments // window)} windows of {window}): "
+        f"only {len(train_pairs)} training song(s), {segments} segments ({max(1, segments // sequence_length)} sequences of {sequence_length}): "
         f"too little to learn how B answers A reliably (at least {MIN_TRAINING_SONGS} songs and {MIN_TRAINING_SEGMENTS} segments "
         "are advised); expect held-out scores near the baselines"
     )
@@ -273,7 +274,8 @@ def train(
     existing = folder / "config.json"
     previous = read_json(existing, "not a readable run") if resume and existing.is_file() else None
     if previous is not None:
-        saved = asdict(TrainConfig.from_dict(previous["train"], int(previous.get("schema_version", 1)), existing))
+        version = checked_schema_version(previous.get("schema_version", 1), RUN_SCHEMA, "run", existing, error=CountertrackError)
+        saved = asdict(TrainConfig.from_dict(previous["train"], version, existing))
         if config.response_features == AUTO:  # "auto" resumes whatever the run was fitted with (a run from before the choice: sound)
             config = replace(config, response_features=saved["response_features"])
         asked = asdict(config)
@@ -648,9 +650,10 @@ def load_run(run_dir: str | Path) -> Run:
     folder = Path(run_dir)
     path = folder / "config.json"
     data = read_json(path, "not a readable run")
-    if data.get("schema_version", 0) > RUN_SCHEMA:
-        raise CountertrackError("this run was written by a newer countertrack", path)
-    config = TrainConfig.from_dict(data["train"], int(data.get("schema_version", 1)), path)
+    if not isinstance(data, dict):
+        raise CountertrackError("not a readable run (not an object)", path)
+    version = checked_schema_version(data.get("schema_version", 1), RUN_SCHEMA, "run", path, error=CountertrackError)
+    config = TrainConfig.from_dict(data["train"], version, path)
     split = Split(**{k: tuple(v) for k, v in data["split"].items()})
     model = DecisionModel(DecisionConfig.from_dict(data["decision"]))
     weights = folder / "model.safetensors"

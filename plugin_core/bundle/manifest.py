@@ -18,6 +18,7 @@ from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS
 from plugin_core.engine.grains import EngineConfig
 from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.io.atomic import read_json
+from plugin_core.io.records import checked_schema_version
 from plugin_core.io.validation import finite_numbers, whole_number
 from plugin_core.perception.segmentation import SegmentationConfig
 
@@ -44,13 +45,7 @@ def parse_manifest(manifest: Any, path: str | os.PathLike[str]) -> dict[str, Any
     """``manifest`` (parsed JSON) if it is a countertrack manifest of a schema this version reads."""
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError("manifest is not a countertrack bundle manifest", path)
-    version = manifest.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise BundleError(f"bundle schema version {version!r} is not a positive whole number", path)
-    if version > BUNDLE_SCHEMA:
-        raise BundleError(
-            f"bundle schema version {version!r} is newer than this countertrack reads ({BUNDLE_SCHEMA}); upgrade countertrack", path
-        )
+    checked_schema_version(manifest.get("schema_version"), BUNDLE_SCHEMA, "bundle", path, error=BundleError)
     return manifest
 
 

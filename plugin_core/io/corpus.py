@@ -17,6 +17,7 @@ from plugin_core.errors import CountertrackError
 from plugin_core.io.atomic import read_json, write_json_atomic
 from plugin_core.io.audio import Audio, read_audio, resample
 from plugin_core.io.outputs import Output
+from plugin_core.io.records import checked_schema_version
 
 MANIFEST_NAME = "corpus.json"
 SCHEMA_VERSION = 1
@@ -107,9 +108,7 @@ def load_corpus(path: str | os.PathLike[str]) -> Corpus:
     data = read_json(target)
     if not isinstance(data, dict) or data.get("kind") != "countertrack-corpus":
         raise CountertrackError("not a countertrack corpus manifest", target)
-    version = data.get("schema_version")
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise CountertrackError(f"schema version {version!r} is newer than this countertrack reads ({SCHEMA_VERSION})", target)
+    checked_schema_version(data.get("schema_version"), SCHEMA_VERSION, "corpus", target, error=CountertrackError)
     try:
         pairs = tuple(
             Pair(

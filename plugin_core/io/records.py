@@ -34,3 +34,20 @@ def checked_keys(
         )
         raise error(f"{what} not as this countertrack writes them: {'; '.join(problems)}", source)
     return dict(data)
+
+
+def checked_schema_version(
+    version: Any,
+    newest: int,
+    what: str,
+    source: str | os.PathLike[str] | None = None,
+    *,
+    error: type[CountertrackError] = ConfigurationError,
+) -> int:
+    """``version`` if it is a schema version this countertrack reads (a whole number from 1 to
+    ``newest``); else ``error`` naming ``what`` and ``source``: one check for every record written."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise error(f"{what} schema version {version!r} is not a positive whole number", source)
+    if version > newest:
+        raise error(f"{what} schema version {version} is newer than this countertrack reads ({newest}); upgrade countertrack", source)
+    return version

@@ -23,7 +23,7 @@ from plugin_core.bundle.onnx_session import open_session, run_session
 from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.io.atomic import read_json
 from plugin_core.io.audio import Audio, read_audio, resample, to_mono
-from plugin_core.io.records import checked_keys
+from plugin_core.io.records import checked_keys, checked_schema_version
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from plugin_core.perception.side_by_side import side_by_side
 
@@ -56,8 +56,10 @@ class PerceptionSpec:
         """Strictly (one error naming an unknown or missing setting); the graph's tensor names may be
         absent (the defaults), and a ``schema_version`` newer than this countertrack's is refused."""
         data = dict(data) if isinstance(data, dict) else data
-        if isinstance(data, dict) and data.pop("schema_version", PERCEPTION_SCHEMA) > PERCEPTION_SCHEMA:
-            raise CountertrackError("perception settings are newer than this countertrack reads")
+        if isinstance(data, dict):
+            checked_schema_version(
+                data.pop("schema_version", PERCEPTION_SCHEMA), PERCEPTION_SCHEMA, "perception settings", error=BundleError
+            )
         data = checked_keys(cls, data, "the perception settings are", may_omit=("input_name", "output_names"), error=CountertrackError)
         data["segmentation"] = SegmentationConfig.from_dict(data["segmentation"])
         data["output_names"] = tuple(data.get("output_names", ("embedding", "token")))
