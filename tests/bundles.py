@@ -33,10 +33,18 @@ NOTES_HZ = (55.0, 65.4, 73.4, 82.4, 98.0, 110.0, 130.8, 146.8)
 
 
 def tone_melody(
-    seconds: float, bpm: float, sample_rate: int = RATE, seed: int = 0, low_hz: float = 220.0, amplitude: float = 0.3
+    seconds: float,
+    bpm: float,
+    sample_rate: int = RATE,
+    seed: int = 0,
+    low_hz: float = 220.0,
+    amplitude: float = 0.3,
+    dynamics_db: float = 0.0,
 ) -> np.ndarray:
-    """(1, samples): one plucked, decaying note per beat at ``bpm``, pitches drawn from a scale."""
+    """(1, samples): one plucked, decaying note per beat at ``bpm``, pitches drawn from a scale; with
+    ``dynamics_db`` each note's level is drawn that many dB down or less (from a generator of its own)."""
     rng = np.random.default_rng(seed)
+    levels = np.random.default_rng([seed, 1]).uniform(-dynamics_db, 0.0, int(seconds * bpm / 60.0) + 1) if dynamics_db else None
     total = int(round(seconds * sample_rate))
     out = np.zeros(total, dtype=np.float64)
     beat = 60.0 / bpm
@@ -54,7 +62,7 @@ def tone_melody(
         if fade:
             note[:fade] *= np.linspace(0.0, 1.0, fade)
             note[-fade:] *= np.linspace(1.0, 0.0, fade)
-        out[start : start + length] += amplitude * note
+        out[start : start + length] += amplitude * note * (10 ** (levels[index] / 20) if levels is not None else 1.0)
     return out[None, :].astype(np.float32)
 
 
@@ -137,6 +145,7 @@ def make_synthetic_bundle(
     memory_bpm: float = 120.0,
     memory_seconds: float = 12.0,
     compatibility: bool = True,
+    memory_dynamics_db: float = 0.0,
 ) -> Path:
     """Write a bundle into ``folder / 'synthetic.ctbundle'`` (with the tones it was made from beside
     it) and return its path."""
@@ -149,6 +158,8 @@ def make_synthetic_bundle(
         memory_seconds=memory_seconds,
         compatibility=compatibility,
     )
+    if memory_dynamics_db:
+        settings["memory_dynamics_db"] = memory_dynamics_db  # absent by default: the other variants keep their builds
     key = json.dumps(settings, sort_keys=True)
     if key not in _BUILT and _SHARED:
         _BUILT[key] = _shared_build(key, settings)
@@ -171,6 +182,7 @@ def _build_synthetic_bundle(
     memory_bpm: float,
     memory_seconds: float,
     compatibility: bool,
+    memory_dynamics_db: float = 0.0,
 ) -> Path:
     from export.data.token_data import Split
     from export.model.codebook_fit import fit_codebook
@@ -188,7 +200,8 @@ def _build_synthetic_bundle(
     folder.mkdir(parents=True, exist_ok=True)
     segmentation = segmentation or {"strategy": "beats", "bpm": memory_bpm}
     memory_path = folder / "memory_tones.wav"
-    write_audio(memory_path, tone_melody(memory_seconds, memory_bpm, seed=seed + 1, low_hz=55.0), RATE, subtype="PCM_16")
+    memory = tone_melody(memory_seconds, memory_bpm, seed=seed + 1, low_hz=55.0, dynamics_db=memory_dynamics_db)
+    write_audio(memory_path, memory, RATE, subtype="PCM_16")
     guide_path = folder / "guide_tones.wav"
     write_audio(guide_path, tone_melody(12.0, memory_bpm, seed=seed + 2), RATE, subtype="PCM_16")
 

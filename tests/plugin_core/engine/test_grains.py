@@ -139,3 +139,41 @@ def test_harmony_changes_which_grains_are_chosen(bundle, melody):
     off, on = _render(bundle, melody, harmony=0.0, continuity=0.0), _render(bundle, melody, harmony=8.0, continuity=0.0)
     assert bundle.compatibility is not None
     assert [d.grain for d in off.decisions] != [d.grain for d in on.decisions]
+
+
+def test_avoid_recent_keeps_a_grain_from_returning_within_its_span(bundle, melody):
+    """Without continuity, the same grain drawn again within 8 slots: often with avoid_recent 0, rarely with 8."""
+
+    def returns(rendered: Rendered, span: int = 8) -> int:
+        grains = [d.grain for d in rendered.decisions]
+        return sum(grain in grains[max(0, i - span) : i] for i, grain in enumerate(grains))
+
+    free = returns(_render(bundle, melody, avoid_recent=0, continuity=0.0, harmony=0.0, loudness_match=0.0))
+    avoided = returns(_render(bundle, melody, avoid_recent=8, continuity=0.0, harmony=0.0, loudness_match=0.0))
+    assert avoided < free / 2, (avoided, free)
+
+
+def test_loudness_match_draws_quieter_grains_where_a_is_quieter(tmp_path):
+    """A's second half 20 dB down: with loudness_match, the grains drawn there were recorded quieter
+    than those drawn in the loud half (B's gain left alone: follow_loudness 0); without, they are not.
+    The memory's notes are played at levels 0 to 24 dB down."""
+    folder = make_synthetic_bundle(
+        tmp_path / "dynamic", segmentation={"strategy": "beats", "bpm": 120.0}, vocab=4, memory_seconds=48.0, memory_dynamics_db=24.0
+    )
+    bundle = load_bundle(folder)
+    samples = tone_melody(16.0, 120.0, seed=5)
+    samples[:, 8 * RATE :] *= 0.1
+    write_audio(tmp_path / "a.wav", samples, RATE, subtype="FLOAT")
+    a = read_audio(tmp_path / "a.wav")
+    levels = bundle.memory.grains.loudness_db
+
+    def level_drop(rendered: Rendered) -> float:
+        halves = [[levels[d.grain] for d in rendered.decisions if (d.start < 8 * RATE) == loud] for loud in (True, False)]
+        return float(np.mean(halves[0]) - np.mean(halves[1]))
+
+    common = dict(follow_loudness=0.0, continuity=0.0, harmony=0.0, avoid_recent=0)
+    matched, ignored = (
+        level_drop(_render(bundle, a, loudness_match=4.0, **common)),
+        level_drop(_render(bundle, a, loudness_match=0.0, **common)),
+    )
+    assert matched > ignored + 3.0, (matched, ignored)
