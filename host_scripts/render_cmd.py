@@ -19,17 +19,19 @@ def register(commands: argparse._SubParsersAction) -> None:
         description="Write a self-contained bundle (ONNX graphs, codebooks, memory audio + grain table, manifest "
         "with sha256 of every file), after checking ONNX against PyTorch.",
     )
-    export.add_argument("run_dir", metavar="RUN")
-    export.add_argument(
+    export.add_argument("run_dir", metavar="RUN", help="a trained run folder (countertrack train)")
+    memory = export.add_argument_group("memory (what B is played from)")
+    memory.add_argument(
         "--memory",
         nargs="+",
         metavar="AUDIO_OR_CORPUS",
         help="B recordings to play from: files, folders or corpora (default: the run's training B tracks)",
     )
-    export.add_argument("--memory-limit-s", type=float, help="cap the memory's total duration in seconds (default: no cap)")
-    export.add_argument("--zip", action="store_true", help="also write NAME.ctbundle.zip")
-    export.add_argument("-o", "--output", required=True, metavar="NAME.ctbundle")
-    export.add_argument("--force", action="store_true", help="replace an existing bundle (and zip); it stays as it was if the export fails")
+    memory.add_argument("--memory-limit-s", type=float, help="cap the memory's total duration in seconds (default: no cap)")
+    output = export.add_argument_group("output (all written at the end, or none)")
+    output.add_argument("-o", "--output", required=True, metavar="NAME.ctbundle", help="the bundle folder to write")
+    output.add_argument("--zip", action="store_true", help="also write NAME.ctbundle.zip")
+    output.add_argument("--force", action="store_true", help="replace an existing bundle (and zip); it stays as it was if the export fails")
     export.set_defaults(run=_export)
 
     render = commands.add_parser(

@@ -37,36 +37,39 @@ def register(commands: argparse._SubParsersAction) -> None:
         "latency_samples later (printed at start). Runs until Ctrl-C or SIGTERM (exit 0) or --duration.",
     )
     add_render_options(live)
-    live.add_argument(
+    tempo = live.add_argument_group("tempo")
+    tempo.add_argument(
         "--bpm", type=float, metavar="QPM", help="A's tempo in quarter notes per minute (default: none; a beat bundle needs it live)"
     )
-    live.add_argument(
+    tempo.add_argument(
         "--beat-offset",
         type=float,
         default=0.0,
         metavar="SECONDS",
         help="with --bpm: time of A's first beat after the start of the stream (default 0)",
     )
-    live.add_argument("--channels", type=int, default=1, help="audio channels of A and B (default 1: ports in_1 and out_1)")
-    live.add_argument(
+    audio = live.add_argument_group("audio (JACK)")
+    audio.add_argument("--channels", type=int, default=1, help="audio channels of A and B (default 1: ports in_1 and out_1)")
+    audio.add_argument(
         "--input",
         action="append",
         default=[],
         metavar="PORT",
         help="connect this JACK output port (e.g. system:capture_1) to in_1, the next to in_2, ... (default: none, connect them later)",
     )
-    live.add_argument(
+    audio.add_argument(
         "--output",
         action="append",
         default=[],
         metavar="PORT",
         help="connect out_1 to this JACK input port (e.g. system:playback_1), the next to out_2, ... (default: none, connect them later)",
     )
-    live.add_argument("--name", default="countertrack", help="JACK client name (default countertrack)")
-    live.add_argument("--server", metavar="NAME", help="JACK server name (default: $JACK_DEFAULT_SERVER, else 'default')")
-    live.add_argument("--midi-in", metavar="PORT", help="MIDI input port for --cc control changes (as mido lists it; default: none)")
-    live.add_argument("--midi-api", choices=("jack", "alsa"), help="MIDI system of --midi-in (default: mido's, or $MIDO_BACKEND)")
-    live.add_argument(
+    audio.add_argument("--name", default="countertrack", help="JACK client name (default countertrack)")
+    audio.add_argument("--server", metavar="NAME", help="JACK server name (default: $JACK_DEFAULT_SERVER, else 'default')")
+    control = live.add_argument_group("control (MIDI CC in real time)")
+    control.add_argument("--midi-in", metavar="PORT", help="MIDI input port for --cc control changes (as mido lists it; default: none)")
+    control.add_argument("--midi-api", choices=("jack", "alsa"), help="MIDI system of --midi-in (default: mido's, or $MIDO_BACKEND)")
+    control.add_argument(
         "--cc",
         action="append",
         default=[],
