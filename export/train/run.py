@@ -400,22 +400,27 @@ def _train_choosing_history_dropout(
         chosen_share = float(recorded_run["history_dropout_choice"]["chosen"])
         log(f"history dropout {chosen_share} was chosen and its candidates are gone: resuming the chosen run")
         return train(replace(config, history_dropout=chosen_share), folder, resume=True, log=log, progress=progress, group=group)
-    scores: dict[float, float] = {}
+    checkpoints: dict[float, dict[str, Any]] = {}
     for share in HISTORY_DROPOUT_CANDIDATES:
         candidate = folder / "candidates" / f"history-dropout-{share}"
         log(f"history dropout {share}: a candidate run in {candidate}")
         again = resume and (candidate / "checkpoint.json").is_file()
         train(replace(config, history_dropout=share), candidate, resume=again, log=log, progress=progress, group=group)
-        scores[share] = float(read_json(candidate / "checkpoint.json", "not a readable checkpoint")["best_score"])
-    chosen = max(HISTORY_DROPOUT_CANDIDATES, key=lambda share: scores[share])
+        checkpoints[share] = read_json(candidate / "checkpoint.json", "not a readable checkpoint")
+    chosen, choice = choose_history_dropout(checkpoints)
     log(
         f"history dropout {chosen} chosen: validation greedy TPP "
-        + ", ".join(f"{100 * scores[share]:.1f} % at {share}" for share in HISTORY_DROPOUT_CANDIDATES)
+        + ", ".join(f"{100 * checkpoints[share]['best_score']:.1f} % at {share}" for share in HISTORY_DROPOUT_CANDIDATES)
+        + (
+            f" (a model that hears more of its own guesses must be better by one standard error, {100 * choice['standard_error']:.1f} points)"
+            if "standard_error" in choice
+            else ""
+        )
     )
     if group is None or group.main:
         source = folder / "candidates" / f"history-dropout-{chosen}"
         recorded = read_json(source / "config.json", "not a readable run")
-        recorded["history_dropout_choice"] = {"chosen": chosen, "validation_greedy_tpp": {str(k): v for k, v in scores.items()}}
+        recorded["history_dropout_choice"] = choice
         (folder / "config.json").unlink(missing_ok=True)  # an earlier choice's: until the new one is written, the folder is incomplete
         for path in sorted(source.iterdir()):
             if path.is_file() and path.name != "config.json":
@@ -424,6 +429,40 @@ def _train_choosing_history_dropout(
     if group is not None:
         group.barrier()  # rank 0 has copied the chosen run
     return load_run(folder)
+
+
+def choose_history_dropout(checkpoints: dict[float, dict[str, Any]]) -> tuple[float, dict[str, Any]]:
+    """The history dropout to keep, and the record of why. The one-standard-error rule (Breiman et al.
+    1984): the candidate that hides most of B's history (it cannot compound its own wrong guesses) is
+    kept unless one that hears more of it scores better on the validation songs by more than the
+    standard error of the difference, from the songs' paired greedy hits (a validation score differs
+    by a segment or two from one candidate to the next by chance). Checkpoints without per-song
+    counts (a run from before them, or trained on several processes) fall back to the higher score."""
+    shares = sorted(checkpoints, reverse=True)  # most history hidden first
+    scores = {share: float(checkpoints[share]["best_score"]) for share in shares}
+    record: dict[str, Any] = {"validation_greedy_tpp": {str(k): scores[k] for k in sorted(checkpoints)}}
+    counts = {share: np.asarray(checkpoints[share].get("best_song_counts", []), dtype=np.float64).reshape(-1, 2) for share in shares}
+    totals = {share: counts[share][:, 1] for share in shares}
+    paired = all(totals[share].size > 1 and np.array_equal(totals[share], totals[shares[0]]) for share in shares)
+    if not paired:
+        chosen = max(sorted(checkpoints), key=lambda share: scores[share])  # a tie keeps the earlier
+        return chosen, {"chosen": chosen, **record}
+    chosen = shares[0]
+    for share in shares[1:]:
+        error = paired_standard_error(counts[share][:, 0], counts[chosen][:, 0], totals[share])
+        record["standard_error"] = error
+        if scores[share] - scores[chosen] > error:
+            chosen = share
+    return chosen, {"chosen": chosen, **record, "rule": "one standard error"}
+
+
+def paired_standard_error(hits: np.ndarray, other_hits: np.ndarray, totals: np.ndarray) -> float:
+    """Standard error of the difference of two accuracies measured on the same songs: the songs'
+    paired hit differences as a ratio estimate (songs, not segments, are the independent units)."""
+    songs, segments = totals.size, float(totals.sum())
+    difference = hits - other_hits
+    residual = difference - totals * difference.sum() / segments
+    return float(np.sqrt(songs / (songs - 1) * np.sum(residual**2)) / segments)
 
 
 def fit_decision(
@@ -575,9 +614,11 @@ def _fit_decision(
                 validation_loss = float(
                     loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1))
                 )
-            score = greedy_accuracy(model, validation_pairs)
+            song_counts = [greedy_counts(model, [pair]) for pair in validation_pairs]
+            score = sum(h for h, _ in song_counts) / max(1, sum(t for _, t in song_counts))
             train_loss = float(np.mean(losses))
         else:  # every rank's share added up: train loss per token (not the mean of batch means), accuracy over all
+            song_counts = None  # per song only in one process (the choice of history dropout then compares totals)
             validation_loss, score = distributed_step.sharded_validation(
                 model, validation_windows, validation_pairs, group, summed, decision.vocab_size
             )
@@ -603,6 +644,9 @@ def _fit_decision(
         state["epoch"] = epoch + 1
         if score > state["best_score"]:
             state.update(best_score=score, best_epoch=epoch + 1, bad_epochs=0)
+            state.pop("best_song_counts", None)
+            if song_counts is not None:
+                state["best_song_counts"] = [list(counts) for counts in song_counts]  # for the choice of history dropout
             if writer:
                 _save_weights(folder / "model.safetensors", {f"{k}": v for k, v in model.state_dict().items()})
         else:

@@ -7,6 +7,7 @@ import json
 import shutil
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,3 +94,35 @@ def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_c
     assert not (tmp_path / "run" / "candidates").exists() and resumed.config.history_dropout == chosen
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == extended
     assert json.loads((tmp_path / "run" / "config.json").read_text())["history_dropout_choice"] == recorded["history_dropout_choice"]
+
+
+def _checkpoint(song_hits: list[int], totals: list[int]) -> dict:
+    return {"best_score": sum(song_hits) / sum(totals), "best_song_counts": [[h, t] for h, t in zip(song_hits, totals)]}
+
+
+def test_the_candidate_hearing_its_history_must_win_by_more_than_one_standard_error():
+    from export.train.run import choose_history_dropout
+
+    totals = [100] * 10
+    blind = [30] * 10
+    # one segment better on average, but song by song it swings both ways: within the noise
+    noisy = [36, 25, 31, 29, 35, 24, 33, 28, 34, 35]
+    chosen, record = choose_history_dropout({0.5: _checkpoint(noisy, totals), 1.0: _checkpoint(blind, totals)})
+    assert chosen == 1.0 and record["rule"] == "one standard error"
+    assert record["validation_greedy_tpp"]["0.5"] > record["validation_greedy_tpp"]["1.0"]
+    # two segments better on every song: kept
+    steady = [32] * 10
+    assert choose_history_dropout({0.5: _checkpoint(steady, totals), 1.0: _checkpoint(blind, totals)})[0] == 0.5
+    # no per-song counts (a run from before them): the higher score, as before
+    old = {0.5: {"best_score": 0.31}, 1.0: {"best_score": 0.30}}
+    assert choose_history_dropout(old) == (0.5, {"chosen": 0.5, "validation_greedy_tpp": {"0.5": 0.31, "1.0": 0.30}})
+
+
+def test_paired_standard_error_is_that_of_the_song_differences():
+    from export.train.run import paired_standard_error
+
+    totals = np.array([100.0, 100.0, 100.0, 100.0])
+    assert paired_standard_error(np.array([30.0, 31, 29, 30]), np.array([30.0, 31, 29, 30]), totals) == 0.0
+    differences = np.array([2.0, -1.0, 3.0, 0.0])  # equal song lengths: the standard error of the mean difference
+    expected = np.std(differences / 100.0, ddof=1) / np.sqrt(4)
+    assert paired_standard_error(30 + differences, np.full(4, 30.0), totals) == pytest.approx(expected)
