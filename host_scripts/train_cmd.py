@@ -144,7 +144,7 @@ def add_training_options(parser: argparse.ArgumentParser) -> None:
         type=share_or_auto,
         default=default("history_dropout"),
         help="share of B-history tokens hidden in training (exposure bias cure), or auto: 0.5 and 1.0 each trained, "
-        "the better on the validation songs kept (twice the training time; RUN/candidates/ may be deleted afterwards, "
+        "1.0 kept unless 0.5 is better on the validation songs by more than one standard error (twice the training time; RUN/candidates/ may be deleted afterwards, "
         "--resume then continues the chosen run)",
     )
     training.add_argument(

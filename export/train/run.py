@@ -5,7 +5,7 @@ compatibility (compatibility.npz), metrics.jsonl
 (one line per epoch), checkpoint.safetensors + checkpoint.json (model and optimiser after the last
 finished epoch, for --resume) and model.safetensors (the best weights by validation score). With
 history dropout "auto" (the default) each candidate trains in ``candidates/history-dropout-X/`` and
-the better on the validation songs is copied into the run folder; config.json records the choice.
+the one ``choose_history_dropout`` keeps is copied into the run folder; config.json records the choice.
 Weights are safetensors: loading never unpickles. Randomness flows from the seed: the same
 corpus, settings and seed give the same run.
 """
@@ -381,8 +381,7 @@ def _train_choosing_history_dropout(
     group: Distributed | None,
 ) -> Run:
     """Train one candidate run per history dropout of HISTORY_DROPOUT_CANDIDATES (each resumable in
-    its own folder) and copy the one with the better validation greedy TPP (the first on a tie)
-    into ``folder``. Which is better depends on the music: a B line that moves with A's harmony
+    its own folder) and copy the one ``choose_history_dropout`` keeps into ``folder``. Which is better depends on the music: a B line that moves with A's harmony
     gains from its own history; one that holds long notes and rests is predicted better from A
     alone, since a wrong guess fed back as history keeps it wrong."""
     if not resume:
