@@ -459,6 +459,8 @@ def paired_standard_error(hits: np.ndarray, other_hits: np.ndarray, totals: np.n
     """Standard error of the difference of two accuracies measured on the same songs: the songs'
     paired hit differences as a ratio estimate (songs, not segments, are the independent units)."""
     songs, segments = totals.size, float(totals.sum())
+    if songs < 2:
+        return float("nan")  # one song: no spread to measure
     difference = hits - other_hits
     residual = difference - totals * difference.sum() / segments
     return float(np.sqrt(songs / (songs - 1) * np.sum(residual**2)) / segments)

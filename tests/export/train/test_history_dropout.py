@@ -66,6 +66,9 @@ def test_auto_trains_each_candidate_and_keeps_the_better_on_validation(chorale_c
     chosen_weights = (tmp_path / "run" / "candidates" / f"history-dropout-{chosen}" / "model.safetensors").read_bytes()
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == chosen_weights
     assert load_run(tmp_path / "run").config == run.config
+    from benchmarks.history_dropout_choice import main as compare
+
+    compare([str(tmp_path / "run"), str(chorale_corpus)])  # the candidates' scores side by side, with their noise
     # resuming the finished run retrains nothing and keeps the choice
     again = train(config, tmp_path / "run", resume=True, log=lambda _: None)
     assert (tmp_path / "run" / "model.safetensors").read_bytes() == chosen_weights and again.config == run.config
