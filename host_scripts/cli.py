@@ -106,7 +106,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     written_before = len(written_outputs())
     try:
         with sigterm_raises():
-            return int(args.run(args) or EXIT_OK)
+            code = int(args.run(args) or EXIT_OK)
+        if stop_signal():  # a stop that Python could not raise where it arrived (in a finalizer): it counts now
+            return _stopped(written_before)
+        return code
     except CountertrackError as exc:
         print(f"countertrack: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return exc.exit_code
@@ -132,7 +135,7 @@ def _stopped(written_before: int) -> int:
     written = written_outputs()[written_before:]
     if written:
         names = ", ".join(str(path) for path in written)
-        print(f"countertrack: a stop arrived after the outputs were complete; kept {names}", file=sys.stderr)
+        print(f"countertrack: stopped once the outputs were complete; kept {names}", file=sys.stderr)
         return EXIT_OK
     terminated = isinstance(sys.exc_info()[1], Terminated) or stop_signal() == signal.SIGTERM
     print("countertrack: stopped" if terminated else "countertrack: interrupted", file=sys.stderr)

@@ -1,44 +1,54 @@
 """The ``countertrack`` program itself: stops are handled from its first instruction to its last.
 
-``cli.main`` turns a stop during the work into a clean exit (130/143, nothing changed). This module
-imports nothing heavy, so the window before it is Python's own start-up only: a stop while the
-command line's libraries load exits at once with the same codes and a line saying so (nothing was
-written yet), also when the library being loaded fails in its own words because it was cut short; a
-stop arriving after the command has finished, while the interpreter shuts down, is ignored: the
-command's outcome stands.
+``cli.main`` turns a stop during the work into a clean exit (130/143, nothing changed; or 0 when
+every output was already in place). This module imports nothing heavy, so the window before it is
+Python's own start-up only: a stop while the command line's libraries load, or while its arguments
+are parsed, exits with the same codes and a line saying so (nothing was written yet), also when the
+library being loaded fails in its own words because it was cut short; a stop arriving after the
+command has finished, while the interpreter shuts down, is ignored: the command's outcome stands.
 """
 
+import os
 import signal
 import sys
 
-_stop_while_loading: list[int] = []
+_stops: list[int] = []
 
 
-def _stop_loading(signum: int, frame: object) -> None:
-    _stop_while_loading.append(signum)
+def _stop_before_the_work(signum: int, frame: object) -> None:
+    _stops.append(signum)
     raise KeyboardInterrupt()
 
 
-def _report_stop(signum: int) -> int:
-    print("countertrack: stopped" if signum == signal.SIGTERM else "countertrack: interrupted", file=sys.stderr)
-    return 128 + signum
+def _exit_stopped(signum: int) -> int:
+    """Say so and end at once: a library cut short while it loaded may be half set up, and its
+    exit handlers must not run (nor turn the exit code into another). A stop that lands just as
+    main returns, after the command's outputs were all placed, keeps them: exit 0, as main says."""
+    outputs = sys.modules.get("plugin_core.io.outputs")
+    kept = outputs.written_outputs() if outputs is not None else []
+    if kept:
+        print(f"countertrack: stopped once the outputs were complete; kept {', '.join(map(str, kept))}", file=sys.stderr)
+    else:
+        print("countertrack: stopped" if signum == signal.SIGTERM else "countertrack: interrupted", file=sys.stderr)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0 if kept else 128 + signum)
 
 
 def run() -> int:
     """Load the command line and run it with ``sys.argv``; returns the exit code."""
     for stop in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(stop, _stop_loading)
+        if signal.getsignal(stop) is not signal.SIG_IGN:
+            signal.signal(stop, _stop_before_the_work)
     try:
         from host_scripts.cli import main
+
+        code = main()  # replaces these handlers while it works, and puts them back
     except (KeyboardInterrupt, Exception):  # Exception: an import cut short can fail in the library's own words
-        if not _stop_while_loading:
+        if not _stops:
             raise
-        return _report_stop(_stop_while_loading[0])
-    finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # main installs its own handling for the work
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    try:
-        return main()
+        return _exit_stopped(_stops[-1])  # before the work (loading, parsing), or after main's own handling
     finally:
         for stop in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(stop, signal.SIG_IGN)  # the outcome stands: a late stop cannot turn it into a traceback
+            signal.signal(stop, signal.SIG_IGN)  # the outcome stands: a late stop cannot turn it into another
+    return code

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from host_scripts.extras import needs_live_extra
 from host_scripts.render_cmd import add_render_options, bundle_path
 from plugin_core.errors import CountertrackError, InternalError
-from plugin_core.io.stopping import Terminated
+from plugin_core.io.stopping import Terminated, stop_handled
 
 if TYPE_CHECKING:
     from host_scripts.live.bridge import BlockBridge
@@ -186,6 +186,7 @@ def _play(args: argparse.Namespace, audio: JackAudio, bridge: BlockBridge) -> st
                 raise CountertrackError(f"the JACK server stopped: {audio.shutdown_reason}")
             time.sleep(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (raised as Terminated): the normal way to stop
+        stop_handled()
         return "SIGTERM" if isinstance(exc, Terminated) else "Ctrl-C"
     return "--duration"
 

@@ -8,6 +8,7 @@ import contextlib
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 import time
@@ -38,20 +39,38 @@ def sigterm_raises() -> Iterator[None]:
     _stop_signal = None
     with _signals_blocked():
         previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated)}
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # ignored (a background job): left so
             previous[signal.SIGINT] = signal.signal(signal.SIGINT, _raise_interrupted)
+        hook, sys.unraisablehook = sys.unraisablehook, _unraisable_unless_a_stop
     try:
         yield
     finally:
         with _signals_blocked():
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            sys.unraisablehook = hook
+
+
+def _unraisable_unless_a_stop(unraisable: Any) -> None:
+    """A stop raised where Python cannot pass it on (a finalizer run by the garbage collector) is not
+    printed as an ignored exception: it is remembered (``stop_signal``) and takes effect as the
+    command ends."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _stop_signal is not None:
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def stop_signal() -> int | None:
     """The stop (SIGINT for Ctrl-C, SIGTERM) that arrived during the last ``sigterm_raises`` block, if
     any: an error that follows one (a library's import cut short, say) is the stop's doing, not a bug."""
     return _stop_signal
+
+
+def stop_handled() -> None:
+    """For a command whose normal end is a stop (``live``): the stop it caught is its outcome, not one
+    still to report."""
+    global _stop_signal
+    _stop_signal = None
 
 
 def _raise_terminated(signum: int, frame: Any) -> None:

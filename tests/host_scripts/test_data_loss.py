@@ -230,7 +230,7 @@ def test_a_stop_after_every_output_is_in_place_keeps_them_and_says_the_work_is_c
     monkeypatch.setattr(plugin_core.io.outputs, "remove", remove_then_stop)
     code, err = _cli([*argv, "--seed", "2", "--force"], capsys)
     assert code == 0, err
-    assert err.splitlines()[-1].startswith("countertrack: a stop arrived after the outputs were complete; kept ")
+    assert err.splitlines()[-1].startswith("countertrack: stopped once the outputs were complete; kept ")
     assert all(str(tmp_path / name) in err for name in ("b.wav", "m.wav", "session"))
     assert entries(tmp_path) == names  # every output, no backup, no temporary file
     after = snapshot(tmp_path)

@@ -82,3 +82,59 @@ def test_a_stop_that_a_library_turns_into_its_own_error_is_reported_as_the_stop(
     script = script.replace('["countertrack", "--version"]', '["countertrack", "render", "a.wav", "-o", "b.wav"]')
     done = _run(script)
     assert (done.returncode, done.stderr.strip(), done.stdout) == (code, line, "")
+
+
+@pytest.mark.parametrize(("stop", "code", "line"), [("SIGTERM", 143, "countertrack: stopped"), ("SIGINT", 130, "countertrack: interrupted")])
+def test_a_stop_while_the_arguments_are_parsed_is_one_line_and_its_exit_code(stop, code, line):
+    """Between the command line's import and the command's own stop handling (argparse at work)."""
+    done = _run(
+        f"""
+        import argparse, os, signal, sys, time
+        real = argparse.ArgumentParser.parse_args
+
+        def parse_then_stop(self, *args, **kwargs):
+            os.kill(os.getpid(), signal.{stop})
+            time.sleep(5)
+
+        argparse.ArgumentParser.parse_args = parse_then_stop
+        from host_scripts.program import run
+        sys.argv = ["countertrack", "--version"]
+        sys.exit(run())
+        """
+    )
+    assert (done.returncode, done.stderr.strip(), done.stdout) == (code, line, "")
+
+
+def test_a_stop_python_cannot_raise_where_it_lands_takes_effect_as_the_command_ends(tmp_path):
+    """A stop delivered inside a finalizer (the garbage collector's, in a library) is not printed as an
+    ignored exception and not lost: the command ends as stopped (here its outputs were all in place
+    by then, so it says it kept them and exits 0)."""
+    done = _run(
+        f"""
+        import signal, sys, weakref
+        import plugin_core.render.offline as offline
+        from tests.bundles import RATE, make_synthetic_bundle, tone_melody
+        from plugin_core.io.audio import write_audio
+
+        bundle = make_synthetic_bundle(__import__("pathlib").Path({str(tmp_path)!r}) / "bundle")
+        write_audio({str(tmp_path / "a.wav")!r}, tone_melody(4.0, 120.0), RATE)
+        real = offline.render_audio
+
+        class Resource:
+            pass
+
+        def render_with_a_finalizer(*args, **kwargs):
+            resource = Resource()
+            weakref.finalize(resource, signal.raise_signal, signal.SIGTERM)
+            del resource  # the finalizer runs here: the stop is raised inside it
+            return real(*args, **kwargs)
+
+        offline.render_audio = render_with_a_finalizer
+        from host_scripts.program import run
+        sys.argv = ["countertrack", "render", {str(tmp_path / "a.wav")!r}, "--bundle", str(bundle), "-o", {str(tmp_path / "b.wav")!r}]
+        sys.exit(run())
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip() == f"countertrack: stopped once the outputs were complete; kept {tmp_path / 'b.wav'}"
+    assert (tmp_path / "b.wav").is_file()
