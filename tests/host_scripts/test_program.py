@@ -84,7 +84,9 @@ def test_a_stop_that_a_library_turns_into_its_own_error_is_reported_as_the_stop(
     assert (done.returncode, done.stderr.strip(), done.stdout) == (code, line, "")
 
 
-@pytest.mark.parametrize(("stop", "code", "line"), [("SIGTERM", 143, "countertrack: stopped"), ("SIGINT", 130, "countertrack: interrupted")])
+@pytest.mark.parametrize(
+    ("stop", "code", "line"), [("SIGTERM", 143, "countertrack: stopped"), ("SIGINT", 130, "countertrack: interrupted")]
+)
 def test_a_stop_while_the_arguments_are_parsed_is_one_line_and_its_exit_code(stop, code, line):
     """Between the command line's import and the command's own stop handling (argparse at work)."""
     done = _run(
