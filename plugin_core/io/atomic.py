@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from plugin_core.errors import CountertrackError
+from plugin_core.io.stopping import stops_held
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -172,8 +173,10 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
     if not overwrite and target.exists():
         raise CountertrackError("already exists (use --force to overwrite)", target)
     sweep_stale(folder)
-    tmp = make_temp(target)
+    tmp: Path | None = None
     try:
+        with stops_held():  # a stop waits until the temporary file is known, so the cleanup below removes it
+            tmp = make_temp(target)
         yield tmp
         give_mode(tmp, target)
         if overwrite:
@@ -181,7 +184,8 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = True) -> It
         else:
             place_file(tmp, target, replace=False)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise
 
 

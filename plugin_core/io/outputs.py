@@ -144,7 +144,8 @@ def plan_outputs(outputs: Iterable[Output | PathLike | None], inputs: Iterable[P
     try:
         for output in planned:
             sweep_stale(output.target.parent if str(output.target.parent) else Path("."))
-            result._staged[output.target] = make_temp(output.target, folder=output.folder)
+            with stops_held():  # made and recorded as one step: a stop between the two would leak the file
+                result._staged[output.target] = make_temp(output.target, folder=output.folder)
     except BaseException:
         result.discard()
         raise

@@ -261,6 +261,29 @@ def test_a_stop_while_a_failed_commands_temporary_files_are_removed_leaves_none(
     assert entries(tmp_path) == ["a.wav"]
 
 
+@pytest.mark.parametrize("nth", [1, 2, 3])
+def test_a_stop_just_after_a_temporary_file_is_made_leaves_none(tiny_bundle, tmp_path, capsys, monkeypatch, nth):
+    """The stop lands between mkstemp making the staged file and the command knowing of it (found by
+    an adversarial run: the file leaked)."""
+    import tempfile
+
+    write_audio(tmp_path / "a.wav", tone(220, 2.0), 44100)
+    real, made = tempfile.mkstemp, []
+
+    def mkstemp_then_stop(*args, **kwargs):
+        result = real(*args, **kwargs)
+        made.append(result[1])
+        if len(made) == nth:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return result
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp_then_stop)
+    argv = ["render", tmp_path / "a.wav", "--bundle", tiny_bundle, "-o", tmp_path / "b.wav", "--mix", tmp_path / "m.wav"]
+    code, err = _cli([*argv, "--midi-out", tmp_path / "b.mid"], capsys)
+    assert (code, err) == (143, "countertrack: stopped") and len(made) >= nth
+    assert entries(tmp_path) == ["a.wav"]
+
+
 def test_two_renders_to_one_path_at_once_one_wins_and_one_says_so(tiny_bundle, tmp_path, capsys):
     """Real threads, same output: exactly one succeeds; the other fails with one line, whichever
     check it meets (the start, or the commit)."""
