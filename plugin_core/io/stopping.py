@@ -62,8 +62,9 @@ def _unraisable_unless_a_stop(unraisable: Any) -> None:
 
 def stop_signal() -> int | None:
     """The stop (SIGINT for Ctrl-C, SIGTERM) that arrived during the last ``sigterm_raises`` block, if
-    any: an error that follows one (a library's import cut short, say) is the stop's doing, not a bug."""
-    return _stop_signal
+    any: an error that follows one (a library's import cut short, say) is the stop's doing, not a bug.
+    None in any thread but the main one: stops are delivered there, and only there is the block set up."""
+    return _stop_signal if threading.current_thread() is threading.main_thread() else None
 
 
 def stop_handled() -> None:
