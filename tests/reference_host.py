@@ -1,8 +1,8 @@
-"""A second implementation of docs/bundle-format.md, following the document: it imports nothing
-from countertrack (numpy, onnxruntime, soundfile, and pedalboard's resampler, which the document
-names as the reference for resampling and stretching) and decides what a native port must decide
-for a bundle's golden input: A's tokens, and per segment the nucleus, the grain, its label and
-whether it continues.
+"""A second implementation of docs/bundle-format.md, following the document: it imports numpy,
+onnxruntime and the standard library only (nothing of countertrack, no audio library: it reads
+WAV files itself and resamples and stretches as steps 8 and 9 say) and decides what a native port
+must decide for a bundle's golden input: A's tokens, and per segment the nucleus, the draws, the
+grain, its label and whether it continues.
 
 It also lays the chosen grains (step 6) at the output's rate, so B itself can be compared. Run
 ``python -m tests.reference_host BUNDLE [CASE]`` to print what it decided as JSON. The beat grid is taken
@@ -13,13 +13,14 @@ compute.
 from __future__ import annotations
 
 import json
+import math
+import struct
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime
-import soundfile
 
 MASK64 = (1 << 64) - 1
 
@@ -40,29 +41,84 @@ class SplitMix64:
     def uniform(self) -> float:
         return (self.next() >> 11) * 2.0**-53
 
-    def weighted(self, weights: np.ndarray) -> int:
+    def weighted(self, weights: np.ndarray) -> tuple[int, float]:
+        """(the index drawn, the uniform it drew)."""
         cumulative = np.cumsum(np.asarray(weights, dtype=np.float64))
-        target = self.uniform() * cumulative[-1]
+        u = self.uniform()
+        target = u * cumulative[-1]
         for index, value in enumerate(cumulative):
             if value > target:
-                return index
-        return len(cumulative) - 1
+                return index, u
+        return len(cumulative) - 1, u
 
 
 # ---- step 3: perception -------------------------------------------------------------------------
 
 
-def resample_segment(x: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
-    """The segment alone through pedalboard's StreamResampler, flushed, cut or zero-padded to
-    round(n * to_rate / rate) samples."""
-    if rate == to_rate:
-        return x.astype(np.float32)
-    from pedalboard.io import StreamResampler
+def read_wav(path: Path) -> tuple[np.ndarray, int, int]:
+    """A RIFF WAVE file's samples as stored, (channels, n) int32 or float32, its rate and its bits
+    per sample (0 for float): format 1 (PCM 16/24/32), 3 (float 32) or extensible with either."""
+    data = path.read_bytes()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise ValueError(f"{path}: not a RIFF WAVE file")
+    position, layout, raw = 12, None, None
+    while position + 8 <= len(data):
+        chunk, size = data[position : position + 4], struct.unpack("<I", data[position + 4 : position + 8])[0]
+        body = data[position + 8 : position + 8 + size]
+        if chunk == b"fmt ":
+            tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
+            if tag == 0xFFFE:  # extensible: the real format is the first two bytes of the sub-format GUID
+                tag = struct.unpack("<H", body[24:26])[0]
+            layout = (tag, channels, rate, bits)
+        elif chunk == b"data":
+            raw = body
+        position += 8 + size + (size & 1)
+    if layout is None or raw is None:
+        raise ValueError(f"{path}: no fmt or data chunk")
+    tag, channels, rate, bits = layout
+    if tag == 3 and bits == 32:
+        return np.frombuffer(raw, "<f4").reshape(-1, channels).T.copy(), rate, 0
+    if tag != 1 or bits not in (16, 24, 32):
+        raise ValueError(f"{path}: format {tag} with {bits} bits is not one this host reads")
+    if bits == 24:
+        triples = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
+        values = (triples[:, 0] << 8 | triples[:, 1] << 16 | triples[:, 2] << 24) >> 8
+    else:
+        values = np.frombuffer(raw, "<i2" if bits == 16 else "<i4").astype(np.int32)
+    return values.reshape(-1, channels).T.copy(), rate, bits
 
-    resampler = StreamResampler(float(rate), float(to_rate), 1)
-    out = np.concatenate([resampler.process(x[None, :].astype(np.float32)), resampler.process(None)], axis=1)[0]
-    wanted = int(round(x.size * to_rate / rate))
-    return np.pad(out, (0, max(0, wanted - out.size)))[:wanted].astype(np.float32)
+
+def resample(x: np.ndarray, rate: int, to_rate: int) -> np.ndarray:
+    """Step 8: (channels, n) float32 at ``rate`` as float32 at ``to_rate``."""
+    x = np.atleast_2d(np.asarray(x, np.float32))
+    if rate == to_rate:
+        return x.copy()
+    g = math.gcd(rate, to_rate)
+    up, down = to_rate // g, rate // g
+    c = 0.92 * min(1.0, up / down)
+    reach = math.ceil(12 / c)
+    weights = np.empty((up, 2 * reach))
+    for p in range(up):
+        tau = (np.arange(2 * reach) - reach + 1) - p / up
+        u = tau / reach
+        y = np.pi * (c * tau)
+        sinc = np.sin(y) / np.where(y == 0, 1.0, y)
+        sinc[y == 0] = 1.0
+        w = c * sinc * (0.42 + 0.5 * np.cos(np.pi * u) + 0.08 * np.cos(2 * np.pi * u))
+        total = 0.0
+        for value in w:
+            total += value
+        weights[p] = w / total
+    n = x.shape[1]
+    k = np.arange(int(round(n * to_rate / rate)), dtype=np.int64)
+    i = k * down // up
+    phase = k * down - i * up
+    padded = np.zeros((x.shape[0], n + 4 * reach + 2), np.float64)
+    padded[:, 2 * reach : 2 * reach + n] = x  # input index m is column m + 2 * reach
+    out = np.zeros((x.shape[0], k.size), np.float64)
+    for j in range(2 * reach):
+        out += weights[phase, j] * padded[:, i - reach + 1 + j + 2 * reach]
+    return out.astype(np.float32)
 
 
 def decimate(x: np.ndarray, rate: int) -> tuple[np.ndarray, float, int]:
@@ -151,7 +207,9 @@ class Bundle:
     @classmethod
     def open(cls, folder: Path) -> Bundle:
         manifest = json.loads((folder / "manifest.json").read_text())
-        session = lambda name: onnxruntime.InferenceSession(str(folder / name), providers=["CPUExecutionProvider"])  # noqa: E731
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1  # step 3: one intra-op thread per run (sums in one order)
+        session = lambda name: onnxruntime.InferenceSession(str(folder / name), options, providers=["CPUExecutionProvider"])  # noqa: E731
         compatibility = np.load(folder / manifest["compatibility"], allow_pickle=False)
         return cls(
             folder,
@@ -172,10 +230,11 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
         raise NotImplementedError("this host decides as the default bundle does: a lookahead, sampled")
     mono = audio.mean(axis=1, dtype=np.float32) if audio.ndim == 2 else audio.astype(np.float32)
     segments = list(zip(boundaries[:-1], boundaries[1:]))
-    a_tokens, levels, moments, embeddings = [], [], [], []
+    a_tokens, levels, moments, embeddings, heard = [], [], [], [], []
     for start, stop in segments:
-        piece = resample_segment(mono[start:stop], rate, spec["sample_rate"])
+        piece = resample(mono[start:stop], rate, spec["sample_rate"])[0]
         piece = np.pad(piece, (0, max(0, spec["min_samples"] - piece.size)))
+        heard.append(piece)
         embedding, token = bundle.encoder.run(["embedding", "token"], {"audio": piece[None, :]})
         a_tokens.append(int(token[0]))
         embeddings.append(embedding[0])
@@ -206,6 +265,8 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
         "descriptors": [{"pitch_classes": pcs, "onsets": onsets} for pcs, onsets in moments],
         "logits": [],
         "nucleus": [],
+        "draws": [],
+        "encoder_input": heard,
     }
     a_at = lambda i: a_tokens[i] if i < len(a_tokens) else pad  # noqa: E731
     for t in range(len(segments)):
@@ -243,10 +304,11 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
             g["pitch_classes"][candidates] @ (pcs @ interval_matrix) + g["onsets"][candidates] @ (onsets @ bundle.onset_table)
         )
         follower = successor[previous_grain] if previous_grain >= 0 else -1
-        continued = False
+        continued, draws = False, []
         if follower >= 0 and int(g["label"][follower]) in prior and run < engine["max_run"]:
             clash = float(fit.max() - fit[int(np.flatnonzero(candidates == follower)[0])])
-            continued = rng.uniform() < engine["continuity"] and clash < 1.0
+            draws.append(rng.uniform())
+            continued = draws[-1] < engine["continuity"] and clash < 1.0
         if continued:
             grain, run = follower, run + 1
         else:
@@ -255,7 +317,10 @@ def decide(bundle: Bundle, audio: np.ndarray, rate: int, boundaries: list[int], 
             score = log_prior + fit - engine["loudness_match"] * np.abs(g["loudness_db"][candidates] - target) / 6
             if engine["avoid_recent"] and candidates.size > 1:
                 score = score - 4.0 * np.isin(candidates, recent)
-            grain, run = int(candidates[rng.weighted(np.exp(score - score.max()))]), 1
+            choice, u = rng.weighted(np.exp(score - score.max()))
+            grain, run = int(candidates[choice]), 1
+            draws.append(u)
+        out["intermediates"]["draws"].append(draws)
         if levels[t] > -60:
             a_levels.append(levels[t])
         previous_grain, previous_label = grain, int(g["label"][grain])
@@ -274,11 +339,11 @@ class MemoryAudio:
     """memory.wav, 16-bit read as value / 32768 (or float), zeros outside it; mono copied to every channel."""
 
     def __init__(self, path: Path, channels: int, rate: int):
-        """At the output's ``rate``: the whole memory resampled as one stream (step 6)."""
-        values, self.memory_rate = soundfile.read(str(path), dtype="int16", always_2d=True)
-        self.samples = values.T.astype(np.float32) * np.float32(1 / 32768)
+        """At the output's ``rate``: the whole memory resampled (step 6, by step 8)."""
+        values, self.memory_rate, bits = read_wav(path)
+        self.samples = values if bits == 0 else values.astype(np.float32) * np.float32(1 / 2 ** (bits - 1))
         if rate != self.memory_rate:
-            self.samples = np.stack([resample_segment(channel, self.memory_rate, rate) for channel in self.samples])
+            self.samples = resample(self.samples, self.memory_rate, rate)
         self.rate, self.channels = rate, channels
 
     def position(self, memory_position: int) -> int:
@@ -302,12 +367,44 @@ def linear(n: int) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 - ramp, ramp
 
 
+def stretch(memory: MemoryAudio, start: int, ratio: float, length: int, rate: int) -> np.ndarray:
+    """Step 9 (WSOLA): ``length`` output samples of the memory from ``start``, ``1 / ratio`` times slower."""
+    q = max(1, rate // 11025)
+    h = q * max(1, round(0.02 * rate / q))
+    tolerance = q * round(0.0125 * rate / q)
+    frames = math.ceil(length / h) + 1
+    nominal = [round(k * h * ratio) for k in range(frames)]
+    first = -h - tolerance - q  # source position of column 0 below
+    source = memory.read(start + first, start + nominal[-1] + 3 * h + tolerance + q).astype(np.float64)
+    guide = np.rint(np.clip(source.mean(axis=0), -1.0, 1.0) * 32767.0)
+
+    def score(n: int, d: int, want: np.ndarray, stride: int) -> float:
+        at = n + d - h - first
+        return float(np.dot(guide[at : at + 2 * h : stride], want[::stride]))
+
+    centres = [0]
+    for k in range(1, frames):
+        want = guide[centres[-1] - first : centres[-1] - first + 2 * h]
+        n = nominal[k]
+        coarse = [score(n, d, want, q) for d in range(-tolerance, tolerance + 1, q)]
+        d0 = -tolerance + q * coarse.index(max(coarse))
+        fine = list(range(max(-tolerance, d0 - q + 1), min(tolerance, d0 + q - 1) + 1))
+        scores = [score(n, d, want, 1) for d in fine]
+        centres.append(n + fine[scores.index(max(scores))])
+    r = (np.arange(h) + 0.5) / h
+    rising = r * r * (3 - 2 * r)
+    falling = 1 - rising
+    out = np.zeros((source.shape[0], (frames - 1) * h), np.float32)
+    for k in range(frames - 1):
+        a, b = centres[k] - first, centres[k + 1] - first
+        out[:, k * h : (k + 1) * h] = falling * source[:, a : a + h] + rising * source[:, b - h : b]
+    return out[:, :length]
+
+
 def lay(
     memory: MemoryAudio, grains: dict, picks: list[int], continued: list[bool], boundaries: list[int], rate: int, engine: dict
 ) -> np.ndarray:
     """Step 6, every gain 1 (no loudness following): B, aligned with A."""
-    import pedalboard
-
     if engine["follow_loudness"] > 0:
         raise NotImplementedError("this host lays grains without loudness following")
     fade = int(round(engine["crossfade_s"] * rate)) // 2 * 2
@@ -327,12 +424,7 @@ def lay(
             return memory.read(source + first, source + last)
         if t not in stretched:
             length = stop - start + 2 * margin
-            begin = source - int(round(margin * ratio))
-            out = pedalboard.time_stretch(
-                memory.read(begin, begin + int(round(length * ratio))), float(rate), stretch_factor=float(ratio), high_quality=False
-            )
-            body = np.zeros((memory.channels, length), np.float32)
-            body[:, : min(length, out.shape[1])] = out[:, :length]
+            body = stretch(memory, source - int(round(margin * ratio)), ratio, length, rate)
             attack, blend = int(round(0.02 * rate)), max(1, int(round(0.01 * rate)))
             recorded = memory.read(source - margin, source + attack + blend)
             fade_out, fade_in = linear(blend)
@@ -373,14 +465,12 @@ def lay(
 
 
 def read_a(path: Path) -> tuple[np.ndarray, int]:
-    """Step 1: (samples, channels) float32; b-bit integer PCM reads as value / (2^(b-1) - 1)."""
-    info = soundfile.info(str(path))
-    bits = {"PCM_16": 16, "PCM_24": 24}.get(info.subtype)
-    if bits is None:
-        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-        return audio, rate
-    values, rate = soundfile.read(str(path), dtype="int32", always_2d=True)
-    return ((values >> (32 - bits)) / float(2 ** (bits - 1) - 1)).astype(np.float32), rate
+    """Step 1: (samples, channels) float32; b-bit integer PCM reads as float32(value) times the float32
+    nearest 1 / (2^(b-1) - 1), in float32."""
+    values, rate, bits = read_wav(path)
+    if bits == 0:
+        return values.T, rate
+    return values.T.astype(np.float32) * np.float32(1 / (2 ** (bits - 1) - 1)), rate
 
 
 def decide_golden(folder: Path, case: str = "expected.json") -> dict:
@@ -396,7 +486,7 @@ def render_golden(folder: Path, case: str = "expected.json") -> tuple[dict, np.n
     decided = decide_golden(folder, case)
     expected = json.loads((folder / "golden" / case).read_text())
     manifest = json.loads((folder / "manifest.json").read_text())
-    channels = soundfile.info(str(folder / expected["input"])).channels
+    channels = read_wav(folder / expected["input"])[0].shape[0]
     memory = MemoryAudio(folder / manifest["memory"]["audio"], channels, expected["sample_rate"])
     grains = {k: np.asarray(v) for k, v in json.loads((folder / manifest["memory"]["grains"]).read_text()).items()}
     b = lay(memory, grains, decided["grains"], decided["continued"], expected["boundaries"], expected["sample_rate"], expected["engine"])

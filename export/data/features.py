@@ -28,7 +28,7 @@ from plugin_core.perception.descriptors import describe_segments
 from plugin_core.perception.labeller import PerceptionSpec, encoder_input
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 
-CACHE_VERSION = 3  # 2: each segment resampled on its own; 3: descriptors beside the embeddings
+CACHE_VERSION = 4  # 2: each segment resampled on its own; 3: descriptors beside the embeddings; 4: the portable resampler
 ARRAYS = ("boundaries", "guide", "response", "guide_pitch_classes", "guide_onsets", "response_pitch_classes", "response_onsets")
 
 

@@ -3,7 +3,8 @@ step, so a native port finds the first place it diverges (docs/bundle-format.md,
 
 One case at the input's own rate (``golden/expected.json``) and one at 48 kHz, or 44.1 kHz when the
 input is at 48 (``golden/expected-RATE.json``): the resampler and the rate-dependent analysis are part
-of what a port must get right.
+of what a port must get right. Beside each: the encoder's input (every segment at the encoder's rate)
+and the rendered B, as float32 WAV files.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from plugin_core.bundle.load import Bundle, load_bundle
 from plugin_core.decision.sampling import allowed_mask, nucleus
 from plugin_core.decision.session import DecisionState, decode_step
 from plugin_core.io.atomic import write_json_atomic
-from plugin_core.io.audio import Audio, read_audio, resample, write_audio
+from plugin_core.io.audio import Audio, read_audio, resample, write_audio, write_float_wav
 from plugin_core.perception.descriptors import describe_piece
 from plugin_core.perception.dsp import rms_db
 from plugin_core.perception.labeller import segment_at_encoder_rate
@@ -43,20 +44,29 @@ def write_golden_vectors(out: Path, source: Path, seconds: float) -> None:
     bundle = load_bundle(out)
     for name, expected, _, _ in cases:
         golden = read_audio(out / "golden" / name)
-        write_json_atomic(out / "golden" / expected, golden_vector(bundle, golden, f"golden/{name}"))
+        suffix = name.removeprefix("input").removesuffix(".wav")  # "" or "-48000"
+        vector, encoder_input, output = golden_vector(bundle, golden, f"golden/{name}")
+        vector["encoder_input"]["file"] = f"golden/encoder-input{suffix}.wav"
+        vector["output"] = f"golden/output{suffix}.wav"
+        write_float_wav(out / vector["encoder_input"]["file"], encoder_input[None, :], bundle.perception.spec.sample_rate)
+        write_float_wav(out / vector["output"], output, golden.sample_rate)
+        write_json_atomic(out / "golden" / expected, vector)
 
 
-def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> dict[str, Any]:
-    """The decisions of a render of ``a`` and the intermediates behind them, segment by segment."""
+def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """The decisions of a render of ``a`` and the intermediates behind them, segment by segment; with
+    the encoder's input (each segment at its rate, zero-padded to ``min_samples``, one after another)
+    and the rendered B (channels, samples)."""
     rendered = render_audio(bundle, a, seed=seed)
     boundaries = rendered.boundaries
     spans = list(zip(boundaries[:-1].tolist(), boundaries[1:].tolist()))
     mono = a.samples.mean(axis=0, dtype=np.float32)
     spec = bundle.perception.spec
-    embeddings, descriptors, levels = [], [], []
+    embeddings, descriptors, levels, heard = [], [], [], []
     for start, stop in spans:
         segment = segment_at_encoder_rate(mono, a.sample_rate, start, stop, spec)
-        embedding, _ = bundle.perception.run(np.pad(segment, (0, max(0, spec.min_samples - segment.size)))[None, :])
+        heard.append(np.pad(segment, (0, max(0, spec.min_samples - segment.size))))
+        embedding, _ = bundle.perception.run(heard[-1][None, :])
         embeddings.append(_floats(embedding[0]))
         levels.append(round(rms_db(mono[start:stop]), 6))
         described = describe_piece(mono, a.sample_rate, start, stop)
@@ -64,7 +74,11 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
     logits, nuclei = _replayed_steps(bundle, rendered)
     slot_rms = [round(rms_db(rendered.samples[:, start:stop]), 4) for start, stop in spans]
     laid = rendered.laid
-    looked = [{"segment": d.segment, "at": d.start, "grain": d.grain, "continued": d.continued} for d in rendered.decisions if d.lead]
+    looked = [
+        {"segment": d.segment, "at": d.start, "grain": d.grain, "continued": d.continued, "draws": list(d.draws)}
+        for d in rendered.decisions
+        if d.lead
+    ]
     vector: dict[str, Any] = {
         "input": input_name,
         "seed": seed,
@@ -78,18 +92,20 @@ def golden_vector(bundle: Bundle, a: Audio, input_name: str, seed: int = 0) -> d
         "grains": [d.grain for d in laid],
         "continued": [d.continued for d in laid],
         "output_rms_db": round(rms_db(rendered.samples), 3),
+        "encoder_input": {"offsets": np.cumsum([0] + [piece.size for piece in heard]).tolist()},
         "intermediates": {
             "embeddings": embeddings,
             "levels_db": levels,
             "descriptors": descriptors,
             "logits": logits,
             "nucleus": nuclei,
+            "draws": [list(d.draws) for d in laid],
             "slot_rms_db": slot_rms,
         },
     }
     if looked:
         vector["late_looks"] = looked
-    return vector
+    return vector, np.concatenate(heard), rendered.samples
 
 
 def _replayed_steps(bundle: Bundle, rendered: Rendered) -> tuple[list[list[float]], list[dict[str, list]]]:

@@ -7,8 +7,8 @@ boundaries. So a slot is a clip starting ``seam[t]`` samples before its boundary
 from its grain's start minus that lead-in. Consecutive slots that follow each other directly in the
 memory, unstretched and at one gain, have no seam at all: they are one clip (a run); at two gains,
 the engine ramps the gain across the seam, which two overlapping clips with linear fades over the
-same audio reproduce (``RAMP``). A stretched slot's audio is the engine's own time-stretch (Rubber
-Band, with the recorded attack), which no DAW reproduces: it is a clip of pre-rendered audio, as is
+same audio reproduce (``RAMP``). A stretched slot's audio is the engine's own time-stretch (WSOLA,
+with the recorded attack), which no DAW reproduces: it is a clip of pre-rendered audio, as is
 a clip that would read past either end of the memory. Fades are sample-centred: sample ``j`` of an
 ``f``-sample fade has weight ``w = (j + 0.5) / f``, equal-power ``sin(w pi/2)`` / ``cos(w pi/2)`` or
 linear ``w`` / ``1 - w``, as the engine computes them; a ramp's is ``j / (f - 1)``.

@@ -19,6 +19,8 @@ class PortableRandom:
 
     def __init__(self, seed: int):
         self.state = int(seed) & MASK
+        self.drawn = 0  # uniforms drawn so far: a caller tells which were its own (golden vectors list them)
+        self.last = 0.0  # the latest uniform
 
     def next_u64(self) -> int:
         self.state = (self.state + GOLDEN_GAMMA) & MASK
@@ -29,7 +31,9 @@ class PortableRandom:
 
     def uniform(self) -> float:
         """A float in [0, 1): the output's top 53 bits times 2^-53."""
-        return (self.next_u64() >> 11) * (1.0 / (1 << 53))
+        self.drawn += 1
+        self.last = (self.next_u64() >> 11) * (1.0 / (1 << 53))
+        return self.last
 
     def pick(self, weights: np.ndarray) -> int:
         """Index ``i`` with probability ``weights[i] / sum(weights)``: one ``uniform()`` u, then the

@@ -11,8 +11,8 @@ the nearest present label in codebook space. Draws are seeded.
 
 Laying (``SeamWriter``): slot i of the output is A's segment i, and its grain starts where the slot
 starts (a memory note lands on A's beat). A grain longer than its slot is cut at the next boundary;
-a shorter one is time-stretched to fill it (pedalboard's Rubber Band), so A's tempo need not be the
-memory's. Each output sample is written once: the body of a slot when it is decided, the seam
+a shorter one is time-stretched to fill it (``plugin_core.engine.stretch``: WSOLA, portable to the
+bit), so A's tempo need not be the memory's. Each output sample is written once: the body of a slot when it is decided, the seam
 before a boundary when the slot after it is decided. Seams end where slots start, so every grain's
 attack sounds whole on A's beat, not half-faded. A seam inside an unbroken stretch of memory
 is the memory itself; a seam between grains that continue each other but were cut or stretched is
@@ -28,11 +28,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import pedalboard
 
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.engine.compatibility import Compatibility
 from plugin_core.engine.memory import Memory
+from plugin_core.engine.stretch import stretch
 from plugin_core.errors import BundleError, ConfigurationError
 from plugin_core.perception.descriptors import SegmentDescriptor
 
@@ -86,6 +86,7 @@ class Pick:
     grain: int
     label: int  # the label actually played (after substitution)
     continued: bool  # the grain follows the previous pick in the memory
+    draws: tuple[float, ...] = ()  # the uniforms this choice drew, in order (docs/bundle-format.md, step 5)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class GrainPicker:
         self.recent: list[int] = []
         self.a_levels: list[float] = []
         self.memory_median_db = float(np.median(memory.grains.loudness_db))
+        self._continuity_draw = 0.0
 
     def pick(self, labels: np.ndarray | list[int] | int, moment: Moment | float, weights: np.ndarray | None = None) -> Pick:
         """A grain for the next slot among the grains of ``labels`` (the decision's candidates, with
@@ -123,10 +125,12 @@ class GrainPicker:
         prior, candidates, log_prior = self._candidates(labels, weights)
         fit = self._fit(candidates, moment)
         follower = int(self.memory.successor[self.previous]) if self.previous >= 0 else -1
+        drawn = self.rng.drawn
         continued = False
         if follower >= 0 and int(grains.label[follower]) in prior and self.run < self.config.max_run:
             clash = float(fit.max() - fit[int(np.flatnonzero(candidates == follower)[0])])
-            continued = self.rng.uniform() < self.config.continuity and clash < self.CLASH
+            self._continuity_draw = self.rng.uniform()
+            continued = self._continuity_draw < self.config.continuity and clash < self.CLASH
         if continued:
             choice = follower
             self.run += 1
@@ -137,7 +141,7 @@ class GrainPicker:
             self.a_levels.append(moment.level_db)
         self.previous = choice
         self.recent = (self.recent + [choice])[-max(1, self.config.avoid_recent) :]
-        return Pick(grain=choice, label=int(grains.label[choice]), continued=continued)
+        return Pick(grain=choice, label=int(grains.label[choice]), continued=continued, draws=self._draws_since(drawn))
 
     def look_again(self, sounding: Pick, moment: Moment, labels: np.ndarray | list[int] | int, weights: np.ndarray | None = None) -> Pick:
         """A late look (anticipating mode): ``sounding`` was picked among ``labels`` (with ``weights``)
@@ -151,10 +155,17 @@ class GrainPicker:
             return kept
         choice = self._draw(candidates, log_prior + fit, moment.level_db)
         if choice == sounding.grain:
-            return kept
+            return Pick(grain=sounding.grain, label=sounding.label, continued=True, draws=(self.rng.last,))
         self.previous, self.run = choice, 1
         self.recent = (self.recent[:-1] + [choice])[-max(1, self.config.avoid_recent) :]
-        return Pick(grain=choice, label=int(self.memory.grains.label[choice]), continued=False)
+        return Pick(grain=choice, label=int(self.memory.grains.label[choice]), continued=False, draws=(self.rng.last,))
+
+    def _draws_since(self, drawn: int) -> tuple[float, ...]:
+        """The uniforms of one ``pick`` (at most two: the continuity draw, then the weighted one)."""
+        count = self.rng.drawn - drawn
+        if count == 0:
+            return ()
+        return (self._continuity_draw, self.rng.last) if count == 2 else (self.rng.last,)
 
     def _candidates(
         self, labels: np.ndarray | list[int] | int, weights: np.ndarray | None
@@ -341,10 +352,7 @@ class SeamWriter:
         """The slot's grain time-stretched over its take, ``margin`` output samples beyond each end."""
         length = slot.take_length + 2 * margin
         source_start = slot.source - int(round(margin * slot.ratio))  # the take's start, less the margin
-        source = self._read(source_start, source_start + int(round(length * slot.ratio)))
-        out = pedalboard.time_stretch(source, float(self.sample_rate), stretch_factor=float(slot.ratio), high_quality=False)
-        stretched = np.zeros((self.channels, length), dtype=np.float32)
-        stretched[:, : min(length, out.shape[1])] = out[:, :length]
+        stretched = stretch(self._read, source_start, slot.ratio, length, self.sample_rate)
         # the attack as recorded (a stretcher smears it), then a short linear blend into the stretched body
         attack = int(round(ATTACK_KEPT_S * self.sample_rate))
         blend = max(1, int(round(ATTACK_BLEND_S * self.sample_rate)))

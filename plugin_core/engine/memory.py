@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pedalboard.io import StreamResampler
 
 from plugin_core.bundle.files import Stamp, sha256_of_fd
 from plugin_core.engine.grain_table import check_grain_columns
 from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.io.atomic import make_temp, read_json, sweep_stale
 from plugin_core.io.cache import cache_folder
+from plugin_core.io.resampling import output_length, resampled_chunks
 from plugin_core.perception.descriptors import RHYTHM_BINS
 
-RESAMPLED_VERSION = 2  # bump when the resampling (or the cache's naming) changes, so old cache files are not reused
-RESAMPLE_CHUNK = 1 << 20
+RESAMPLED_VERSION = 3  # bump when the resampling (or the cache's naming) changes, so old cache files are not reused
+RESAMPLE_CHUNK = 1 << 16  # output samples per piece: the resampler's temporaries stay a few MB
 MAX_GRAIN_TABLE_BYTES = 256 << 20
 
 GRAIN_COLUMNS = ("track", "start", "end", "label", "loudness_db")
@@ -250,7 +250,7 @@ class Memory:
         rate in chunks (bit-identical to one pass) into the cache, so an hour costs disk, not RAM. A
         cache file carries the sha256 of its content in its name and is used only if it still has it."""
         if sample_rate not in self._resampled:
-            frames = int(round(self.frames * sample_rate / self.sample_rate))
+            frames = output_length(self.frames, self.sample_rate, sample_rate)
             key = self._resampled_key(sample_rate)
             try:
                 folder = cache_folder("memory")
@@ -316,18 +316,17 @@ class Memory:
         return hashlib.sha256(f"{RESAMPLED_VERSION}|{source}|{sample_rate}".encode()).hexdigest()[:32]
 
     def _resampled_chunks(self, sample_rate: int, frames: int) -> Iterator[np.ndarray]:
-        """(channels, n) pieces of what ``plugin_core.io.audio.resample`` gives for the whole memory in
-        one pass (``frames`` in all), without holding it: pedalboard's stream resampler is exact in pieces."""
-        resampler = StreamResampler(float(self.sample_rate), float(sample_rate), self.channels)
-        left = frames
-        for start in [*range(0, self.frames, RESAMPLE_CHUNK), None]:
-            piece = None if start is None else np.ascontiguousarray(self._pcm.read(start, min(start + RESAMPLE_CHUNK, self.frames)).T)
-            out = resampler.process(piece)[:, :left]  # None: end of stream, the resampler's tail
-            left -= out.shape[1]
-            if out.shape[1]:
-                yield out
-        if left > 0:
-            yield np.zeros((self.channels, left), dtype=np.float32)
+        """(channels, n) pieces of what ``plugin_core.io.audio.resample`` gives for the whole memory
+        (``frames`` in all), without holding it: each output sample depends on the input alone."""
+        yield from resampled_chunks(self._source_window, self.frames, self.sample_rate, sample_rate, self.channels, RESAMPLE_CHUNK)
+
+    def _source_window(self, start: int, stop: int) -> np.ndarray:
+        """Memory samples ``start`` .. ``stop`` at the memory's own rate, zeros outside it."""
+        out = np.zeros((self.channels, stop - start), dtype=np.float32)
+        lo, hi = max(0, start), min(self.frames, stop)
+        if hi > lo:
+            out[:, lo - start : hi - start] = self._pcm.read(lo, hi).T
+        return out
 
     def to_rate(self, position: int, sample_rate: int) -> int:
         """A memory position (samples at the memory's rate) at another rate."""

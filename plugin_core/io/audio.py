@@ -1,23 +1,25 @@
 """Audio input and output for the whole project: read, validate, resample, mix down, write atomically.
 
 Arrays are float32 shaped ``(channels, samples)``, as pedalboard uses. Reading goes through
-``pedalboard.io.AudioFile`` (WAV, FLAC, AIFF, MP3, OGG); resampling through pedalboard's
-``StreamResampler``; lossless writing through soundfile (exact subtype), lossy through pedalboard.
+``pedalboard.io.AudioFile`` (WAV, FLAC, AIFF, MP3, OGG); resampling through the portable
+windowed sinc of ``plugin_core.io.resampling``; lossless writing through soundfile (exact subtype), lossy through pedalboard.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import soundfile
-from pedalboard.io import AudioFile, StreamResampler
+from pedalboard.io import AudioFile
 
 from plugin_core.errors import AudioError
 from plugin_core.io.atomic import atomic_path
+from plugin_core.io.resampling import resample
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".aif", ".aiff", ".mp3", ".ogg")
 MAX_CHANNELS = 2
@@ -129,21 +131,16 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=0, keepdims=True, dtype=np.float32)
 
 
-def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
-    """Resample (channels, samples) with pedalboard's windowed-sinc resampler, latency compensated.
-
-    The result has ``round(samples * to_hz / from_hz)`` samples and stays time-aligned with the input.
-    """
-    if from_hz == to_hz:
-        return samples
-    resampler = StreamResampler(float(from_hz), float(to_hz), int(samples.shape[0]))
-    body = resampler.process(np.ascontiguousarray(samples, dtype=np.float32))
-    tail = resampler.process(None)
-    out = np.concatenate([body, tail], axis=1)
-    expected = int(round(samples.shape[1] * to_hz / from_hz))
-    if out.shape[1] < expected:
-        out = np.pad(out, ((0, 0), (0, expected - out.shape[1])))
-    return np.ascontiguousarray(out[:, :expected], dtype=np.float32)
+def write_float_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
+    """(channels, n) float32 as a plain RIFF WAVE file, format 3, atomically: the same bytes for the same
+    samples (libsndfile adds a PEAK chunk with the time of writing), for files a manifest hashes."""
+    frames = np.ascontiguousarray(np.asarray(samples, dtype="<f4").T)
+    channels = frames.shape[1]
+    data = frames.tobytes()
+    fmt = struct.pack("<HHIIHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
 
 
 def write_audio(

@@ -103,6 +103,7 @@ class Decision:
     crossfade: int = 0  # the engine's crossfade F (output samples) when this slot was laid (automation may shorten it)
     lead: int = 0  # a late look's slot: output samples from the segment's start (where the grain is laid) to this slot's
     take: int = 0  # output samples the grain is laid over from the segment's start (0: this slot's length)
+    draws: tuple[float, ...] = ()  # the uniforms the grain choice drew for this slot, in order
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -422,6 +423,7 @@ class SidechainEffect:
             level_db=float(grains.loudness_db[pick.grain]),
             crossfade=self._writer.crossfade,
             take=slot.take,
+            draws=pick.draws,
         )
         self._lay(slot, decision, stop - slot.stop if late else self._next_length(i))
         self._decided += 1
@@ -467,6 +469,7 @@ class SidechainEffect:
             level_db=float(grains.loudness_db[pick.grain]),
             crossfade=self._writer.crossfade,
             lead=lead,
+            draws=pick.draws,
         )
         self._lay(slot, decision, self._next_length(i))
 

@@ -1,0 +1,104 @@
+"""Sample-rate conversion that a native port can reproduce bit for bit (docs/bundle-format.md,
+"Resampling"): a windowed-sinc filter on the exact rational grid of the two rates, summed in a
+stated order, with no latency and no state but the input itself.
+
+Output sample k sits at input time ``k * down / up`` (``up / down`` = the rates' ratio in lowest
+terms) and is the float64 sum, taps in ascending order, of the input samples around it (zeros
+outside the input) weighted by one of ``up`` precomputed phases of the kernel. Because every output
+sample depends only on the input, any range of outputs can be computed on its own: a whole file, a
+segment, or a long memory in chunks give identical samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+ZERO_CROSSINGS = 12  # of the sinc on each side of the output sample, at the lower of the two rates
+ROLL_OFF = 0.92  # the passband's edge as a share of the lower rate's Nyquist frequency
+CHUNK = 1 << 15  # output samples computed at once, to bound the temporary arrays
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The filter for one pair of rates: ``table[j, phase]`` weights input ``floor(t) - reach + 1 + j``
+    for an output at input time t whose fractional part is ``phase / up``."""
+
+    up: int
+    down: int
+    reach: int
+    table: np.ndarray  # (2 * reach, up) float64, each phase's column summing to 1
+
+
+@lru_cache(maxsize=32)
+def kernel(from_hz: int, to_hz: int) -> Kernel:
+    """The Blackman-windowed sinc for ``from_hz`` -> ``to_hz``, one column per phase, normalised to unit DC gain."""
+    common = math.gcd(from_hz, to_hz)
+    up, down = to_hz // common, from_hz // common
+    cutoff = ROLL_OFF * min(1.0, up / down)  # cycles per input sample, times two
+    reach = math.ceil(ZERO_CROSSINGS / cutoff)
+    offsets = np.arange(-reach + 1, reach + 1, dtype=np.float64)[:, None] - np.arange(up, dtype=np.float64)[None, :] / up
+    u = offsets / (reach)  # -1..1 over the window's span
+    window = 0.42 + 0.5 * np.cos(np.pi * u) + 0.08 * np.cos(2 * np.pi * u)
+    table = cutoff * np.sinc(cutoff * offsets) * window
+    table /= table.sum(axis=0, keepdims=True)
+    table.flags.writeable = False
+    return Kernel(up, down, reach, table)
+
+
+def output_length(frames: int, from_hz: int, to_hz: int) -> int:
+    """How many samples ``frames`` input samples become: rounded to nearest, ties to even."""
+    return int(round(frames * to_hz / from_hz))
+
+
+def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """(channels, n) float32 at ``from_hz`` as (channels, output_length(n)) float32 at ``to_hz``, time-aligned."""
+    if from_hz == to_hz:
+        return samples
+    frames = samples.shape[1]
+    return (
+        np.concatenate(list(resampled_chunks(lambda a, b: _window(samples, a, b), frames, from_hz, to_hz, samples.shape[0])), axis=1)
+        if frames
+        else np.zeros((samples.shape[0], 0), dtype=np.float32)
+    )
+
+
+def resampled_chunks(
+    read: Callable[[int, int], np.ndarray], frames: int, from_hz: int, to_hz: int, channels: int, chunk: int = CHUNK
+) -> Iterator[np.ndarray]:
+    """The resampled signal in (channels, <= chunk) pieces, reading the input through ``read(start,
+    stop)`` ((channels, stop - start), zeros outside 0..frames): a long memory never held whole twice."""
+    spec = kernel(from_hz, to_hz)
+    total = output_length(frames, from_hz, to_hz)
+    for first in range(0, total, chunk):
+        last = min(total, first + chunk)
+        lo = (first * spec.down) // spec.up - spec.reach + 1
+        hi = ((last - 1) * spec.down) // spec.up + spec.reach + 1
+        source = read(lo, hi).astype(np.float64)
+        yield _outputs(source, lo, spec, first, last, channels)
+
+
+def _outputs(source: np.ndarray, origin: int, spec: Kernel, first: int, last: int, channels: int) -> np.ndarray:
+    """Outputs ``first`` .. ``last`` from ``source`` (input samples from ``origin`` on)."""
+    k = np.arange(first, last, dtype=np.int64)
+    scaled = k * spec.down
+    floor = scaled // spec.up
+    phase = scaled - floor * spec.up
+    start = floor - spec.reach + 1 - origin  # column of tap 0 in source
+    total = np.zeros((channels, k.size), dtype=np.float64)
+    for j in range(spec.table.shape[0]):
+        total += spec.table[j][phase] * source[:, j:][:, start]
+    return total.astype(np.float32)
+
+
+def _window(samples: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """samples[:, start:stop] with zeros where that runs outside the array."""
+    out = np.zeros((samples.shape[0], stop - start), dtype=samples.dtype)
+    lo, hi = max(start, 0), min(stop, samples.shape[1])
+    if hi > lo:
+        out[:, lo - start : hi - start] = samples[:, lo:hi]
+    return out
