@@ -384,8 +384,13 @@ class SidechainEffect:
 
             def play(logits: np.ndarray) -> int:
                 labels, probabilities = nucleus(logits, parameters.sampling, mask)
-                picked.append((self._picker.pick(labels, moment, probabilities), labels, probabilities))
-                return picked[-1][0].label
+                pick = self._picker.pick(labels, moment, probabilities)
+                if self._anticipates and not parameters.sampling.greedy:
+                    # a late look weighs every label the memory holds by the decision's probability: the
+                    # labels that fit the A it will hear are often outside a nucleus made before hearing it
+                    labels, probabilities = nucleus(logits, replace(parameters.sampling, top_p=1.0, top_k=0), mask)
+                picked.append((pick, labels, probabilities))
+                return pick.label
 
             label = decode_step(self.bundle.decision, self._state, self._tokens, play)
             pick, among = picked[-1][0], picked[-1][1:]

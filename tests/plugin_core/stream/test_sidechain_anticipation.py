@@ -212,3 +212,19 @@ def test_a_late_look_that_keeps_its_grains_leaves_b_as_without_it(bundle, late_l
     assert any(d.lead for d in split.decisions) and all(d.continued for d in split.decisions if d.lead)
     assert any(d.ratio != 1.0 for d in split.decisions)  # stretched takes too
     np.testing.assert_array_equal(split.samples, whole.samples)
+
+
+def test_the_late_look_weighs_every_label_the_memory_holds_not_only_the_nucleus(bundle):
+    """The nucleus is cut before A's segment is heard, so the labels that fit it are often outside;
+    a late look draws among every label the memory holds, weighted by the decision's probabilities.
+    With top-p so small that each pick has one label, looks still change to grains of other labels;
+    greedy decoding keeps its one label."""
+    a = tone_melody(24.0, BPM, seed=11)
+    beats = SegmentationConfig(strategy="beats", bpm=BPM)
+    narrow = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=4, segmentation=beats, parameters={"top_p": 0.01})
+    laid = {d.segment: d for d in narrow.laid}
+    relabelled = [d for d in narrow.decisions if d.lead and not d.continued and d.played_label != laid[d.segment].played_label]
+    assert len(relabelled) >= 2
+    greedy = render_audio(bundle, Audio(a, RATE, "PCM_16"), seed=4, segmentation=beats, parameters={"greedy": True})
+    laid = {d.segment: d for d in greedy.laid}
+    assert all(d.played_label == laid[d.segment].played_label for d in greedy.decisions if d.lead)
