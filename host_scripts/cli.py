@@ -18,6 +18,7 @@ from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
 from host_scripts.extras import missing_extra
 from host_scripts.live import command as live_cmd
 from host_scripts.options import DefaultsShown
+from host_scripts.program import stop_outcome
 from host_scripts.progress import set_verbosity
 from plugin_core import __version__
 from plugin_core.errors import CountertrackError, InternalError
@@ -132,14 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _stopped(written_before: int) -> int:
     """The outcome of a stop: 130 (Ctrl-C) or 143 (SIGTERM) with nothing changed; or, when the command's
     outputs were all in place before the stop arrived, success: the work is complete, and kept."""
-    written = written_outputs()[written_before:]
-    if written:
-        names = ", ".join(str(path) for path in written)
-        print(f"countertrack: stopped once the outputs were complete; kept {names}", file=sys.stderr)
-        return EXIT_OK
     terminated = isinstance(sys.exc_info()[1], Terminated) or stop_signal() == signal.SIGTERM
-    print("countertrack: stopped" if terminated else "countertrack: interrupted", file=sys.stderr)
-    return 143 if terminated else 130
+    message, code = stop_outcome(written_outputs()[written_before:], terminated)
+    print(message, file=sys.stderr)
+    return code
 
 
 def _bug(exc: BaseException) -> int:
