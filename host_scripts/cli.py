@@ -13,16 +13,18 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from host_scripts import bench_cmd, corpus_cmd, render_cmd, train_cmd
 from host_scripts.extras import missing_extra
 from host_scripts.live import command as live_cmd
 from host_scripts.options import DefaultsShown
+from host_scripts.program import stop_outcome
 from host_scripts.progress import set_verbosity
 from plugin_core import __version__
 from plugin_core.errors import CountertrackError, InternalError
 from plugin_core.io.atomic import command_started
-from plugin_core.io.outputs import written_outputs
+from plugin_core.io.outputs import command_outputs
 from plugin_core.io.stopping import Terminated, sigterm_raises, stop_signal
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_BUG = 0, 1, 2, 3
@@ -103,43 +105,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # for a command that runs itself again (train --nproc)
     command_started()
     set_verbosity(args.verbosity)
-    written_before = len(written_outputs())
-    try:
-        with sigterm_raises():
-            code = int(args.run(args) or EXIT_OK)
-        if stop_signal():  # a stop that Python could not raise where it arrived (in a finalizer): it counts now
-            return _stopped(written_before)
-        return code
-    except CountertrackError as exc:
-        print(f"countertrack: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        return exc.exit_code
-    except ModuleNotFoundError as exc:  # a lazy import of the train extra that the command's own check did not cover
-        error = missing_extra(exc, args.command)
-        if error is None:
-            if stop_signal():  # an import cut short by a stop
-                return _stopped(written_before)
-            raise
-        print(f"countertrack: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (Terminated)
-        return _stopped(written_before)
-    except Exception as exc:  # anything else is our bug: say so in one line, never blame the user's files
-        if stop_signal():  # ... unless a stop cut something short (an import, a library's call) and it failed
-            return _stopped(written_before)
-        return _bug(exc)
+    with command_outputs() as written:
+        try:
+            with sigterm_raises():
+                code = int(args.run(args) or EXIT_OK)
+            if stop_signal():  # a stop that Python could not raise where it arrived (in a finalizer): it counts now
+                return _stopped(written)
+            return code
+        except CountertrackError as exc:
+            print(f"countertrack: error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return exc.exit_code
+        except ModuleNotFoundError as exc:  # a lazy import of the train extra that the command's own check did not cover
+            error = missing_extra(exc, args.command)
+            if error is None:
+                if stop_signal():  # an import cut short by a stop
+                    return _stopped(written)
+                raise
+            print(f"countertrack: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+        except KeyboardInterrupt:  # Ctrl-C, and SIGTERM (Terminated)
+            return _stopped(written)
+        except Exception as exc:  # anything else is our bug: say so in one line, never blame the user's files
+            if stop_signal():  # ... unless a stop cut something short (an import, a library's call) and it failed
+                return _stopped(written)
+            return _bug(exc)
 
 
-def _stopped(written_before: int) -> int:
+def _stopped(written: list[Path]) -> int:
     """The outcome of a stop: 130 (Ctrl-C) or 143 (SIGTERM) with nothing changed; or, when the command's
-    outputs were all in place before the stop arrived, success: the work is complete, and kept."""
-    written = written_outputs()[written_before:]
-    if written:
-        names = ", ".join(str(path) for path in written)
-        print(f"countertrack: stopped once the outputs were complete; kept {names}", file=sys.stderr)
-        return EXIT_OK
+    outputs were all in place before the stop arrived (``written``), success: the work is complete, and kept."""
     terminated = isinstance(sys.exc_info()[1], Terminated) or stop_signal() == signal.SIGTERM
-    print("countertrack: stopped" if terminated else "countertrack: interrupted", file=sys.stderr)
-    return 143 if terminated else 130
+    message, code = stop_outcome(written, terminated)
+    print(message, file=sys.stderr)
+    return code
 
 
 def _bug(exc: BaseException) -> int:

@@ -11,6 +11,7 @@ command has finished, while the interpreter shuts down, is ignored: the command'
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 _stops: list[int] = []
 
@@ -20,19 +21,27 @@ def _stop_before_the_work(signum: int, frame: object) -> None:
     raise KeyboardInterrupt()
 
 
+def stop_outcome(kept: Sequence[object], terminated: bool) -> tuple[str, int]:
+    """The line and exit code of a stopped command, said the same way wherever the stop was caught: 0
+    when its outputs (``kept``) were all in place before the stop (the work is complete), else 143 for
+    SIGTERM (``terminated``) or 130 for Ctrl-C, with nothing changed."""
+    if kept:
+        return f"countertrack: stopped once the outputs were complete; kept {', '.join(map(str, kept))}", 0
+    if terminated:
+        return "countertrack: stopped", 128 + signal.SIGTERM
+    return "countertrack: interrupted", 128 + signal.SIGINT
+
+
 def _exit_stopped(signum: int) -> int:
     """Say so and end at once: a library cut short while it loaded may be half set up, and its
     exit handlers must not run (nor turn the exit code into another). A stop that lands just as
     main returns, after the command's outputs were all placed, keeps them: exit 0, as main says."""
     outputs = sys.modules.get("plugin_core.io.outputs")
-    kept = outputs.written_outputs() if outputs is not None else []
-    if kept:
-        print(f"countertrack: stopped once the outputs were complete; kept {', '.join(map(str, kept))}", file=sys.stderr)
-    else:
-        print("countertrack: stopped" if signum == signal.SIGTERM else "countertrack: interrupted", file=sys.stderr)
+    message, code = stop_outcome(outputs.written_outputs() if outputs is not None else [], signum == signal.SIGTERM)
+    print(message, file=sys.stderr)
     sys.stdout.flush()
     sys.stderr.flush()
-    os._exit(0 if kept else 128 + signum)
+    os._exit(code)
 
 
 def run() -> int:

@@ -30,6 +30,39 @@ END_TO_END_MODULES = ("benchmarks/", "host_scripts/live/test_jack.py", "plugin_c
 TESTS = Path(__file__).resolve().parent
 
 
+# pytest-xdist is a dev extra, not a need: with it the suite runs on every core (-n auto), end-to-end
+# tests grouped by module (--dist loadgroup, see pytest_collection_modifyitems); without it (or with
+# -p no:xdist) it runs in one process. A -n given by the user (-n0: one process) is left as it is.
+# Set here rather than in addopts, which pytest rejects when xdist is not there ("unrecognized
+# arguments: -n"); pytest_load_initial_conftests would be the place for arguments, but pytest does
+# not call it for conftest files, so these are the parsed options, set before xdist reads them.
+XDIST_DEFAULT = "countertrack_default_dist"  # workerinput key: the dist the controller chose here
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config):
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:  # a worker: xdist set its loadgroup from its own arguments, which lack ours
+        if workerinput.get(XDIST_DEFAULT) == "loadgroup":
+            config.option.loadgroup = True  # its test ids carry their group, which the controller deals by
+    elif config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None) is None:
+        config.option.numprocesses = "auto"  # xdist's own pytest_cmdline_main, run inside this wrapper, reads it
+        if config.getoption("dist") == "no":
+            config.option.dist = "loadgroup"
+            config.stash[_DEFAULT_DIST] = "loadgroup"
+    return (yield)
+
+
+_DEFAULT_DIST = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    """xdist's hook, in the controller as it starts each worker: tell it the dist chosen above."""
+    if _DEFAULT_DIST in node.config.stash:
+        node.workerinput[XDIST_DEFAULT] = node.config.stash[_DEFAULT_DIST]
+
+
 def pytest_configure(config: pytest.Config) -> None:
     cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider: each process builds its own
     if cache is not None:

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,8 +72,8 @@ class OutputSet:
     def commit(self) -> None:
         """Move every staged output onto its target, all or none. A stop (Ctrl-C, SIGTERM) that
         arrives meanwhile waits: the moves made are undone, then it takes effect. Once every output is
-        in place the transaction is done: a stop arriving after that leaves them (``written_outputs``
-        names them, so the command can say its work was complete)."""
+        in place the transaction is done: a stop arriving after that leaves them (``command_outputs``
+        records them, so the command can say its work was complete)."""
         with stops_held() as stop_waiting:
             done: list[tuple[Output, Path | None]] = []
             current = self._outputs[0] if self._outputs else None
@@ -93,7 +94,7 @@ class OutputSet:
                         f"cannot write the output ({exc.strerror or exc})", current.target if current else None
                     ) from exc
                 raise
-            _written.extend(output.target for output in self._outputs)
+            _record_committed([output.target for output in self._outputs])
             for _, backup in done:
                 if backup is not None:
                     remove(backup)
@@ -112,13 +113,41 @@ class OutputSet:
             raise CountertrackError("could not put back the outputs already replaced: " + "; ".join(stuck))
 
 
-_written: list[Path] = []
+# The outputs committed while a command runs (``command_outputs``); once it ends only its own record
+# is kept, until the next one ends: a long-lived host committing many OutputSets keeps none of them.
+_lock = threading.Lock()  # commits may come from any thread
+_open: dict[int, list[Path]] = {}  # the records of the blocks open now, by id, oldest first
+_last: list[Path] = []  # the record of the last block to end
+
+
+@contextlib.contextmanager
+def command_outputs() -> Iterator[list[Path]]:
+    """Record the outputs committed while the block runs (one command's work: the command line opens
+    it) in the list it yields, in order, from any thread; a command whose list is not empty when a stop
+    arrives had completed its transaction. Outside such a block nothing is recorded."""
+    global _last
+    record: list[Path] = []
+    try:
+        with _lock:
+            _open[id(record)] = record
+        yield record
+    finally:
+        with _lock:
+            _last = record  # first: a stop landing between the two steps finds the same record
+            _open.pop(id(record), None)
+
+
+def _record_committed(targets: list[Path]) -> None:
+    with _lock:
+        for record in _open.values():
+            record.extend(targets)
 
 
 def written_outputs() -> list[Path]:
-    """Every output committed in this process so far, in order (a command compares the list before
-    and after its work to know whether its transaction completed)."""
-    return list(_written)
+    """The outputs committed in the innermost ``command_outputs`` block open now, or else in the last
+    one to end, in order: what a stop arriving as the command line returns finds in place."""
+    with _lock:
+        return list(next(reversed(_open.values()), _last))
 
 
 class _BackedOut(Exception):

@@ -7,12 +7,13 @@ import errno
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from plugin_core.errors import CountertrackError
-from plugin_core.io import atomic
+from plugin_core.io import atomic, outputs
 from plugin_core.io.outputs import Output, plan_outputs
 from tests.disk import entries, snapshot
 
@@ -205,3 +206,51 @@ def test_only_our_stale_temporary_files_are_swept(tmp_path, monkeypatch):
     with plan_outputs([tmp_path / "out.wav"]):
         pass
     assert entries(tmp_path) == sorted([name for name, kept in names.items() if kept] + [f".c.ct{dead}-abcdefgh.part.wav"])
+
+
+def _commit(tmp_path, name: str) -> None:
+    with plan_outputs([tmp_path / name], force=True) as planned:
+        planned.staged(tmp_path / name).write_text(name)
+        planned.commit()
+
+
+def _kept_by_the_module() -> int:
+    """How many items the module's own containers hold (the record of committed outputs among them)."""
+    return sum(len(value) for name, value in vars(outputs).items() if not name.startswith("__") and isinstance(value, (list, dict, set)))
+
+
+def test_outputs_committed_outside_a_command_are_not_kept(tmp_path):
+    """A long-lived host (a plugin, a server) commits OutputSets without end: the module keeps none of
+    their paths, so its memory stays the same however many it commits."""
+    _commit(tmp_path, "first.wav")
+    before = _kept_by_the_module()
+    for index in range(200):
+        _commit(tmp_path, f"out{index % 4}.wav")
+    assert _kept_by_the_module() == before
+
+
+def test_a_command_records_its_own_outputs_and_only_the_last_commands_are_kept(tmp_path):
+    with outputs.command_outputs() as first:
+        _commit(tmp_path, "a.wav")
+        _commit(tmp_path, "b.wav")
+        assert outputs.written_outputs() == [tmp_path / "a.wav", tmp_path / "b.wav"]
+    _commit(tmp_path, "outside.wav")
+    assert first == outputs.written_outputs() == [tmp_path / "a.wav", tmp_path / "b.wav"]
+    with outputs.command_outputs() as second:
+        assert outputs.written_outputs() == []
+        with outputs.command_outputs() as inner:  # a command run inside another: both see its outputs
+            _commit(tmp_path, "c.wav")
+        _commit(tmp_path, "d.wav")
+    assert inner == [tmp_path / "c.wav"]
+    assert second == outputs.written_outputs() == [tmp_path / "c.wav", tmp_path / "d.wav"]
+    assert outputs._open == {}
+
+
+def test_outputs_committed_from_other_threads_during_a_command_are_recorded(tmp_path):
+    with outputs.command_outputs() as written:
+        threads = [threading.Thread(target=_commit, args=(tmp_path, f"t{index}.wav")) for index in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert sorted(written) == sorted(tmp_path / f"t{index}.wav" for index in range(8))
