@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from plugin_core.decision.config import ANTICIPATE, DecisionConfig
-from plugin_core.errors import BundleError, ConfigurationError
+from plugin_core.errors import BundleError, ConfigurationError, CountertrackError
 from tests.paths import ROOT
 
 
@@ -68,3 +68,8 @@ def test_perception_settings_are_read_as_strictly():
         PerceptionSpec.from_dict({**spec.to_dict(), "hop": 0.5})
     with pytest.raises(CountertrackError, match="missing embedding_dim"):
         PerceptionSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "embedding_dim"})
+
+
+def test_lookahead_must_fit_the_context():
+    with pytest.raises(CountertrackError, match="lookahead"):
+        DecisionConfig(vocab_size=16, context=4, lookahead=4)
