@@ -14,9 +14,7 @@ from plugin_core.io.audio import Audio, probe_audio, read_audio, write_audio
 from plugin_core.io.corpus import load_corpus
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from plugin_core.render.offline import render_audio
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.parameters import AutomationEvent
-from plugin_core.stream.presets import load_preset
 from plugin_core.stream.sidechain import SidechainEffect
 from tests.conftest import tone
 
@@ -42,21 +40,6 @@ def test_streaming_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block
     streamed = _stream(effect.process, effect.flush, a.samples, block, effect.latency_samples)
     assert np.array_equal(streamed, offline)
     assert np.abs(offline).max() > 0.01
-
-
-@pytest.mark.parametrize("block", [64, 4096])
-def test_chain_with_effects_block_wise_equals_one_shot(tiny_bundle, chorale_corpus, block):
-    """Our stages are bit-exact (above); pedalboard's JUCE filters and reverb round differently at
-    block edges on some signals by a few 1e-9, so the chain is held to -140 dB, not to the bit."""
-    bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 4.0)
-    preset = load_preset("ambient")
-    one_shot = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    whole = _stream(one_shot.process, one_shot.flush, a.samples, a.num_samples, one_shot.latency_samples)
-    chain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    blocked = _stream(chain.process, chain.flush, a.samples, block, chain.latency_samples)
-    assert np.abs(blocked - whole).max() <= 1e-7
-    assert np.abs(whole).max() > 0.01
 
 
 def test_same_seed_same_audio_and_other_seed_other_choices(tiny_bundle, chorale_corpus):
