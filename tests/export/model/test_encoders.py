@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from export.model.codebook_fit import fit_codebook
-from export.model.encoders import EncoderSpec, FactoredRealDFT, build_encoder, chroma_filterbank, frame_signal
+from export.model.encoders import EncoderSpec, FactoredRealDFT, build_encoder, frame_signal
 from export.onnx.perception_export import encode_spans
 from plugin_core.errors import CountertrackError
 
@@ -30,16 +30,6 @@ def test_frames_are_centred_and_counted_from_the_hop():
     assert frames.shape == (1, 6, 8)
     assert frames[0, 1].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
     assert frames[0, 0, :4].tolist() == [0, 0, 0, 0]
-
-
-def test_chroma_filters_put_a_note_in_its_pitch_class():
-    bank = chroma_filterbank(16000, 2048)
-
-    def bin_of(hz):
-        return int(round(hz * 2048 / 16000))
-
-    assert np.argmax(bank[:, bin_of(440.0)]) == 9  # A
-    assert np.argmax(bank[:, bin_of(261.63)]) == 0  # C
 
 
 def test_spectral_encoder_is_deterministic_and_hears_loudness():
