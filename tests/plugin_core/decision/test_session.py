@@ -14,9 +14,9 @@ from export.evaluation.paper_metrics import Baselines, score
 from export.model.decision_model import DecisionModel
 from export.onnx.decision_export import TorchStepper, check_decision_parity, export_step_graph
 from export.train.run import TrainConfig, fit_decision
-from plugin_core.decision.config import DecisionConfig
+from plugin_core.decision.config import ANTICIPATE, DecisionConfig
 from plugin_core.decision.sampling import SamplingConfig
-from plugin_core.decision.session import OnnxStepper, generate
+from plugin_core.decision.session import OnnxStepper, generate, guide_as_heard
 
 
 def _random_model(lookahead: int, vocab: int = 16, context: int = 8) -> DecisionModel:
@@ -125,3 +125,8 @@ def test_constrained_generation_never_leaves_the_allowed_set(allowed, seed):
     a = np.random.default_rng(seed).integers(0, 16, 25)
     tokens = generate(TorchStepper(model), a, SamplingConfig(top_p=0.8), seed, allowed=sorted(allowed))
     assert set(tokens.tolist()) <= allowed
+
+
+def test_the_model_reads_a_one_segment_late():
+    assert guide_as_heard(np.array([4, 5, 6]), ANTICIPATE, start=16).tolist() == [16, 4, 5]
+    assert guide_as_heard(np.array([4, 5, 6]), 0, start=16).tolist() == [4, 5, 6]
