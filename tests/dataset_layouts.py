@@ -104,3 +104,11 @@ def _midi(path: Path) -> None:
     )
     midi.tracks.append(track)
     midi.save(str(path))
+
+
+SLAKH_BAND = {
+    "S00": {"inst_class": "Piano", "program_num": 0, "midi_program_name": "Acoustic Grand Piano"},
+    "S01": {"inst_class": "Bass", "program_num": 33, "midi_program_name": "Electric Bass (finger)"},
+    "S02": {"inst_class": "Piano", "program_num": 4, "midi_program_name": "Electric Piano 1"},
+    "S03": {"inst_class": "Sound Effects", "program_num": 120, "audio_rendered": False, "midi_program_name": "Guitar Fret Noise"},
+}

@@ -199,35 +199,3 @@ def test_non_finite_samples_out_of_a_render_are_our_bug_not_the_outputs(syntheti
     assert "out.wav" not in err
     before.check()
     assert not [name for name in os.listdir(folder) if ".part" in name]
-
-
-def test_coalesced_automation_makes_the_same_decisions_as_every_event_scheduled(synthetic_bundle, monkeypatch):
-    """Coalescing is only a cost cut: B and every decision stay bit-identical to scheduling each event."""
-    from plugin_core.bundle.load import load_bundle
-    from plugin_core.io.audio import Audio, AudioInfo
-    from plugin_core.render.offline import render_audio
-    from plugin_core.stream.parameters import AutomationEvent
-
-    bundle = load_bundle(synthetic_bundle)
-    samples = tone(220, 3.0)
-    a = Audio(
-        samples=samples,
-        sample_rate=44100,
-        info=AudioInfo(path="a.wav", sample_rate=44100, num_channels=samples.shape[0], num_samples=samples.shape[1], subtype="PCM_16"),
-    )
-    starts = render_audio(bundle, a, seed=3).boundaries[:-1]
-    rng = np.random.default_rng(7)
-    sharp = [{"top_k": 1, "temperature": 1.0}, {"top_k": 0, "temperature": 5.0}]  # one label only, or nearly any
-    automation = [
-        AutomationEvent(int(p), {"temperature": float(rng.uniform(0.3, 2.0)), "top_k": int(rng.integers(0, 3))})
-        for p in rng.integers(0, samples.shape[1] + 4410, 300)
-    ]  # between the starts, and past the last one
-    automation += [AutomationEvent(int(s), sharp[i % 2]) for i, s in enumerate(starts)]  # exactly at each start: these win
-    automation += [AutomationEvent(int(starts[1]), {"temperature": 0.05})]  # same position, given later: wins too
-    coalesced = render_audio(bundle, a, seed=3, automation=automation)
-    monkeypatch.setattr(plugin_core.render.offline, "coalesce_automation", lambda events, boundaries: list(events))
-    every = render_audio(bundle, a, seed=3, automation=automation)
-    assert [d.b_token for d in coalesced.decisions] == [d.b_token for d in every.decisions]
-    assert coalesced.decisions == every.decisions
-    assert np.array_equal(coalesced.samples, every.samples)
-    assert [d.b_token for d in every.decisions] != [d.b_token for d in render_audio(bundle, a, seed=3).decisions]  # it acted

@@ -42,20 +42,3 @@ def test_quiet_and_verbose_go_before_or_after_the_command(capsys):
     assert parser.parse_args(["corpus", "info", "x", "-v"]).verbosity == 1
     assert parser.parse_args(["render", "a.wav", "-o", "b.wav"]).verbosity == 0
     assert main(["-q", "-v", "render", "a.wav", "-o", "b.wav"]) == 2
-
-
-def test_verbose_trades_progress_bars_for_lines_and_quiet_silences_both(capsys):
-    """-v: no bar even on a terminal, so work that would show one says a line per step instead (the
-    training loop prints an epoch line whenever its bar is off); -q: no bar and no line."""
-    from host_scripts.progress import log, progress, set_verbosity
-
-    try:
-        set_verbosity(1)
-        assert progress(range(3), "steps").disable is True
-        log("said")
-        set_verbosity(-1)
-        assert progress(range(3), "steps").disable is True
-        log("not said")
-    finally:
-        set_verbosity(0)
-    assert capsys.readouterr().err == "said\n"

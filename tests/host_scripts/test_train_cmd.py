@@ -236,3 +236,10 @@ def test_train_options_default_to_the_run_settings_defaults():
     args = build_parser().parse_args(["train", "corpus", "-o", "run"])
     assert training_config(args, "corpus") == TrainConfig(corpus="corpus")
     assert TrainConfig(corpus="corpus").decision() == DecisionConfig()
+
+
+def test_the_command_line_takes_auto_or_a_share(capsys):
+    assert main(["train", "corpus", "-o", "run", "--history-dropout", "often"]) == 2
+    assert "--history-dropout: 'often' is not a number" in capsys.readouterr().err
+    assert main(["train", "corpus", "-o", "run", "--history-dropout", "1.5"]) == 2
+    assert "1.5 is outside 0..1 (or give auto)" in capsys.readouterr().err

@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from export.data.stems_corpus import build_from_stems
 from host_scripts.cli import main
 from plugin_core.io.audio import read_audio
 from plugin_core.io.corpus import load_corpus, load_pair_audio
 from tests.conftest import write_tone
+from tests.dataset_layouts import musdb_song, write
 
 
 def _song(root: Path, name: str, stems: dict[str, tuple[float, float]], sample_rate: int = 44100) -> Path:
@@ -144,3 +146,43 @@ def test_a_corpus_moved_with_its_stems_still_reads_every_pair(tmp_path):
     for pair in corpus.pairs:
         a, b = load_pair_audio(corpus, pair)
         assert a.num_samples == b.num_samples == pair.num_samples
+
+
+def test_an_existing_corpus_is_replaced_only_with_force_and_a_failed_run_changes_nothing(tmp_path, capsys):
+    root = tmp_path / "musdb18hq"
+    musdb_song(root, "train", "Song")
+    out = tmp_path / "c"
+    argv = ["corpus", "from-stems", str(root), "--guide", "drums", "--response", "bass", "-o", str(out)]
+    assert main(argv) == 0
+    before = (out / "corpus.json").read_bytes()
+    capsys.readouterr()
+    assert main(argv) == 1
+    assert "already exists (use --force" in capsys.readouterr().err
+    assert main([*argv[:-2], "--response", "nothing-here", "-o", str(out), "--force"]) == 1
+    assert "no usable song" in capsys.readouterr().err
+    assert (out / "corpus.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "musdb18hq"]  # no staged folder left behind
+    assert main([*argv, "--force"]) == 0
+    assert load_corpus(out).pairs[0].id == "Song"
+
+
+def test_a_folder_that_is_not_a_corpus_is_never_replaced(tmp_path, capsys):
+    root = tmp_path / "musdb18hq"
+    musdb_song(root, "train", "Song")
+    keep = tmp_path / "notes"
+    keep.mkdir()
+    (keep / "todo.txt").write_text("mine")
+    assert main(["corpus", "from-stems", str(root), "--guide", "drums", "--response", "bass", "-o", str(keep), "--force"]) == 1
+    assert "not a corpus to replace" in capsys.readouterr().err
+    assert (keep / "todo.txt").read_text() == "mine"
+
+
+def test_a_corpus_written_inside_the_data_set_is_not_read_as_a_song(tmp_path):
+    root = tmp_path / "songs"
+    for name in ("one", "two"):
+        write(root / name / "drums.wav", 200.0)
+        write(root / name / "bass.wav", 55.0)
+    corpus, problems = build_from_stems(root, ("others",), ("bass.wav",), root / "corpus")
+    assert problems == [] and [p.id for p in corpus.pairs] == ["one", "two"]
+    corpus, problems = build_from_stems(root, ("others",), ("bass.wav",), root / "corpus", force=True)
+    assert problems == [] and len(corpus.pairs) == 2

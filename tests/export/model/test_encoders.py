@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from export.model.codebook_fit import fit_codebook, fit_codebooks
-from export.model.encoders import EncoderSpec, FactoredRealDFT, build_encoder, chroma_filterbank, frame_signal
+from export.model.codebook_fit import fit_codebook
+from export.model.encoders import EncoderSpec, FactoredRealDFT, build_encoder, frame_signal
 from export.onnx.perception_export import encode_spans
 from plugin_core.errors import CountertrackError
-from plugin_core.perception.codebook import Codebook
 
 
 def test_factored_dft_equals_numpy_rfft():
@@ -31,16 +30,6 @@ def test_frames_are_centred_and_counted_from_the_hop():
     assert frames.shape == (1, 6, 8)
     assert frames[0, 1].tolist() == [1, 2, 3, 4, 5, 6, 7, 8]
     assert frames[0, 0, :4].tolist() == [0, 0, 0, 0]
-
-
-def test_chroma_filters_put_a_note_in_its_pitch_class():
-    bank = chroma_filterbank(16000, 2048)
-
-    def bin_of(hz):
-        return int(round(hz * 2048 / 16000))
-
-    assert np.argmax(bank[:, bin_of(440.0)]) == 9  # A
-    assert np.argmax(bank[:, bin_of(261.63)]) == 0  # C
 
 
 def test_spectral_encoder_is_deterministic_and_hears_loudness():
@@ -81,41 +70,6 @@ def test_spectral_tokens_group_notes_by_pitch_class_and_instrument():
     chance = 1.0 / 24
     assert np.mean(same) > 8 * chance, report.describe()
     assert np.mean(different) < chance
-
-
-def test_codebook_fit_is_seeded_and_reports_usage(tmp_path):
-    data = np.random.default_rng(1).standard_normal((300, 6)).astype(np.float32)
-    first, report = fit_codebook(data, 16, seed=3)
-    second, _ = fit_codebook(data, 16, seed=3)
-    np.testing.assert_array_equal(first.centroids, second.centroids)
-    assert report.segments == 300 and report.unused == 0 and 3.0 < report.entropy_bits <= 4.0
-    first.save(tmp_path / "cb.npz")
-    loaded = Codebook.load(tmp_path / "cb.npz")
-    np.testing.assert_array_equal(loaded.assign(data), first.assign(data))
-
-
-def test_codebook_refuses_too_few_segments_and_bad_vocab():
-    with pytest.raises(CountertrackError, match="cannot fit a vocabulary of 64"):
-        fit_codebook(np.zeros((10, 3), np.float32), 64, seed=0)
-    with pytest.raises(CountertrackError, match="out of range"):
-        fit_codebook(np.zeros((5000, 3), np.float32), 2048, seed=0)
-
-
-def test_per_role_codebooks_use_the_whole_vocabulary_each():
-    rng = np.random.default_rng(2)
-    guide, response = rng.normal(0, 1, (200, 4)).astype(np.float32), rng.normal(50, 1, (200, 4)).astype(np.float32)
-    shared = fit_codebooks(guide, response, 16, seed=0, shared=True)
-    per_role = fit_codebooks(guide, response, 16, seed=0, shared=False)
-    assert shared["guide"][0] is shared["response"][0]
-    assert per_role["guide"][1].unused == 0 and per_role["response"][1].unused == 0
-    assert shared["guide"][1].unused > 0  # the shared book spends tokens on the other role
-
-
-def test_pickled_codebook_is_refused(tmp_path):
-    path = tmp_path / "cb.npz"
-    np.savez(path, centroids=np.array([object()], dtype=object), mean=np.zeros(1), scale=np.ones(1))
-    with pytest.raises(CountertrackError, match="not a readable codebook"):
-        Codebook.load(path)
 
 
 def test_wav2vec2_loads_offline_from_a_folder_and_pools_a_layer(tiny_wav2vec2):

@@ -1,15 +1,12 @@
 """The parts of ``countertrack live`` that need no audio server: the callback's body (blocks copied
-through the effect, the stream kept on the server's clock) and MIDI CC applied as parameters."""
+through the effect, the stream kept on the server's clock); MIDI CC is in test_midi.py."""
 
 from __future__ import annotations
 
-import mido
 import numpy as np
 
 from host_scripts.live.bridge import BlockBridge
-from host_scripts.live.midi import ControlInput
 from plugin_core.errors import CountertrackError
-from plugin_core.io.midi_io import CCMapping, parse_cc_mapping
 
 BLOCK = 4
 
@@ -72,25 +69,3 @@ def test_a_failing_effect_is_kept_for_the_main_thread_and_the_callback_plays_sil
     assert np.array_equal(_call(bridge, 0, np.ones(BLOCK)), np.zeros(BLOCK))
     assert bridge.failed.is_set() and "worker died" in str(bridge.error)
     assert np.array_equal(_call(bridge, BLOCK, np.ones(BLOCK)), np.zeros(BLOCK))
-
-
-def test_mapped_control_changes_set_parameters_and_the_rest_is_ignored():
-    applied: list[dict] = []
-    controls = ControlInput(
-        [parse_cc_mapping("1=temperature:0.3:2.0"), parse_cc_mapping("74=top_k:1:17")], lambda **changes: applied.append(changes)
-    )
-    controls.handle(mido.Message("control_change", control=1, value=127))
-    controls.handle(mido.Message("control_change", control=74, value=64))
-    controls.handle(mido.Message("control_change", control=7, value=10))  # not mapped
-    controls.handle(mido.Message("note_on", note=60))
-    assert applied == [{"temperature": 2.0}, {"top_k": 9}]
-    assert controls.applied == 2 and controls.summary() == "2 control change(s) applied (last: top_k=9)"
-
-
-def test_a_change_the_chain_refuses_is_counted_not_raised_on_midis_thread():
-    def refuse(**changes):
-        raise CountertrackError("temperature 0 is out of range")
-
-    controls = ControlInput([CCMapping(1, "temperature", 0.0, 1.0)], refuse)  # built directly: parse_cc_mapping refuses a bound of 0
-    controls.handle(mido.Message("control_change", control=1, value=0))
-    assert controls.refused == 1 and "out of range" in controls.summary()

@@ -4,27 +4,15 @@ run without torch."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-from host_scripts.cli import main
 from plugin_core.bundle.load import load_bundle, perception_threads, sha256_of
 from plugin_core.errors import CountertrackError
-from plugin_core.io.audio import resample
 from tests.paths import ROOT
-
-
-@pytest.fixture
-def bundle_copy(tiny_bundle, tmp_path) -> Path:
-    copy = tmp_path / "copy.ctbundle"
-    shutil.copytree(tiny_bundle, copy)
-    return copy
 
 
 def test_bundle_holds_everything_listed_with_hashes(tiny_bundle):
@@ -52,37 +40,6 @@ def test_bundle_holds_everything_listed_with_hashes(tiny_bundle):
     assert not [p for p in tiny_bundle.rglob("*") if p.suffix in (".pkl", ".pt", ".py", ".pickle")]
     bundle = load_bundle(tiny_bundle)
     assert len(bundle.memory.grains) >= 70  # 40 s of memory at 0.5 s grains
-
-
-def test_a_changed_byte_is_refused(bundle_copy):
-    path = bundle_copy / "decision.onnx"
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.write_bytes(bytes(data))
-    with pytest.raises(CountertrackError, match="decision.onnx does not match its sha256"):
-        load_bundle(bundle_copy)
-
-
-def test_a_missing_file_is_refused(bundle_copy):
-    (bundle_copy / "memory" / "grains.json").unlink()
-    with pytest.raises(CountertrackError, match="is missing memory/grains.json"):
-        load_bundle(bundle_copy)
-
-
-def test_a_newer_schema_is_refused(bundle_copy):
-    manifest = json.loads((bundle_copy / "manifest.json").read_text())
-    manifest["schema_version"] = 99
-    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CountertrackError, match="newer than this countertrack reads"):
-        load_bundle(bundle_copy)
-
-
-def test_a_manifest_pointing_outside_is_refused(bundle_copy):
-    manifest = json.loads((bundle_copy / "manifest.json").read_text())
-    manifest["files"]["../escape.onnx"] = "0" * 64
-    (bundle_copy / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(CountertrackError, match="points outside the bundle"):
-        load_bundle(bundle_copy)
 
 
 def test_zip_bundle_loads_and_a_traversing_entry_is_refused(tiny_bundle, tmp_path):
@@ -129,47 +86,6 @@ def test_render_runs_with_torch_and_transformers_unimportable(tiny_bundle, tmp_p
     assert (tmp_path / "b.wav").is_file()
 
 
-def test_export_refuses_to_write_into_a_folder_that_is_not_a_bundle(tiny_run, tmp_path, capsys):
-    (tmp_path / "precious").mkdir()
-    (tmp_path / "precious" / "notes.txt").write_text("keep me")
-    assert main(["export", str(tiny_run.folder), "-o", str(tmp_path / "precious")]) == 1
-    assert "not a bundle" in capsys.readouterr().err
-    assert (tmp_path / "precious" / "notes.txt").read_text() == "keep me"
-
-
-def test_memory_is_read_by_position_not_loaded(tiny_bundle):
-    import soundfile
-
-    memory = load_bundle(tiny_bundle).memory
-    whole, _ = soundfile.read(memory.path, dtype="float32", always_2d=True)
-    held = [value for owner in (memory, memory._pcm) for value in vars(owner).values() if isinstance(value, np.ndarray)]
-    assert all(value.size < whole.size // 10 for value in held)  # only the grain lookups, never the audio
-    assert np.array_equal(memory.read(1000, 5000), whole[1000:5000].T)
-    audio = memory.read(-10, 100)
-    assert audio.shape == (1, 110) and not audio[:, :10].any() and np.array_equal(audio[:, 10:], whole[:100].T)
-
-
-def test_memory_at_another_rate_is_resampled_once_into_the_cache_and_mapped(tiny_bundle, tmp_path, monkeypatch):
-    monkeypatch.setenv("COUNTERTRACK_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr("plugin_core.engine.memory.RESAMPLE_CHUNK", 10_007)  # many pieces, none aligned
-    memory = load_bundle(tiny_bundle).memory
-    one_pass = resample(memory.read(0, memory.frames), memory.sample_rate, 48000)
-    assert np.array_equal(memory.read(0, one_pass.shape[1], 48000), one_pass)
-    cached = list((tmp_path / "cache" / "memory").glob("*.48000.f32"))
-    assert len(cached) == 1
-    cached[0].write_bytes(cached[0].read_bytes()[:-8])  # a cut-short cache file (a crash elsewhere) is rebuilt
-    again = load_bundle(tiny_bundle).memory
-    assert np.array_equal(again.read(0, one_pass.shape[1], 48000), one_pass)
-
-
-def test_memory_at_another_rate_without_a_writable_cache_is_held_in_ram(tiny_bundle, tmp_path, monkeypatch):
-    (tmp_path / "not-a-folder").write_text("")
-    monkeypatch.setenv("COUNTERTRACK_CACHE", str(tmp_path / "not-a-folder"))
-    memory = load_bundle(tiny_bundle).memory
-    one_pass = resample(memory.read(0, memory.frames), memory.sample_rate, 22050)
-    assert np.array_equal(memory.read(0, one_pass.shape[1], 22050), one_pass)
-
-
 def test_golden_vector_is_reproduced_with_onnxruntime_alone(tiny_bundle):
     expected = json.loads((tiny_bundle / "golden" / "expected.json").read_text())
     script = (
@@ -183,16 +99,6 @@ def test_golden_vector_is_reproduced_with_onnxruntime_alone(tiny_bundle):
     got = json.loads(result.stdout)
     assert got["a"] == expected["a_tokens"] and got["b"] == expected["b_tokens"] and got["g"] == expected["grains"]
     assert len(expected["b_tokens"]) == len(expected["boundaries"]) - 1 >= 10
-
-
-def test_manifest_follows_the_published_schema(tiny_bundle):
-    from plugin_core.bundle.load import validate_manifest
-
-    manifest = json.loads((tiny_bundle / "manifest.json").read_text())
-    validate_manifest(manifest, tiny_bundle)
-    del manifest["decision"]["cache_layout"]
-    with pytest.raises(CountertrackError, match="decision"):
-        validate_manifest(manifest, tiny_bundle)
 
 
 def test_perception_threads_follow_the_encoder_and_the_cores_given():

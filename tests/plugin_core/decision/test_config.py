@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from plugin_core.decision.config import ANTICIPATE, DecisionConfig
-from plugin_core.errors import BundleError, ConfigurationError
+from plugin_core.errors import BundleError, ConfigurationError, CountertrackError
 from tests.paths import ROOT
 
 
@@ -57,14 +57,6 @@ def test_the_descriptions_the_command_line_reads_need_no_torch():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 0
 
 
-def test_perception_settings_are_read_as_strictly():
-    from plugin_core.errors import CountertrackError
-    from plugin_core.perception.labeller import PerceptionSpec
-    from plugin_core.perception.segmentation import SegmentationConfig
-
-    spec = PerceptionSpec(16000, 400, 114, 16, SegmentationConfig(), {"backend": "spectral"})
-    assert PerceptionSpec.from_dict(spec.to_dict()) == spec
-    with pytest.raises(CountertrackError, match="unknown setting.s. hop"):
-        PerceptionSpec.from_dict({**spec.to_dict(), "hop": 0.5})
-    with pytest.raises(CountertrackError, match="missing embedding_dim"):
-        PerceptionSpec.from_dict({k: v for k, v in spec.to_dict().items() if k != "embedding_dim"})
+def test_lookahead_must_fit_the_context():
+    with pytest.raises(CountertrackError, match="lookahead"):
+        DecisionConfig(vocab_size=16, context=4, lookahead=4)

@@ -10,7 +10,6 @@ import pytest
 import soundfile
 
 from plugin_core.errors import CountertrackError
-from plugin_core.io.atomic import atomic_path
 from plugin_core.io.audio import probe_audio, read_audio, resample, to_mono, write_audio
 from tests.conftest import tone
 from tests.disk import entries, small_disk
@@ -162,17 +161,6 @@ def test_nan_output_is_refused_before_touching_disk(tmp_path):
     with pytest.raises(CountertrackError, match="NaN"):
         write_audio(tmp_path / "x.wav", signal, 44100)
     assert os.listdir(tmp_path) == []
-
-
-def test_atomic_path_removes_temporary_on_exception(tmp_path):
-    target = tmp_path / "x.json"
-    target.write_text("old")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("boom")
-    assert target.read_text() == "old"
-    assert os.listdir(tmp_path) == ["x.json"]
 
 
 def test_write_refuses_overwrite_when_asked(tmp_path):

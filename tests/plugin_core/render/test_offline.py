@@ -8,15 +8,14 @@ import os
 import numpy as np
 import pytest
 
+import plugin_core.render.offline
 from host_scripts.cli import main
 from plugin_core.bundle.load import load_bundle
 from plugin_core.io.audio import Audio, probe_audio, read_audio, write_audio
 from plugin_core.io.corpus import load_corpus
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from plugin_core.render.offline import render_audio
-from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.parameters import AutomationEvent
-from plugin_core.stream.presets import load_preset
 from plugin_core.stream.sidechain import SidechainEffect
 from tests.conftest import tone
 
@@ -42,21 +41,6 @@ def test_streaming_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block
     streamed = _stream(effect.process, effect.flush, a.samples, block, effect.latency_samples)
     assert np.array_equal(streamed, offline)
     assert np.abs(offline).max() > 0.01
-
-
-@pytest.mark.parametrize("block", [64, 4096])
-def test_chain_with_effects_block_wise_equals_one_shot(tiny_bundle, chorale_corpus, block):
-    """Our stages are bit-exact (above); pedalboard's JUCE filters and reverb round differently at
-    block edges on some signals by a few 1e-9, so the chain is held to -140 dB, not to the bit."""
-    bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 4.0)
-    preset = load_preset("ambient")
-    one_shot = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    whole = _stream(one_shot.process, one_shot.flush, a.samples, a.num_samples, one_shot.latency_samples)
-    chain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    blocked = _stream(chain.process, chain.flush, a.samples, block, chain.latency_samples)
-    assert np.abs(blocked - whole).max() <= 1e-7
-    assert np.abs(whole).max() > 0.01
 
 
 def test_same_seed_same_audio_and_other_seed_other_choices(tiny_bundle, chorale_corpus):
@@ -171,3 +155,35 @@ def test_automation_changes_decisions_only_after_its_time(tiny_bundle, chorale_c
     assert [d.b_token for d in automated[: len(before)]] == [d.b_token for d in before]
     assert [d.b_token for d in automated[len(before) :]] != [d.b_token for d in plain[len(before) :]]
     assert not any(d.continued for d in automated[len(before) + 1 :])
+
+
+def test_coalesced_automation_makes_the_same_decisions_as_every_event_scheduled(synthetic_bundle, monkeypatch):
+    """Coalescing is only a cost cut: B and every decision stay bit-identical to scheduling each event."""
+    from plugin_core.bundle.load import load_bundle
+    from plugin_core.io.audio import Audio, AudioInfo
+    from plugin_core.render.offline import render_audio
+    from plugin_core.stream.parameters import AutomationEvent
+
+    bundle = load_bundle(synthetic_bundle)
+    samples = tone(220, 3.0)
+    a = Audio(
+        samples=samples,
+        sample_rate=44100,
+        info=AudioInfo(path="a.wav", sample_rate=44100, num_channels=samples.shape[0], num_samples=samples.shape[1], subtype="PCM_16"),
+    )
+    starts = render_audio(bundle, a, seed=3).boundaries[:-1]
+    rng = np.random.default_rng(7)
+    sharp = [{"top_k": 1, "temperature": 1.0}, {"top_k": 0, "temperature": 5.0}]  # one label only, or nearly any
+    automation = [
+        AutomationEvent(int(p), {"temperature": float(rng.uniform(0.3, 2.0)), "top_k": int(rng.integers(0, 3))})
+        for p in rng.integers(0, samples.shape[1] + 4410, 300)
+    ]  # between the starts, and past the last one
+    automation += [AutomationEvent(int(s), sharp[i % 2]) for i, s in enumerate(starts)]  # exactly at each start: these win
+    automation += [AutomationEvent(int(starts[1]), {"temperature": 0.05})]  # same position, given later: wins too
+    coalesced = render_audio(bundle, a, seed=3, automation=automation)
+    monkeypatch.setattr(plugin_core.render.offline, "coalesce_automation", lambda events, boundaries: list(events))
+    every = render_audio(bundle, a, seed=3, automation=automation)
+    assert [d.b_token for d in coalesced.decisions] == [d.b_token for d in every.decisions]
+    assert coalesced.decisions == every.decisions
+    assert np.array_equal(coalesced.samples, every.samples)
+    assert [d.b_token for d in every.decisions] != [d.b_token for d in render_audio(bundle, a, seed=3).decisions]  # it acted

@@ -35,11 +35,6 @@ def _stream(chain: AnswerChain, a: np.ndarray, block: int) -> np.ndarray:
     return np.concatenate(pieces, axis=1)
 
 
-def test_the_model_reads_a_one_segment_late():
-    assert guide_as_heard(np.array([4, 5, 6]), ANTICIPATE, start=16).tolist() == [16, 4, 5]
-    assert guide_as_heard(np.array([4, 5, 6]), 0, start=16).tolist() == [4, 5, 6]
-
-
 def test_a_decision_never_depends_on_a_at_its_own_segment(bundle):
     """Changing A's token at segment k changes no logits at segments 0..k (only later ones)."""
     a = np.array([1, 2, 3, 4, 5, 6, 7, 0, 1, 2], dtype=np.int64)
