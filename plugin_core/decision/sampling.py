@@ -5,6 +5,7 @@ numpy only, shared by the PyTorch and onnxruntime paths so a seed means the same
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.io.records import checked_keys
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,18 @@ class SamplingConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, source: str | os.PathLike[str] | None = None, error: type[CountertrackError] = ConfigurationError
+    ) -> SamplingConfig:
+        """Strictly (``checked_keys``): an unknown setting or a missing one is one ``error`` naming
+        ``source``, and so is a value out of range (a bundle's manifest: ``BundleError``)."""
+        data = checked_keys(cls, data, "the sampling defaults are", source, error=error)
+        try:
+            return cls(**data)
+        except ConfigurationError as exc:
+            raise error(exc.problem, source) from None
 
 
 def allowed_mask(vocab_size: int, allowed: np.ndarray | list[int] | None) -> np.ndarray | None:
