@@ -41,7 +41,7 @@ SEED = 0
 # segments of one beat and vocabulary 16: the sweep's choice (see BENCHMARKS.md)
 RECIPE: dict[str, Any] = dict(
     vocab=16, seed=SEED, segmentation=SegmentationConfig(strategy="beats").to_dict(), sequence_length=32, epochs=40, patience=10
-)  # windows of 32 beats (a chorale is 40-100): more of them, a shorter run
+)  # training sequences of 32 beats (a chorale is 40-100): more of them, a shorter run
 MEMORY_LIMIT_S = 240.0  # keeps the bundle under 25 MB with 16-bit memory audio
 EXAMPLE_QPM = 100.0  # the example melody is at a tempo no training song was rendered at exactly
 EXAMPLE_S = 24.0

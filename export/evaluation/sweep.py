@@ -1,4 +1,4 @@
-"""The paper's sweep: train and evaluate every (window size, vocabulary) configuration on one corpus."""
+"""The paper's sweep: train and evaluate every (segment length, vocabulary) configuration on one corpus."""
 
 from __future__ import annotations
 
