@@ -59,3 +59,18 @@ def test_verbose_trades_progress_bars_for_lines_and_quiet_silences_both(capsys):
     finally:
         set_verbosity(0)
     assert capsys.readouterr().err == "said\n"
+
+
+GENERAL = {"-h", "-q", "-v"}  # help and verbosity: every command's own, in argparse's general group
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=" ".join)
+def test_every_option_of_a_command_is_in_a_named_group(path):
+    parser = dict(COMMANDS)[path]
+    left = [a.option_strings[0] for a in parser._optionals._group_actions if a.option_strings and a.option_strings[0] not in GENERAL]
+    assert left == [], f"{' '.join(path)}: {left} in the generic options group"
+
+
+def test_flags_say_no_default(capsys):
+    assert main(["--help"]) == 0
+    assert "(default: 0)" not in capsys.readouterr().out
