@@ -248,7 +248,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.sweep:
         from export.evaluation.sweep import sweep
 
-        table = sweep(
+        swept = sweep(
             args.corpus,
             args.sweep,
             segments=args.segments.split(","),
@@ -257,7 +257,9 @@ def _eval(args: argparse.Namespace) -> int:
             seed=args.seed,
             log=_log,
         )
-        print(table)
+        print(swept.table)
+        for path in swept.written:  # on stderr, as for one run's eval: stdout is the table
+            log(f"wrote {path}{'/' if path.is_dir() else ''}")
         return 0
     if not args.run_dir:
         raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")

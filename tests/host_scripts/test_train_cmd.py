@@ -236,3 +236,27 @@ def test_train_options_default_to_the_run_settings_defaults():
     args = build_parser().parse_args(["train", "corpus", "-o", "run"])
     assert training_config(args, "corpus") == TrainConfig(corpus="corpus")
     assert TrainConfig(corpus="corpus").decision() == DecisionConfig()
+
+
+@pytest.mark.slow  # trains (about 30 s on 2 cores)
+def test_a_sweep_names_every_file_it_wrote(tmp_path, capsys):
+    """On a corpus of tones (four songs made here, paired by `corpus from-stems`): one configuration,
+    one epoch; every file and run folder written is named on stderr, and each of them exists."""
+    from plugin_core.io.audio import write_audio
+    from tests.bundles import RATE, tone_melody
+
+    for song in range(4):
+        folder = tmp_path / "songs" / f"song{song}"
+        folder.mkdir(parents=True)
+        write_audio(folder / "guide.wav", tone_melody(8.0, 120.0, seed=song), RATE)
+        write_audio(folder / "bass.wav", tone_melody(8.0, 120.0, seed=10 + song, low_hz=55.0), RATE)
+    corpus = tmp_path / "corpus"
+    assert main(["corpus", "from-stems", str(tmp_path / "songs"), "--guide", "guide*", "--response", "bass*", "-o", str(corpus)]) == 0
+    capsys.readouterr()
+    sweep = tmp_path / "sweep"
+    assert main(["eval", "--sweep", str(sweep), "--corpus", str(corpus), "--segments", "0.5", "--vocabs", "8", "--epochs", "1"]) == 0
+    named = [line.removeprefix("wrote ").rstrip("/") for line in capsys.readouterr().err.splitlines() if line.startswith("wrote ")]
+    run = sweep / "segment-0.5_vocab8"
+    expected = [run, run / "eval.json", run / "eval.png", run / "eval.md", sweep / "sweep.json", sweep / "sweep.md", sweep / "sweep.png"]
+    assert named == [str(path) for path in expected]
+    assert all(path.exists() for path in expected)
