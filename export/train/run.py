@@ -202,7 +202,15 @@ def too_little_data(train_pairs: list[TokenPair], sequence_length: int) -> str:
     )
 
 
+def warmup_steps(asked: int, total: int) -> int:
+    """The learning-rate warm-up: ``asked`` steps, but a small corpus has few steps, so at most a
+    tenth of the ``total`` (and at least one)."""
+    return max(1, min(asked, total // 10))
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """The learning rate's share at ``step``: a linear warm-up over ``warmup`` steps, then a cosine
+    down to 5% at ``total``."""
     if step < warmup:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -556,7 +564,7 @@ def _fit_decision(
     )
     steps_per_epoch = math.ceil(sequences["a"].shape[0] / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most
+    warmup = warmup_steps(config.warmup_steps, total_steps)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0}
     if resume and (folder / "checkpoint.json").is_file():
         state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
