@@ -258,8 +258,8 @@ def _eval(args: argparse.Namespace) -> int:
             log=_log,
         )
         print(swept.table)
-        for path in swept.written:  # on stderr, as for one run's eval: stdout is the table
-            log(f"wrote {path}{'/' if path.is_dir() else ''}")
+        for written in swept.written:  # on stderr, as for one run's eval: stdout is the table
+            log(f"wrote {written}{'/' if written.is_dir() else ''}")
         return 0
     if not args.run_dir:
         raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")
