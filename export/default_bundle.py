@@ -3,10 +3,12 @@ corpus rendered to stems (soprano on flute -> bass on acoustic bass), each at it
 between 70 and 160 qpm so the bundle learns beats, not one tempo; cut on each score's beats, trained,
 evaluated (tokens and audio), exported.
 
-    python -m export.default_bundle [--work DIR]
+    python -m export.default_bundle [--work DIR] [--output BUNDLE] [--example FILE]
 
-Writes presets/default.ctbundle (with how it was made, the eval table and a golden test vector in
-its manifest and folder) and presets/example_a.flac, a melody from a chorale outside the corpus.
+Writes presets/default.ctbundle of the source tree it runs from (with how it was made, the eval table
+and a golden test vector in its manifest and folder) and presets/example_a.flac, a melody from a
+chorale outside the corpus; its scratch folder is ./out/default-build. Run from an installed copy,
+--output and --example are required (the installed shipped data is not rewritten).
 """
 
 from __future__ import annotations
@@ -29,19 +31,19 @@ from export.evaluation.audio_report import audio_report_for_run, markdown_audio_
 from export.evaluation.paper_metrics import evaluate, markdown_table
 from export.onnx.bundle_export import export_bundle, portable_config
 from export.train.run import TrainConfig, train
+from plugin_core.bundle.shipped import DEFAULT_BUNDLE, EXAMPLE_A, source_tree_path
 from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import write_audio
 from plugin_core.io.corpus import Corpus, load_corpus
 from plugin_core.perception.segmentation import SegmentationConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 CHORALES = 160
 TEMPO_RANGE_QPM = (70.0, 160.0)
 SEED = 0
 # segments of one beat and vocabulary 16: the sweep's choice (see BENCHMARKS.md)
 RECIPE: dict[str, Any] = dict(
     vocab=16, seed=SEED, segmentation=SegmentationConfig(strategy="beats").to_dict(), sequence_length=32, epochs=40, patience=10
-)  # windows of 32 beats (a chorale is 40-100): more of them, a shorter run
+)  # training sequences of 32 beats (a chorale is 40-100): more of them, a shorter run
 MEMORY_LIMIT_S = 240.0  # 21 MB of 16-bit memory audio: the bundle stays under 30 MB with its golden vectors
 EXAMPLE_QPM = 100.0  # the example melody is at a tempo no training song was rendered at exactly
 EXAMPLE_S = 24.0
@@ -123,14 +125,24 @@ def _render_example(source: str, path: Path) -> None:
     write_audio(path, audio, settings.sample_rate, subtype="PCM_16")
 
 
-def main() -> int:
+WORK = Path("out", "default-build")  # relative to the working folder (the repository root when rebuilding the shipped bundle)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The recipe's options; the outputs default to the shipped bundle and example A of the source
+    tree this runs from (``source_tree_path``), and are required where there is none."""
+    bundle, example = source_tree_path(DEFAULT_BUNDLE), source_tree_path(EXAMPLE_A)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", default=str(ROOT / "out" / "default-build"), help="scratch folder (corpus, run)")
-    parser.add_argument("--output", default=str(ROOT / "presets" / "default.ctbundle"))
-    parser.add_argument("--example", default=str(ROOT / "presets" / "example_a.flac"))
-    args = parser.parse_args()
+    parser.add_argument("--work", type=Path, default=WORK, help=f"scratch folder (corpus, run) (default: ./{WORK.as_posix()})")
+    parser.add_argument("--output", type=Path, default=bundle, required=bundle is None, help=f"bundle folder to write (default: {bundle})")
+    parser.add_argument("--example", type=Path, default=example, required=example is None, help=f"example A to write (default: {example})")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
-        build(Path(args.work), Path(args.output), Path(args.example), log=lambda m: print(m, file=sys.stderr))
+        build(args.work.resolve(), args.output, args.example, log=lambda m: print(m, file=sys.stderr))
     except CountertrackError as exc:
         print(f"countertrack: error: {exc}", file=sys.stderr)
         return 1

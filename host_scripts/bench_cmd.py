@@ -19,15 +19,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "train_speed, ray_batch and train_distributed, each in a fresh process; each prints a table of "
         "medians beside their targets (met or MISSED).",
     )
-    bench.add_argument("--bundle", help="bundle for the render figures (default: the shipped default bundle)")
-    bench.add_argument(
+    inputs = bench.add_argument_group("inputs")
+    inputs.add_argument("--bundle", help="bundle for the render figures (default: the shipped default bundle)")
+    skips = bench.add_argument_group("sections to skip")
+    skips.add_argument(
         "--skip-encoders",
         action="store_true",
         help="skip the encoder and Wav2Vec2 bundle figures (they build a base-size model: about three minutes)",
     )
-    bench.add_argument("--skip-training", action="store_true", help="skip training the default recipe (about five minutes)")
-    bench.add_argument("--corpus", help="an already rendered copy of the default recipe's corpus, for the training figure")
-    bench.add_argument(
+    skips.add_argument("--skip-training", action="store_true", help="skip training the default recipe (about five minutes)")
+    inputs.add_argument("--corpus", help="an already rendered copy of the default recipe's corpus, for the training figure")
+    skips.add_argument(
         "--skip-cluster",
         action="store_true",
         help="skip the Ray batch overhead and the 2-process training figures (a few minutes; Ray needs the cluster extra)",

@@ -34,7 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "A or B is silent is reported and skipped.",
     )
     stems.add_argument("stems_dir", metavar="DIR", help="folder of song folders, or the root of a data set")
-    stems.add_argument(
+    pairing = stems.add_argument_group("data: which stems make A and B")
+    pairing.add_argument(
         "--guide",
         required=True,
         metavar="SELECTOR",
@@ -43,16 +44,17 @@ def register(commands: argparse._SubParsersAction) -> None:
         "('Piano' or 'class:Piano'); 'others' = every stem that is not the response (the paper's A); "
         "several stems are summed",
     )
-    stems.add_argument("--response", required=True, metavar="SELECTOR", help="stem(s) for B, e.g. 'bass*', bass, class:Bass")
-    stems.add_argument(
+    pairing.add_argument("--response", required=True, metavar="SELECTOR", help="stem(s) for B, e.g. 'bass*', bass, class:Bass")
+    pairing.add_argument(
         "--layout",
         choices=["auto", *LAYOUT_NAMES],
         default="auto",
         help="how DIR is laid out (default: detected; song folders when no data set fits)",
     )
-    stems.add_argument("--tolerance-ms", type=float, default=1.0, help="largest length difference accepted between stems (default 1 ms)")
-    stems.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
-    stems.add_argument("--force", action="store_true", help="replace an existing corpus folder")
+    pairing.add_argument("--tolerance-ms", type=float, default=1.0, help="largest length difference accepted between stems (default 1 ms)")
+    stems_output = stems.add_argument_group("output")
+    stems_output.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
+    stems_output.add_argument("--force", action="store_true", help="replace an existing corpus folder")
     stems.set_defaults(run=_from_stems)
 
     scores = sub.add_parser(
@@ -62,26 +64,29 @@ def register(commands: argparse._SubParsersAction) -> None:
         "music21's bundled corpus) to separated, sample-aligned stems with FluidSynth.",
     )
     scores.add_argument("scores", nargs="*", metavar="SCORE", help="MIDI/MusicXML files, or music21 corpus names such as bach/bwv66.6")
-    scores.add_argument(
+    chosen = scores.add_argument_group("data: which scores and parts")
+    chosen.add_argument(
         "--composer", help="add the works of this composer from music21's corpus (e.g. bach; default: only the SCOREs named)"
     )
-    scores.add_argument("--limit", type=_positive_int, help="stop after this many pairs (default: no limit)")
-    scores.add_argument(
+    chosen.add_argument("--limit", type=_positive_int, help="stop after this many pairs (default: no limit)")
+    chosen.add_argument(
         "--guide", required=True, metavar="PARTS", help="part(s) for A by name or 0-based index, comma-separated (e.g. soprano)"
     )
-    scores.add_argument("--response", required=True, metavar="PARTS", help="part(s) for B, e.g. bass")
-    scores.add_argument("--guide-program", type=_gm_program, default=73, help="GM program for A's parts (default 73, flute)")
-    scores.add_argument("--response-program", type=_gm_program, default=32, help="GM program for B's parts (default 32, acoustic bass)")
-    scores.add_argument("--sample-rate", type=int, default=44100, help="rendering rate in Hz (default 44100)")
-    scores.add_argument("--soundfont", help="General MIDI SoundFont (default: FluidR3_GM, else pretty_midi's TimGM6mb)")
-    scores.add_argument(
+    chosen.add_argument("--response", required=True, metavar="PARTS", help="part(s) for B, e.g. bass")
+    rendering = scores.add_argument_group("rendering (FluidSynth)")
+    rendering.add_argument("--guide-program", type=_gm_program, default=73, help="GM program for A's parts (default 73, flute)")
+    rendering.add_argument("--response-program", type=_gm_program, default=32, help="GM program for B's parts (default 32, acoustic bass)")
+    rendering.add_argument("--sample-rate", type=int, default=44100, help="rendering rate in Hz (default 44100)")
+    rendering.add_argument("--soundfont", help="General MIDI SoundFont (default: FluidR3_GM, else pretty_midi's TimGM6mb)")
+    rendering.add_argument(
         "--jobs",
         type=_positive_int,
         default=os.cpu_count() or 1,
         help="scores rendered at once (default: one per core; the corpus is the same for any number)",
     )
-    scores.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
-    scores.add_argument("--force", action="store_true", help="replace an existing corpus folder")
+    scores_output = scores.add_argument_group("output")
+    scores_output.add_argument("-o", "--output", required=True, metavar="CORPUS", help="corpus folder to write (new or empty)")
+    scores_output.add_argument("--force", action="store_true", help="replace an existing corpus folder")
     scores.set_defaults(run=_from_scores)
 
     info = sub.add_parser(

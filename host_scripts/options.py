@@ -12,12 +12,14 @@ MAX_SEED = 2**63 - 1
 
 class DefaultsShown(argparse.HelpFormatter):
     """Every option's help ends with its default, unless the help already says it (a default of None
-    means "not given" and is said in words where it matters; a flag's default is off)."""
+    means "not given" and is said in words where it matters; a flag, which takes no value (-q, -v,
+    --force), has none to show)."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        shown = bool(action.option_strings) and not (default is None or default is False or default == [] or default is argparse.SUPPRESS)
+        shown = bool(action.option_strings) and action.nargs != 0
+        shown = shown and not (default is None or default is False or default == [] or default is argparse.SUPPRESS)
         if shown and "default" not in text and "%(default)" not in text:
             text += " (default: %(default)s)"
         return text

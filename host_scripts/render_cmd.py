@@ -42,7 +42,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     render.add_argument("input", metavar="A", help="the guide track")
     output = render.add_argument_group("output (all written at the end, or none)")
     output.add_argument("-o", "--output", required=True, metavar="OUT", help="B track to write")
-    output.add_argument("--mix", metavar="MIX", help="also write A + B")
+    output.add_argument("--mix", metavar="MIX", help="also write A + B (A once, at unity gain, whatever --dry)")
     output.add_argument(
         "--midi-out", metavar="FILE.mid", help="also write the answer as MIDI: the played notes at their pitch, on A's tempo map"
     )
@@ -204,7 +204,7 @@ def _render(args: argparse.Namespace) -> int:
         print(f"wrote {args.midi_out}: the answer as MIDI notes")
     if args.arrangement:
         print(f"wrote the session {args.arrangement} (open its .dawproject or .rpp)")
-        if preset is not None and (preset.post or preset.dry):
+        if (preset is not None and preset.post) or rendered.levels.dry:
             print("note: the session's B is the grain engine's answer: the preset's effects after it and its dry A are not in it")
     return 0
 

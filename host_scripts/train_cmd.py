@@ -41,29 +41,31 @@ def register(commands: argparse._SubParsersAction) -> None:
         "against uniform, unigram, majority and context-free table baselines fitted on the training songs.",
     )
     evaluate.add_argument("run_dir", metavar="RUN", nargs="?", help="a trained run (not needed with --sweep)")
-    evaluate.add_argument("--corpus", required=True, help="corpus holding the held-out pairs (the run's own corpus: its test songs)")
-    evaluate.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")
-    evaluate.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
-    evaluate.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
-    evaluate.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
-    evaluate.add_argument("--seed", type=seed, default=0, help="random seed of the sampled rows and the renders")
-    evaluate.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
-    evaluate.add_argument(
+    data = evaluate.add_argument_group("data")
+    data.add_argument("--corpus", required=True, help="corpus holding the held-out pairs (the run's own corpus: its test songs)")
+    output = evaluate.add_argument_group("output")
+    output.add_argument("--json", metavar="OUT.json", help="write the scores as JSON")
+    output.add_argument("--plot", metavar="OUT.png", help="write a bar chart of the scores")
+    output.add_argument("--markdown", metavar="OUT.md", help="write the table as Markdown")
+    output.add_argument("--force", action="store_true", help="overwrite existing --json/--plot/--markdown files")
+    scoring = evaluate.add_argument_group("scoring")
+    scoring.add_argument("--seed", type=seed, default=0, help="random seed of the sampled rows and the renders")
+    scoring.add_argument("--top-p", type=float, default=0.8, help="nucleus for the sampled rows (default 0.8, the paper's)")
+    audio = evaluate.add_argument_group("audio report")
+    audio.add_argument(
         "--audio",
         action="store_true",
         help="also render the held-out songs (model and oracle tokens) and measure "
         "the audio: B onsets on A's beats, consonance with A, seams",
     )
-    evaluate.add_argument(
-        "--bundle", help="with --audio: the bundle to render with (default: the run exported with its training B as memory)"
-    )
-    evaluate.add_argument(
+    audio.add_argument("--bundle", help="with --audio: the bundle to render with (default: the run exported with its training B as memory)")
+    sweep = evaluate.add_argument_group("sweep (instead of RUN)")
+    sweep.add_argument(
         "--sweep",
         metavar="DIR",
         help="train and evaluate the paper's sweep (segments 0.25/0.35/0.5 s, a beat and half a "
         "beat x vocabulary 16/64/256) on --corpus, runs and tables under DIR (default: evaluate RUN only)",
     )
-    sweep = evaluate.add_argument_group("sweep training options")
     sweep.add_argument("--epochs", type=int, default=30, help="at most this many epochs per configuration")
     sweep.add_argument(
         "--segments", default="0.25,0.35,0.5,beat,half-beat", help="segment lengths in seconds, or beat / half-beat, comma-separated"
@@ -246,7 +248,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.sweep:
         from export.evaluation.sweep import sweep
 
-        table = sweep(
+        swept = sweep(
             args.corpus,
             args.sweep,
             segments=args.segments.split(","),
@@ -255,7 +257,9 @@ def _eval(args: argparse.Namespace) -> int:
             seed=args.seed,
             log=_log,
         )
-        print(table)
+        print(swept.table)
+        for written in swept.written:  # on stderr, as for one run's eval: stdout is the table
+            log(f"wrote {written}{'/' if written.is_dir() else ''}")
         return 0
     if not args.run_dir:
         raise CountertrackError("name a RUN to evaluate, or pass --sweep DIR")

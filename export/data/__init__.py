@@ -1,1 +1,1 @@
-"""Corpora and training data: scores and stems to pairs, FluidSynth, provenance, features and token windows."""
+"""Corpora and training data: scores and stems to pairs, FluidSynth, provenance, features and token sequences."""

@@ -1,6 +1,6 @@
-"""Token sequences for training: the split by song, and aligned (A, B) training windows.
+"""Token sequences for training: the split by song, and aligned (A, B) training sequences.
 
-Windows never cross songs, and the split is by song, never by window, so validation and test
+Sequences never cross songs, and the split is by song, never by sequence, so validation and test
 measure songs the model has not heard.
 """
 
@@ -50,8 +50,8 @@ def split_by_song(pair_ids: list[str], seed: int, validation_fraction: float, te
     return Split(train=tuple(sorted(train)), validation=tuple(sorted(validation)), test=tuple(sorted(test)))
 
 
-def make_windows(pairs: list[TokenPair], length: int, hop: int, lookahead: int, bos: int, pad: int) -> dict[str, torch.Tensor]:
-    """Training windows: ``a`` (n, length + lookahead), ``b_in`` (n, length), ``target`` (n, length).
+def make_sequences(pairs: list[TokenPair], length: int, hop: int, lookahead: int, bos: int, pad: int) -> dict[str, torch.Tensor]:
+    """Training sequences (``length`` segments each, one every ``hop``): ``a`` (n, length + lookahead), ``b_in`` (n, length), ``target`` (n, length).
 
     ``b_in`` is B shifted right (BOS at a song's start, else the real previous token); A past a
     song's end is PAD; target positions past the end are ignored in the loss.

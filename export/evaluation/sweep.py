@@ -1,10 +1,10 @@
-"""The paper's sweep: train and evaluate every (window size, vocabulary) configuration on one corpus."""
+"""The paper's sweep: train and evaluate every (segment length, vocabulary) configuration on one corpus."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from export.evaluation.paper_metrics import evaluate, write_reports
@@ -24,6 +24,14 @@ def segmentation_for(segment: str) -> SegmentationConfig:
         raise CountertrackError(f"segment {segment!r} is neither a length in seconds nor beat / half-beat") from None
 
 
+@dataclass(frozen=True)
+class Swept:
+    """A sweep's Markdown table and the paths it wrote (a run folder among them), in order."""
+
+    table: str
+    written: list[Path]
+
+
 def sweep(
     corpus: str,
     out_dir: str,
@@ -34,9 +42,10 @@ def sweep(
     seed: int = 0,
     log: Callable[[str], None] = print,
     base: TrainConfig | None = None,
-) -> str:
+) -> Swept:
     """Train one run per configuration under ``out_dir`` (resuming finished ones), evaluate each on
-    its held-out songs, and write sweep.md / sweep.json. Returns the Markdown table."""
+    its held-out songs, and write sweep.md / sweep.json / sweep.png. Returns the Markdown table and
+    what was written: each configuration's run folder and eval.json/png/md, then the sweep's files."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if base is None:
@@ -44,6 +53,7 @@ def sweep(
 
         base = TrainConfig(corpus=corpus, **RECIPE)
     rows = []
+    written: list[Path] = []
     for segment in segments:
         for vocab in vocabs:
             name = f"segment-{segment}_vocab{vocab}"
@@ -56,7 +66,9 @@ def sweep(
                 else train(config, folder, resume=run_started(folder), log=log)
             )
             result = evaluate(run, corpus, seed=seed)
-            write_reports(result, str(folder / "eval.json"), str(folder / "eval.png"), str(folder / "eval.md"))
+            reports = [folder / "eval.json", folder / "eval.png", folder / "eval.md"]
+            write_reports(result, *(str(path) for path in reports))
+            written += [folder, *reports]
             scores = {s["name"]: s for s in result["scores"]}
             greedy = scores["model, greedy"]
             table = scores["table p(B|A) argmax"]
@@ -89,7 +101,8 @@ def sweep(
     write_json_atomic(out / "sweep.json", rows)
     write_bytes_atomic(out / "sweep.md", table_text.encode("utf-8"))
     plot_sweep(rows, out / "sweep.png")
-    return table_text
+    written += [out / "sweep.json", out / "sweep.md", out / "sweep.png"]
+    return Swept(table_text, written)
 
 
 def plot_sweep(rows: list[dict], path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Like the paper's, the decoder attends causally to B's history and, through cross-attention, to the
 A sequence (token embeddings, no encoder stack). Unlike it, positions are learned *relative* biases
-over bounded windows, so the same weights run any track length and a step costs O(1):
+over bounded spans of context, so the same weights run any track length and a step costs O(1):
 
 - self-attention at segment t sees B inputs t-context+1 .. t;
 - cross-attention at t sees A segments t-context+1 .. t+lookahead (``lookahead`` = the streaming
@@ -14,7 +14,7 @@ over bounded windows, so the same weights run any track length and a step costs 
   table), so the network learns what context adds to it; a model that learns nothing is the table,
   not worse than it.
 
-``forward`` runs a whole window (training); ``step`` runs one segment with explicit key/value caches
+``forward`` runs a whole sequence (training); ``step`` runs one segment with explicit key/value caches
 (generation, and the ONNX step graph). Both use the same ``_attend`` and bias tables.
 """
 
@@ -110,7 +110,7 @@ class DecisionModel(nn.Module):
         """The layers, typed (iterating an nn.ModuleList gives plain Modules)."""
         return [layer for layer in self.layers if isinstance(layer, DecoderLayer)]
 
-    # ---- whole windows (training, evaluation) -------------------------------------------------
+    # ---- whole sequences (training, evaluation) -------------------------------------------------
     def forward(self, a_tokens: torch.Tensor, b_inputs: torch.Tensor) -> torch.Tensor:
         """Logits (batch, T, vocab) for B at each position.
 
@@ -155,7 +155,7 @@ class DecisionModel(nn.Module):
     ) -> tuple[torch.Tensor, ...]:
         """Logits (vocab,) for segment t, and the caches grown by this step.
 
-        ``a_new`` (n,): A tokens entering the lookahead window (t+lookahead; all of 0..lookahead at
+        ``a_new`` (n,): A tokens entering the lookahead (t+lookahead; all of 0..lookahead at
         t = 0); ``a_aligned`` (1,): A at t; ``b_previous`` (1,): B at t-1 or BOS. Caches are
         (layers, heads, length, head_dim); the self cache holds B positions before t, the cross
         cache A positions up to t+lookahead-n. Callers keep the last context-1 self entries and

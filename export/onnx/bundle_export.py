@@ -69,10 +69,35 @@ def memory_sources(run: Run, memory: list[str] | None) -> list[MemorySource]:
     return sources
 
 
+def portable_path(value: str | None) -> str | None:
+    """A path as a manifest records it: the file or folder name only (a bundle travels; two builds in
+    other folders agree). None stays None; a hub id (``org/model``, not a path on this machine) stays."""
+    if not value:
+        return None
+    path = Path(value)
+    return path.name if path.is_absolute() or path.exists() or ".." in path.parts else value
+
+
+def portable_encoder(settings: dict[str, Any]) -> dict[str, Any]:
+    """The encoder's settings as a manifest records them: its model folder by name."""
+    return {**settings, "path": portable_path(settings.get("path"))}
+
+
 def portable_config(config: Any) -> dict[str, Any]:
-    """A run's training settings as the manifest records them: the corpus by its folder name, never a
-    path of the machine that built the bundle (a bundle travels; two builds in other folders agree)."""
-    return {**asdict(config), "corpus": Path(config.corpus).name}
+    """A run's training settings as the manifest records them: the corpus, a tempo map and the
+    encoder's model folder by their names, never a path of the machine that built the bundle."""
+    data = asdict(config)
+    segmentation = dict(data["segmentation"])
+    if segmentation.get("tempo_map") not in (None, "pair"):
+        segmentation["tempo_map"] = portable_path(segmentation["tempo_map"])
+    return {**data, "corpus": Path(config.corpus).name, "segmentation": segmentation, "encoder": portable_encoder(data["encoder"])}
+
+
+def bundle_segmentation(settings: dict[str, Any]) -> SegmentationConfig:
+    """The segmentation a bundle's perception spec records: the run's unit, without its tempo map (the
+    training songs' beats, a file of the build machine, are not A's; a render takes A's from
+    ``--bpm``/``--tempo-map`` or finds them)."""
+    return SegmentationConfig.from_dict({**SegmentationConfig.from_dict(settings).to_dict(), "tempo_map": None})
 
 
 def export_bundle(
@@ -151,9 +176,7 @@ def _build_bundle(
 ) -> None:
     """Write every file of the bundle into the empty (staging) folder ``out``."""
     spec = EncoderSpec.from_dict(run.config.encoder)
-    segmentation = SegmentationConfig.from_dict(run.config.segmentation)
-    if segmentation.tempo_map == "pair":
-        segmentation = SegmentationConfig.from_dict({**segmentation.to_dict(), "tempo_map": None})
+    segmentation = bundle_segmentation(run.config.segmentation)
     encoder = build_encoder(spec)
     sources = memory_sources(run, memory)
 
@@ -165,12 +188,12 @@ def _build_bundle(
         embedding_dim=encoder.output_dim,
         vocab_size=run.codebooks["guide"].vocab_size,
         segmentation=segmentation,
-        encoder=spec.to_dict(),
+        encoder=portable_encoder(spec.to_dict()),
     )
     grid = make_grid(check.num_samples, check.sample_rate, own_grid(segmentation, sources[0]), check.samples.mean(axis=0, keepdims=True))
     at_rate, spans = encoder_input(check, grid, probe_spec)
     with tempfile.TemporaryDirectory() as tmp:
-        _, parity = export_perception(encoder, run.codebooks["guide"], segmentation, spec.to_dict(), tmp, at_rate, spans)
+        _, parity = export_perception(encoder, run.codebooks["guide"], segmentation, probe_spec.encoder, tmp, at_rate, spans)
         shutil.copyfile(Path(tmp) / "perception.onnx", out / "encoder.onnx")
     if parity is None:  # check audio was given: a report must come back
         raise InternalError("the perception export returned no parity report")

@@ -15,7 +15,7 @@ from plugin_core.perception.segmentation import SegmentationConfig
 
 CODEBOOKS = ("auto", "shared", "per-role")
 RESPONSE_FEATURES = ("auto", "sound", "rhythm")  # see export.model.codebook_fit.RESPONSE_FEATURES
-RUN_SCHEMA = 2  # 2: the training window is sequence_length (schema 1 called it window)
+RUN_SCHEMA = 2  # 2: the training sequence length is sequence_length (schema 1 called it window)
 EXTENDABLE = ("epochs", "patience")  # settings a resumed run may change
 AUTO = "auto"
 HISTORY_DROPOUT_CANDIDATES = (0.5, 1.0)  # "auto" trains both and keeps the better on the validation songs
@@ -40,8 +40,8 @@ class TrainConfig:
     ffn: int = DecisionConfig.ffn
     dropout: float = DecisionConfig.dropout
     context: int = DecisionConfig.context
-    lookahead: int = DecisionConfig.lookahead  # 2: 1 s at 0.5 s windows, which renders compensate; 0 or -1 to play along
-    sequence_length: int = 32  # segments per training window ("window" is only the analysis window of segmentation)
+    lookahead: int = DecisionConfig.lookahead  # 2: 1 s at 0.5 s segments, which renders compensate; 0 or -1 to play along
+    sequence_length: int = 32  # segments per training sequence ("window" is only the analysis window of segmentation)
     epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 1e-3

@@ -26,7 +26,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from export.data.features import PairFeatures, encode_corpus
-from export.data.token_data import IGNORE, Split, TokenPair, make_windows, split_by_song
+from export.data.token_data import IGNORE, Split, TokenPair, make_sequences, split_by_song
 from export.model.codebook_fit import RESPONSE_FEATURES, CodebookReport, fit_codebooks
 from export.model.compatibility_fit import fit_compatibility
 from export.model.decision_model import DecisionModel, table_prior
@@ -202,7 +202,15 @@ def too_little_data(train_pairs: list[TokenPair], sequence_length: int) -> str:
     )
 
 
+def warmup_steps(asked: int, total: int) -> int:
+    """The learning-rate warm-up: ``asked`` steps, but a small corpus has few steps, so at most a
+    tenth of the ``total`` (and at least one)."""
+    return max(1, min(asked, total // 10))
+
+
 def _lr_factor(step: int, warmup: int, total: int) -> float:
+    """The learning rate's share at ``step``: a linear warm-up over ``warmup`` steps, then a cosine
+    down to 5% at ``total``."""
     if step < warmup:
         return (step + 1) / warmup
     progress = min(1.0, (step - warmup) / max(1, total - warmup))
@@ -506,7 +514,7 @@ def own_history(
     model: DecisionModel, a: torch.Tensor, b_in: torch.Tensor, share: float, pad: int, generator: torch.Generator
 ) -> torch.Tensor:
     """Parallel scheduled sampling (Duckworth et al. 2019): a ``share`` of the B-history tokens
-    (never the first, BOS or the true token before the window) replaced by what the model itself
+    (never the first, BOS or the true token before the sequence) replaced by what the model itself
     would have played there, its greedy guess from the true history, so training sees the kind of
     history free-running generation feeds it."""
     with torch.no_grad():
@@ -548,15 +556,15 @@ def _fit_decision(
         [replace(p, guide=guide_as_heard(p.guide, decision.lookahead, decision.bos)) for p in pairs]
         for pairs in (train_pairs, validation_pairs)
     )
-    windows = make_windows(
+    sequences = make_sequences(
         heard_train, config.sequence_length, max(1, config.sequence_length // 4), decision.ahead, decision.bos, decision.pad
     )
-    validation_windows = make_windows(
+    validation_sequences = make_sequences(
         heard_validation, config.sequence_length, config.sequence_length, decision.ahead, decision.bos, decision.pad
     )
-    steps_per_epoch = math.ceil(windows["a"].shape[0] / config.batch_size)
+    steps_per_epoch = math.ceil(sequences["a"].shape[0] / config.batch_size)
     total_steps = steps_per_epoch * config.epochs
-    warmup = max(1, min(config.warmup_steps, total_steps // 10))  # a small corpus has few steps: warm up on a tenth of them at most
+    warmup = warmup_steps(config.warmup_steps, total_steps)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_score": -1.0, "best_epoch": 0, "bad_epochs": 0}
     if resume and (folder / "checkpoint.json").is_file():
         state = json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
@@ -580,11 +588,11 @@ def _fit_decision(
         torch.manual_seed(config.seed * 1000 + epoch)  # dropout masks: a resumed epoch replays exactly
         generator = torch.Generator().manual_seed(config.seed * 1000 + epoch)
         model.train()
-        order = torch.randperm(windows["a"].shape[0], generator=generator)
+        order = torch.randperm(sequences["a"].shape[0], generator=generator)
         losses, hits, counted, loss_sum = [], 0, 0, 0.0
         for batch_start in range(0, order.numel(), config.batch_size):
             index = order[batch_start : batch_start + config.batch_size]
-            a, b_in, target = windows["a"][index], windows["b_in"][index].clone(), windows["target"][index]
+            a, b_in, target = sequences["a"][index], sequences["b_in"][index].clone(), sequences["target"][index]
             if config.scheduled_sampling > 0:
                 b_in = own_history(model, a, b_in, config.scheduled_sampling, decision.pad, generator)
             drop = torch.rand(b_in.shape, generator=generator) < config.history_share
@@ -611,9 +619,9 @@ def _fit_decision(
             model.read_history_as_mask()
         if group is None:
             with torch.no_grad():
-                validation_logits = model(validation_windows["a"], validation_windows["b_in"])
+                validation_logits = model(validation_sequences["a"], validation_sequences["b_in"])
                 validation_loss = float(
-                    loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_windows["target"].reshape(-1))
+                    loss_function(validation_logits.reshape(-1, decision.vocab_size), validation_sequences["target"].reshape(-1))
                 )
             song_counts = [greedy_counts(model, [pair]) for pair in validation_pairs]
             score = sum(h for h, _ in song_counts) / max(1, sum(t for _, t in song_counts))
@@ -621,7 +629,7 @@ def _fit_decision(
         else:  # every rank's share added up: train loss per token (not the mean of batch means), accuracy over all
             song_counts = None  # per song only in one process (the choice of history dropout then compares totals)
             validation_loss, score = distributed_step.sharded_validation(
-                model, validation_windows, validation_pairs, group, summed, decision.vocab_size
+                model, validation_sequences, validation_pairs, group, summed, decision.vocab_size
             )
             loss_sum, tokens, all_hits, all_counted = group.sum(loss_sum, counted, hits, counted)
             hits, counted = int(all_hits), int(all_counted)

@@ -76,7 +76,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         metavar="CC=PARAM:LOW:HIGH",
         help=f"map a controller of --midi-in to a parameter (repeatable; default {DEFAULT_CC})",
     )
-    live.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
+    session = live.add_argument_group("session")
+    session.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this many seconds (default: run until stopped)")
     live.set_defaults(run=_live)
 
 

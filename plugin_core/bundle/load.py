@@ -21,7 +21,15 @@ import numpy as np
 
 from plugin_core.bundle.archive import extract_zip
 from plugin_core.bundle.files import ALLOWED_SUFFIXES, Stamp, check_listed, check_unchanged, safe_member, sha256_of, verify_files
-from plugin_core.bundle.manifest import BUNDLE_FORMAT, BUNDLE_SCHEMA, check_manifest, read_manifest, referenced_files, validate_manifest
+from plugin_core.bundle.manifest import (
+    BUNDLE_FORMAT,
+    BUNDLE_SCHEMA,
+    check_manifest,
+    engine_config_from_dict,
+    read_manifest,
+    referenced_files,
+    validate_manifest,
+)
 from plugin_core.bundle.onnx_check import check_io, external_data, external_data_names
 from plugin_core.decision.config import DecisionConfig
 from plugin_core.decision.sampling import SamplingConfig
@@ -136,8 +144,8 @@ def _assemble(
     try:
         perception_spec = PerceptionSpec.from_dict(manifest["perception"]["spec"])
         decision_config = DecisionConfig.from_dict(manifest["decision"]["spec"], manifest_path, BundleError)
-        sampling = SamplingConfig(**manifest["sampling_defaults"])
-        engine = EngineConfig(**manifest["engine_defaults"])
+        sampling = SamplingConfig.from_dict(manifest["sampling_defaults"], manifest_path, BundleError)
+        engine = engine_config_from_dict(manifest["engine_defaults"], manifest_path, BundleError)
     except CountertrackError as exc:
         raise BundleError(exc.problem, manifest_path) from exc
     threads = perception_threads(perception_spec.encoder, cores) if threads is None else threads

@@ -18,7 +18,7 @@ from plugin_core.decision.session import STEP_INPUTS, STEP_OUTPUTS
 from plugin_core.engine.grains import EngineConfig
 from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.io.atomic import read_json
-from plugin_core.io.records import checked_schema_version
+from plugin_core.io.records import checked_keys, checked_schema_version
 from plugin_core.io.validation import finite_numbers, whole_number
 from plugin_core.perception.segmentation import SegmentationConfig
 
@@ -83,6 +83,21 @@ def referenced_files(manifest: dict[str, Any], path: str | os.PathLike[str]) -> 
     return named
 
 
+ENGINE_ADDED_LATER = ("harmony", "stretch", "late_look_s")  # a bundle written before them reads them as their defaults
+
+
+def engine_config_from_dict(
+    data: Any, source: str | os.PathLike[str] | None = None, error: type[CountertrackError] = BundleError
+) -> EngineConfig:
+    """``EngineConfig``'s strict reader (``checked_keys``, as ``SamplingConfig.from_dict``): an unknown
+    setting or a missing one is one ``error`` naming ``source``, and so is a value out of range."""
+    data = checked_keys(EngineConfig, data, "the engine defaults are", source, may_omit=ENGINE_ADDED_LATER, error=error)
+    try:
+        return EngineConfig(**data)
+    except CountertrackError as exc:
+        raise error(exc.problem, source) from None
+
+
 def check_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> None:
     """Numbers finite and in range, tensor names as the runtime uses them, parts consistent (after ``validate_manifest``)."""
     finite_numbers({key: value for key, value in manifest.items() if key != "provenance"}, path, error=BundleError)
@@ -128,8 +143,8 @@ def check_manifest(manifest: dict[str, Any], path: str | os.PathLike[str]) -> No
         raise BundleError("memory.tracks must each start before they end", path)
     try:
         segmentation = SegmentationConfig.from_dict(perception["segmentation"])
-        SamplingConfig(**manifest["sampling_defaults"])
-        engine = EngineConfig(**manifest["engine_defaults"])
+        SamplingConfig.from_dict(manifest["sampling_defaults"], path, BundleError)
+        engine = engine_config_from_dict(manifest["engine_defaults"], path, BundleError)
     except CountertrackError as exc:
         raise BundleError(exc.problem, path) from exc
     except TypeError as exc:

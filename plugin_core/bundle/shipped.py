@@ -46,6 +46,16 @@ def shipped_path(name: str) -> Path:
         raise BundleError(f"cannot read the shipped {name!r} from this installation ({exc})") from exc
 
 
+def source_tree_path(name: str) -> Path | None:
+    """Where the shipped file or folder ``name`` belongs in a source tree of countertrack (the
+    ``presets`` package a folder beside pyproject.toml), found as the runtime finds the shipped data:
+    for the recipe that rebuilds it. None in an installed copy, whose shipped data is not for writing."""
+    package = shipped_files()
+    if not isinstance(package, Path) or not (package.parent / "pyproject.toml").is_file():
+        return None
+    return package / name
+
+
 def default_bundle_path() -> Path:
     """The shipped default bundle's folder; raises CountertrackError when it is not installed."""
     path = shipped_path(DEFAULT_BUNDLE)

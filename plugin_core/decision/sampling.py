@@ -5,13 +5,15 @@ numpy only, shared by the PyTorch and onnxruntime paths so a seed means the same
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from plugin_core.decision.rng import PortableRandom
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.io.records import checked_keys
 
 
 @dataclass(frozen=True)
@@ -24,15 +26,35 @@ class SamplingConfig:
     greedy: bool = False
 
     def __post_init__(self) -> None:
+        for name in ("temperature", "top_p"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                raise ConfigurationError(f"{name.replace('_', '-')} must be a number, not {value!r}")
         if not 0.01 <= self.temperature <= 10.0:
-            raise CountertrackError(f"temperature {self.temperature} is out of range 0.01..10")
+            raise ConfigurationError(f"temperature {self.temperature} is out of range 0.01..10")
+        if isinstance(self.top_k, bool) or not isinstance(self.top_k, (int, np.integer)):
+            raise ConfigurationError(f"top-k must be a whole number, not {self.top_k!r}")
         if self.top_k < 0:
-            raise CountertrackError(f"top-k {self.top_k} is negative")
+            raise ConfigurationError(f"top-k {self.top_k} is negative")
         if not 0.0 < self.top_p <= 1.0:
-            raise CountertrackError(f"top-p {self.top_p} is out of range (0, 1]")
+            raise ConfigurationError(f"top-p {self.top_p} is out of range (0, 1]")
+        if not isinstance(self.greedy, (bool, np.bool_)):
+            raise ConfigurationError(f"greedy must be true or false, not {self.greedy!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(
+        cls, data: Any, source: str | os.PathLike[str] | None = None, error: type[CountertrackError] = ConfigurationError
+    ) -> SamplingConfig:
+        """Strictly (``checked_keys``): an unknown setting or a missing one is one ``error`` naming
+        ``source``, and so is a value out of range (a bundle's manifest: ``BundleError``)."""
+        data = checked_keys(cls, data, "the sampling defaults are", source, error=error)
+        try:
+            return cls(**data)
+        except ConfigurationError as exc:
+            raise error(exc.problem, source) from None
 
 
 def allowed_mask(vocab_size: int, allowed: np.ndarray | list[int] | None) -> np.ndarray | None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import AudioError, ConfigurationError
 from plugin_core.perception.dsp import mel_filterbank
 
 HOP_S = 0.01
@@ -171,7 +171,7 @@ def estimate_tempo(
     """
     envelope = np.asarray(envelope, dtype=np.float64)
     if envelope.ndim != 1 or not np.isfinite(envelope).all() or not frame_rate > 0:
-        raise CountertrackError("the onset envelope must be finite and 1-D, with a positive frame rate")
+        raise AudioError("the onset envelope must be finite and 1-D, with a positive frame rate")
     return _tempo(envelope, float(frame_rate), min_bpm, max_bpm, prior_bpm)[0]
 
 
@@ -180,9 +180,11 @@ def estimate_beats(mono: np.ndarray, sample_rate: int, *, min_bpm: float = 60.0,
 
     Raises
     ------
-    CountertrackError
+    AudioError
         If the audio is not 1-D or (channels, samples) numbers with at most 64 channels, holds NaN
-        or Inf, the rate is outside 8–384 kHz, or the range is not ``0 < min_bpm < max_bpm``.
+        or Inf, or the rate is outside 8–384 kHz.
+    ConfigurationError
+        If the range is not ``0 < min_bpm < max_bpm``.
     """
     envelope, frame_rate = onset_strength(mono, sample_rate)
     duration_s = np.shape(mono)[-1] / sample_rate
@@ -198,15 +200,15 @@ def estimate_beats(mono: np.ndarray, sample_rate: int, *, min_bpm: float = 60.0,
 def _mono(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """``samples`` as 1-D float32, channels averaged; the one place input is validated."""
     if not isinstance(sample_rate, (int, np.integer)) or not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
-        raise CountertrackError(f"sample rate {sample_rate!r} is outside {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz")
+        raise AudioError(f"sample rate {sample_rate!r} is outside {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz")
     array = np.asarray(samples)
     if array.ndim not in (1, 2) or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        raise CountertrackError(f"audio must be numbers shaped (samples,) or (channels, samples), got {array.dtype} {array.shape}")
+        raise AudioError(f"audio must be numbers shaped (samples,) or (channels, samples), got {array.dtype} {array.shape}")
     if array.ndim == 2 and array.shape[0] > MAX_CHANNELS:
-        raise CountertrackError(f"audio has {array.shape[0]} channels; pass it shaped (channels, samples)")
+        raise AudioError(f"audio has {array.shape[0]} channels; pass it shaped (channels, samples)")
     mono = array.astype(np.float32, copy=False) if array.ndim == 1 else array.mean(axis=0, dtype=np.float32)
     if not np.isfinite(np.sum(mono, dtype=np.float64)):  # NaN and Inf survive a sum; no mask the size of the input
-        raise CountertrackError("audio contains NaN or Inf samples")
+        raise AudioError("audio contains NaN or Inf samples")
     return mono
 
 
@@ -249,7 +251,7 @@ def _comb(acf: np.ndarray, periods: np.ndarray, multiples: int) -> np.ndarray:
 def _tempo(envelope: np.ndarray, frame_rate: float, min_bpm: float, max_bpm: float, prior_bpm: float) -> tuple[float, float]:
     """(bpm, confidence) of an onset envelope; ``prior_bpm`` (clipped) and confidence 0 without a pulse."""
     if not (0.0 < min_bpm < max_bpm and np.isfinite(max_bpm)):
-        raise CountertrackError(f"tempo range must satisfy 0 < min_bpm < max_bpm, got {min_bpm}–{max_bpm}")
+        raise ConfigurationError(f"tempo range must satisfy 0 < min_bpm < max_bpm, got {min_bpm}–{max_bpm}")
     fallback = float(np.clip(prior_bpm, min_bpm, max_bpm))
     min_period, max_period = 60.0 * frame_rate / max_bpm, 60.0 * frame_rate / min_bpm
     acf = _autocorrelation(envelope, int(np.ceil(COMB_MULTIPLES * max_period)) + 2, int(ACF_WINDOW_S * frame_rate))

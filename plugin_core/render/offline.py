@@ -23,7 +23,7 @@ from plugin_core.io.validation import check_segment_count, check_stream_format
 from plugin_core.perception.segmentation import SegmentationConfig, check_grid, make_grid, open_grid
 from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.parameters import AutomationEvent
-from plugin_core.stream.presets import Preset
+from plugin_core.stream.presets import MixLevels, Preset
 from plugin_core.stream.sidechain import Decision
 
 BLOCK = 1 << 19
@@ -38,6 +38,7 @@ class Rendered:
     decisions: list[Decision]
     boundaries: np.ndarray
     end_fade: int | None = None  # an anticipating answer's fade over A's last samples (its last slot runs past A)
+    levels: MixLevels = MixLevels()  # the wet/dry the chain mixed ``samples`` with (parameters over preset over defaults)
 
     @property
     def laid(self) -> list[Decision]:
@@ -79,7 +80,14 @@ def render_audio(
     out = np.concatenate(pieces, axis=1)[:, chain.latency_samples : chain.latency_samples + a.num_samples]
     cut = np.append(boundaries[boundaries < a.num_samples], a.num_samples)  # A's segments (a last slot may run past A's end)
     end_fade = min(chain.effect.crossfade_samples // 2, a.num_samples) if bundle.decision_config.anticipates else None
-    return Rendered(samples=out, sample_rate=a.sample_rate, decisions=chain.effect.decisions, boundaries=cut, end_fade=end_fade)
+    return Rendered(
+        samples=out,
+        sample_rate=a.sample_rate,
+        decisions=chain.effect.decisions,
+        boundaries=cut,
+        end_fade=end_fade,
+        levels=MixLevels(chain.wet, chain.dry),
+    )
 
 
 def coalesce_automation(automation: Sequence[AutomationEvent], boundaries: np.ndarray) -> list[AutomationEvent]:
@@ -139,7 +147,8 @@ def render_file(
         out_path = Path(out_path)
         write_audio_file(outputs.staged(out_path), rendered.samples, a.sample_rate, subtypes[out_path], name=out_path)
         if mix_path:
-            mix = a.samples + rendered.samples
+            # A once, at unity: the output already holds dry * A (wet * B beside it)
+            mix = rendered.samples + (1.0 - rendered.levels.dry) * a.samples
             peak = float(np.abs(mix).max())
             write_audio_file(
                 outputs.staged(mix_path), mix / peak if peak > 1.0 else mix, a.sample_rate, subtypes[Path(mix_path)], name=Path(mix_path)
@@ -166,7 +175,7 @@ def render_file(
                 a.info,
                 outputs.staged(session.target),
                 session_name(session.target),
-                wet=preset.wet if preset else 1.0,
+                wet=rendered.levels.wet,
                 segments_per_beat=segments_per_beat,
                 end_fade=rendered.end_fade,
             )

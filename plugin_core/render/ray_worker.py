@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import BundleError, CountertrackError
 
 _loaded: dict[str, Any] = {}  # bundle key -> Bundle, per worker process
 
@@ -39,7 +39,7 @@ def bundle_payload(path: str | os.PathLike[str]) -> BundlePayload:
     Hashes are checked where it is loaded, on the workers, as ``load_bundle`` always does."""
     source = Path(path)
     if not source.exists():
-        raise CountertrackError("bundle not found", source)
+        raise BundleError("bundle not found", source)
     try:
         if source.is_file():
             data = source.read_bytes()
@@ -49,9 +49,9 @@ def bundle_payload(path: str | os.PathLike[str]) -> BundlePayload:
         names = ["manifest.json", *manifest.get("files", {})]
         files = {name: (source / name).read_bytes() for name in names}
     except FileNotFoundError as exc:
-        raise CountertrackError("is not a complete bundle (a file its manifest lists is missing)", exc.filename or source) from exc
+        raise BundleError("is not a complete bundle (a file its manifest lists is missing)", exc.filename or source) from exc
     except (OSError, ValueError, AttributeError) as exc:
-        raise CountertrackError(f"cannot read the bundle ({getattr(exc, 'strerror', None) or exc})", source) from exc
+        raise BundleError(f"cannot read the bundle ({getattr(exc, 'strerror', None) or exc})", source) from exc
     return BundlePayload(hashlib.sha256(manifest_bytes).hexdigest(), source.name, False, files)
 
 

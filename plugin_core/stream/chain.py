@@ -23,7 +23,7 @@ from plugin_core.perception.segmentation import with_tempo
 from plugin_core.stream.contract import process_whole
 from plugin_core.stream.delay import DelayLine
 from plugin_core.stream.parameters import MIX_NAMES, Parameters
-from plugin_core.stream.presets import Preset, build_effects
+from plugin_core.stream.presets import MixLevels, Preset, build_effects, mix_levels
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
 
@@ -66,10 +66,10 @@ class AnswerChain:
     ):
         self.sample_rate, self.channels = check_stream_format(sample_rate, channels)  # before any effect is prepared
         sampling, engine = bundle.sampling_defaults, bundle.engine_defaults
-        self.wet, self.dry = 1.0, 0.0
+        levels = mix_levels(preset)
+        self.wet, self.dry = levels.wet, levels.dry
         if preset is not None:
             sampling, engine = preset.sampling_config(sampling), preset.engine_config(engine)
-            self.wet, self.dry = preset.wet, preset.dry
         if seed is None:  # a seed given by the caller wins over the preset's; neither: 0
             seed = preset.seed if preset is not None and preset.seed is not None else 0
         self._preset_source = preset.source if preset is not None else None
@@ -97,12 +97,10 @@ class AnswerChain:
     def set_parameters(self, **changes: Any) -> None:
         """``wet`` and ``dry`` (the mix, 0..2) here; every other name goes to the sidechain effect."""
         mix = {name: changes.pop(name) for name in MIX_NAMES if name in changes}
-        for name, value in mix.items():
-            if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 2.0):
-                raise ConfigurationError(f"{name} {value!r} is out of range 0..2")
+        levels = mix_levels(parameters=mix, base=MixLevels(self.wet, self.dry))  # checked before anything changes
         if changes:
             self.effect.set_parameters(**changes)
-        self.wet, self.dry = float(mix.get("wet", self.wet)), float(mix.get("dry", self.dry))
+        self.wet, self.dry = levels.wet, levels.dry
 
     def schedule(self, position: int, **changes: Any) -> None:
         """Automation of the sidechain's parameters on A's grid (see ``SidechainEffect.schedule``)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -66,6 +67,28 @@ class Preset:
         return replace(base, **self.engine)
 
 
+@dataclass(frozen=True)
+class MixLevels:
+    """The output's mix: ``wet`` is B's level, ``dry`` A's (0..2 each). The defaults are B alone."""
+
+    wet: float = 1.0
+    dry: float = 0.0
+
+
+def mix_levels(preset: Preset | None = None, parameters: Mapping[str, Any] | None = None, *, base: MixLevels | None = None) -> MixLevels:
+    """The effective wet/dry, the one place it is decided: ``parameters`` by name (``wet``, ``dry``;
+    other names ignored) over the preset's over ``base`` (the defaults: B alone). The chain mixes
+    with it, and an offline render's mix file, DAW session and messages read it from here."""
+    levels = base or MixLevels()
+    if preset is not None:
+        levels = MixLevels(wet=float(preset.wet), dry=float(preset.dry))
+    given = {name: (parameters or {})[name] for name in ("wet", "dry") if name in (parameters or {})}
+    for name, value in given.items():
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 2.0):
+            raise ConfigurationError(f"{name} {value!r} is out of range 0..2")
+    return replace(levels, **{name: float(value) for name, value in given.items()})
+
+
 def _schema() -> dict[str, Any]:
     return json.loads(resources.files("plugin_core").joinpath("schemas/preset.schema.json").read_text(encoding="utf-8"))
 
@@ -94,8 +117,8 @@ def parse_preset(data: Any, source: str | os.PathLike[str] = "<preset>") -> Pres
         seed=data.get("seed"),
         sampling=data.get("sampling", {}),
         engine=data.get("engine", {}),
-        wet=data.get("wet", 1.0),
-        dry=data.get("dry", 0.0),
+        wet=data.get("wet", MixLevels.wet),
+        dry=data.get("dry", MixLevels.dry),
         pre=tuple(data.get("pre", [])),
         post=tuple(data.get("post", [])),
         source=str(source),

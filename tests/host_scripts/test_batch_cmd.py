@@ -102,3 +102,22 @@ def test_a_bad_tempo_map_is_one_line_before_any_output(songs, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "tempo.mid" in err[0]
     assert not list(out.rglob("*.wav"))
+
+
+def test_a_tempo_map_reaches_every_file_as_it_reaches_render(songs, tmp_path):
+    folder, bundle = songs
+    tempo = tmp_path / "tempo.mid"
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90.0), time=0)])
+    track += [mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(150.0), time=480 * 3), mido.MetaMessage("end_of_track", time=480 * 8)]
+    midi.tracks.append(track)
+    midi.save(str(tempo))
+    out = tmp_path / "out"
+    assert _batch(songs, out, "--tempo-map", str(tempo), "--seed", "3") == 0
+    solo, steady = tmp_path / "solo.wav", tmp_path / "steady.wav"
+    a = str(folder / "songs" / "second" / "melody.wav")
+    assert main(["render", a, "--bundle", str(bundle), "-o", str(solo), "--tempo-map", str(tempo), "--seed", "3"]) == 0
+    assert main(["render", a, "--bundle", str(bundle), "-o", str(steady), "--bpm", "120", "--seed", "3"]) == 0
+    b = read_audio(out / "second" / "melody.wav").samples
+    np.testing.assert_array_equal(b, read_audio(solo).samples)
+    assert not np.array_equal(b, read_audio(steady).samples)  # the map was used, not the bundle's 120 qpm

@@ -42,3 +42,18 @@ def test_quiet_and_verbose_go_before_or_after_the_command(capsys):
     assert parser.parse_args(["corpus", "info", "x", "-v"]).verbosity == 1
     assert parser.parse_args(["render", "a.wav", "-o", "b.wav"]).verbosity == 0
     assert main(["-q", "-v", "render", "a.wav", "-o", "b.wav"]) == 2
+
+
+GENERAL = {"-h", "-q", "-v"}  # help and verbosity: every command's own, in argparse's general group
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=" ".join)
+def test_every_option_of_a_command_is_in_a_named_group(path):
+    parser = dict(COMMANDS)[path]
+    left = [a.option_strings[0] for a in parser._optionals._group_actions if a.option_strings and a.option_strings[0] not in GENERAL]
+    assert left == [], f"{' '.join(path)}: {left} in the generic options group"
+
+
+def test_flags_say_no_default(capsys):
+    assert main(["--help"]) == 0
+    assert "(default: 0)" not in capsys.readouterr().out

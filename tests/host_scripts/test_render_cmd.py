@@ -69,3 +69,13 @@ def test_a_seed_given_on_the_command_line_wins_over_the_presets(setup, tmp_path)
     given = _render(setup, tmp_path, "given", "--preset", str(preset), "--seed", "3", "--temperature", "1.5")
     assert np.array_equal(given, _render(setup, tmp_path, "seed3", "--seed", "3", "--temperature", "1.5"))
     assert not np.array_equal(given, by_preset)  # the seeds do choose differently here
+
+
+def test_mix_with_dry_a_holds_a_once_and_the_session_takes_the_wet_given(setup, tmp_path):
+    a = read_audio(setup[1]).samples
+    b = _render(setup, tmp_path, "b")
+    mix, session = tmp_path / "mix.wav", tmp_path / "half.session"
+    out = _render(setup, tmp_path, "both", "--wet", "0.5", "--dry", "1", "--mix", str(mix), "--arrangement", str(session))
+    np.testing.assert_allclose(out, 0.5 * b + a, atol=1e-6)
+    np.testing.assert_allclose(read_audio(mix).samples, 0.5 * b + a, atol=1e-6)  # not 0.5 * b + 2 * a
+    assert "VOLPAN 0.5 " in next(session.glob("*.rpp")).read_text()

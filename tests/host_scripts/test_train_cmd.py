@@ -243,3 +243,27 @@ def test_the_command_line_takes_auto_or_a_share(capsys):
     assert "--history-dropout: 'often' is not a number" in capsys.readouterr().err
     assert main(["train", "corpus", "-o", "run", "--history-dropout", "1.5"]) == 2
     assert "1.5 is outside 0..1 (or give auto)" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # trains (about 30 s on 2 cores)
+def test_a_sweep_names_every_file_it_wrote(tmp_path, capsys):
+    """On a corpus of tones (four songs made here, paired by `corpus from-stems`): one configuration,
+    one epoch; every file and run folder written is named on stderr, and each of them exists."""
+    from plugin_core.io.audio import write_audio
+    from tests.bundles import RATE, tone_melody
+
+    for song in range(4):
+        folder = tmp_path / "songs" / f"song{song}"
+        folder.mkdir(parents=True)
+        write_audio(folder / "guide.wav", tone_melody(8.0, 120.0, seed=song), RATE)
+        write_audio(folder / "bass.wav", tone_melody(8.0, 120.0, seed=10 + song, low_hz=55.0), RATE)
+    corpus = tmp_path / "corpus"
+    assert main(["corpus", "from-stems", str(tmp_path / "songs"), "--guide", "guide*", "--response", "bass*", "-o", str(corpus)]) == 0
+    capsys.readouterr()
+    sweep = tmp_path / "sweep"
+    assert main(["eval", "--sweep", str(sweep), "--corpus", str(corpus), "--segments", "0.5", "--vocabs", "8", "--epochs", "1"]) == 0
+    named = [line.removeprefix("wrote ").rstrip("/") for line in capsys.readouterr().err.splitlines() if line.startswith("wrote ")]
+    run = sweep / "segment-0.5_vocab8"
+    expected = [run, run / "eval.json", run / "eval.png", run / "eval.md", sweep / "sweep.json", sweep / "sweep.md", sweep / "sweep.png"]
+    assert named == [str(path) for path in expected]
+    assert all(path.exists() for path in expected)

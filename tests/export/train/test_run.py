@@ -16,11 +16,17 @@ from export.data.token_data import Split
 from export.model.decision_model import DecisionModel
 from export.model.encoders import ENCODER_SAMPLE_RATE, EncoderSpec, build_encoder
 from export.train.config import HISTORY_DROPOUT_CANDIDATES, TrainConfig
-from export.train.run import fit_run_codebooks, held_out_information, own_history, response_feature_candidates, shares_codebook
+from export.train.run import (
+    _lr_factor,
+    fit_run_codebooks,
+    held_out_information,
+    own_history,
+    response_feature_candidates,
+    shares_codebook,
+    warmup_steps,
+)
 from plugin_core.decision.config import DecisionConfig
 from plugin_core.errors import CountertrackError
-
-# Parallel scheduled sampling: which B-history tokens become the model's own guesses.
 
 
 def _model_and_batch():
@@ -338,3 +344,16 @@ def test_a_killed_run_resumes_with_how_its_codebooks_were_chosen(chorale_corpus,
     assert again.config.response_features == "sound"
     with pytest.raises(CountertrackError, match="response_features: the run has 'sound', this asks 'rhythm'"):
         train(replace(config, response_features="rhythm"), old, resume=True, log=lambda _: None)
+
+
+@pytest.mark.parametrize("total", [3, 10, 30, 120, 999])
+def test_on_a_small_run_the_warm_up_is_at_most_a_tenth_of_the_steps(total):
+    warmup = warmup_steps(TrainConfig(corpus="c").warmup_steps, total)  # the default asks for 100 steps
+    assert 1 <= warmup <= max(1, total // 10)
+    factors = np.array([_lr_factor(step, warmup, total) for step in range(total)])
+    assert factors.argmax() == warmup - 1 and factors.max() == 1.0  # the full rate is reached after the warm-up
+    assert factors[warmup - 1 :].min() >= 0.05 and np.all(np.diff(factors[warmup - 1 :]) <= 1e-12)  # then it only falls
+
+
+def test_a_long_run_warms_up_for_the_steps_asked():
+    assert warmup_steps(100, 5000) == 100

@@ -7,9 +7,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from plugin_core.bundle.load import load_bundle
 from plugin_core.decision.rng import PortableRandom
 from plugin_core.decision.sampling import SamplingConfig, allowed_mask, choose
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import ConfigurationError, CountertrackError
+from plugin_core.stream.chain import AnswerChain
+from tests.bundles import RATE, make_synthetic_bundle
 
 
 @settings(max_examples=200, deadline=None)
@@ -41,3 +44,21 @@ def test_bad_sampling_settings_are_refused():
     for bad in (dict(temperature=0), dict(top_p=0), dict(top_p=1.5), dict(top_k=-1)):
         with pytest.raises(CountertrackError):
             SamplingConfig(**bad)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"temperature": 50}, {"top_p": 0.0}, {"top_p": 1.5}, {"top_k": -1}, {"greedy": "yes"}, {"greedy": 1}, {"temperature": "hot"}],
+)
+def test_a_bad_setting_is_a_configuration_error(changes):
+    with pytest.raises(ConfigurationError):
+        SamplingConfig(**changes)
+
+
+def test_set_parameters_refuses_a_bad_setting_and_keeps_the_old(tmp_path):
+    chain = AnswerChain(load_bundle(make_synthetic_bundle(tmp_path)), RATE, 1)
+    with pytest.raises(ConfigurationError, match="temperature 50"):
+        chain.set_parameters(temperature=50)
+    with pytest.raises(ConfigurationError, match="greedy"):
+        chain.set_parameters(greedy="yes")
+    chain.set_parameters(greedy=True, temperature=2.0)

@@ -4,13 +4,14 @@ files it lists, or the zip), written once per node and loaded from there as the 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from plugin_core.bundle.load import load_bundle
-from plugin_core.errors import CountertrackError
+from plugin_core.errors import BundleError, CountertrackError
 from plugin_core.render.ray_worker import bundle_payload, node_copy
 
 
@@ -48,3 +49,16 @@ def test_a_missing_or_incomplete_bundle_is_one_line(synthetic_bundle, tmp_path):
     (broken / "decision.onnx").unlink()
     with pytest.raises(CountertrackError, match="is not a complete bundle"):
         bundle_payload(broken)
+
+
+def test_a_missing_or_incomplete_bundle_is_a_bundle_error(tmp_path):
+    with pytest.raises(BundleError, match="not found"):
+        bundle_payload(tmp_path / "nowhere.ctbundle")
+    folder = tmp_path / "partial.ctbundle"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps({"files": {"decision.onnx": "0" * 64}}))
+    with pytest.raises(BundleError, match="not a complete bundle"):
+        bundle_payload(folder)
+    (folder / "manifest.json").write_text("{not json")
+    with pytest.raises(BundleError, match="cannot read"):
+        bundle_payload(folder)

@@ -11,7 +11,7 @@ from plugin_core.errors import CountertrackError
 from plugin_core.io.audio import Audio, read_audio
 from plugin_core.io.corpus import load_corpus
 from plugin_core.stream.chain import AnswerChain
-from plugin_core.stream.presets import Preset, load_preset
+from plugin_core.stream.presets import MixLevels, Preset, load_preset, mix_levels, parse_preset
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 
 
@@ -130,3 +130,28 @@ def test_chain_with_effects_block_wise_equals_one_shot(tiny_bundle, chorale_corp
     blocked = _stream(chain.process, chain.flush, a.samples, block, chain.latency_samples)
     assert np.abs(blocked - whole).max() <= 1e-7
     assert np.abs(whole).max() > 0.01
+
+
+@pytest.fixture(scope="module")
+def uniform_bundle(tmp_path_factory):
+    return load_bundle(make_synthetic_bundle(tmp_path_factory.mktemp("chain")))
+
+
+def test_half_wet_with_dry_a_is_half_the_answer_plus_a(uniform_bundle):
+    bundle = uniform_bundle
+    a = tone_melody(4.0, 120.0, seed=3).astype(np.float32)
+    b_alone = AnswerChain(bundle, RATE, 1, seed=5)
+    b_alone.set_parameters(wet=1.0, dry=0.0)
+    b = b_alone(a, RATE)
+    chain = AnswerChain(bundle, RATE, 1, seed=5)
+    chain.set_parameters(wet=0.5, dry=1)
+    mixed = chain(a, RATE)
+    assert np.abs(b).max() > 0.01
+    np.testing.assert_allclose(mixed, 0.5 * b + a, atol=1e-6)
+
+
+def test_parameters_win_over_the_preset_over_the_defaults():
+    preset = parse_preset({"name": "p", "wet": 0.7, "dry": 0.2})
+    assert mix_levels() == MixLevels(1.0, 0.0)
+    assert mix_levels(preset) == MixLevels(0.7, 0.2)
+    assert mix_levels(preset, {"wet": 0.5, "temperature": 2.0}) == MixLevels(0.5, 0.2)
