@@ -36,7 +36,7 @@ from plugin_core.engine.stretch import stretch
 from plugin_core.errors import BundleError, ConfigurationError
 from plugin_core.perception.descriptors import SegmentDescriptor
 
-ANTICIPATING_HARMONY = 12.0  # an anticipating bundle's harmony: its late look is where harmony comes from (chosen on validation songs)
+ANTICIPATING_HARMONY = 16.0  # an anticipating bundle's harmony: its late look is where harmony comes from (chosen on validation songs)
 STRETCH_TOLERANCE = 1.02  # a slot up to 2 % longer than its grain reads on into the memory instead
 ATTACK_KEPT_S = 0.02  # a stretched grain keeps its first 20 ms as recorded (its attack)...
 ATTACK_BLEND_S = 0.01  # ...then blends into the stretched rest over 10 ms
