@@ -27,6 +27,7 @@ def _pytest(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow  # a pytest run in a subprocess: seconds
 def test_without_xdist_the_tests_run_in_one_process():
     done = _pytest("-p", "no:xdist", "-v")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -34,6 +35,7 @@ def test_without_xdist_the_tests_run_in_one_process():
     assert "passed" in done.stdout and "[gw" not in done.stdout
 
 
+@pytest.mark.slow  # a pytest run in a subprocess: seconds
 def test_with_xdist_the_tests_are_dealt_out_to_workers_by_group():
     pytest.importorskip("xdist")
     done = _pytest("-v", PYTEST_XDIST_AUTO_NUM_WORKERS="1")  # the number -n auto finds, here one
@@ -42,6 +44,7 @@ def test_with_xdist_the_tests_are_dealt_out_to_workers_by_group():
     assert "scheduling tests via LoadGroupScheduling" in done.stdout
 
 
+@pytest.mark.slow  # a pytest run in a subprocess: seconds
 def test_a_number_of_workers_given_by_the_user_is_kept():
     pytest.importorskip("xdist")
     done = _pytest("-v", "-n", "0")

@@ -107,6 +107,7 @@ def test_a_stop_while_the_arguments_are_parsed_is_one_line_and_its_exit_code(sto
     assert (done.returncode, done.stderr.strip(), done.stdout) == (code, line, "")
 
 
+@pytest.mark.slow  # a real render stopped at many moments: over ten seconds
 def test_a_stop_python_cannot_raise_where_it_lands_takes_effect_as_the_command_ends(tmp_path):
     """A stop delivered inside a finalizer (the garbage collector's, in a library) is not printed as an
     ignored exception and not lost: the command ends as stopped (here its outputs were all in place

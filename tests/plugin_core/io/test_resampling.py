@@ -49,7 +49,7 @@ def test_a_constant_stays_that_constant_away_from_the_edges():
 @pytest.mark.parametrize(("from_hz", "to_hz"), [(44100, 16000), (44100, 48000)])
 def test_pieces_of_any_size_give_the_same_samples_as_one_pass(from_hz, to_hz):
     """A long memory is resampled in chunks; every output depends on the input alone."""
-    x = np.random.default_rng(1).uniform(-0.5, 0.5, (2, 30011)).astype(np.float32)
+    x = np.random.default_rng(1).uniform(-0.5, 0.5, (2, 6007)).astype(np.float32)
     whole = resample(x, from_hz, to_hz)
 
     def read(start: int, stop: int) -> np.ndarray:
@@ -58,7 +58,7 @@ def test_pieces_of_any_size_give_the_same_samples_as_one_pass(from_hz, to_hz):
         out[:, lo - start : hi - start] = x[:, lo:hi]
         return out
 
-    for chunk in (1, 997, 4096):
+    for chunk in (7, 997, 4096):
         pieces = np.concatenate(list(resampled_chunks(read, x.shape[1], from_hz, to_hz, 2, chunk)), axis=1)
         np.testing.assert_array_equal(pieces, whole)
 
