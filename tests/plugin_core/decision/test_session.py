@@ -11,27 +11,17 @@ from hypothesis import strategies as st
 
 from export.data.token_data import TokenPair
 from export.evaluation.paper_metrics import Baselines, score
-from export.model.decision_model import DecisionModel
 from export.onnx.decision_export import TorchStepper, check_decision_parity, export_step_graph
 from export.train.run import TrainConfig, fit_decision
-from plugin_core.decision.config import ANTICIPATE, DecisionConfig
+from plugin_core.decision.config import ANTICIPATE
 from plugin_core.decision.sampling import SamplingConfig
 from plugin_core.decision.session import OnnxStepper, generate, guide_as_heard
-
-
-def _random_model(lookahead: int, vocab: int = 16, context: int = 8) -> DecisionModel:
-    torch.manual_seed(lookahead)
-    config = DecisionConfig(vocab_size=vocab, context=context, lookahead=lookahead, d_model=32, heads=4, layers=2, ffn=64)
-    model = DecisionModel(config, token_init=np.random.default_rng(0).standard_normal((vocab, 10))).eval()
-    with torch.no_grad():
-        model.self_bias.normal_()
-        model.cross_bias.normal_()
-    return model
+from tests.decision_models import random_decision_model
 
 
 @pytest.mark.parametrize("lookahead", [0, 2, 7])
 def test_cached_steps_equal_the_full_forward(lookahead):
-    model = _random_model(lookahead)
+    model = random_decision_model(lookahead)
     config = model.config
     length = 30
     rng = np.random.default_rng(1)
@@ -107,7 +97,7 @@ def test_onnx_step_graph_decodes_exactly_like_pytorch(trained_context_model, tmp
 
 
 def test_same_seed_same_tokens_twice_in_pytorch_and_onnxruntime(tmp_path):
-    model = _random_model(2)
+    model = random_decision_model(2)
     export_step_graph(model, tmp_path / "decision.onnx")
     a = np.random.default_rng(5).integers(0, 16, 60)
     for stepper in (TorchStepper(model), OnnxStepper(tmp_path / "decision.onnx", TorchStepper(model).spec)):
@@ -121,7 +111,7 @@ def test_same_seed_same_tokens_twice_in_pytorch_and_onnxruntime(tmp_path):
 @settings(max_examples=10, deadline=None)
 @given(allowed=st.sets(st.integers(0, 15), min_size=1, max_size=4), seed=st.integers(0, 1000))
 def test_constrained_generation_never_leaves_the_allowed_set(allowed, seed):
-    model = _random_model(1)
+    model = random_decision_model(1)
     a = np.random.default_rng(seed).integers(0, 16, 25)
     tokens = generate(TorchStepper(model), a, SamplingConfig(top_p=0.8), seed, allowed=sorted(allowed))
     assert set(tokens.tolist()) <= allowed

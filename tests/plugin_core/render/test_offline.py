@@ -11,41 +11,29 @@ import pytest
 import plugin_core.render.offline
 from host_scripts.cli import main
 from plugin_core.bundle.load import load_bundle
-from plugin_core.io.audio import Audio, probe_audio, read_audio, write_audio
-from plugin_core.io.corpus import load_corpus
+from plugin_core.io.audio import Audio, probe_audio, write_audio
 from plugin_core.perception.segmentation import SegmentationConfig, make_grid
 from plugin_core.render.offline import render_audio
 from plugin_core.stream.parameters import AutomationEvent
 from plugin_core.stream.sidechain import SidechainEffect
 from tests.conftest import tone
-
-
-def _chorale_a(corpus_dir, seconds: float = 6.0) -> Audio:
-    corpus = load_corpus(corpus_dir)
-    audio = read_audio(corpus.path_of(corpus.pairs[-1].guide))
-    return Audio(samples=audio.samples[:, : int(seconds * audio.sample_rate)], sample_rate=audio.sample_rate, info=audio.info)
-
-
-def _stream(process, flush, audio: np.ndarray, block: int, latency: int) -> np.ndarray:
-    pieces = [process(audio[:, i : i + block]) for i in range(0, audio.shape[1], block)]
-    pieces.append(flush())
-    return np.concatenate(pieces, axis=1)[:, latency : latency + audio.shape[1]]
+from tests.streaming import chorale_a, stream_blocks
 
 
 @pytest.mark.parametrize("block", [1, 64, 257, 512, 4096])
 def test_streaming_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus)
+    a = chorale_a(chorale_corpus)
     offline = render_audio(bundle, a, seed=7).samples
     effect = SidechainEffect(bundle, a.sample_rate, a.num_channels, seed=7)
-    streamed = _stream(effect.process, effect.flush, a.samples, block, effect.latency_samples)
+    streamed = stream_blocks(effect.process, effect.flush, a.samples, block, effect.latency_samples)
     assert np.array_equal(streamed, offline)
     assert np.abs(offline).max() > 0.01
 
 
 def test_same_seed_same_audio_and_other_seed_other_choices(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus)
+    a = chorale_a(chorale_corpus)
     first, second = render_audio(bundle, a, seed=3), render_audio(bundle, a, seed=3)
     assert np.array_equal(first.samples, second.samples)
     other = render_audio(bundle, a, seed=4)
@@ -58,7 +46,7 @@ def _click_positions(samples: np.ndarray) -> np.ndarray:
 
 def test_grains_start_exactly_on_a_grid_after_latency_compensation(click_bundle, chorale_corpus):
     bundle = load_bundle(click_bundle)
-    a = _chorale_a(chorale_corpus, 5.0)
+    a = chorale_a(chorale_corpus, 5.0)
     rendered = render_audio(bundle, a, seed=0)
     clicks = _click_positions(rendered.samples)
     starts = rendered.boundaries[1:-1]
@@ -84,7 +72,7 @@ def test_an_onset_in_a_and_the_start_of_its_answer_align_to_the_sample(click_bun
 
 def test_seams_do_not_click(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 12.0)
+    a = chorale_a(chorale_corpus, 12.0)
     rendered = render_audio(bundle, a, seed=2)
     out = rendered.samples[0]
     memory = bundle.memory.read(0, bundle.memory.frames)[0]
@@ -145,7 +133,7 @@ def test_render_of_a_bad_input_writes_nothing(tiny_bundle, tmp_path, capsys):
 
 def test_automation_changes_decisions_only_after_its_time(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 10.0)
+    a = chorale_a(chorale_corpus, 10.0)
     plain = render_audio(bundle, a, seed=5).decisions
     switch = a.sample_rate * 5
     automated = render_audio(

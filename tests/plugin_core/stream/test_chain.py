@@ -8,21 +8,10 @@ import pytest
 
 from plugin_core.bundle.load import load_bundle
 from plugin_core.errors import CountertrackError
-from plugin_core.io.audio import Audio, read_audio
-from plugin_core.io.corpus import load_corpus
 from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.presets import MixLevels, Preset, load_preset, mix_levels, parse_preset
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
-
-
-@pytest.fixture(scope="module")
-def bundle_path(tmp_path_factory):
-    return make_synthetic_bundle(tmp_path_factory.mktemp("stream"), segmentation={"strategy": "beats", "bpm": 120.0})
-
-
-@pytest.fixture(scope="module")
-def bundle(bundle_path):
-    return load_bundle(bundle_path)
+from tests.streaming import chorale_a, stream_blocks
 
 
 def test_mono_audio_may_be_one_dimensional(bundle):
@@ -105,29 +94,17 @@ def test_parameters_change_by_name_and_unknown_names_are_one_line(bundle_path):
             chain.set_parameters(**bad)
 
 
-def _chorale_a(corpus_dir, seconds: float = 6.0) -> Audio:
-    corpus = load_corpus(corpus_dir)
-    audio = read_audio(corpus.path_of(corpus.pairs[-1].guide))
-    return Audio(samples=audio.samples[:, : int(seconds * audio.sample_rate)], sample_rate=audio.sample_rate, info=audio.info)
-
-
-def _stream(process, flush, audio: np.ndarray, block: int, latency: int) -> np.ndarray:
-    pieces = [process(audio[:, i : i + block]) for i in range(0, audio.shape[1], block)]
-    pieces.append(flush())
-    return np.concatenate(pieces, axis=1)[:, latency : latency + audio.shape[1]]
-
-
 @pytest.mark.parametrize("block", [64, 4096])
 def test_chain_with_effects_block_wise_equals_one_shot(tiny_bundle, chorale_corpus, block):
     """Our stages are bit-exact (tests/plugin_core/render/test_offline.py); pedalboard's JUCE filters and reverb round differently at
     block edges on some signals by a few 1e-9, so the chain is held to -140 dB, not to the bit."""
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 4.0)
+    a = chorale_a(chorale_corpus, 4.0)
     preset = load_preset("ambient")
     one_shot = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    whole = _stream(one_shot.process, one_shot.flush, a.samples, a.num_samples, one_shot.latency_samples)
+    whole = stream_blocks(one_shot.process, one_shot.flush, a.samples, a.num_samples, one_shot.latency_samples)
     chain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    blocked = _stream(chain.process, chain.flush, a.samples, block, chain.latency_samples)
+    blocked = stream_blocks(chain.process, chain.flush, a.samples, block, chain.latency_samples)
     assert np.abs(blocked - whole).max() <= 1e-7
     assert np.abs(whole).max() > 0.01
 

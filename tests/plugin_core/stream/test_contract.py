@@ -15,16 +15,6 @@ from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 from tests.grids import pairwise_grid
 
 
-@pytest.fixture(scope="module")
-def bundle_path(tmp_path_factory):
-    return make_synthetic_bundle(tmp_path_factory.mktemp("stream"), segmentation={"strategy": "beats", "bpm": 120.0})
-
-
-@pytest.fixture(scope="module")
-def bundle(bundle_path):
-    return load_bundle(bundle_path)
-
-
 def _streamed(effect, audio: np.ndarray, block: int) -> np.ndarray:
     effect.reset()
     pieces = [effect.process(audio[:, i : i + block]) for i in range(0, audio.shape[1], block)]

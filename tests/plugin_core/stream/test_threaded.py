@@ -15,18 +15,18 @@ from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.presets import load_preset
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
-from tests.plugin_core.render.test_offline import _chorale_a, _stream
+from tests.streaming import chorale_a, stream_blocks
 
 
 @pytest.mark.parametrize("block", [64, 256, 4097])
 def test_threaded_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus)
+    a = chorale_a(chorale_corpus)
     offline = render_audio(bundle, a, seed=7).samples
     with ThreadedSidechain(SidechainEffect(bundle, a.sample_rate, a.num_channels, seed=7)) as threaded:
         assert threaded.latency_samples == threaded.effect.latency_samples + threaded.extra_latency_samples
         assert threaded.extra_latency_samples >= int(0.5 * a.sample_rate)  # one more segment
-        streamed = _stream(threaded.process, threaded.flush, a.samples, block, threaded.latency_samples)
+        streamed = stream_blocks(threaded.process, threaded.flush, a.samples, block, threaded.latency_samples)
         decisions = threaded.decisions
     assert np.array_equal(streamed, offline)
     assert len(decisions) == len(render_audio(bundle, a, seed=7).decisions)
@@ -34,12 +34,12 @@ def test_threaded_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block)
 
 def test_parameters_and_automation_cross_the_thread_in_order(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus)
+    a = chorale_a(chorale_corpus)
     half = a.num_samples // 2
 
     def run(effect):
         effect.schedule(int(1.5 * a.sample_rate), temperature=2.0, top_p=1.0)
-        first = _stream(effect.process, lambda: np.zeros((1, 0), np.float32), a.samples[:, :half], 512, 0)
+        first = stream_blocks(effect.process, lambda: np.zeros((1, 0), np.float32), a.samples[:, :half], 512, 0)
         effect.set_parameters(continuity=0.0, harmony=0.0)
         rest = [effect.process(a.samples[:, i : i + 512]) for i in range(half, a.num_samples, 512)]
         return np.concatenate([first, *rest, effect.flush()], axis=1)
@@ -54,28 +54,28 @@ def test_parameters_and_automation_cross_the_thread_in_order(tiny_bundle, choral
 
 def test_reset_mid_stream_starts_a_new_track(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 4.0)
+    a = chorale_a(chorale_corpus, 4.0)
     with ThreadedSidechain(SidechainEffect(bundle, a.sample_rate, 1, seed=5)) as threaded:
-        fresh = _stream(threaded.process, threaded.flush, a.samples, 300, threaded.latency_samples)
+        fresh = stream_blocks(threaded.process, threaded.flush, a.samples, 300, threaded.latency_samples)
         with pytest.raises(CountertrackError, match="flushed"):
             threaded.process(a.samples[:, :300])
         threaded.reset()
         for i in range(0, a.num_samples // 3, 300):  # abandon a stream halfway, with blocks still queued
             threaded.process(a.samples[:, i : i + 300])
         threaded.reset()
-        again = _stream(threaded.process, threaded.flush, a.samples, 300, threaded.latency_samples)
+        again = stream_blocks(threaded.process, threaded.flush, a.samples, 300, threaded.latency_samples)
     assert np.array_equal(fresh, again)
 
 
 def test_threaded_chain_matches_the_synchronous_chain(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 4.0)
+    a = chorale_a(chorale_corpus, 4.0)
     preset = load_preset("loose")
     plain = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1)
-    expected = _stream(plain.process, plain.flush, a.samples, 512, plain.latency_samples)
+    expected = stream_blocks(plain.process, plain.flush, a.samples, 512, plain.latency_samples)
     threaded = AnswerChain(bundle, a.sample_rate, 1, preset=preset, seed=1, threaded=True)
     assert threaded.latency_samples > plain.latency_samples
-    got = _stream(threaded.process, threaded.flush, a.samples, 512, threaded.latency_samples)
+    got = stream_blocks(threaded.process, threaded.flush, a.samples, 512, threaded.latency_samples)
     assert np.abs(got - expected).max() <= 1e-7
 
 
@@ -90,7 +90,7 @@ class _FailsOnSecondSegment(SidechainEffect):
 
 def test_a_failure_on_the_worker_is_raised_on_the_callers_thread(tiny_bundle, chorale_corpus):
     bundle = load_bundle(tiny_bundle)
-    a = _chorale_a(chorale_corpus, 4.0)
+    a = chorale_a(chorale_corpus, 4.0)
     threaded = ThreadedSidechain(_FailsOnSecondSegment(bundle, a.sample_rate, 1), extra_latency_samples=0)
     with pytest.raises(CountertrackError, match="perception failed"):
         for i in range(0, a.num_samples, 1024):
