@@ -59,12 +59,9 @@ def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """(channels, n) float32 at ``from_hz`` as (channels, output_length(n)) float32 at ``to_hz``, time-aligned."""
     if from_hz == to_hz:
         return samples
-    frames = samples.shape[1]
-    return (
-        np.concatenate(list(resampled_chunks(lambda a, b: _window(samples, a, b), frames, from_hz, to_hz, samples.shape[0])), axis=1)
-        if frames
-        else np.zeros((samples.shape[0], 0), dtype=np.float32)
-    )
+    channels, frames = samples.shape
+    pieces = list(resampled_chunks(lambda start, stop: _window(samples, start, stop), frames, from_hz, to_hz, channels))
+    return np.concatenate(pieces, axis=1) if pieces else np.zeros((channels, 0), dtype=np.float32)
 
 
 def resampled_chunks(

@@ -96,3 +96,5 @@ def test_the_same_rate_is_left_alone_and_nothing_stays_nothing():
     x = np.ones((1, 10), np.float32)
     assert resample(x, 44100, 44100) is x
     assert resample(np.zeros((2, 0), np.float32), 44100, 16000).shape == (2, 0)
+    assert resample(np.ones((1, 1), np.float32), 44100, 16000).shape == (1, 0)  # rounds to no sample at all
+    assert resample(np.ones((1, 2), np.float32), 44100, 16000).shape == (1, 1)
