@@ -425,7 +425,8 @@ def lay(
         if t not in stretched:
             length = stop - start + 2 * margin
             body = stretch(memory, source - int(round(margin * ratio)), ratio, length, rate)
-            attack, blend = int(round(0.02 * rate)), max(1, int(round(0.01 * rate)))
+            attack = min(int(round(0.02 * rate)), length - margin)
+            blend = min(max(1, int(round(0.01 * rate))), length - margin - attack)
             recorded = memory.read(source - margin, source + attack + blend)
             fade_out, fade_in = linear(blend)
             body[:, : margin + attack] = recorded[:, : margin + attack]

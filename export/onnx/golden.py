@@ -18,7 +18,7 @@ from plugin_core.bundle.load import Bundle, load_bundle
 from plugin_core.decision.sampling import allowed_mask, nucleus
 from plugin_core.decision.session import DecisionState, decode_step
 from plugin_core.io.atomic import write_json_atomic
-from plugin_core.io.audio import Audio, read_audio, resample, write_audio, write_float_wav
+from plugin_core.io.audio import Audio, read_audio, resample, write_audio, write_reproducible_float_wav
 from plugin_core.perception.descriptors import describe_piece
 from plugin_core.perception.dsp import rms_db
 from plugin_core.perception.labeller import segment_at_encoder_rate
@@ -48,8 +48,8 @@ def write_golden_vectors(out: Path, source: Path, seconds: float) -> None:
         vector, encoder_input, output = golden_vector(bundle, golden, f"golden/{name}")
         vector["encoder_input"]["file"] = f"golden/encoder-input{suffix}.wav"
         vector["output"] = f"golden/output{suffix}.wav"
-        write_float_wav(out / vector["encoder_input"]["file"], encoder_input[None, :], bundle.perception.spec.sample_rate)
-        write_float_wav(out / vector["output"], output, golden.sample_rate)
+        write_reproducible_float_wav(out / vector["encoder_input"]["file"], encoder_input[None, :], bundle.perception.spec.sample_rate)
+        write_reproducible_float_wav(out / vector["output"], output, golden.sample_rate)
         write_json_atomic(out / "golden" / expected, vector)
 
 

@@ -354,14 +354,16 @@ class SeamWriter:
         source_start = slot.source - int(round(margin * slot.ratio))  # the take's start, less the margin
         stretched = stretch(self._read, source_start, slot.ratio, length, self.sample_rate)
         # the attack as recorded (a stretcher smears it), then a short linear blend into the stretched body
-        attack = int(round(ATTACK_KEPT_S * self.sample_rate))
-        blend = max(1, int(round(ATTACK_BLEND_S * self.sample_rate)))
+        # (both cut at the take's end: a take shorter than the attack is the memory as recorded)
+        attack = min(int(round(ATTACK_KEPT_S * self.sample_rate)), length - margin)
+        blend = min(max(1, int(round(ATTACK_BLEND_S * self.sample_rate))), length - margin - attack)
         recorded = self._read(slot.source - margin, slot.source + attack + blend)
-        fade_out, fade_in = linear_curves(blend)
         stretched[:, : margin + attack] = recorded[:, : margin + attack]
-        stretched[:, margin + attack : margin + attack + blend] = (
-            recorded[:, margin + attack :] * fade_out + stretched[:, margin + attack : margin + attack + blend] * fade_in
-        )
+        if blend > 0:
+            fade_out, fade_in = linear_curves(blend)
+            stretched[:, margin + attack : margin + attack + blend] = (
+                recorded[:, margin + attack :] * fade_out + stretched[:, margin + attack : margin + attack + blend] * fade_in
+            )
         return stretched
 
     def seam(self, left_length: int, right_length: int) -> int:

@@ -131,12 +131,16 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=0, keepdims=True, dtype=np.float32)
 
 
-def write_float_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
+def write_reproducible_float_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
     """(channels, n) float32 as a plain RIFF WAVE file, format 3, atomically: the same bytes for the same
     samples (libsndfile adds a PEAK chunk with the time of writing), for files a manifest hashes."""
-    frames = np.ascontiguousarray(np.asarray(samples, dtype="<f4").T)
-    channels = frames.shape[1]
-    data = frames.tobytes()
+    frames = np.asarray(samples, dtype="<f4")
+    if frames.ndim != 2 or frames.shape[0] > MAX_CHANNELS or sample_rate <= 0 or not np.isfinite(frames).all():
+        raise AudioError(f"cannot write {frames.shape} samples at {sample_rate} Hz as a float WAV", path)
+    channels = frames.shape[0]
+    data = np.ascontiguousarray(frames.T).tobytes()
+    if len(data) > 0xFFFFFFFF - 36:
+        raise AudioError("is too long for a WAV file (over 4 GB of samples)", path)
     fmt = struct.pack("<HHIIHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32)
     body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
     with atomic_path(path) as tmp:

@@ -12,11 +12,14 @@ segment, or a long memory in chunks give identical samples.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+
+from plugin_core.errors import ConfigurationError
 
 ZERO_CROSSINGS = 12  # of the sinc on each side of the output sample, at the lower of the two rates
 ROLL_OFF = 0.92  # the passband's edge as a share of the lower rate's Nyquist frequency
@@ -34,9 +37,16 @@ class Kernel:
     table: np.ndarray  # (2 * reach, up) float64, each phase's column summing to 1
 
 
-@lru_cache(maxsize=32)
 def kernel(from_hz: int, to_hz: int) -> Kernel:
     """The Blackman-windowed sinc for ``from_hz`` -> ``to_hz``, one column per phase, normalised to unit DC gain."""
+    whole = all(isinstance(rate, numbers.Integral) and not isinstance(rate, bool) and rate > 0 for rate in (from_hz, to_hz))
+    if not whole:
+        raise ConfigurationError(f"cannot resample from {from_hz} Hz to {to_hz} Hz: rates are positive whole numbers")
+    return _kernel(int(from_hz), int(to_hz))
+
+
+@lru_cache(maxsize=32)
+def _kernel(from_hz: int, to_hz: int) -> Kernel:
     common = math.gcd(from_hz, to_hz)
     up, down = to_hz // common, from_hz // common
     cutoff = ROLL_OFF * min(1.0, up / down)  # cycles per input sample, times two
@@ -45,7 +55,10 @@ def kernel(from_hz: int, to_hz: int) -> Kernel:
     u = offsets / (reach)  # -1..1 over the window's span
     window = 0.42 + 0.5 * np.cos(np.pi * u) + 0.08 * np.cos(2 * np.pi * u)
     table = cutoff * np.sinc(cutoff * offsets) * window
-    table /= table.sum(axis=0, keepdims=True)
+    total = np.zeros(up)
+    for row in table:  # in tap order, as the document states (numpy's sum would pair them up)
+        total += row
+    table /= total
     table.flags.writeable = False
     return Kernel(up, down, reach, table)
 
@@ -57,6 +70,7 @@ def output_length(frames: int, from_hz: int, to_hz: int) -> int:
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """(channels, n) float32 at ``from_hz`` as (channels, output_length(n)) float32 at ``to_hz``, time-aligned."""
+    kernel(from_hz, to_hz)  # checks the rates
     if from_hz == to_hz:
         return samples
     channels, frames = samples.shape

@@ -76,3 +76,20 @@ def test_the_grid_is_whole_steps_at_every_rate(rate):
     rising, falling = crossfade_weights(grid.hop)
     np.testing.assert_allclose(rising + falling, 1.0, atol=1e-15)
     assert np.all(np.diff(rising) > 0)
+
+
+def test_a_take_shorter_than_the_kept_attack_is_the_memory_as_recorded(tmp_path):
+    """At 96 kHz the kept attack and its blend are 2880 samples: a short stretched take with no
+    crossfade (margin 2048) used to overrun its array; it is now the memory as recorded, cut to fit."""
+    from plugin_core.engine.grains import SeamWriter, Slot
+    from plugin_core.engine.memory import load_memory
+    from tests.bundles import make_synthetic_bundle
+
+    memory = load_memory(make_synthetic_bundle(tmp_path) / "memory")
+    writer = SeamWriter(memory, 96000, 1, 0)
+    for stop in (300, 700, 1200):
+        slot = Slot(start=0, stop=stop, source=20000, gain=1.0, continued=False, ratio=0.5)
+        audio = writer.slot_audio(slot, 0, stop)
+        assert audio.shape == (1, stop) and np.isfinite(audio).all()
+        if stop <= 2880 - 2048:  # all of it within the kept attack
+            np.testing.assert_array_equal(audio, memory.read(20000, 20000 + stop, 96000))

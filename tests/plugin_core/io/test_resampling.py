@@ -98,3 +98,11 @@ def test_the_same_rate_is_left_alone_and_nothing_stays_nothing():
     assert resample(np.zeros((2, 0), np.float32), 44100, 16000).shape == (2, 0)
     assert resample(np.ones((1, 1), np.float32), 44100, 16000).shape == (1, 0)  # rounds to no sample at all
     assert resample(np.ones((1, 2), np.float32), 44100, 16000).shape == (1, 1)
+
+
+@pytest.mark.parametrize(("from_hz", "to_hz"), [(0, 16000), (44100, -1), (44100.0, 16000)])
+def test_a_rate_that_is_not_a_positive_whole_number_is_refused(from_hz, to_hz):
+    from plugin_core.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="positive whole numbers"):
+        resample(np.zeros((1, 100), np.float32), from_hz, to_hz)
