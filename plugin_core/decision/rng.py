@@ -19,8 +19,7 @@ class PortableRandom:
 
     def __init__(self, seed: int):
         self.state = int(seed) & MASK
-        self.drawn = 0  # uniforms drawn so far: a caller tells which were its own (golden vectors list them)
-        self.last = 0.0  # the latest uniform
+        self.last = 0.0  # the latest uniform (``pick`` draws one inside: its caller may record it)
 
     def next_u64(self) -> int:
         self.state = (self.state + GOLDEN_GAMMA) & MASK
@@ -31,7 +30,6 @@ class PortableRandom:
 
     def uniform(self) -> float:
         """A float in [0, 1): the output's top 53 bits times 2^-53."""
-        self.drawn += 1
         self.last = (self.next_u64() >> 11) * (1.0 / (1 << 53))
         return self.last
 

@@ -113,7 +113,6 @@ class GrainPicker:
         self.recent: list[int] = []
         self.a_levels: list[float] = []
         self.memory_median_db = float(np.median(memory.grains.loudness_db))
-        self._continuity_draw = 0.0
 
     def pick(self, labels: np.ndarray | list[int] | int, moment: Moment | float, weights: np.ndarray | None = None) -> Pick:
         """A grain for the next slot among the grains of ``labels`` (the decision's candidates, with
@@ -125,23 +124,24 @@ class GrainPicker:
         prior, candidates, log_prior = self._candidates(labels, weights)
         fit = self._fit(candidates, moment)
         follower = int(self.memory.successor[self.previous]) if self.previous >= 0 else -1
-        drawn = self.rng.drawn
+        draws: list[float] = []  # the uniforms this pick draws, in order (golden vectors list them)
         continued = False
         if follower >= 0 and int(grains.label[follower]) in prior and self.run < self.config.max_run:
             clash = float(fit.max() - fit[int(np.flatnonzero(candidates == follower)[0])])
-            self._continuity_draw = self.rng.uniform()
-            continued = self._continuity_draw < self.config.continuity and clash < self.CLASH
+            draws.append(self.rng.uniform())
+            continued = draws[-1] < self.config.continuity and clash < self.CLASH
         if continued:
             choice = follower
             self.run += 1
         else:
             choice = self._draw(candidates, log_prior + fit, moment.level_db)
+            draws.append(self.rng.last)
             self.run = 1
         if moment.level_db > -60.0:
             self.a_levels.append(moment.level_db)
         self.previous = choice
         self.recent = (self.recent + [choice])[-max(1, self.config.avoid_recent) :]
-        return Pick(grain=choice, label=int(grains.label[choice]), continued=continued, draws=self._draws_since(drawn))
+        return Pick(grain=choice, label=int(grains.label[choice]), continued=continued, draws=tuple(draws))
 
     def look_again(self, sounding: Pick, moment: Moment, labels: np.ndarray | list[int] | int, weights: np.ndarray | None = None) -> Pick:
         """A late look (anticipating mode): ``sounding`` was picked among ``labels`` (with ``weights``)
@@ -159,13 +159,6 @@ class GrainPicker:
         self.previous, self.run = choice, 1
         self.recent = (self.recent[:-1] + [choice])[-max(1, self.config.avoid_recent) :]
         return Pick(grain=choice, label=int(self.memory.grains.label[choice]), continued=False, draws=(self.rng.last,))
-
-    def _draws_since(self, drawn: int) -> tuple[float, ...]:
-        """The uniforms of one ``pick`` (at most two: the continuity draw, then the weighted one)."""
-        count = self.rng.drawn - drawn
-        if count == 0:
-            return ()
-        return (self._continuity_draw, self.rng.last) if count == 2 else (self.rng.last,)
 
     def _candidates(
         self, labels: np.ndarray | list[int] | int, weights: np.ndarray | None

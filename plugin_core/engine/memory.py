@@ -318,15 +318,7 @@ class Memory:
     def _resampled_chunks(self, sample_rate: int, frames: int) -> Iterator[np.ndarray]:
         """(channels, n) pieces of what ``plugin_core.io.audio.resample`` gives for the whole memory
         (``frames`` in all), without holding it: each output sample depends on the input alone."""
-        yield from resampled_chunks(self._source_window, self.frames, self.sample_rate, sample_rate, self.channels, RESAMPLE_CHUNK)
-
-    def _source_window(self, start: int, stop: int) -> np.ndarray:
-        """Memory samples ``start`` .. ``stop`` at the memory's own rate, zeros outside it."""
-        out = np.zeros((self.channels, stop - start), dtype=np.float32)
-        lo, hi = max(0, start), min(self.frames, stop)
-        if hi > lo:
-            out[:, lo - start : hi - start] = self._pcm.read(lo, hi).T
-        return out
+        yield from resampled_chunks(self.read, self.frames, self.sample_rate, sample_rate, self.channels, RESAMPLE_CHUNK)
 
     def to_rate(self, position: int, sample_rate: int) -> int:
         """A memory position (samples at the memory's rate) at another rate."""

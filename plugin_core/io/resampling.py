@@ -37,12 +37,17 @@ class Kernel:
     table: np.ndarray  # (2 * reach, up) float64, each phase's column summing to 1
 
 
-def kernel(from_hz: int, to_hz: int) -> Kernel:
-    """The Blackman-windowed sinc for ``from_hz`` -> ``to_hz``, one column per phase, normalised to unit DC gain."""
+def checked_rates(from_hz: int, to_hz: int) -> tuple[int, int]:
+    """The two rates as ints, or a ConfigurationError when either is not a positive whole number."""
     whole = all(isinstance(rate, numbers.Integral) and not isinstance(rate, bool) and rate > 0 for rate in (from_hz, to_hz))
     if not whole:
         raise ConfigurationError(f"cannot resample from {from_hz} Hz to {to_hz} Hz: rates are positive whole numbers")
-    return _kernel(int(from_hz), int(to_hz))
+    return int(from_hz), int(to_hz)
+
+
+def kernel(from_hz: int, to_hz: int) -> Kernel:
+    """The Blackman-windowed sinc for ``from_hz`` -> ``to_hz``, one column per phase, normalised to unit DC gain."""
+    return _kernel(*checked_rates(from_hz, to_hz))
 
 
 @lru_cache(maxsize=32)
@@ -70,7 +75,7 @@ def output_length(frames: int, from_hz: int, to_hz: int) -> int:
 
 def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
     """(channels, n) float32 at ``from_hz`` as (channels, output_length(n)) float32 at ``to_hz``, time-aligned."""
-    kernel(from_hz, to_hz)  # checks the rates
+    from_hz, to_hz = checked_rates(from_hz, to_hz)
     if from_hz == to_hz:
         return samples
     channels, frames = samples.shape
