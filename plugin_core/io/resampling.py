@@ -106,8 +106,15 @@ def _outputs(source: np.ndarray, origin: int, spec: Kernel, first: int, last: in
     phase = scaled - floor * spec.up
     start = floor - spec.reach + 1 - origin  # column of tap 0 in source
     total = np.zeros((channels, k.size), dtype=np.float64)
-    for j in range(spec.table.shape[0]):
-        total += spec.table[j][phase] * source[:, j:][:, start]
+    if spec.up == 1:  # one phase, and tap j of successive outputs is every down-th input: a strided view
+        product = np.empty_like(total)
+        first_tap, span = int(start[0]), spec.down * (k.size - 1) + 1
+        for j, weight in enumerate(spec.table[:, 0]):
+            np.multiply(source[:, first_tap + j : first_tap + j + span : spec.down], weight, out=product)
+            total += product
+    else:
+        for j in range(spec.table.shape[0]):
+            total += spec.table[j][phase] * source[:, j:][:, start]
     return total.astype(np.float32)
 
 
