@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +31,8 @@ END_TO_END_MODULES = ("benchmarks/", "host_scripts/live/test_jack.py", "plugin_c
 TESTS = Path(__file__).resolve().parent
 
 
-# pytest-xdist is a dev extra, not a need: with it the suite runs on every core (-n auto), end-to-end
-# tests grouped by module (--dist loadgroup, see pytest_collection_modifyitems); without it (or with
+# pytest-xdist is a dev extra, not a need: with it the suite runs on every core (-n auto), a module that
+# runs servers, clusters or builds in one worker (--dist loadgroup, see pytest_collection_modifyitems); without it (or with
 # -p no:xdist) it runs in one process. A -n given by the user (-n0: one process) is left as it is.
 # Set here rather than in addopts, which pytest rejects when xdist is not there ("unrecognized
 # arguments: -n"); pytest_load_initial_conftests would be the place for arguments, but pytest does
@@ -45,6 +46,10 @@ def pytest_cmdline_main(config: pytest.Config):
     if workerinput is not None:  # a worker: xdist set its loadgroup from its own arguments, which lack ours
         if workerinput.get(XDIST_DEFAULT) == "loadgroup":
             config.option.loadgroup = True  # its test ids carry their group, which the controller deals by
+        # Each worker's share of the cores for torch/OpenMP (read when torch is first imported, below in
+        # pytest_configure, and inherited by the commands tests run): two workers of two threads each on
+        # two cores made the quick suite 25 % slower, and single torch tests up to 8x.
+        os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workerinput.get("workercount", 1)))))
     elif config.pluginmanager.hasplugin("xdist") and config.getoption("numprocesses", None) is None:
         config.option.numprocesses = "auto"  # xdist's own pytest_cmdline_main, run inside this wrapper, reads it
         if config.getoption("dist") == "no":
@@ -71,15 +76,18 @@ def pytest_configure(config: pytest.Config) -> None:
         share_builds_in(cache.mkdir("synthetic-bundles"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         module = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
-        if END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())) or module.startswith(END_TO_END_MODULES):
+        if module.startswith(END_TO_END_MODULES):
             item.add_marker(pytest.mark.slow)
-        if item.get_closest_marker("slow"):
-            # with pytest-xdist's --dist loadgroup: a module's end-to-end tests run in one worker, so its
-            # module fixtures (a cluster, a built wheel) are made once and never twice at the same time
+            # with pytest-xdist's --dist loadgroup: such a module runs in one worker, so its module
+            # fixtures (a cluster, a built wheel, a JACK server) are made once and never twice at the same
+            # time; other slow tests are dealt out one by one, which keeps both cores busy
             item.add_marker(pytest.mark.xdist_group(module))
+        elif END_TO_END_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 def tone(freq_hz: float, seconds: float, sample_rate: int = 44100, amplitude: float = 0.3, channels: int = 1) -> np.ndarray:

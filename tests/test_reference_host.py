@@ -69,6 +69,7 @@ def test_the_golden_answer_stretches_grains_and_is_what_the_runtime_renders(case
     np.testing.assert_allclose(slot_db, expected["intermediates"]["slot_rms_db"], atol=1e-3)
 
 
+@pytest.mark.slow  # where a port went wrong; the quick suite checks the answer itself, above
 @pytest.mark.parametrize("case", CASES)
 def test_the_golden_intermediates_are_what_a_port_computes_step_by_step(case):
     """Embeddings, levels, descriptors, logits and nuclei: where a port that diverges went wrong."""

@@ -260,6 +260,7 @@ SPLIT = Split(tuple(f"s{i}" for i in range(10)), tuple(f"s{i}" for i in range(10
 GROUPS = build_encoder(EncoderSpec.new()).feature_groups
 
 
+@pytest.mark.slow  # k-means on the spectral encoder's features of 28 synthesized songs
 @pytest.mark.parametrize(("make", "expected"), [(_drums_and_bass, "rhythm"), (_melody_and_bass, "sound")])
 def test_auto_keeps_the_features_of_b_that_a_tells_on_the_validation_songs(make, expected):
     features = _features(make)
@@ -277,10 +278,14 @@ def test_auto_keeps_the_features_of_b_that_a_tells_on_the_validation_songs(make,
         assert not books["response"].scale[start:stop].any() and books["guide"].scale[start:stop].all()
 
 
-def test_a_named_choice_is_fitted_alone_and_rhythm_needs_the_spectral_groups():
+@pytest.mark.slow
+def test_a_named_choice_is_fitted_alone():
     features = _features(_melody_and_bass)
     _, _, choice = fit_run_codebooks(features, SPLIT, TrainConfig(corpus="-", vocab=8, response_features="rhythm"), GROUPS)
     assert choice is None
+
+
+def test_auto_tries_rhythm_only_with_the_spectral_groups_and_a_codebook_of_b_own():
     assert response_feature_candidates("auto", {"hidden": (0, 768)}) == ["sound"]
     assert response_feature_candidates("auto", GROUPS) == ["sound", "rhythm"]
     assert response_feature_candidates("auto", GROUPS, "shared") == ["sound"]  # the paper's one codebook for A and B

@@ -28,14 +28,16 @@ GIB = 1 << 30
 @pytest.fixture
 def folder(synthetic_bundle, tmp_path) -> Path:
     """A working folder with A, last week's B and a copy of the bundle (outside it, so only the zip is there)."""
-    write_audio(tmp_path / "a.wav", tone(220, 2.0), 44100)
-    (tmp_path / "out.wav").write_bytes(b"last week's take")
-    copy_bundle(synthetic_bundle, tmp_path.parent / f"{tmp_path.name}-source.ctbundle")
-    return tmp_path
+    work = tmp_path / "work"
+    work.mkdir()
+    write_audio(work / "a.wav", tone(220, 2.0), 44100)
+    (work / "out.wav").write_bytes(b"last week's take")
+    copy_bundle(synthetic_bundle, _source(work))
+    return work
 
 
 def _source(folder: Path) -> Path:
-    return folder.parent / f"{folder.name}-source.ctbundle"
+    return folder.parent / "source.ctbundle"
 
 
 def _render(folder: Path, bundle: Path, capsys, *extra) -> tuple[int, str]:

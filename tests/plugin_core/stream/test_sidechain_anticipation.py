@@ -72,7 +72,7 @@ def test_each_output_sample_depends_only_on_a_already_heard(bundle, cut_s):
     assert not np.array_equal(first[:, cut:], second[:, cut:])
 
 
-@pytest.mark.parametrize("seconds", [9.0, 9.25])  # 9.0 s ends exactly on a beat at 100 qpm
+@pytest.mark.parametrize("seconds", [9.0, pytest.param(9.25, marks=pytest.mark.slow)])  # 9.0 s ends exactly on a beat at 100 qpm
 def test_the_stream_is_block_size_invariant_and_equals_the_offline_render(bundle, seconds):
     a = tone_melody(seconds, BPM, seed=5)
     chain = AnswerChain(bundle, RATE, 1, bpm=BPM, seed=2)
