@@ -26,10 +26,10 @@ import numpy as np
 
 from plugin_core import __version__
 from plugin_core.arrangement.clips import MEMORY, Clip, ClipList, clip_audio, rendered_name
-from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, memory_channels, memory_frames, write_float_wav
+from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE, memory_channels, memory_frames
 from plugin_core.engine.memory import Memory
 from plugin_core.errors import CountertrackError
-from plugin_core.io.audio import AudioInfo
+from plugin_core.io.audio import AudioInfo, write_reproducible_float_wav
 
 GAIN_FOLDER = f"{AUDIO_FOLDER}/gain"
 
@@ -231,7 +231,7 @@ def write_dawproject(clips: ClipList, memory: Memory, a_info: AudioInfo, a_name:
                 if clip.gain == 1.0 and clip.source != MEMORY:
                     archive.write(audio / clip.source, _file_of(clip))
                 elif clip.gain != 1.0:
-                    write_float_wav(clip_audio(clip, clips, memory) * np.float32(clip.gain), clips.sample_rate, scratch)
+                    write_reproducible_float_wav(scratch, clip_audio(clip, clips, memory) * np.float32(clip.gain), clips.sample_rate)
                     archive.write(scratch, _file_of(clip))
         scratch.unlink(missing_ok=True)
     except OSError as exc:

@@ -5,20 +5,23 @@ The memory is copied as it is when its rate is B's (the engine read exactly thes
 otherwise it is written at B's rate, resampled as the engine resampled it, as 32-bit float. A
 memory with more channels than B is written as the mono mix the engine played; a mono memory stays
 mono (a DAW plays it on every channel, as the engine did). Pre-rendered clips are 32-bit float WAV.
+Every file written (not copied) here or in the .dawproject goes through ``write_reproducible_float_wav``:
+the same session gives the same bytes (libsndfile's PEAK chunk would stamp each with the time).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import soundfile
 
 from plugin_core.arrangement.clips import ClipList
 from plugin_core.engine.memory import Memory
 from plugin_core.errors import CountertrackError
+from plugin_core.io.audio import write_reproducible_float_wav
 
 CHUNK = 1 << 20
 AUDIO_FOLDER = "audio"
@@ -41,25 +44,19 @@ def write_memory(memory: Memory, sample_rate: int, channels: int, path: Path) ->
         if sample_rate == memory.sample_rate and memory_channels(memory, channels) == memory.channels:
             shutil.copyfile(memory.path, path)
             return
-        frames = memory_frames(memory, sample_rate)
-        with soundfile.SoundFile(
-            str(path), "w", samplerate=sample_rate, channels=memory_channels(memory, channels), subtype="FLOAT", format="WAV"
-        ) as sink:
-            for start in range(0, frames, CHUNK):
-                piece = memory.read(start, min(frames, start + CHUNK), sample_rate)
-                if piece.shape[0] != memory_channels(memory, channels):
-                    piece = piece.mean(axis=0, keepdims=True)
-                sink.write(piece.T)
-    except (OSError, soundfile.LibsndfileError) as exc:
+        write_reproducible_float_wav(path, _memory_pieces(memory, sample_rate, channels), sample_rate)
+    except OSError as exc:
         raise CountertrackError(f"cannot write the session's memory audio ({exc})", path) from exc
 
 
-def write_float_wav(samples: np.ndarray, sample_rate: int, path: Path) -> None:
-    """(channels, samples) as a 32-bit float WAV."""
-    try:
-        soundfile.write(str(path), np.asarray(samples, dtype=np.float32).T, sample_rate, subtype="FLOAT", format="WAV")
-    except (OSError, soundfile.LibsndfileError) as exc:
-        raise CountertrackError(f"cannot write a clip's audio ({exc})", path) from exc
+def _memory_pieces(memory: Memory, sample_rate: int, channels: int) -> Iterator[np.ndarray]:
+    """The memory at ``sample_rate`` in pieces of ``CHUNK`` frames, mixed down as the engine played it."""
+    frames = memory_frames(memory, sample_rate)
+    for start in range(0, frames, CHUNK):
+        piece = memory.read(start, min(frames, start + CHUNK), sample_rate)
+        if piece.shape[0] != memory_channels(memory, channels):
+            piece = piece.mean(axis=0, keepdims=True)
+        yield piece
 
 
 def copy_file(source: str | os.PathLike[str], path: Path) -> None:
@@ -87,5 +84,8 @@ def write_media(clips: ClipList, memory: Memory, a_path: str | os.PathLike[str],
     a_name = a_file_name(a_path)
     copy_file(a_path, audio / a_name)
     for name, samples in clips.rendered.items():
-        write_float_wav(samples, clips.sample_rate, audio / name)
+        try:
+            write_reproducible_float_wav(audio / name, samples, clips.sample_rate)
+        except OSError as exc:
+            raise CountertrackError(f"cannot write a clip's audio ({exc})", audio / name) from exc
     return a_name

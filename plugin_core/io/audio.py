@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,20 +132,46 @@ def to_mono(samples: np.ndarray) -> np.ndarray:
     return samples.mean(axis=0, keepdims=True, dtype=np.float32)
 
 
-def write_reproducible_float_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate: int) -> None:
+def write_reproducible_float_wav(path: str | os.PathLike[str], samples: np.ndarray | Iterable[np.ndarray], sample_rate: int) -> None:
     """(channels, n) float32 as a plain RIFF WAVE file, format 3, atomically: the same bytes for the same
-    samples (libsndfile adds a PEAK chunk with the time of writing), for files a manifest hashes."""
+    samples (libsndfile adds a PEAK chunk with the time of writing), for files a manifest hashes and a
+    session's audio. ``samples`` may also come as consecutive (channels, k) pieces, each written as it
+    comes, so a long file need not be held whole; the file is the one the joined pieces would give."""
+    # a whole array is refused before anything is written; pieces as they come (the file is then removed)
+    pieces = [_float_frames(samples, sample_rate, path)] if isinstance(samples, np.ndarray) else samples
+    channels, size = 0, 0
+    with atomic_path(path) as tmp, tmp.open("wb") as sink:
+        sink.write(_float_wav_header(1, sample_rate, 0))  # its sizes are known at the end
+        for piece in pieces:
+            frames = _float_frames(piece, sample_rate, path)
+            if channels and frames.shape[0] != channels:
+                raise AudioError(f"cannot write pieces of {channels} and {frames.shape[0]} channels as one float WAV", path)
+            channels = frames.shape[0]
+            data = np.ascontiguousarray(frames.T).tobytes()
+            size += len(data)
+            if size > 0xFFFFFFFF - 36:
+                raise AudioError("is too long for a WAV file (over 4 GB of samples)", path)
+            sink.write(data)
+        if not channels:
+            raise AudioError("cannot write a float WAV without samples", path)
+        sink.seek(0)
+        sink.write(_float_wav_header(channels, sample_rate, size))
+
+
+def _float_frames(samples: np.ndarray, sample_rate: int, path: str | os.PathLike[str]) -> np.ndarray:
+    """``samples`` as little-endian float32 (channels, n), or one line saying why a float WAV cannot hold them."""
     frames = np.asarray(samples, dtype="<f4")
-    if frames.ndim != 2 or frames.shape[0] > MAX_CHANNELS or sample_rate <= 0 or not np.isfinite(frames).all():
+    if frames.ndim != 2 or not 1 <= frames.shape[0] <= MAX_CHANNELS or sample_rate <= 0 or not np.isfinite(frames).all():
         raise AudioError(f"cannot write {frames.shape} samples at {sample_rate} Hz as a float WAV", path)
-    channels = frames.shape[0]
-    data = np.ascontiguousarray(frames.T).tobytes()
-    if len(data) > 0xFFFFFFFF - 36:
-        raise AudioError("is too long for a WAV file (over 4 GB of samples)", path)
+    return frames
+
+
+def _float_wav_header(channels: int, sample_rate: int, size: int) -> bytes:
+    """The 44 bytes before ``size`` bytes of float32 frames: RIFF, WAVE, a 16-byte fmt chunk, data."""
     fmt = struct.pack("<HHIIHH", 3, channels, sample_rate, sample_rate * channels * 4, channels * 4, 32)
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    return (
+        b"RIFF" + struct.pack("<I", 36 + size) + b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", size)
+    )
 
 
 def write_audio(

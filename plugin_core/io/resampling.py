@@ -4,9 +4,15 @@ stated order, with no latency and no state but the input itself.
 
 Output sample k sits at input time ``k * down / up`` (``up / down`` = the rates' ratio in lowest
 terms) and is the float64 sum, taps in ascending order, of the input samples around it (zeros
-outside the input) weighted by one of ``up`` precomputed phases of the kernel. Because every output
-sample depends only on the input, any range of outputs can be computed on its own: a whole file, a
+outside the input) weighted by one of ``up`` phases of the kernel. Because every output sample
+depends only on the input, any range of outputs can be computed on its own: a whole file, a
 segment, or a long memory in chunks give identical samples.
+
+A kernel's phases are computed once, as one table, when it is small (the usual rates: 44.1 -> 16
+kHz has 160 phases of 72 taps). Rates whose ratio has a large ``up`` (44100 -> 44101 Hz: 44101
+phases) would make the table tens of megabytes: each stretch of outputs then computes the phases
+it uses, the same weights column by column, and the last few stretches are kept for the next call
+(segments resampled one by one use the same phases).
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from plugin_core.errors import ConfigurationError
 ZERO_CROSSINGS = 12  # of the sinc on each side of the output sample, at the lower of the two rates
 ROLL_OFF = 0.92  # the passband's edge as a share of the lower rate's Nyquist frequency
 CHUNK = 1 << 15  # output samples computed at once, to bound the temporary arrays
+TABLE_WEIGHTS = 1 << 17  # a kernel of at most this many weights (2 * reach * up: 1 MB) is computed whole, once
+WEIGHTS_AT_ONCE = 1 << 17  # larger ones: the phases of this many weights' worth of outputs at a time
 
 
 @dataclass(frozen=True)
@@ -34,7 +42,8 @@ class Kernel:
     up: int
     down: int
     reach: int
-    table: np.ndarray  # (2 * reach, up) float64, each phase's column summing to 1
+    cutoff: float  # cycles per input sample, times two
+    table: np.ndarray | None  # (2 * reach, up) float64, each phase's column summing to 1; None above TABLE_WEIGHTS
 
 
 def checked_rates(from_hz: int, to_hz: int) -> tuple[int, int]:
@@ -54,18 +63,39 @@ def kernel(from_hz: int, to_hz: int) -> Kernel:
 def _kernel(from_hz: int, to_hz: int) -> Kernel:
     common = math.gcd(from_hz, to_hz)
     up, down = to_hz // common, from_hz // common
-    cutoff = ROLL_OFF * min(1.0, up / down)  # cycles per input sample, times two
-    reach = math.ceil(ZERO_CROSSINGS / cutoff)
-    offsets = np.arange(-reach + 1, reach + 1, dtype=np.float64)[:, None] - np.arange(up, dtype=np.float64)[None, :] / up
+    cutoff, reach = _shape(up, down)
+    table = phase_weights(up, reach, cutoff, np.arange(up)) if 2 * reach * up <= TABLE_WEIGHTS else None
+    return Kernel(up, down, reach, cutoff, table)
+
+
+def _shape(up: int, down: int) -> tuple[float, int]:
+    """The filter's cutoff (cycles per input sample, times two) and reach (taps each side)."""
+    cutoff = ROLL_OFF * min(1.0, up / down)
+    return cutoff, math.ceil(ZERO_CROSSINGS / cutoff)
+
+
+def phase_weights(up: int, reach: int, cutoff: float, phases: np.ndarray) -> np.ndarray:
+    """The kernel's columns for ``phases`` (ints in 0 .. up - 1): (2 * reach, len(phases)) float64, read-only.
+    Each column depends on its phase alone: any set of phases gives the table's columns to the bit."""
+    offsets = np.arange(-reach + 1, reach + 1, dtype=np.float64)[:, None] - np.asarray(phases, dtype=np.float64)[None, :] / up
     u = offsets / (reach)  # -1..1 over the window's span
     window = 0.42 + 0.5 * np.cos(np.pi * u) + 0.08 * np.cos(2 * np.pi * u)
     table = cutoff * np.sinc(cutoff * offsets) * window
-    total = np.zeros(up)
+    total = np.zeros(table.shape[1])
     for row in table:  # in tap order, as the document states (numpy's sum would pair them up)
         total += row
     table /= total
     table.flags.writeable = False
-    return Kernel(up, down, reach, table)
+    return table
+
+
+@lru_cache(maxsize=16)  # at most 16 x WEIGHTS_AT_ONCE weights (16 MB)
+def _weights_of_outputs(up: int, down: int, first: int, count: int) -> np.ndarray:
+    """The weights of outputs ``first`` .. ``first + count - 1`` (``first`` below ``up``, ``count`` at most
+    ``up``: distinct phases), one column per output, for a kernel without a table."""
+    cutoff, reach = _shape(up, down)
+    k = np.arange(first, first + count, dtype=np.int64)
+    return phase_weights(up, reach, cutoff, k * down % up)
 
 
 def output_length(frames: int, from_hz: int, to_hz: int) -> int:
@@ -106,14 +136,22 @@ def _outputs(source: np.ndarray, origin: int, spec: Kernel, first: int, last: in
     phase = scaled - floor * spec.up
     start = floor - spec.reach + 1 - origin  # column of tap 0 in source
     total = np.zeros((channels, k.size), dtype=np.float64)
-    if spec.up == 1:  # one phase, and tap j of successive outputs is every down-th input: a strided view
+    taps = 2 * spec.reach
+    if spec.table is None:  # the weights of each stretch of outputs, in output order (no gather by phase)
+        step = max(1, min(spec.up, WEIGHTS_AT_ONCE // taps))
+        for at in range(0, k.size, step):
+            weights = _weights_of_outputs(spec.up, spec.down, (first + at) % spec.up, min(step, k.size - at))
+            part, starts = total[:, at : at + step], start[at : at + step]
+            for j in range(taps):
+                part += weights[j] * source[:, j:][:, starts]
+    elif spec.up == 1:  # one phase, and tap j of successive outputs is every down-th input: a strided view
         product = np.empty_like(total)
         first_tap, span = int(start[0]), spec.down * (k.size - 1) + 1
         for j, weight in enumerate(spec.table[:, 0]):
             np.multiply(source[:, first_tap + j : first_tap + j + span : spec.down], weight, out=product)
             total += product
     else:
-        for j in range(spec.table.shape[0]):
+        for j in range(taps):
             total += spec.table[j][phase] * source[:, j:][:, start]
     return total.astype(np.float32)
 

@@ -166,17 +166,47 @@ def temporary_folder(prefix: str) -> Iterator[Path]:
 def init_worker() -> None:
     """Initializer of worker processes: SIGTERM during a task (see ``run_task``) raises, so the task's
     cleanup runs, and then ends the process; between tasks it ends the process at once. Ctrl-C is
-    left to the parent, which stops its workers with SIGTERM."""
+    left to the parent, which stops its workers with SIGTERM. A stop raised inside a finalizer, where
+    Python can only print it and go on, is not printed: it is delivered again (``_worker_unraisable``)."""
     signal.signal(signal.SIGTERM, _worker_sigterm)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.unraisablehook = _worker_unraisable
 
 
 def _worker_sigterm(signum: int, frame: Any) -> None:
     if _deferred():
         return
+    if _in_unraisable_hook:  # raised here it would be printed as an error of the hook: a moment later
+        _stop_again_soon()
+        return
     if _in_task:
         raise Terminated()
     os._exit(128 + signum)
+
+
+_in_unraisable_hook = False
+
+
+def _worker_unraisable(unraisable: Any) -> None:
+    """A stop that landed in a finalizer run in the middle of a task (a ``__del__``, a weakref callback:
+    the garbage collector runs them anywhere) cannot stop the task from there: Python prints it as an
+    ignored exception and the task goes on. In a worker it is delivered again a moment later, where it
+    stops the task (its cleanup runs, the worker ends); nothing is printed."""
+    global _in_unraisable_hook
+    _in_unraisable_hook = True
+    try:
+        if isinstance(unraisable.exc_value, Terminated):
+            _stop_again_soon()
+        else:
+            sys.__unraisablehook__(unraisable)
+    finally:
+        _in_unraisable_hook = False
+
+
+def _stop_again_soon() -> None:
+    timer = threading.Timer(0.01, signal.pthread_kill, (threading.main_thread().ident, signal.SIGTERM))
+    timer.daemon = True
+    timer.start()
 
 
 def run_task(task: Callable[..., T], *args: Any) -> T:
@@ -211,16 +241,25 @@ def worker_pool(
 
 def stop_pool(pool: ProcessPoolExecutor, timeout_s: float = 10.0) -> None:
     """Cancel the tasks that have not started and stop the workers: SIGTERM (they clean up), then
-    SIGKILL for any still running after ``timeout_s``."""
+    SIGKILL for any still running after ``timeout_s``. Returns once the pool's manager thread has
+    wound down too (up to ``timeout_s`` more): at the interpreter's exit Python 3.11 wakes that thread
+    without the pool's lock (``concurrent.futures.process._python_exit``), and a wake-up racing the
+    thread's own closing of its pipe fails on the closed descriptor, printing a traceback ("OSError:
+    [Errno 9] Bad file descriptor") after the command's one line. A second stop arriving meanwhile
+    (Ctrl-C again) waits for the end, so it cannot cut this short."""
     workers = list((getattr(pool, "_processes", None) or {}).values())  # no public list before Python 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for worker in workers:
-        with contextlib.suppress(OSError, ValueError):
-            worker.terminate()
-    deadline = time.monotonic() + timeout_s
-    for worker in workers:
-        with contextlib.suppress(OSError, ValueError):
-            worker.join(max(0.0, deadline - time.monotonic()))
-            if worker.is_alive():
-                worker.kill()
-                worker.join()
+    manager = getattr(pool, "_executor_manager_thread", None)  # shutdown(wait=False) forgets it
+    with stops_held():
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.terminate()
+        deadline = time.monotonic() + timeout_s
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.join(max(0.0, deadline - time.monotonic()))
+                if worker.is_alive():
+                    worker.kill()
+                    worker.join()
+        if isinstance(manager, threading.Thread) and manager is not threading.current_thread():
+            manager.join(timeout_s)  # it sees the workers gone, fails what ran on them, closes its queues and pipe

@@ -4,6 +4,7 @@ read back from the written files and mixed with their fades and gains, give the 
 from __future__ import annotations
 
 import json
+import time
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -13,6 +14,7 @@ import pytest
 import soundfile
 
 from host_scripts.cli import main
+from plugin_core.arrangement.media import AUDIO_FOLDER, MEMORY_FILE
 from plugin_core.arrangement.session import write_session
 from plugin_core.bundle.load import load_bundle
 from plugin_core.decision.config import ANTICIPATE
@@ -20,6 +22,7 @@ from plugin_core.io.audio import read_audio, write_audio
 from plugin_core.perception.segmentation import SegmentationConfig
 from plugin_core.render.offline import render_audio
 from plugin_core.stream.parameters import AutomationEvent
+from plugin_core.stream.presets import load_preset
 from tests.bundles import RATE, make_synthetic_bundle, tone_melody
 from tests.sessions import mix, read_dawproject, read_rpp
 
@@ -195,6 +198,32 @@ def test_sessions_at_another_rate_on_other_grids_with_automated_crossfades_mix_t
     if beats is None:
         project, _ = read_rpp(folder / "s.rpp", rate)
         assert project.first("TEMPO")[0] == "120.0" and not [c for c in project.children if c.name == "TEMPOENVEX"]
+
+
+def test_a_session_written_twice_holds_the_same_audio_byte_for_byte(bundle_path, tmp_path):
+    """The memory resampled to A's rate, the pre-rendered (stretched) clips and the gain-baked clips of the
+    .dawproject are plain float WAV: libsndfile's PEAK chunk carries the time of writing, so the same
+    session written again a second later had other bytes."""
+    bundle = load_bundle(bundle_path)
+    rate = 48000  # the memory's is 44100: resampled, not copied
+    write_audio(tmp_path / "a.wav", np.repeat(tone_melody(6.0, 97.0, sample_rate=rate, seed=5), 2, axis=0), rate, subtype="FLOAT")
+    a = read_audio(tmp_path / "a.wav")
+    (tmp_path / "preset.json").write_text(json.dumps({"name": "test", "engine": {"follow_loudness": 0.5}}))
+    preset = load_preset(tmp_path / "preset.json")
+    rendered = render_audio(bundle, a, seed=4, preset=preset, segmentation=SegmentationConfig("beats", bpm=97.0))
+    written = []
+    for index in range(2):
+        time.sleep(1.01 * index)  # every file of the second session in a later second than its twin
+        folder = tmp_path / f"session{index}"
+        folder.mkdir()
+        clips = write_session(rendered.decisions, rendered.boundaries, bundle.memory, tmp_path / "a.wav", a.info, folder, "s")
+        with zipfile.ZipFile(folder / "s.dawproject") as archive:
+            packed = {name: archive.read(name) for name in archive.namelist() if name.endswith(".wav")}
+        written.append(({p.name: p.read_bytes() for p in (folder / AUDIO_FOLDER).iterdir()}, packed))
+    assert clips.rendered and any(clip.gain != 1.0 for clip in clips.clips)  # pre-rendered and gain-baked clips
+    assert written[0][0][MEMORY_FILE] != bundle.memory.path.read_bytes()  # resampled
+    assert written[0] == written[1]
+    assert len(written[0][1]) > len(written[0][0])  # the .dawproject's gain-baked clips are compared too
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from plugin_core.errors import CountertrackError
-from plugin_core.io.audio import probe_audio, read_audio, resample, to_mono, write_audio
+from plugin_core.errors import AudioError, CountertrackError
+from plugin_core.io.audio import probe_audio, read_audio, resample, to_mono, write_audio, write_reproducible_float_wav
 from tests.conftest import tone
 from tests.disk import entries, small_disk
 
@@ -185,3 +185,23 @@ def test_non_ascii_names_work(tmp_path):
     path = tmp_path / "bässe – 低音.wav"
     write_audio(path, tone(110, 0.2), 44100)
     assert read_audio(Path(path)).num_samples == 8820
+
+
+def test_a_reproducible_float_wav_written_in_pieces_is_the_file_of_the_whole(tmp_path):
+    """The deterministic float WAV (golden files, a session's audio) takes a long signal in pieces: the
+    same bytes as the whole, a plain 44-byte header (no PEAK chunk and its time of writing)."""
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 1000)).astype(np.float32)
+    write_reproducible_float_wav(tmp_path / "whole.wav", x, 48000)
+    write_reproducible_float_wav(tmp_path / "pieces.wav", (x[:, a:b] for a, b in ((0, 1), (1, 1), (1, 600), (600, 1000))), 48000)
+    whole = (tmp_path / "whole.wav").read_bytes()
+    assert (tmp_path / "pieces.wav").read_bytes() == whole and len(whole) == 44 + x.size * 4
+    samples, rate = soundfile.read(str(tmp_path / "pieces.wav"), dtype="float32", always_2d=True)
+    assert rate == 48000 and soundfile.info(str(tmp_path / "pieces.wav")).subtype == "FLOAT"
+    np.testing.assert_array_equal(samples.T, x)
+    with pytest.raises(AudioError, match="pieces of 2 and 1 channels"):
+        write_reproducible_float_wav(tmp_path / "mixed.wav", iter([x, x[:1]]), 48000)
+    with pytest.raises(AudioError, match="without samples"):
+        write_reproducible_float_wav(tmp_path / "none.wav", iter([]), 48000)
+    with pytest.raises(AudioError, match="as a float WAV"):
+        write_reproducible_float_wav(tmp_path / "nan.wav", iter([x, np.full((2, 3), np.nan, np.float32)]), 48000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pieces.wav", "whole.wav"]  # nothing of the refused ones

@@ -4,10 +4,12 @@ the computation docs/bundle-format.md states (step 8), in pieces or whole."""
 from __future__ import annotations
 
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
 
+from plugin_core.io import resampling
 from plugin_core.io.resampling import ROLL_OFF, kernel, output_length, resample, resampled_chunks
 
 RATES = [(44100, 16000), (48000, 16000), (22050, 16000), (96000, 16000), (44100, 48000), (48000, 44100), (16000, 44100)]
@@ -46,7 +48,7 @@ def test_a_constant_stays_that_constant_away_from_the_edges():
         np.testing.assert_allclose(out[200:-200], 0.25, atol=1e-6)
 
 
-@pytest.mark.parametrize(("from_hz", "to_hz"), [(44100, 16000), (44100, 48000)])
+@pytest.mark.parametrize(("from_hz", "to_hz"), [(44100, 16000), (44100, 48000), (44100, 44101)])
 def test_pieces_of_any_size_give_the_same_samples_as_one_pass(from_hz, to_hz):
     """A long memory is resampled in chunks; every output depends on the input alone."""
     x = np.random.default_rng(1).uniform(-0.5, 0.5, (2, 6007)).astype(np.float32)
@@ -63,33 +65,56 @@ def test_pieces_of_any_size_give_the_same_samples_as_one_pass(from_hz, to_hz):
         np.testing.assert_array_equal(pieces, whole)
 
 
-def test_each_output_is_the_documented_sum_in_tap_order():
-    """Step 8 to the operation: the kernel from its formula, each phase normalised by its sum in tap
-    order, the products accumulated in float64 from zero, then float32."""
-    from_hz, to_hz = 44100, 16000
-    x = np.random.default_rng(2).uniform(-1, 1, 5000).astype(np.float32)
-    out = resample(x[None, :], from_hz, to_hz)[0]
-    up, down = 160, 441
+def _documented_output(x: np.ndarray, from_hz: int, to_hz: int, k: int) -> np.float32:
+    """Output ``k`` of mono ``x`` as step 8 states it, one weight and one product at a time."""
+    g = math.gcd(from_hz, to_hz)
+    up, down = to_hz // g, from_hz // g
     c = ROLL_OFF * min(1.0, up / down)
     reach = math.ceil(12 / c)
     assert kernel(from_hz, to_hz).reach == reach
+    i, p = k * down // up, k * down % up
+    weights = []
+    for j in range(2 * reach):
+        tau = (j - reach + 1) - p / up
+        y = math.pi * (c * tau)
+        sinc = 1.0 if y == 0 else math.sin(y) / y
+        u = tau / reach
+        weights.append(c * sinc * (0.42 + 0.5 * math.cos(math.pi * u) + 0.08 * math.cos(2 * math.pi * u)))
+    total = 0.0
+    for w in weights:
+        total += w
+    value = 0.0
+    for j, w in enumerate(weights):
+        n = i - reach + 1 + j
+        value += (w / total) * (float(x[n]) if 0 <= n < x.size else 0.0)
+    return np.float32(value)
+
+
+def test_each_output_is_the_documented_sum_in_tap_order():
+    """Step 8 to the operation: the kernel from its formula, each phase normalised by its sum in tap
+    order, the products accumulated in float64 from zero, then float32."""
+    x = np.random.default_rng(2).uniform(-1, 1, 5000).astype(np.float32)
+    out = resample(x[None, :], 44100, 16000)[0]
     for k in (0, 1, 7, 100, 1234, out.size - 1):
-        i, p = k * down // up, k * down % up
-        weights = []
-        for j in range(2 * reach):
-            tau = (j - reach + 1) - p / up
-            y = math.pi * (c * tau)
-            sinc = 1.0 if y == 0 else math.sin(y) / y
-            u = tau / reach
-            weights.append(c * sinc * (0.42 + 0.5 * math.cos(math.pi * u) + 0.08 * math.cos(2 * math.pi * u)))
-        total = 0.0
-        for w in weights:
-            total += w
-        value = 0.0
-        for j, w in enumerate(weights):
-            n = i - reach + 1 + j
-            value += (w / total) * (float(x[n]) if 0 <= n < x.size else 0.0)
-        assert np.float32(value) == out[k]
+        assert _documented_output(x, 44100, 16000, k) == out[k]
+
+
+@pytest.mark.parametrize(("from_hz", "to_hz"), [(383999, 384000), (44100, 44101)])
+def test_rates_with_a_huge_up_compute_only_the_phases_used_and_the_same_weights(from_hz, to_hz):
+    """383999 -> 384000 Hz has 384000 phases: the whole table would be 86 MB (and its temporaries
+    half a gigabyte); an input computes the phases its outputs use, a stretch at a time, each column
+    to the bit what the formula gives for its phase alone."""
+    resampling._kernel.cache_clear()
+    x = np.random.default_rng(3).uniform(-1, 1, 9000).astype(np.float32)
+    tracemalloc.start()
+    try:
+        out = resample(x[None, :], from_hz, to_hz)[0]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 12 << 20, f"{peak / 2**20:.1f} MB"
+    for k in (0, 1, 2, 4680, 4681, 4682, 7777, out.size - 1):  # 4681 outputs to a stretch at 28 taps
+        assert _documented_output(x, from_hz, to_hz, k) == out[k]
 
 
 def test_the_same_rate_is_left_alone_and_nothing_stays_nothing():
