@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from plugin_core.io.audio import write_audio
 
@@ -184,6 +183,8 @@ def _build_synthetic_bundle(
     compatibility: bool,
     memory_dynamics_db: float = 0.0,
 ) -> Path:
+    import torch  # here, not at the top: the xdist controller imports this module and never builds
+
     from export.data.token_data import Split
     from export.model.codebook_fit import fit_codebook
     from export.model.decision_model import DecisionModel

@@ -81,8 +81,6 @@ def fit_codebook(
     weights: dict[str, float] | None = None,
 ) -> tuple[Codebook, CodebookReport]:
     """k-means with ``vocab_size`` centroids on normalised ``embeddings`` (n, dim), seeded."""
-    from sklearn.cluster import KMeans
-
     if not MIN_VOCAB <= vocab_size <= MAX_VOCAB:
         raise CountertrackError(f"vocabulary {vocab_size} is out of range {MIN_VOCAB}..{MAX_VOCAB}")
     embeddings = np.asarray(embeddings, dtype=np.float32)
@@ -92,6 +90,8 @@ def fit_codebook(
         )
     mean, scale = normalisation(embeddings, groups, weights)
     z = (embeddings - mean) * scale
+    from sklearn.cluster import KMeans  # here: importing scikit-learn takes 1.7 s, which a refused vocabulary never needs
+
     kmeans = KMeans(n_clusters=vocab_size, n_init=3, random_state=seed, max_iter=300)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # duplicate points (silence) leave some clusters empty: reported below

@@ -27,7 +27,7 @@ def _audio(samples: np.ndarray) -> Audio:
     return Audio(samples, RATE, AudioInfo("a.wav", RATE, 1, samples.shape[1], "FLOAT"))
 
 
-@pytest.mark.parametrize("bpm", [80.0, 97.0, 150.0])
+@pytest.mark.parametrize("bpm", [pytest.param(80.0, marks=pytest.mark.slow), 97.0, pytest.param(150.0, marks=pytest.mark.slow)])
 def test_one_note_of_b_starts_on_each_beat_of_a(bundle_path, bpm):
     bundle = load_bundle(bundle_path)
     a = tone_melody(12.0, bpm, seed=3)
@@ -60,7 +60,7 @@ def test_a_stretched_grain_keeps_its_attack_and_fills_its_slot(bundle_path):
 
 def test_harmony_makes_b_consonant_with_a(bundle_path):
     bundle = load_bundle(bundle_path)
-    a = tone_melody(30.0, 120.0, seed=5)
+    a = tone_melody(20.0, 120.0, seed=5)  # 40 beats
     consonant = {}
     for harmony in (0.0, 16.0):
         bundle.engine_defaults = dataclasses.replace(bundle.engine_defaults, harmony=harmony)

@@ -75,6 +75,6 @@ def test_the_contract_holds_at_every_rate_layout_block_size_grid_and_preset(bund
 
 @pytest.mark.parametrize("channels", [pytest.param(1, marks=pytest.mark.slow), 2])  # mono: the full suite
 def test_single_sample_blocks_equal_the_offline_call(bundle, channels):
-    a = _melody_at(22050, channels, seconds=2.0)
+    a = _melody_at(22050, channels, seconds=1.2)
     chain = AnswerChain(bundle, 22050, channels, seed=1, bpm=100.0)
     np.testing.assert_array_equal(chain(a, 22050), _streamed(chain, a, 1))

@@ -58,7 +58,7 @@ def test_latency_is_the_crossfade_lead(bundle):
     assert chain.latency_samples / RATE <= 0.05
 
 
-@pytest.mark.parametrize("cut_s", [5.3, 6.02])  # 6.02 s: inside the late look of the beat at 6.0 s
+@pytest.mark.parametrize("cut_s", [pytest.param(5.3, marks=pytest.mark.slow), 6.02])  # 6.02 s: inside the late look of the beat at 6.0 s
 def test_each_output_sample_depends_only_on_a_already_heard(bundle, cut_s):
     """Stream output sample n is computed from A's samples before n: a change of A from sample T on
     leaves every output sample before T unchanged (a late look's crossfade included)."""
@@ -195,7 +195,9 @@ def test_a_segment_the_late_look_changed_is_one_midi_note_at_the_pitch_that_soun
         assert starts[d.segment] == round(d.pitch_midi)
 
 
-@pytest.mark.parametrize("late_look_s", [0.05, 0.06, 0.1])  # 0.05: the look's seam would start inside the track's fade-in
+@pytest.mark.parametrize(
+    "late_look_s", [0.05, pytest.param(0.06, marks=pytest.mark.slow), pytest.param(0.1, marks=pytest.mark.slow)]
+)  # 0.05: the look's seam would start inside the track's fade-in
 def test_a_late_look_that_keeps_its_grains_leaves_b_as_without_it(bundle, late_look_s):
     """Split or not, a grain laid over a segment is one take: seams at A's boundaries are the take's,
     and a look that swaps nothing (harmony too weak to clear the bar) changes no sample."""
