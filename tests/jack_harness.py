@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,14 @@ def jack_available() -> str | None:
     except (ImportError, OSError) as exc:
         return f"JACK-Client does not import ({exc})"
     return None
+
+
+LATE_CLIENT = re.compile(r"JackEngine::XRun: client = (.+?) was not finished")
+
+
+def late_clients(log_text: str) -> list[str]:
+    """The clients jackd's log names as late, one per xrun it counted (in order): who missed the deadline."""
+    return LATE_CLIENT.findall(log_text)
 
 
 def unique_server_name() -> str:
@@ -138,7 +147,9 @@ class Recorder:
 
         self.client = jack.Client(name, no_start_server=True, servername=server)
         self.port = self.client.inports.register("in")
-        self.buffer = np.zeros(int(seconds * self.client.samplerate), dtype=np.float32)
+        # written through now, not by the callback: numpy asks for huge pages for a buffer this size, and
+        # the first write to each would fault (zeroing, perhaps compacting memory) on the real-time thread
+        self.buffer = np.full(int(seconds * self.client.samplerate), 0.0, dtype=np.float32)
         self.first_frame: int | None = None
         self.filled = 0
         self.xruns = 0
