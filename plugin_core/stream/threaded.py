@@ -135,6 +135,25 @@ def default_extra_latency(effect: SidechainEffect) -> int:
     return int(effect.nominal_segment_samples)
 
 
+WARM_UP_SEGMENTS = 2.5  # a throwaway stream this long: two boundaries, a late look, a decision after them
+WARM_UP_BLOCK = 256
+
+
+def warm_up(effect: SidechainEffect) -> None:
+    """Run a throwaway stream of ``effect``'s bundle, rate, layout, parameters and grid over a short tone,
+    so the real stream's first beats do not pay for first-time work (onnxruntime's buffers, FFT plans,
+    the memory's pages): at 48 kHz an anticipating bundle's first beat took 6.8 ms cold and 3.7 ms warm,
+    more than the one block its worker has. Only what memoises is touched: the output is unchanged."""
+    rate = effect.sample_rate
+    throwaway = SidechainEffect(
+        effect.bundle, rate, effect.channels, seed=effect.seed, parameters=effect.parameters, segmentation=effect.segmentation
+    )
+    t = np.arange(int(WARM_UP_SEGMENTS * effect.nominal_segment_samples)) / rate
+    tone = np.broadcast_to((0.25 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), (effect.channels, t.size))
+    for start in range(0, t.size, WARM_UP_BLOCK):
+        throwaway.process(np.ascontiguousarray(tone[:, start : start + WARM_UP_BLOCK]))
+
+
 def _yield_to_audio_thread() -> None:
     """Lower this (worker) thread's priority so the host's audio thread wins a contended core."""
     try:
@@ -162,6 +181,7 @@ class ThreadedSidechain:
         if self.extra_latency_samples < 0:
             raise ConfigurationError("extra latency must not be negative")
         self.latency_samples = effect.latency_samples + self.extra_latency_samples
+        warm_up(effect)  # here, like a plugin's prepareToPlay: off the audio thread, before the stream
         self._shared = _Shared(effect)
         self._prime()
         self._thread = threading.Thread(target=self._shared.run, name="countertrack-sidechain", daemon=True)
