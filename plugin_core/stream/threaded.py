@@ -146,7 +146,13 @@ def warm_up(effect: SidechainEffect) -> None:
     more than the one block its worker has. Only what memoises is touched: the output is unchanged."""
     rate = effect.sample_rate
     throwaway = SidechainEffect(
-        effect.bundle, rate, effect.channels, seed=effect.seed, parameters=effect.parameters, segmentation=effect.segmentation
+        effect.bundle,
+        rate,
+        effect.channels,
+        seed=effect.seed,
+        parameters=effect.parameters,
+        boundaries=effect.fixed_boundaries,
+        segmentation=effect.segmentation,
     )
     t = np.arange(int(WARM_UP_SEGMENTS * effect.nominal_segment_samples)) / rate
     tone = np.broadcast_to((0.25 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), (effect.channels, t.size))

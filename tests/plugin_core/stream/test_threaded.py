@@ -15,6 +15,7 @@ from plugin_core.stream.chain import AnswerChain
 from plugin_core.stream.presets import load_preset
 from plugin_core.stream.sidechain import SidechainEffect
 from plugin_core.stream.threaded import ThreadedSidechain
+from tests.bundles import make_synthetic_bundle, tone_melody
 from tests.streaming import chorale_a, stream_blocks
 
 
@@ -30,6 +31,22 @@ def test_threaded_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block)
         decisions = threaded.decisions
     assert np.array_equal(streamed, offline)
     assert len(decisions) == len(render_audio(bundle, a, seed=7).decisions)
+
+
+def test_a_given_grid_streams_through_the_worker_with_a_grid_that_needs_the_whole_track(tmp_path_factory):
+    """Beats found in the audio need the whole track, so such an effect streams on a grid it is given:
+    the worker (and its warm-up before the stream) runs on that grid, and plays the synchronous output."""
+    bundle = load_bundle(make_synthetic_bundle(tmp_path_factory.mktemp("beats"), segmentation={"strategy": "beats"}))
+    rate = 44100
+    a = tone_melody(6.0, 100.0, seed=2, sample_rate=rate)
+    grid = np.arange(0, a.shape[1] + 1, int(0.6 * rate))
+    with pytest.raises(CountertrackError, match="needs the whole track"):
+        SidechainEffect(bundle, rate, 1)
+    synchronous = SidechainEffect(bundle, rate, 1, seed=4, boundaries=grid)
+    expected = stream_blocks(synchronous.process, synchronous.flush, a, 256, synchronous.latency_samples)
+    with ThreadedSidechain(SidechainEffect(bundle, rate, 1, seed=4, boundaries=grid)) as threaded:
+        streamed = stream_blocks(threaded.process, threaded.flush, a, 256, threaded.latency_samples)
+    np.testing.assert_array_equal(streamed, expected)
 
 
 def test_parameters_and_automation_cross_the_thread_in_order(tiny_bundle, chorale_corpus):
