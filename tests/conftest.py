@@ -78,9 +78,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which reads the xdist_group marks added here
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # a real-time test goes last and in no group: xdist deals groups first (the largest first) and single
+    # tests in their order, so it starts when the other workers are on their last tests, not beside them
+    items.sort(key=lambda item: item.get_closest_marker("realtime") is not None)
     for item in items:
         module = Path(str(item.fspath)).resolve().relative_to(TESTS).as_posix()
-        if module.startswith(END_TO_END_MODULES):
+        if item.get_closest_marker("realtime") is not None:
+            item.add_marker(pytest.mark.slow)
+        elif module.startswith(END_TO_END_MODULES):
             item.add_marker(pytest.mark.slow)
             # with pytest-xdist's --dist loadgroup: such a module runs in one worker, so its module
             # fixtures (a cluster, a built wheel, a JACK server) are made once and never twice at the same

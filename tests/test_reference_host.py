@@ -84,16 +84,25 @@ def test_the_golden_intermediates_are_what_a_port_computes_step_by_step(case):
     assert sum(len(d) for d in expected["draws"]) > len(expected["draws"])  # continuity draws as well as picks
     segments = len(expected["embeddings"])
     assert segments >= 8 and len(expected["logits"]) == len(expected["nucleus"]) == len(expected["slot_rms_db"]) == segments
-    # onnxruntime on one intra-op thread, as step 3 says: the same sums in the same order
-    np.testing.assert_array_equal(np.float32(decided["embeddings"]), np.float32(expected["embeddings"]))
+    # onnxruntime on one intra-op thread, as step 3 says: the same sums in the same order, but MLAS picks
+    # its kernels by the CPU's instruction set, so another CPU may round a sum's last bit differently
+    # (5 of 272 logits by one ULP on an AMD EPYC against the machine that stored them): "Exactness"
+    _assert_same_but_the_last_bits(decided["embeddings"], expected["embeddings"])
     np.testing.assert_allclose(decided["levels_db"], expected["levels_db"], atol=1e-5)
     for mine, theirs in zip(decided["descriptors"], expected["descriptors"]):
         np.testing.assert_allclose(mine["pitch_classes"], theirs["pitch_classes"], atol=1e-5)
         np.testing.assert_allclose(mine["onsets"], theirs["onsets"], atol=1e-5)
-    np.testing.assert_array_equal(np.float32(decided["logits"]), np.float32(expected["logits"]))
+    _assert_same_but_the_last_bits(decided["logits"], expected["logits"])
     for mine, theirs in zip(decided["nucleus"], expected["nucleus"]):
         assert mine["labels"] == theirs["labels"]
         np.testing.assert_allclose(mine["probabilities"], theirs["probabilities"], atol=1e-5)
+
+
+def _assert_same_but_the_last_bits(mine, stored) -> None:
+    """float32 values equal to 1e-6 of the largest (a float32 sum rounded in another order differs by
+    about 6e-8 of its size per term): what docs/bundle-format.md promises across CPUs."""
+    mine, stored = np.float32(mine), np.float32(stored)
+    np.testing.assert_allclose(mine, stored, rtol=0, atol=1e-6 * float(np.abs(stored).max()))
 
 
 @pytest.fixture(scope="module")
