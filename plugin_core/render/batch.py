@@ -8,6 +8,7 @@ atomically, so none is ever half-written. The summary says what succeeded, was s
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 from collections.abc import Callable
 from concurrent.futures.process import BrokenProcessPool
@@ -161,6 +162,7 @@ def run_batch(
     options = options or BatchOptions()
     jobs = worker_count(jobs)
     check_batch_inputs(bundle_path, options)
+    check_summary_replaceable(summary_path or out_dir / "batch-summary.json", options.force)
     summary, todo = plan_batch(inputs, out_dir, options, on_done)
     if todo:
         with worker_pool(
@@ -236,6 +238,18 @@ def plan_batch(
                 continue
             todo.append((path, targets))
     return summary, todo
+
+
+def check_summary_replaceable(summary_path: Path, force: bool) -> None:
+    """A batch rewrites its own summary (a rerun updates it), never a file that is not one unless ``force``."""
+    if force or not (summary_path.exists() or summary_path.is_symlink()):
+        return
+    try:
+        data = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        data = None
+    if not (isinstance(data, dict) and set(data) == set(BatchSummary().to_dict())):
+        raise CountertrackError("exists and is not a batch summary (use --force to replace it)", summary_path)
 
 
 def finish_batch(summary: BatchSummary, summary_path: Path) -> BatchSummary:

@@ -21,7 +21,15 @@ from typing import Any
 
 from plugin_core.errors import CountertrackError
 from plugin_core.io.outputs import plan_outputs
-from plugin_core.render.batch import BatchOptions, BatchSummary, BatchTargets, check_batch_inputs, finish_batch, plan_batch
+from plugin_core.render.batch import (
+    BatchOptions,
+    BatchSummary,
+    BatchTargets,
+    check_batch_inputs,
+    check_summary_replaceable,
+    finish_batch,
+    plan_batch,
+)
 from plugin_core.render.ray_worker import RayJob, bundle_payload, render_bytes
 
 DEFAULT_TIMEOUT_S = 3600.0  # no result from the cluster for this long: it is stuck, stop waiting
@@ -89,6 +97,7 @@ def run_batch_ray(
     loaded_preset = check_batch_inputs(bundle_path, options)  # read on the driver: its files need not be on the workers
     tempo_map = Path(options.tempo_map).read_bytes() if options.tempo_map else None
     payload = bundle_payload(bundle_path)
+    check_summary_replaceable(summary_path or out_dir / "batch-summary.json", options.force)
     summary, todo = plan_batch(inputs, out_dir, options, on_done)
     if todo:
         with connected(address) as ray:

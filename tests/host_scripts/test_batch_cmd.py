@@ -94,6 +94,21 @@ def test_existing_outputs_are_skipped_unless_forced(songs, tmp_path):
     assert read_audio(b).num_samples == 4 * RATE
 
 
+def test_a_file_named_like_the_summary_that_is_not_one_is_kept_unless_forced(songs, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    notes = out / "batch-summary.json"
+    notes.write_text("my notes")
+    assert _batch(songs, out, "--bpm", "120") == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(notes) in err[0] and "not a batch summary" in err[0] and "--force" in err[0]
+    assert notes.read_text() == "my notes" and not list(out.rglob("*.wav"))  # checked before any work
+    assert _batch(songs, out, "--bpm", "120") == 1  # still kept
+    assert _batch(songs, out, "--bpm", "120", "--force") == 0
+    assert json.loads(notes.read_text())["succeeded"]
+    assert _batch(songs, out, "--bpm", "120") == 0  # its own summary: a rerun updates it
+
+
 def test_a_bad_tempo_map_is_one_line_before_any_output(songs, tmp_path, capsys):
     bad = tmp_path / "tempo.mid"
     bad.write_bytes(b"MThd junk")
