@@ -13,12 +13,13 @@ from pathlib import Path
 
 from plugin_core.errors import CountertrackError
 
-INSTALL_TRAIN = "pip install 'countertrack[train]' torch==2.13.0"
-INSTALL_CLUSTER = "pip install 'countertrack[cluster]'"
+# countertrack is installed from its source folder (it is not on PyPI): the extras come from there too
+INSTALL_TRAIN = "in countertrack's source folder, pip install torch==2.13.0 '.[train]' (torch pinned: its CPU build)"
+INSTALL_CLUSTER = "in countertrack's source folder, pip install '.[cluster]'"
 # top-level modules of the train extra (pyproject.toml's [project.optional-dependencies] train)
 TRAIN_MODULES = ("torch", "transformers", "onnx", "sklearn", "safetensors", "music21", "pretty_midi", "matplotlib", "yaml")
 
-INSTALL_LIVE = "pip install 'countertrack[live]' (and JACK's library: apt-get install libjack-jackd2-0)"
+INSTALL_LIVE = "in countertrack's source folder, pip install '.[live]' (and JACK's library: apt-get install libjack-jackd2-0)"
 # top-level modules of the live extra (pyproject.toml's [project.optional-dependencies] live)
 LIVE_MODULES = ("jack", "rtmidi")
 

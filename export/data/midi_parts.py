@@ -131,7 +131,7 @@ def _music21_to_midi(source: str) -> mido.MidiFile:
     try:
         import music21
     except ImportError as exc:  # pragma: no cover - music21 is in the train extra
-        raise CountertrackError("reading scores needs music21: pip install 'countertrack[train]'", source) from exc
+        raise CountertrackError("reading scores needs music21: in countertrack's source folder, pip install '.[train]'", source) from exc
     path = Path(source)
     try:
         if path.exists():

@@ -62,7 +62,7 @@ def music21_works(composer: str) -> list[str]:
     try:
         from music21 import corpus
     except ImportError as exc:  # pragma: no cover - music21 is in the train extra
-        raise CountertrackError("reading music21's corpus needs music21: pip install 'countertrack[train]'") from exc
+        raise CountertrackError("reading music21's corpus needs music21: in countertrack's source folder, pip install '.[train]'") from exc
     paths = corpus.getComposer(composer)
     if not paths:
         raise CountertrackError(f"music21's corpus has no works by {composer!r}")

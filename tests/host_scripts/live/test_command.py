@@ -101,7 +101,7 @@ def test_without_the_live_extra_it_says_how_to_install_it(tmp_path):
         text=True,
         timeout=RUN_TIMEOUT_S,
     )
-    _one_line_error(result, "live needs the live extra (jack not installed): pip install 'countertrack[live]'")
+    _one_line_error(result, "live needs the live extra (jack not installed): in countertrack's source folder, pip install '.[live]'")
 
 
 @pytest.mark.slow

@@ -99,7 +99,7 @@ def test_without_ray_the_flag_says_how_to_install_it(tmp_path, capsys, monkeypat
     code = main(["batch", str(tmp_path / "*.wav"), "-o", str(tmp_path / "out"), "--ray", "auto"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and err == [
-        "countertrack: error: batch --ray needs the cluster extra (ray not installed): pip install 'countertrack[cluster]'"
+        "countertrack: error: batch --ray needs the cluster extra (ray not installed): in countertrack's source folder, pip install '.[cluster]'"
     ]
 
 
