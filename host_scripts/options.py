@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
+
+from host_scripts.progress import log
 
 MAX_SEED = 2**63 - 1
 
@@ -72,5 +73,5 @@ def capped_jobs(jobs: int) -> int:
     """``jobs``, at most one per core; says so on stderr when it caps."""
     cores = os.cpu_count() or 1
     if jobs > cores:
-        print(f"countertrack: --jobs {jobs} capped at the {cores} cores of this machine", file=sys.stderr)
+        log(f"countertrack: --jobs {jobs} capped at the {cores} cores of this machine")  # -q: errors only
     return min(jobs, cores)

@@ -26,6 +26,12 @@ def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
 
+def step(message: str) -> None:
+    """A line on stderr with ``-v`` only: what a command is doing, where a bar would stand."""
+    if _verbosity >= VERBOSE:
+        print(message, file=sys.stderr, flush=True)
+
+
 def progress(items: Iterable[T], description: str, total: int | None = None, unit: str = "file") -> Iterable[T]:
     """Wrap ``items`` in a progress bar labelled ``description``: none off a terminal, with ``-q``
     (silence) or with ``-v`` (where a bar would stand, the work says a line per step, as off a terminal)."""

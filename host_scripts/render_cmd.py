@@ -9,7 +9,7 @@ from pathlib import Path
 
 from host_scripts.extras import needs_cluster_extra, needs_train_extra
 from host_scripts.options import capped_jobs, finite_float, positive_int, seed
-from host_scripts.progress import progress
+from host_scripts.progress import log, progress, step
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -161,6 +161,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from plugin_core.bundle.load import load_bundle
     from plugin_core.errors import UsageError
     from plugin_core.io.audio import probe_audio
@@ -172,8 +174,10 @@ def _render(args: argparse.Namespace) -> int:
     if args.cc and not args.automation:
         raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
     bundle = load_bundle(bundle_path(args))
+    step(f"loaded the bundle {bundle_path(args)}")
     preset = load_preset(args.preset) if args.preset else None
     segmentation = with_tempo(bundle.perception.spec.segmentation, args.bpm, args.beat_offset, args.tempo_map)
+    step(f"rendering {args.input} (tempo: {_tempo_source(args)})")
     automation = []
     if args.automation:
         mappings = [parse_cc_mapping(text) for text in args.cc] or [parse_cc_mapping("1=temperature:0.3:2.0")]
@@ -193,6 +197,12 @@ def _render(args: argparse.Namespace) -> int:
         arrangement_path=args.arrangement,
         parameters=_parameters_given(args),
     )
+    step(f"decided {len(rendered.decisions)} slots over {len(rendered.boundaries) - 1} segments of A")
+    peak = float(np.abs(rendered.samples).max()) if rendered.samples.size else 0.0
+    if peak > 1.0:  # an integer file clips it; a float one keeps it
+        log(
+            f"note: B peaks at {20 * np.log10(peak):+.1f} dBFS, over full scale: clipped unless {args.output} is a float file (lower --wet or --dry)"
+        )
     laid = rendered.laid
     continued = sum(d.continued for d in laid)
     looks = [d for d in rendered.decisions if d.lead]
@@ -207,6 +217,12 @@ def _render(args: argparse.Namespace) -> int:
         if (preset is not None and preset.post) or rendered.levels.dry:
             print("note: the session's B is the grain engine's answer: the preset's effects after it and its dry A are not in it")
     return 0
+
+
+def _tempo_source(args: argparse.Namespace) -> str:
+    if args.bpm is not None:
+        return f"{args.bpm:g} bpm"
+    return f"the tempo map {args.tempo_map}" if args.tempo_map else "the bundle's grid, beats estimated from A where it cuts on beats"
 
 
 def _parameters_given(args: argparse.Namespace) -> dict:
@@ -242,9 +258,12 @@ def _batch(args: argparse.Namespace) -> int:
     )
     bar = progress(range(len(inputs)), "rendering", total=len(inputs))
     ticks = iter(bar)
+    finished = [0]
 
     def tick() -> None:
         next(ticks, None)
+        finished[0] += 1
+        step(f"batch: {finished[0]} of {len(inputs)} inputs done")
 
     if args.ray:
         from plugin_core.render.ray_batch import run_batch_ray
