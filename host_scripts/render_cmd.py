@@ -173,6 +173,7 @@ def _render(args: argparse.Namespace) -> int:
 
     if args.cc and not args.automation:
         raise UsageError("--cc maps controllers of an --automation MIDI file; give --automation FILE.mid too")
+    _check_option_values(args)
     bundle = load_bundle(bundle_path(args))
     step(f"loaded the bundle {bundle_path(args)}")
     preset = load_preset(args.preset) if args.preset else None
@@ -225,6 +226,32 @@ def _tempo_source(args: argparse.Namespace) -> str:
     return f"the tempo map {args.tempo_map}" if args.tempo_map else "the bundle's grid, beats estimated from A where it cuts on beats"
 
 
+def _check_option_values(args: argparse.Namespace) -> None:
+    """Tempo and parameter values against the runtime's own ranges, before any file is read: a bad one is
+    a usage error (exit 2) naming its option, as argparse's own are."""
+    from plugin_core.decision.sampling import SamplingConfig
+    from plugin_core.engine.grains import EngineConfig
+    from plugin_core.errors import ConfigurationError, UsageError
+    from plugin_core.perception.segmentation import SegmentationConfig, with_tempo
+    from plugin_core.stream.parameters import MIX_NAMES, Parameters
+    from plugin_core.stream.presets import mix_levels
+
+    given = (("--bpm", args.bpm is not None), ("--beat-offset", bool(args.beat_offset)), ("--tempo-map", bool(args.tempo_map)))
+    tempo = [option for option, present in given if present]
+    try:
+        with_tempo(SegmentationConfig(strategy="beats"), args.bpm, args.beat_offset, "tempo-map" if args.tempo_map else None)
+    except ConfigurationError as exc:
+        raise UsageError(f"{'/'.join(tempo)}: {exc.problem}") from None
+    for name, value in _parameters_given(args).items():
+        try:
+            if name in MIX_NAMES:
+                mix_levels(parameters={name: value})
+            else:
+                Parameters(SamplingConfig(), EngineConfig()).changed(**{name: value})
+        except ConfigurationError as exc:
+            raise UsageError(f"--{name.replace('_', '-')}: {exc.problem}") from None
+
+
 def _parameters_given(args: argparse.Namespace) -> dict:
     """The parameters named on the command line, by their runtime names (checked where they apply)."""
     given = {name: getattr(args, name) for name in ("temperature", "top_p", "harmony", "wet", "dry") if getattr(args, name) is not None}
@@ -239,6 +266,7 @@ def _batch(args: argparse.Namespace) -> int:
 
     if args.ray:
         needs_cluster_extra("batch --ray")
+    _check_option_values(args)
     inputs: list[Path] = []
     for pattern in args.inputs:
         matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]

@@ -44,7 +44,16 @@ def _midi(folder: Path, **options) -> Path:
 CASES = {
     "seed-negative": (lambda f: ["--seed", "-1"], 2, "argument --seed: -1 is outside 0..2^63-1"),
     "seed-not-a-number": (lambda f: ["--seed", "one"], 2, "argument --seed: 'one' is not a whole number"),
-    "bpm-0": (lambda f: ["--bpm", "0"], 1, "tempo 0.0 BPM is out of range 20..400"),
+    "bpm-0": (lambda f: ["--bpm", "0"], 2, "--bpm: tempo 0.0 BPM is out of range 20..400"),
+    "bpm-and-tempo-map": (
+        lambda f: ["--bpm", "96", "--tempo-map", _midi(f)],
+        2,
+        "--bpm/--tempo-map: give either a tempo (bpm) or a tempo map",
+    ),
+    "beat-offset-without-bpm": (lambda f: ["--beat-offset", "0.5"], 2, "--beat-offset: a beat offset needs a tempo (bpm)"),
+    "top-p-1.5": (lambda f: ["--top-p", "1.5"], 2, "--top-p: top-p 1.5 is out of range (0, 1]"),
+    "wet-3": (lambda f: ["--wet", "3"], 2, "--wet: wet 3.0 is out of range 0..2"),
+    "harmony-negative": (lambda f: ["--harmony", "-1"], 2, "--harmony: harmony -1.0 is out of range 0..100"),
     "bpm-nan": (lambda f: ["--bpm", "nan"], 2, "argument --bpm: 'nan' is not a finite number"),
     "beat-offset-inf": (lambda f: ["--bpm", "120", "--beat-offset", "inf"], 2, "argument --beat-offset: 'inf' is not a finite number"),
     "automation-type-2": (lambda f: ["--automation", _midi(f, file_type=2)], 1, "m.mid: is a type 2 MIDI file"),
@@ -199,3 +208,12 @@ def test_non_finite_samples_out_of_a_render_are_our_bug_not_the_outputs(syntheti
     assert "out.wav" not in err
     before.check()
     assert not [name for name in os.listdir(folder) if ".part" in name]
+
+
+def test_a_batch_with_an_option_out_of_range_is_a_usage_error_before_any_work(synthetic_bundle, folder, capsys):
+    before = Unchanged(folder)
+    with within(30):
+        code, err = cli(["batch", folder / "a.wav", "--bundle", synthetic_bundle, "-o", folder / "out", "--top-p", "0"], capsys)
+    assert code == 2
+    assert_one_line(err, "--top-p: top-p 0.0 is out of range (0, 1]")
+    before.check()
