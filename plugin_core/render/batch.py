@@ -224,11 +224,22 @@ def plan_batch(
         targets = targets_for(relative, out_dir, options)
         clash = next((t for t in targets.all() if t in seen), None)
         if clash is not None:
-            summary.failed.append({"input": str(path), "error": f"another input also renders to {clash.relative_to(out_dir)}"})
+            summary.failed.append({"input": str(path), "error": f"another input also renders to {clash}"})
             continue
         seen.update(targets.all())
-        if all(t.exists() for t in targets.all()) and not options.force:
+        present = [t for t in targets.all() if t.exists()]
+        if len(present) == len(targets.all()) and not options.force:
             summary.skipped.append(str(path))
+            on_done()
+        elif present and not options.force:  # one render writes them all: it would replace what is there
+            missing = [t.name for t in targets.all() if t not in present]
+            summary.failed.append(
+                {
+                    "input": str(path),
+                    "error": f"partly rendered before ({', '.join(t.name for t in present)} in {targets.b.parent}, "
+                    f"not {', '.join(missing)}): --force renders it again",
+                }
+            )
             on_done()
         else:
             try:

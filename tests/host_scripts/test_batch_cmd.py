@@ -94,6 +94,22 @@ def test_existing_outputs_are_skipped_unless_forced(songs, tmp_path):
     assert read_audio(b).num_samples == 4 * RATE
 
 
+def test_a_song_rendered_before_without_its_mix_is_reported_and_kept_until_forced(songs, tmp_path, capsys):
+    """A rerun with --mix finds B there and its mix not: rendering would replace B, so the song is
+    reported (what is there, what is not), left as it is, and rendered again with --force."""
+    out = tmp_path / "out"
+    assert _batch(songs, out, "--bpm", "120") == 0
+    b = out / "second" / "melody.wav"
+    before = b.read_bytes()
+    capsys.readouterr()
+    assert _batch(songs, out, "--bpm", "120", "--mix") == 1
+    err = capsys.readouterr().err
+    assert f"partly rendered before (melody.wav in {out / 'second'}, not melody.mix.wav): --force renders it again" in err
+    assert b.read_bytes() == before and not (out / "second" / "melody.mix.wav").exists()
+    assert _batch(songs, out, "--bpm", "120", "--mix", "--force") == 0
+    assert (out / "second" / "melody.mix.wav").exists()
+
+
 def test_a_file_named_like_the_summary_that_is_not_one_is_kept_unless_forced(songs, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
