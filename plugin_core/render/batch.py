@@ -8,9 +8,10 @@ atomically, so none is ever half-written. The summary says what succeeded, was s
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +164,40 @@ def run_batch(
     jobs = worker_count(jobs)
     check_batch_inputs(bundle_path, options)
     check_summary_replaceable(summary_path or out_dir / "batch-summary.json", options.force)
-    summary, todo = plan_batch(inputs, out_dir, options, on_done)
+    with removing_empty_folders_made() as made:
+        summary, todo = plan_batch(inputs, out_dir, options, on_done, made=made)
+        _render_in_pool(todo, bundle_path, jobs, options, summary, on_done)
+        return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
+
+
+@contextlib.contextmanager
+def removing_empty_folders_made() -> Iterator[list[Path]]:
+    """A list for the folders a batch makes; those still empty when it ends (its songs failed, or it was
+    stopped before them) are removed, deepest first: a batch leaves no empty folder of its own behind."""
+    made: list[Path] = []
+    try:
+        yield made
+    finally:
+        for folder in sorted(made, key=lambda path: len(path.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty (or gone): kept
+                folder.rmdir()
+
+
+def _make_folder(folder: Path, made: list[Path]) -> None:
+    """``folder`` and the parents it lacks, each recorded in ``made``."""
+    missing = [parent for parent in [folder, *folder.parents] if not parent.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    made.extend(missing)
+
+
+def _render_in_pool(
+    todo: list[tuple[Path, BatchTargets]],
+    bundle_path: str,
+    jobs: int,
+    options: BatchOptions,
+    summary: BatchSummary,
+    on_done: Callable[[], None],
+) -> None:
     if todo:
         with worker_pool(
             jobs, initializer=_init_worker, initargs=(bundle_path, options.preset, max(1, (os.cpu_count() or 1) // max(1, jobs)))
@@ -182,7 +216,6 @@ def run_batch(
                 else:
                     summary.done(path, targets)
                 on_done()
-    return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
 
 def check_batch_inputs(bundle_path: str, options: BatchOptions) -> Any:
@@ -203,17 +236,23 @@ def check_batch_inputs(bundle_path: str, options: BatchOptions) -> Any:
 
 
 def plan_batch(
-    inputs: list[Path], out_dir: Path, options: BatchOptions | None = None, on_done: Callable[[], None] = lambda: None
+    inputs: list[Path],
+    out_dir: Path,
+    options: BatchOptions | None = None,
+    on_done: Callable[[], None] = lambda: None,
+    *,
+    made: list[Path] | None = None,
 ) -> tuple[BatchSummary, list[tuple[Path, BatchTargets]]]:
     """Create ``out_dir`` and decide each input's fate before any work: (input, its targets) to render;
     inputs whose B exists are skipped (unless ``options.force``) and two inputs that would write one
     output fail. Shared by the local pool and the Ray batch (``plugin_core.render.ray_batch``), so both
     resume the same way."""
     options = options or BatchOptions()
+    made = [] if made is None else made
     if out_dir.exists() and not out_dir.is_dir():
         raise CountertrackError("exists and is not a folder", out_dir)
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        _make_folder(out_dir, made)
     except OSError as exc:
         raise CountertrackError(f"cannot create the output folder ({exc.strerror})", out_dir) from exc
     sweep_stale(out_dir)  # temporary files of a batch that was killed mid-write
@@ -243,7 +282,7 @@ def plan_batch(
             on_done()
         else:
             try:
-                targets.b.parent.mkdir(parents=True, exist_ok=True)
+                _make_folder(targets.b.parent, made)
             except OSError as exc:
                 summary.failed.append({"input": str(path), "error": f"cannot create {targets.b.parent} ({exc.strerror})"})
                 continue

@@ -29,6 +29,7 @@ from plugin_core.render.batch import (
     check_summary_replaceable,
     finish_batch,
     plan_batch,
+    removing_empty_folders_made,
 )
 from plugin_core.render.ray_worker import RayJob, bundle_payload, render_bytes
 
@@ -98,12 +99,13 @@ def run_batch_ray(
     tempo_map = Path(options.tempo_map).read_bytes() if options.tempo_map else None
     payload = bundle_payload(bundle_path)
     check_summary_replaceable(summary_path or out_dir / "batch-summary.json", options.force)
-    summary, todo = plan_batch(inputs, out_dir, options, on_done)
-    if todo:
-        with connected(address) as ray:
-            job = RayJob(payload.key, options, loaded_preset, tempo_map)
-            _render_all(ray, todo, payload, job, summary, on_done, max_in_flight, timeout_s)
-    return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
+    with removing_empty_folders_made() as made:
+        summary, todo = plan_batch(inputs, out_dir, options, on_done, made=made)
+        if todo:
+            with connected(address) as ray:
+                job = RayJob(payload.key, options, loaded_preset, tempo_map)
+                _render_all(ray, todo, payload, job, summary, on_done, max_in_flight, timeout_s)
+        return finish_batch(summary, summary_path or out_dir / "batch-summary.json")
 
 
 def _render_all(

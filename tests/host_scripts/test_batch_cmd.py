@@ -152,3 +152,17 @@ def test_a_tempo_map_reaches_every_file_as_it_reaches_render(songs, tmp_path):
     b = read_audio(out / "second" / "melody.wav").samples
     np.testing.assert_array_equal(b, read_audio(solo).samples)
     assert not np.array_equal(b, read_audio(steady).samples)  # the map was used, not the bundle's 120 qpm
+
+
+def test_a_song_that_fails_leaves_no_empty_folder_behind(songs, tmp_path, capsys):
+    folder, bundle = songs
+    (tmp_path / "in" / "bad song").mkdir(parents=True)
+    (tmp_path / "in" / "bad song" / "melody.wav").write_text("not audio")
+    (tmp_path / "in" / "good").mkdir()
+    (tmp_path / "in" / "good" / "melody.wav").write_bytes((folder / "songs" / "second" / "melody.wav").read_bytes())
+    out = tmp_path / "out"
+    code = main(
+        ["batch", str(tmp_path / "in" / "*" / "melody.wav"), "--bundle", str(bundle), "-o", str(out), "--jobs", "1", "--bpm", "120"]
+    )
+    assert code == 1 and "bad song" in capsys.readouterr().err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["batch-summary.json", "good", "good/melody.wav"]
