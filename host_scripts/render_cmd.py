@@ -269,7 +269,7 @@ def _batch(args: argparse.Namespace) -> int:
     _check_option_values(args)
     inputs: list[Path] = []
     for pattern in args.inputs:
-        matches = sorted(glob.glob(pattern)) if any(ch in pattern for ch in "*?[") else [pattern]
+        matches = sorted(glob.glob(pattern, recursive=True)) if any(ch in pattern for ch in "*?[") else [pattern]  # ** : any depth
         if not matches:
             raise CountertrackError("matches no file", pattern)
         inputs += [Path(m) for m in matches]

@@ -127,6 +127,8 @@ def render_file(
     folder and its format at A's rate); existing outputs are refused unless ``force``; what was written
     is read back; nothing is changed when anything fails.
     """
+    if midi_path and Path(midi_path).suffix.lower() not in (".mid", ".midi"):
+        raise CountertrackError("is not a MIDI file name: a MIDI output ends in .mid or .midi", midi_path)
     info = probe_audio(a_path)
     tempo_map = (segmentation or bundle.perception.spec.segmentation).tempo_map
     bundle_files = [bundle.folder / name for name in ("manifest.json", *bundle.manifest.get("files", {}))]

@@ -166,3 +166,16 @@ def test_a_song_that_fails_leaves_no_empty_folder_behind(songs, tmp_path, capsys
     )
     assert code == 1 and "bad song" in capsys.readouterr().err
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["batch-summary.json", "good", "good/melody.wav"]
+
+
+def test_a_double_star_matches_songs_at_any_depth(songs, tmp_path):
+    folder, bundle = songs
+    deep = tmp_path / "in" / "album" / "disc 1" / "song"
+    deep.mkdir(parents=True)
+    (deep / "melody.wav").write_bytes((folder / "songs" / "second" / "melody.wav").read_bytes())
+    (tmp_path / "in" / "top.wav").write_bytes((folder / "songs" / "second" / "melody.wav").read_bytes())
+    out = tmp_path / "out"
+    assert (
+        main(["batch", str(tmp_path / "in" / "**" / "*.wav"), "--bundle", str(bundle), "-o", str(out), "--jobs", "1", "--bpm", "120"]) == 0
+    )
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.wav")) == ["album/disc 1/song/melody.wav", "top.wav"]

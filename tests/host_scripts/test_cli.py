@@ -51,6 +51,7 @@ CASES = {
         "--bpm/--tempo-map: give either a tempo (bpm) or a tempo map",
     ),
     "beat-offset-without-bpm": (lambda f: ["--beat-offset", "0.5"], 2, "--beat-offset: a beat offset needs a tempo (bpm)"),
+    "midi-out-not-mid": (lambda f: ["--midi-out", f / "notes.wav"], 1, "notes.wav: is not a MIDI file name"),
     "top-p-1.5": (lambda f: ["--top-p", "1.5"], 2, "--top-p: top-p 1.5 is out of range (0, 1]"),
     "wet-3": (lambda f: ["--wet", "3"], 2, "--wet: wet 3.0 is out of range 0..2"),
     "harmony-negative": (lambda f: ["--harmony", "-1"], 2, "--harmony: harmony -1.0 is out of range 0..100"),
