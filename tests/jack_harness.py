@@ -37,12 +37,21 @@ def jack_available() -> str | None:
     return None
 
 
-LATE_CLIENT = re.compile(r"JackEngine::XRun: client = (.+?) was not finished")
+LATE_CLIENT = re.compile(r"JackEngine::XRun: client = (.+?) was not finished, state = (\w+)")
+XRUN_END = "ProcessGraphAsyncMaster: Process error"
 
 
-def late_clients(log_text: str) -> list[str]:
-    """The clients jackd's log names as late, one per xrun it counted (in order): who missed the deadline."""
-    return LATE_CLIENT.findall(log_text)
+def xrun_groups(log_text: str) -> list[dict[str, str]]:
+    """Per xrun jackd counted, the clients its log names as not finished and their state (Running: it had
+    started; Triggered: its turn had come but it had not started), in order."""
+    groups: list[dict[str, str]] = [{}]
+    for line in log_text.splitlines():
+        found = LATE_CLIENT.search(line)
+        if found:
+            groups[-1][found.group(1)] = found.group(2)
+        elif XRUN_END in line and groups[-1]:
+            groups.append({})
+    return [group for group in groups if group]
 
 
 def unique_server_name() -> str:
