@@ -108,8 +108,12 @@ def test_export_with_force_swaps_in_a_whole_new_bundle_and_zip(tiny_run, my_bund
 
 
 RENDER_CASES = {
-    "midi-out-is-the-input": (lambda t: ["-o", t / "b.wav", "--midi-out", t / "a.wav", "--force"], "a.wav: is also an input"),
-    "midi-out-is-the-output": (lambda t: ["-o", t / "b.wav", "--midi-out", t / "b.wav", "--force"], "b.wav: is named as two outputs"),
+    "midi-out-is-the-input": (lambda t: ["-o", t / "b.wav", "--midi-out", t / "a.wav", "--force"], "a.wav: is not a MIDI file name"),
+    "midi-out-is-the-output": (lambda t: ["-o", t / "b.wav", "--midi-out", t / "b.wav", "--force"], "b.wav: is not a MIDI file name"),
+    "midi-out-is-the-tempo-map": (
+        lambda t: ["-o", t / "new.wav", "--tempo-map", t / "old.mid", "--midi-out", t / "old.mid", "--force"],
+        "old.mid: is also an input",
+    ),
     "mix-is-the-output": (lambda t: ["-o", t / "b.wav", "--mix", t / "b.wav", "--force"], "b.wav: is named as two outputs"),
     "mix-folder-missing": (lambda t: ["-o", t / "b.wav", "--mix", t / "nodir" / "m.wav", "--force"], "nodir: output folder does not exist"),
     "midi-out-exists": (lambda t: ["-o", t / "new.wav", "--midi-out", t / "old.mid"], "old.mid: already exists (use --force"),
