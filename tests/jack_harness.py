@@ -38,17 +38,21 @@ def jack_available() -> str | None:
 
 
 LATE_CLIENT = re.compile(r"JackEngine::XRun: client = (.+?) was not finished, state = (\w+)")
+FINISHED_LATE = re.compile(r"JackEngine::XRun: client (.+?) finished after current callback")
 XRUN_END = "ProcessGraphAsyncMaster: Process error"
 
 
 def xrun_groups(log_text: str) -> list[dict[str, str]]:
-    """Per xrun jackd counted, the clients its log names as not finished and their state (Running: it had
-    started; Triggered: its turn had come but it had not started), in order."""
+    """Per xrun jackd counted, the clients its log names as late and their state (Running: it had started;
+    Triggered: its turn had come but it had not started; FinishedLate: it finished after the deadline), in order."""
     groups: list[dict[str, str]] = [{}]
     for line in log_text.splitlines():
         found = LATE_CLIENT.search(line)
+        finished = FINISHED_LATE.search(line)
         if found:
             groups[-1][found.group(1)] = found.group(2)
+        elif finished:
+            groups[-1][finished.group(1)] = "FinishedLate"
         elif XRUN_END in line and groups[-1]:
             groups.append({})
     return [group for group in groups if group]

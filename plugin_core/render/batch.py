@@ -185,6 +185,7 @@ def removing_empty_folders_made() -> Iterator[list[Path]]:
 
 def _make_folder(folder: Path, made: list[Path]) -> None:
     """``folder`` and the parents it lacks, each recorded in ``made``."""
+    folder = Path(os.path.abspath(folder))  # "new/../data" is data: never counted as made when new/ is missing
     missing = [parent for parent in [folder, *folder.parents] if not parent.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     made.extend(missing)
@@ -298,7 +299,8 @@ def check_summary_replaceable(summary_path: Path, force: bool) -> None:
         data = json.loads(summary_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         data = None
-    if not (isinstance(data, dict) and set(data) == set(BatchSummary().to_dict())):
+    required = {"succeeded", "skipped", "failed"}  # what every version wrote ("written" came later)
+    if not (isinstance(data, dict) and required <= set(data) <= set(BatchSummary().to_dict())):
         raise CountertrackError("exists and is not a batch summary (use --force to replace it)", summary_path)
 
 

@@ -136,28 +136,35 @@ def default_extra_latency(effect: SidechainEffect) -> int:
 
 
 WARM_UP_SEGMENTS = 2.5  # a throwaway stream this long: two boundaries, a late look, a decision after them
+WARM_UP_MAX_S = 4.0  # at most this much tone, however long the segments
 WARM_UP_BLOCK = 256
 
 
 def warm_up(effect: SidechainEffect) -> None:
-    """Run a throwaway stream of ``effect``'s bundle, rate, layout, parameters and grid over a short tone,
-    so the real stream's first beats do not pay for first-time work (onnxruntime's buffers, FFT plans,
-    the memory's pages): at 48 kHz an anticipating bundle's first beat took 6.8 ms cold and 3.7 ms warm,
-    more than the one block its worker has. Only what memoises is touched: the output is unchanged."""
+    """Run a throwaway stream of ``effect``'s bundle, rate, layout and parameters over a short tone, so the
+    real stream's first beats do not pay for first-time work (onnxruntime's buffers, FFT plans, the
+    memory's pages): at 48 kHz an anticipating bundle's first beat took 6.8 ms cold and 3.7 ms warm,
+    more than the one block its worker has. It runs on a grid of its own (segments as long as the
+    effect's longest), which any bundle can stream, and is flushed. Only what memoises is touched:
+    the output is unchanged."""
     rate = effect.sample_rate
+    segment = max(1, int(effect.nominal_segment_samples))
+    total = max(1, min(int(WARM_UP_SEGMENTS * segment), int(WARM_UP_MAX_S * rate)))
+    grid = np.unique(np.append(np.arange(0, total, segment), total))
     throwaway = SidechainEffect(
         effect.bundle,
         rate,
         effect.channels,
         seed=effect.seed,
         parameters=effect.parameters,
-        boundaries=effect.fixed_boundaries,
+        boundaries=grid,
         segmentation=effect.segmentation,
     )
-    t = np.arange(int(WARM_UP_SEGMENTS * effect.nominal_segment_samples)) / rate
-    tone = np.broadcast_to((0.25 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), (effect.channels, t.size))
-    for start in range(0, t.size, WARM_UP_BLOCK):
+    t = np.arange(total) / rate
+    tone = np.broadcast_to((0.25 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), (effect.channels, total))
+    for start in range(0, total, WARM_UP_BLOCK):
         throwaway.process(np.ascontiguousarray(tone[:, start : start + WARM_UP_BLOCK]))
+    throwaway.flush()
 
 
 def _yield_to_audio_thread() -> None:

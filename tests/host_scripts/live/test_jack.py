@@ -101,6 +101,13 @@ def _run_live(a: np.ndarray, folder: Path, *, freewheel: bool = False) -> LiveRu
     log = folder / "jackd.log"
     gc.collect()
     gc.freeze()  # the test's clients call back into this (large) process: no full collection on their real-time thread
+    try:
+        return _play_through_live(a, folder, log, freewheel)
+    finally:
+        gc.unfreeze()
+
+
+def _play_through_live(a: np.ndarray, folder: Path, log: Path, freewheel: bool) -> LiveRun:
     with jack_server(log) as server:
         player, recorder = Player(server, a), Recorder(server, SECONDS + 60.0)
         try:
@@ -177,7 +184,6 @@ def _run_live(a: np.ndarray, folder: Path, *, freewheel: bool = False) -> LiveRu
         finally:
             player.close()
             recorder.close()
-            gc.unfreeze()
 
 
 @pytest.mark.realtime

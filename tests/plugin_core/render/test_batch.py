@@ -144,3 +144,30 @@ def test_a_faulted_batch_finishes_on_the_next_run_with_nothing_corrupt(tiny_bund
     assert names == ["batch-summary.json"] + [f"take{i}.wav" for i in range(8)]
     for index in range(8):
         assert probe_audio(out / f"take{index}.wav").num_samples == 6 * 44100
+
+
+def test_only_the_folders_a_batch_made_are_removed_and_only_when_empty(tmp_path):
+    from plugin_core.render.batch import _make_folder, removing_empty_folders_made
+
+    (tmp_path / "data").mkdir()  # the user's, empty
+    (tmp_path / "kept").mkdir()
+    with removing_empty_folders_made() as made:
+        _make_folder(tmp_path / "new" / ".." / "data" / "song", made)  # through a folder that is not there
+        _make_folder(tmp_path / "kept" / "a" / "b", made)
+        (tmp_path / "kept" / "a" / "b" / "B.wav").write_bytes(b"a song")
+    assert (tmp_path / "data").is_dir() and not (tmp_path / "data" / "song").exists() and not (tmp_path / "new").exists()
+    assert (tmp_path / "kept" / "a" / "b" / "B.wav").read_bytes() == b"a song"
+
+
+def test_a_summary_of_an_earlier_version_is_a_summary(tmp_path):
+    import json
+
+    from plugin_core.errors import CountertrackError
+    from plugin_core.render.batch import check_summary_replaceable
+
+    path = tmp_path / "batch-summary.json"
+    path.write_text(json.dumps({"succeeded": [], "skipped": [], "failed": []}))  # before "written" was added
+    check_summary_replaceable(path, force=False)
+    path.write_text(json.dumps({"succeeded": [], "notes": "mine"}))
+    with pytest.raises(CountertrackError, match="is not a batch summary"):
+        check_summary_replaceable(path, force=False)

@@ -33,13 +33,15 @@ def test_threaded_equals_offline_bit_for_bit(tiny_bundle, chorale_corpus, block)
     assert len(decisions) == len(render_audio(bundle, a, seed=7).decisions)
 
 
-def test_a_given_grid_streams_through_the_worker_with_a_grid_that_needs_the_whole_track(tmp_path_factory):
+@pytest.mark.parametrize(("seconds", "segment_s"), [(6.0, 0.6), (1.0, 1.0), (2.0, 1.5)])  # a grid of one segment; a long one
+def test_a_given_grid_streams_through_the_worker_with_a_grid_that_needs_the_whole_track(tmp_path_factory, seconds, segment_s):
     """Beats found in the audio need the whole track, so such an effect streams on a grid it is given:
-    the worker (and its warm-up before the stream) runs on that grid, and plays the synchronous output."""
+    the worker (warmed up before the stream on a grid of its own, whatever this one is) plays the
+    synchronous output."""
     bundle = load_bundle(make_synthetic_bundle(tmp_path_factory.mktemp("beats"), segmentation={"strategy": "beats"}))
     rate = 44100
-    a = tone_melody(6.0, 100.0, seed=2, sample_rate=rate)
-    grid = np.arange(0, a.shape[1] + 1, int(0.6 * rate))
+    a = tone_melody(seconds, 100.0, seed=2, sample_rate=rate)
+    grid = np.unique(np.append(np.arange(0, a.shape[1], int(segment_s * rate)), a.shape[1]))
     with pytest.raises(CountertrackError, match="needs the whole track"):
         SidechainEffect(bundle, rate, 1)
     synchronous = SidechainEffect(bundle, rate, 1, seed=4, boundaries=grid)
