@@ -64,7 +64,8 @@ class Schedule:
             raise ConfigurationError(f"a stream needs a grid known ahead (uniform, or beats at a given bpm), not {segmentation.strategy}")
         window_segments = 0 if window_samples is None else -(-window_samples // period)
         count = lead + window_segments + HORIZON_SEGMENTS
-        horizon = make_grid((count + 2) * period, sample_rate, segmentation)[: count + 1]
+        before_first_beat = int(round(max(0.0, segmentation.offset_s or 0.0) * sample_rate))  # a segment of its own, maybe the longest
+        horizon = make_grid(before_first_beat + (count + 2) * period, sample_rate, segmentation)[: count + 1]
         longest = int(np.diff(horizon).max())
         # the end-of-track merge never moves a boundary this far from the end; an anticipating stream has no merge
         margin = 0 if lead == ANTICIPATING_LEAD else longest // 2 + 1

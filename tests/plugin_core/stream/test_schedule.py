@@ -63,6 +63,19 @@ def test_stream_equals_offline_for_every_segmentation(bundle_path, segmentation,
     np.testing.assert_array_equal(streamed[:, latency:], offline)
 
 
+def test_a_first_beat_past_the_usual_horizon_is_waited_for(bundle_path):
+    """A first beat at 3 s of a 400 qpm grid (beats of 0.15 s): the segment before it is the longest, and
+    the stream must wait for it; a horizon of a few beats missed it and the stream asked for output it
+    had not decided (an internal error)."""
+    rate = 22050
+    bundle = _with_segmentation(bundle_path, SegmentationConfig("beats", bpm=400.0, offset_s=3.0))
+    a = tone_melody(5.0, 400.0, rate, seed=2)
+    streamed, latency = _stream(bundle, a, rate, 512)
+    assert latency >= 3.0 * rate
+    offline = render_audio(bundle, Audio(a, rate, AudioInfo("a.wav", rate, 1, a.shape[1], "FLOAT")), seed=3).samples
+    np.testing.assert_array_equal(streamed[:, latency:], offline)
+
+
 def test_latency_covers_the_analysis_window():
     rate = 48000
     short = Schedule.plan(None, SegmentationConfig("uniform", hop_s=0.5), rate, lead=2, window_samples=None, crossfade_samples=1920)
