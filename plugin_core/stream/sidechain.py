@@ -181,11 +181,6 @@ class SidechainEffect:
         bundle.memory.prepare(self.sample_rate)
         self.reset()
 
-    @property
-    def fixed_boundaries(self) -> np.ndarray | None:
-        """The grid given at construction (samples of A), or None when the effect lays its own."""
-        return self._fixed_grid
-
     def reset(self) -> None:
         """Forget everything heard: the next block starts a new track, with the parameters last set
         by ``set_parameters`` (automation replays from its start, as a DAW's does)."""

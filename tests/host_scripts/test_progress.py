@@ -20,16 +20,16 @@ def test_verbose_trades_progress_bars_for_lines_and_quiet_silences_both(capsys):
     assert capsys.readouterr().err == "said\n"
 
 
-def test_render_says_its_steps_with_v_warns_of_clipping_and_says_neither_with_q(tmp_path, capsys):
+def test_render_says_its_steps_with_v_warns_of_clipping_and_says_neither_with_q(synthetic_bundle, tmp_path, capsys):
     """A loud A with dry and wet at 2 overflows a 16-bit B: a note says so (not an error); -v adds a
     line per step; -q leaves stderr empty. A batch's capped --jobs notice is silent with -q too."""
     import numpy as np
 
     from host_scripts.cli import main
     from plugin_core.io.audio import write_audio
-    from tests.bundles import RATE, make_synthetic_bundle, tone_melody
+    from tests.bundles import RATE, tone_melody
 
-    bundle = make_synthetic_bundle(tmp_path / "bundle", segmentation={"strategy": "beats", "bpm": 120.0})
+    bundle = synthetic_bundle
     a = tmp_path / "a.wav"
     write_audio(a, np.clip(3.0 * tone_melody(3.0, 120.0), -0.99, 0.99), RATE, subtype="PCM_16")
     loud = ["--bundle", str(bundle), "--dry", "2", "--wet", "2", "--bpm", "120"]
