@@ -143,7 +143,7 @@ WARM_UP_BLOCK = 256
 def warm_up(effect: SidechainEffect) -> None:
     """Run a throwaway stream of ``effect``'s bundle, rate, layout and parameters over a short tone, so the
     real stream's first beats do not pay for first-time work (onnxruntime's buffers, FFT plans, the
-    memory's pages): at 48 kHz an anticipating bundle's first beat took 6.8 ms cold and 3.7 ms warm,
+    memory's pages): at 48 kHz an anticipating bundle's first beat took 8.2 ms cold and 4.5 ms warm (benchmarks/anticipating_worker.py),
     more than the one block its worker has. It runs on a grid of its own (segments as long as the
     effect's longest), which any bundle can stream, and is flushed. Only what memoises is touched:
     the output is unchanged."""

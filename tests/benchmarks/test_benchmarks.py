@@ -56,3 +56,18 @@ def test_the_audio_report_is_grouped_by_each_songs_tempo():
     assert [(r["band"], r["songs"]) for r in rows] == [("60-90 qpm", 2), ("120-181 qpm", 1)]  # an empty band is left out
     assert abs(rows[0]["on_beat_model"] - 0.6) < 1e-12 and abs(rows[1]["consonance_model"] - 0.6) < 1e-12
     assert np.isnan(rows[0]["consonance_chance"])  # nothing to average is NaN, not 0
+
+
+def test_the_anticipating_worker_benchmark_prints_the_beat_cost_and_each_extra_latency(tmp_path, capsys):
+    from benchmarks import anticipating_worker
+    from plugin_core.decision.config import ANTICIPATE
+    from tests.bundles import make_synthetic_bundle
+
+    bundle = make_synthetic_bundle(tmp_path, lookahead=ANTICIPATE, memory_bpm=120.0)
+    anticipating_worker.main([str(bundle), "--seconds", "1", "--extra", "480", "512"])
+    out = capsys.readouterr().out
+    assert re.search(r"first beat's block: cold [\d.]+ ms, warm [\d.]+ ms", out), out
+    assert re.search(r"over one block: \d+ of \d+", out), out
+    assert (
+        len(re.findall(r"^extra (480|512) samples \(latency [\d.]+ ms\), 1 s in real time: .* waited for the worker: \d+$", out, re.M)) == 2
+    ), out
